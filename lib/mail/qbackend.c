@@ -1,0 +1,69 @@
+/*
+ * NAME
+ *	qbackend - registry of MTA queue backends
+ * DESCRIPTION
+ *	A backend is a const struct of operations found by name; an
+ *	unknown name is a configuration error at start-up.  MTA differences
+ *	live in the backend, not in #ifdefs.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/qbackend.h"
+#include "util/xalloc.h"
+
+static const struct qb_backend *const qb_all[] = { &qb_postfix, &qb_null };
+
+/* qb_lookup - backend by name, NULL if unknown */
+const struct qb_backend *
+qb_lookup(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(qb_all) / sizeof(qb_all[0]); i++)
+		if (strcmp(qb_all[i]->name, name) == 0)
+			return qb_all[i];
+	return NULL;
+}
+
+/* qb_status_name - for log lines */
+const char *
+qb_status_name(enum qb_status st)
+{
+	switch (st) {
+	case QB_OK:
+		return "ok";
+	case QB_FAIL:
+		return "fail";
+	case QB_BAD:
+		return "bad";
+	case QB_DENY:
+		return "deny";
+	}
+	return "?";
+}
+
+/* qb_idlist_add - append a copy */
+void
+qb_idlist_add(struct qb_idlist *l, const char *id)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->id = xreallocarray(l->id, l->cap, sizeof(char *));
+	}
+	l->id[l->n++] = xstrdup(id);
+}
+
+/* qb_idlist_free - release */
+void
+qb_idlist_free(struct qb_idlist *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->id[i]);
+	free(l->id);
+	memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,54 @@
+/* qbackend.h - MTA queue backends: postfix, null */
+#ifndef OE_QBACKEND_H
+#define OE_QBACKEND_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+/* The closed set of outcomes; replies.c maps them to protocol codes. */
+enum qb_status {
+	QB_OK,		/* done */
+	QB_FAIL,	/* temporary: command failed, try again later */
+	QB_BAD,		/* bad argument (never reaches the MTA) */
+	QB_DENY,	/* refused: not in the hold queue, token mismatch */
+};
+
+enum qb_read { QB_READ_HEADERS, QB_READ_FULL };
+
+struct qb_conf {
+	const char *config_directory;	/* postfix -c, "" for default */
+	const char *command_directory;	/* where postsuper & co live */
+	const char *null_log;		/* null backend: where calls go */
+	int	timeout;		/* s, per command */
+};
+
+struct qb_idlist {
+	char	**id;
+	size_t	n, cap;
+};
+
+struct qb_backend {
+	const char *name;
+	/* Move held messages back to the active queue and schedule them. */
+	enum qb_status (*release)(const struct qb_conf *, char *const *,
+	    size_t);
+	/* Delete one message, only if it is in the hold queue. */
+	enum qb_status (*remove)(const struct qb_conf *, const char *);
+	/* Queue IDs of every message in the hold queue. */
+	enum qb_status (*list_held)(const struct qb_conf *,
+	    struct qb_idlist *);
+	/* Headers or whole message of a queued message. */
+	enum qb_status (*read)(const struct qb_conf *, const char *,
+	    enum qb_read, struct buf *);
+};
+
+const struct qb_backend *qb_lookup(const char *);
+const char *qb_status_name(enum qb_status);
+void	qb_idlist_add(struct qb_idlist *, const char *);
+void	qb_idlist_free(struct qb_idlist *);
+
+extern const struct qb_backend qb_postfix;
+extern const struct qb_backend qb_null;
+
+#endif

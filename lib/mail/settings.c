@@ -1,0 +1,152 @@
+/*
+ * NAME
+ *	settings - the openetrn.conf table shared by every program
+ * DESCRIPTION
+ *	One file configures etrn-milter, etrnd, etrnctl and etrn-policy, so
+ *	one table lists every setting with its type, default and bounds.
+ *	A setting a program does not use is still checked, so a typo is an
+ *	error wherever it is made.  After the table is applied, cross-field
+ *	checks run (host name syntax, socket address forms).
+ * DIAGNOSTICS
+ *	Errors name the file and line (see conf.c) or the setting.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mail/domain.h"
+#include "mail/settings.h"
+#include "util/conf.h"
+#include "util/log.h"
+#include "util/net.h"
+#include "util/xalloc.h"
+
+static const char *const on_error_choices[] = { "tempfail", "accept", NULL };
+
+#define S(f) offsetof(struct oe_settings, f)
+
+static const struct conf_def settings_defs[] = {
+	{ "hostname", CONF_STR, "", S(hostname), 0, 0, NULL },
+	{ "log_facility", CONF_STR, "mail", S(log_facility), 0, 0, NULL },
+	{ "verbose", CONF_BOOL, "no", S(verbose), 0, 0, NULL },
+	{ "redis_server", CONF_STR, "inet:127.0.0.1:6379", S(redis_server),
+	    0, 0, NULL },
+	{ "redis_password", CONF_STR, "", S(redis_password), 0, 0, NULL },
+	{ "redis_db", CONF_INT, "0", S(redis_db), 0, 1023, NULL },
+	{ "redis_timeout", CONF_MSEC, "2s", S(redis_timeout), 10, 60000,
+	    NULL },
+	{ "hold_time", CONF_TIME, "5d", S(hold_time), 60, 366 * 86400,
+	    NULL },
+	{ "warn_time", CONF_TIME, "4h", S(warn_time), 0, 366 * 86400, NULL },
+	{ "domains_file", CONF_STR, "", S(domains_file), 0, 0, NULL },
+	{ "domain_refresh", CONF_TIME, "30s", S(domain_refresh), 1, 3600,
+	    NULL },
+	{ "max_header_bytes", CONF_SIZE, "64k", S(max_header_bytes), 1024,
+	    16 * 1048576, NULL },
+	{ "milter_socket", CONF_STR, "unix:/run/openetrn/milter.sock",
+	    S(milter_socket), 0, 0, NULL },
+	{ "milter_socket_group", CONF_STR, "postfix", S(milter_socket_group),
+	    0, 0, NULL },
+	{ "milter_socket_mode", CONF_MODE, "0660", S(milter_socket_mode), 0,
+	    0777, NULL },
+	{ "on_redis_error", CONF_ENUM, "tempfail", S(on_redis_error), 0, 0,
+	    on_error_choices },
+	{ "reinject_server", CONF_STR, "inet:127.0.0.1:25",
+	    S(reinject_server), 0, 0, NULL },
+	{ "reinject_timeout", CONF_TIME, "60s", S(reinject_timeout), 1, 600,
+	    NULL },
+	{ "tmp_directory", CONF_STR, "/var/tmp", S(tmp_directory), 0, 0,
+	    NULL },
+	{ "user", CONF_STR, "", S(user), 0, 0, NULL },
+	{ "pid_file", CONF_STR, "", S(pid_file), 0, 0, NULL },
+	{ "mta", CONF_STR, "postfix", S(mta), 0, 0, NULL },
+	{ "postfix_config_directory", CONF_STR, "",
+	    S(postfix_config_directory), 0, 0, NULL },
+	{ "postfix_command_directory", CONF_STR, "/usr/sbin",
+	    S(postfix_command_directory), 0, 0, NULL },
+	{ "null_backend_log", CONF_STR, "", S(null_backend_log), 0, 0, NULL },
+	{ NULL, CONF_STR, NULL, 0, 0, 0, NULL },
+};
+
+/* settings_check - cross-field checks after parsing */
+static int
+settings_check(struct oe_settings *s, const char *origin, struct buf *err)
+{
+	struct buf host = BUF_INIT;
+	struct net_addr na;
+	char	name[256];
+
+	if (*s->hostname == '\0') {
+		if (gethostname(name, sizeof(name)) < 0)
+			name[0] = '\0';
+		name[sizeof(name) - 1] = '\0';
+		free(s->hostname);
+		s->hostname = xstrdup(name);
+	}
+	if (dom_normalize(s->hostname, &host, NULL) < 0) {
+		buf_printf(err, "%s: bad hostname \"%s\" (set hostname)",
+		    origin, s->hostname);
+		buf_free(&host);
+		return -1;
+	}
+	free(s->hostname);
+	s->hostname = buf_steal(&host);
+	if (net_parse(s->redis_server, &na) < 0 || na.kind == NET_INET_AT) {
+		buf_printf(err, "%s: bad redis_server \"%s\" (expected "
+		    "inet:host:port or unix:/path)", origin, s->redis_server);
+		return -1;
+	}
+	if (net_parse(s->reinject_server, &na) < 0 || na.kind != NET_INET) {
+		buf_printf(err, "%s: bad reinject_server \"%s\" (expected "
+		    "inet:host:port)", origin, s->reinject_server);
+		return -1;
+	}
+	if (net_parse(s->milter_socket, &na) < 0) {
+		buf_printf(err, "%s: bad milter_socket \"%s\" (expected "
+		    "unix:/path or inet:port@host)", origin, s->milter_socket);
+		return -1;
+	}
+	if (log_facility_lookup(s->log_facility) < 0) {
+		buf_printf(err, "%s: bad log_facility \"%s\"", origin,
+		    s->log_facility);
+		return -1;
+	}
+	if (strcmp(s->mta, "postfix") != 0 && strcmp(s->mta, "null") != 0) {
+		buf_printf(err, "%s: bad mta \"%s\" (expected postfix or null)",
+		    origin, s->mta);
+		return -1;
+	}
+	if (s->warn_time >= s->hold_time)
+		s->warn_time = 0;
+	return 0;
+}
+
+/* settings_load - read FILE into *s (caller frees with settings_free) */
+int
+settings_load(struct oe_settings *s, const char *path, struct buf *err)
+{
+	memset(s, 0, sizeof(*s));
+	if (conf_load(settings_defs, s, path, err) < 0)
+		return -1;
+	return settings_check(s, path, err);
+}
+
+/* settings_load_string - the same from text, for tests and -o */
+int
+settings_load_string(struct oe_settings *s, const char *text, struct buf *err)
+{
+	memset(s, 0, sizeof(*s));
+	if (conf_load_string(settings_defs, s, "(string)", text, err) < 0)
+		return -1;
+	return settings_check(s, "(string)", err);
+}
+
+/* settings_free - release a loaded settings struct */
+void
+settings_free(struct oe_settings *s)
+{
+	conf_free(settings_defs, s);
+}

@@ -1,0 +1,48 @@
+/* settings.h - openetrn.conf: the one configuration file of all programs */
+#ifndef OE_SETTINGS_H
+#define OE_SETTINGS_H
+
+#include "util/buf.h"
+
+#define OE_DEFAULT_CONF	SYSCONFDIR "/openetrn/openetrn.conf"
+
+enum { ON_ERROR_TEMPFAIL, ON_ERROR_ACCEPT };
+
+struct oe_settings {
+	/* identity and logging */
+	char	*hostname;		/* this MX in Redis keys */
+	char	*log_facility;
+	int	verbose;
+	/* Redis */
+	char	*redis_server;		/* inet:host:port or unix:/path */
+	char	*redis_password;
+	long long redis_db;
+	long long redis_timeout;	/* ms, connect and command */
+	/* hold policy defaults (per-domain values in etrn:domain:<d>) */
+	long long hold_time;		/* s */
+	long long warn_time;		/* s, 0: no delay warning */
+	char	*domains_file;		/* optional static list */
+	long long domain_refresh;	/* s */
+	long long max_header_bytes;	/* headers kept in the record */
+	/* etrn-milter */
+	char	*milter_socket;		/* unix:/path or inet:port@host */
+	char	*milter_socket_group;
+	long long milter_socket_mode;
+	int	on_redis_error;		/* tempfail | accept */
+	char	*reinject_server;	/* SMTP for per-domain copies */
+	long long reinject_timeout;	/* s */
+	char	*tmp_directory;		/* spool of split messages */
+	char	*user;			/* run as this user */
+	char	*pid_file;
+	/* MTA queue backend */
+	char	*mta;			/* postfix | null */
+	char	*postfix_config_directory;
+	char	*postfix_command_directory;
+	char	*null_backend_log;
+};
+
+int	settings_load(struct oe_settings *, const char *, struct buf *);
+int	settings_load_string(struct oe_settings *, const char *, struct buf *);
+void	settings_free(struct oe_settings *);
+
+#endif

@@ -1,0 +1,273 @@
+/*
+ * NAME
+ *	etrn-milter - hold mail for dial-up domains until ETRN
+ * SYNOPSIS
+ *	etrn-milter [-fhtvV] [-c config_file]
+ * DESCRIPTION
+ *	See etrn-milter(8).  main() reads top to bottom: arguments, the
+ *	configuration, the listening socket (opened as root, then given to
+ *	milter_socket_group with milter_socket_mode), privileges dropped to
+ *	`user`, the domain cache thread, the SIGUSR1 reload thread, then
+ *	smfi_main() until SIGTERM/SIGINT/SIGHUP (libmilter owns those).
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "milter/milter.h"
+#include "util/log.h"
+#include "util/net.h"
+#include "util/xalloc.h"
+
+extern struct smfiDesc milter_desc;
+
+static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cfg *cfg_current;
+static int opt_verbose;
+
+/* cfg_acquire - a reference to the current configuration */
+struct cfg *
+cfg_acquire(void)
+{
+	struct cfg *c;
+
+	pthread_mutex_lock(&cfg_lock);
+	c = cfg_current;
+	c->refs++;
+	pthread_mutex_unlock(&cfg_lock);
+	return c;
+}
+
+/* cfg_release - drop a reference; free when unused and replaced */
+void
+cfg_release(struct cfg *c)
+{
+	int	last;
+
+	pthread_mutex_lock(&cfg_lock);
+	last = --c->refs == 0;
+	pthread_mutex_unlock(&cfg_lock);
+	if (last) {
+		rpool_free(c->redis);
+		settings_free(&c->s);
+		free(c);
+	}
+}
+
+/* cfg_install - load a file and make it current; -1 keeps the old */
+int
+cfg_install(const char *path, struct buf *err)
+{
+	struct cfg *c = xcalloc(1, sizeof(*c)), *old;
+
+	if (settings_load(&c->s, path, err) < 0) {
+		settings_free(&c->s);
+		free(c);
+		return -1;
+	}
+	c->redis = rpool_new(c->s.redis_server, c->s.redis_password,
+	    (int)c->s.redis_db, (int)c->s.redis_timeout);
+	c->refs = 1;
+	pthread_mutex_lock(&cfg_lock);
+	old = cfg_current;
+	cfg_current = c;
+	pthread_mutex_unlock(&cfg_lock);
+	log_verbose = c->s.verbose || opt_verbose;
+	if (old)
+		cfg_release(old);
+	return 0;
+}
+
+/* reload_thread - SIGUSR1: reload settings, refresh domains */
+static void *
+reload_thread(void *arg)
+{
+	const char *path = arg;
+	struct buf err = BUF_INIT;
+	sigset_t set;
+	int	sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		buf_reset(&err);
+		if (cfg_install(path, &err) < 0)
+			log_err("reload failed, keeping the running "
+			    "configuration: %s", buf_terminate(&err));
+		else
+			log_info("reloaded %s", path);
+		domcache_refresh_now();
+	}
+	return NULL;
+}
+
+/* socket_nodelay - TCP_NODELAY on libmilter's listening inet socket */
+static void
+socket_nodelay(void)
+{
+	int	fd, on = 1, acc;
+	socklen_t len;
+	struct sockaddr_storage ss;
+
+	/* libmilter does not expose its socket; find it among ours. */
+	for (fd = 3; fd < 256; fd++) {
+		len = sizeof(acc);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 ||
+		    !acc)
+			continue;
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+			    sizeof(on));
+	}
+}
+
+/* open_socket - listen, set owner and mode of a unix socket */
+static void
+open_socket(const struct oe_settings *s, const struct passwd *pw)
+{
+	struct net_addr na;
+	struct group *gr = NULL;
+
+	if (net_parse(s->milter_socket, &na) < 0)
+		log_fatalx("bad milter_socket \"%s\"", s->milter_socket);
+	if (smfi_setconn((char *)s->milter_socket) != MI_SUCCESS)
+		log_fatalx("smfi_setconn %s failed", s->milter_socket);
+	if (smfi_opensocket(1) != MI_SUCCESS)
+		log_fatalx("cannot listen on %s (directory missing, or in "
+		    "use?)", s->milter_socket);
+	if (na.kind != NET_UNIX) {
+		socket_nodelay();
+		return;
+	}
+	if (*s->milter_socket_group &&
+	    (gr = getgrnam(s->milter_socket_group)) == NULL)
+		log_fatalx("milter_socket_group \"%s\" does not exist",
+		    s->milter_socket_group);
+	if ((pw || gr) && chown(na.path, pw ? pw->pw_uid : (uid_t)-1,
+	    gr ? gr->gr_gid : (gid_t)-1) < 0)
+		log_fatal("chown %s", na.path);
+	if (chmod(na.path, (mode_t)s->milter_socket_mode) < 0)
+		log_fatal("chmod %s", na.path);
+}
+
+/* drop_privileges - become the configured user */
+static void
+drop_privileges(const struct passwd *pw)
+{
+	if (pw == NULL)
+		return;
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		log_fatal("cannot become user %s", pw->pw_name);
+	if (setuid(0) == 0)
+		log_fatalx("still root after dropping privileges");
+}
+
+/* write_pid - pid_file, if configured */
+static void
+write_pid(const char *path)
+{
+	FILE	*fp;
+
+	if (*path == '\0')
+		return;
+	if ((fp = fopen(path, "w")) == NULL)
+		log_fatal("pid_file %s", path);
+	fprintf(fp, "%ld\n", (long)getpid());
+	if (fclose(fp) != 0)
+		log_fatal("pid_file %s", path);
+}
+
+/* usage - print usage and exit */
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: etrn-milter [-fhtvV] [-c config_file]\n"
+	    "  -c FILE  configuration (default %s)\n"
+	    "  -f       stay in the foreground, log to stderr too\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -v       verbose logging\n"
+	    "  -V       print the version\n", OE_DEFAULT_CONF);
+	exit(status);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = OE_DEFAULT_CONF;
+	int	ch, fg = 0, test = 0;
+	struct passwd *pw = NULL;
+	struct buf err = BUF_INIT;
+	pthread_t tid;
+	sigset_t set;
+	struct cfg *c;
+
+	while ((ch = getopt(argc, argv, "c:fhtvV")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'f': fg = 1; break;
+		case 'h': usage(0);
+		case 't': test = 1; break;
+		case 'v': opt_verbose = 1; break;
+		case 'V': printf("etrn-milter %s\n", PACKAGE_VERSION); exit(0);
+		default: usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+	log_init(argv[0], LOG_MAIL, fg || test);
+	if (cfg_install(path, &err) < 0)
+		log_fatalx("%s", buf_terminate(&err));
+	c = cfg_acquire();
+	log_set_facility(log_facility_lookup(c->s.log_facility));
+	if (test) {
+		printf("%s: configuration OK\n", path);
+		exit(0);
+	}
+	if (*c->s.user && (pw = getpwnam(c->s.user)) == NULL)
+		log_fatalx("user \"%s\" does not exist", c->s.user);
+	if (smfi_register(milter_desc) != MI_SUCCESS)
+		log_fatalx("smfi_register failed");
+	signal(SIGPIPE, SIG_IGN);
+	if (!fg && daemon(0, 0) < 0)
+		log_fatal("daemon");
+	open_socket(&c->s, pw);
+	write_pid(c->s.pid_file);
+	drop_privileges(pw);
+	/* Block SIGUSR1 before any thread exists; one thread waits for it. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&tid, NULL, reload_thread, (void *)path) != 0 ||
+	    domcache_start() < 0)
+		log_fatal("cannot start threads");
+	log_info("starting: socket=%s redis=%s host=%s user=%s",
+	    c->s.milter_socket, c->s.redis_server, c->s.hostname,
+	    pw ? pw->pw_name : "(unchanged)");
+	cfg_release(c);
+	ch = smfi_main();
+	log_info("stopping");
+	return ch == MI_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,281 @@
+/*
+ * NAME
+ *	record - the message model and the hold/split decision (pure)
+ * DESCRIPTION
+ *	Everything here is free of libmilter and Redis so it is unit-tested
+ *	directly: parsing of the envelope and its DSN parameters (RFC 3461
+ *	RET, ENVID, NOTIFY, ORCPT), the bounded header copy kept in the
+ *	hold record, and plan_make(), which decides what happens to a
+ *	message:
+ *	- no recipient in a dial-up domain: pass untouched;
+ *	- all recipients in one dial-up domain: hold the message;
+ *	- otherwise: every dial-up domain whose recipients cannot stay with
+ *	  the original gets its own copy, re-injected with only those
+ *	  recipients (and held when it comes back through the milter); the
+ *	  original keeps the other recipients.  When every recipient is in
+ *	  some dial-up domain, the first domain stays with the original and
+ *	  is held.
+ * SECURITY
+ *	Addresses and parameter values with control characters, spaces
+ *	(outside quotes) or overlong text are refused here, so nothing from
+ *	the envelope can split a record line or a header later.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mail/domain.h"
+#include "milter/milter.h"
+#include "util/xalloc.h"
+
+#define ADDR_MAX	1000
+#define ESMTP_VALUE_MAX	500
+
+/* esmtp_value_ok - printable ASCII without space, bounded */
+int
+esmtp_value_ok(const char *v)
+{
+	size_t	n;
+
+	for (n = 0; v[n]; n++)
+		if ((unsigned char)v[n] <= 32 || (unsigned char)v[n] >= 127 ||
+		    n >= ESMTP_VALUE_MAX)
+			return 0;
+	return n > 0;
+}
+
+/* addr_ok - no control characters, bounded; UTF-8 allowed (SMTPUTF8) */
+static int
+addr_ok(const char *a)
+{
+	size_t	n;
+
+	for (n = 0; a[n]; n++)
+		if ((unsigned char)a[n] < 32 || a[n] == 127 || n >= ADDR_MAX)
+			return 0;
+	return 1;
+}
+
+/* addr_strip - copy without surrounding angle brackets */
+static char *
+addr_strip(const char *arg)
+{
+	size_t	len = strlen(arg);
+
+	if (len >= 2 && arg[0] == '<' && arg[len - 1] == '>')
+		return xstrndup(arg + 1, len - 2);
+	return xstrdup(arg);
+}
+
+/* param - "NAME=value" match; value pointer or NULL */
+static const char *
+param(const char *arg, const char *name)
+{
+	size_t	n = strlen(name);
+
+	if (strncasecmp(arg, name, n) == 0 && arg[n] == '=')
+		return arg + n + 1;
+	return NULL;
+}
+
+/* msg_reset - forget the message, keep nothing */
+void
+msg_reset(struct msg *m)
+{
+	size_t	i;
+
+	free(m->sender);
+	free(m->mail_args);
+	free(m->ret);
+	free(m->envid);
+	for (i = 0; i < m->nrcpt; i++) {
+		free(m->rcpt[i].arg);
+		free(m->rcpt[i].addr);
+		free(m->rcpt[i].domain);
+		free(m->rcpt[i].notify);
+		free(m->rcpt[i].orcpt);
+	}
+	free(m->rcpt);
+	buf_free(&m->headers);
+	if (m->spool)
+		fclose(m->spool);
+	memset(m, 0, sizeof(*m));
+}
+
+/* msg_set_sender - MAIL FROM and its parameters; -1 with a reason */
+int
+msg_set_sender(struct msg *m, const char *arg, char **args, struct buf *why)
+{
+	struct buf keep = BUF_INIT;
+	const char *v;
+
+	msg_reset(m);
+	if (!addr_ok(arg)) {
+		buf_cat(why, "invalid sender address");
+		return -1;
+	}
+	m->sender = addr_strip(arg);
+	for (; args && *args; args++) {
+		if ((v = param(*args, "RET")) != NULL) {
+			if (strcasecmp(v, "FULL") != 0 &&
+			    strcasecmp(v, "HDRS") != 0) {
+				buf_cat(why, "invalid RET parameter");
+				break;
+			}
+			free(m->ret);
+			m->ret = xstrdup(strcasecmp(v, "FULL") ? "HDRS" :
+			    "FULL");
+		} else if ((v = param(*args, "ENVID")) != NULL) {
+			if (!esmtp_value_ok(v) || strlen(v) > 100) {
+				buf_cat(why, "invalid ENVID parameter");
+				break;
+			}
+			free(m->envid);
+			m->envid = xstrdup(v);
+		} else if ((v = param(*args, "BODY")) == NULL &&
+		    strcasecmp(*args, "SMTPUTF8") != 0)
+			continue;	/* SIZE, AUTH, ...: not for copies */
+		if (!esmtp_value_ok(*args)) {
+			buf_cat(why, "invalid MAIL parameter");
+			break;
+		}
+		buf_printf(&keep, " %s", *args);
+	}
+	if (why->len > 0) {
+		buf_free(&keep);
+		return -1;
+	}
+	m->mail_args = buf_steal(&keep);
+	return 0;
+}
+
+/* msg_add_rcpt - RCPT TO and its parameters; -1 with a reason */
+int
+msg_add_rcpt(struct msg *m, const char *arg, char **args, struct buf *why)
+{
+	struct rcpt r;
+	struct buf dom = BUF_INIT;
+	const char *v;
+
+	memset(&r, 0, sizeof(r));
+	if (!addr_ok(arg)) {
+		buf_cat(why, "invalid recipient address");
+		return -1;
+	}
+	for (; args && *args; args++) {
+		if ((v = param(*args, "NOTIFY")) != NULL) {
+			if (!esmtp_value_ok(v) || r.notify) {
+				buf_cat(why, "invalid NOTIFY parameter");
+				goto bad;
+			}
+			r.notify = xstrdup(v);
+		} else if ((v = param(*args, "ORCPT")) != NULL) {
+			if (!esmtp_value_ok(v) || strchr(v, ';') == NULL ||
+			    r.orcpt) {
+				buf_cat(why, "invalid ORCPT parameter");
+				goto bad;
+			}
+			r.orcpt = xstrdup(v);
+		}
+	}
+	r.arg = xstrdup(arg);
+	r.addr = addr_strip(arg);
+	if (addr_domain(r.addr, &dom, NULL) == 0)
+		r.domain = buf_steal(&dom);
+	buf_free(&dom);
+	if (m->nrcpt == m->rcap) {
+		m->rcap = m->rcap ? m->rcap * 2 : 8;
+		m->rcpt = xreallocarray(m->rcpt, m->rcap, sizeof(*m->rcpt));
+	}
+	m->rcpt[m->nrcpt++] = r;
+	return 0;
+bad:
+	free(r.notify);
+	free(r.orcpt);
+	return -1;
+}
+
+/* msg_add_header - count size, keep a bounded copy for the record */
+void
+msg_add_header(struct msg *m, const char *name, const char *value,
+    size_t max)
+{
+	size_t	len = strlen(name) + 2 + strlen(value) + 1;
+
+	m->size += len + 1;	/* CRLF on the wire */
+	if (m->headers_truncated || m->headers.len + len > max) {
+		m->headers_truncated = 1;
+		return;
+	}
+	buf_printf(&m->headers, "%s: %s\n", name, value);
+}
+
+/* plan_group - group of a domain, created if new */
+static struct rgroup *
+plan_group(struct plan *p, const char *domain)
+{
+	size_t	i;
+
+	for (i = 0; i < p->ngroups; i++)
+		if (strcmp(p->groups[i].domain, domain) == 0)
+			return &p->groups[i];
+	p->groups = xreallocarray(p->groups, p->ngroups + 1,
+	    sizeof(*p->groups));
+	memset(&p->groups[p->ngroups], 0, sizeof(*p->groups));
+	p->groups[p->ngroups].domain = domain;
+	return &p->groups[p->ngroups++];
+}
+
+/* plan_make - group dial-up recipients; 1 when anything is held */
+int
+plan_make(const struct msg *m, struct plan *p)
+{
+	struct rgroup *g;
+	size_t	i;
+
+	memset(p, 0, sizeof(*p));
+	p->hold = -1;
+	for (i = 0; i < m->nrcpt; i++) {
+		if (!m->rcpt[i].dialup || m->rcpt[i].domain == NULL) {
+			p->nother++;
+			continue;
+		}
+		g = plan_group(p, m->rcpt[i].domain);
+		g->idx = xreallocarray(g->idx, g->n + 1, sizeof(size_t));
+		g->idx[g->n++] = i;
+	}
+	if (p->ngroups > 0 && p->nother == 0)
+		p->hold = 0;
+	return p->ngroups > 0;
+}
+
+/* plan_free - release the groups */
+void
+plan_free(struct plan *p)
+{
+	size_t	i;
+
+	for (i = 0; i < p->ngroups; i++)
+		free(p->groups[i].idx);
+	free(p->groups);
+	memset(p, 0, sizeof(*p));
+}
+
+/* record_rcpts - "addr TAB notify TAB orcpt" lines for a group */
+void
+record_rcpts(struct buf *b, const struct msg *m, const struct rgroup *g)
+{
+	size_t	i;
+
+	buf_reset(b);
+	for (i = 0; i < g->n; i++) {
+		const struct rcpt *r = &m->rcpt[g->idx[i]];
+
+		buf_printf(b, "%s\t%s\t%s\n", r->addr,
+		    r->notify ? r->notify : "", r->orcpt ? r->orcpt : "");
+	}
+	buf_terminate(b);
+}

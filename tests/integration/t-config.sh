@@ -1,0 +1,97 @@
+#!/bin/bash
+# t-config - configuration errors name the file and line; etrn-milter -t
+# checks a file; SIGUSR1 reloads a good file and keeps the running
+# settings when the new file is bad.
+set -eu
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${OPENETRN_BUILDDIR:-$top_srcdir}/etrn-milter
+[ -x "$bin" ] || { echo "SKIP: $bin not built"; exit 77; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/openetrn-config.XXXX")
+pid=
+cleanup() {
+	local rc=$?
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	[ "$rc" = 0 ] || cat "$tmp/milter.log" 2>/dev/null >&2 || true
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "PASS: $*"; }
+
+base="hostname = mx.test
+redis_server = unix:$tmp/no-redis.sock
+milter_socket = unix:$tmp/milter.sock
+milter_socket_group =
+milter_socket_mode = 0600
+tmp_directory = $tmp"
+printf '%s\n' "$base" > "$tmp/good.conf"
+out=$("$bin" -t -c "$tmp/good.conf" 2>&1) || fail "good config: $out"
+pass "good config accepted"
+
+# Each bad line, appended as line 7, must be refused with FILE:7 and why.
+while IFS='|' read -r line want; do
+	printf '%s\n%s\n' "$base" "$line" > "$tmp/bad.conf"
+	if out=$("$bin" -t -c "$tmp/bad.conf" 2>&1); then
+		fail "accepted bad line '$line'"
+	fi
+	case $out in
+	*"$tmp/bad.conf:7: $want"*) ;;
+	*) fail "line '$line': got '$out', want '$tmp/bad.conf:7: $want'" ;;
+	esac
+done <<'EOF_CASES'
+hold_tim = 5d|unknown setting "hold_tim"
+hold_time = 5 days|bad value for hold_time: "5 days"
+hold_time = 30s|value for hold_time out of range
+on_redis_error = ignore|bad value for on_redis_error: "ignore" (expected tempfail, accept)
+verbose = perhaps|bad value for verbose
+redis_timeout = 0.5s|bad value for redis_timeout
+max_header_bytes = 1t|bad value for max_header_bytes
+hostname|missing '=' in "hostname"
+hostname = mx.other|duplicate setting "hostname"
+EOF_CASES
+pass "bad lines refused with file, line and reason"
+
+out=$("$bin" -t -c "$tmp/missing.conf" 2>&1) && fail "missing file accepted"
+case $out in *"$tmp/missing.conf: No such file"*) ;; *) fail "$out" ;; esac
+printf 'redis_server = localhost\n' > "$tmp/x.conf"
+out=$("$bin" -t -c "$tmp/x.conf" 2>&1) && fail "bad redis_server accepted"
+case $out in *"bad redis_server"*) ;; *) fail "$out" ;; esac
+pass "missing file and bad address refused"
+
+sample=$top_srcdir/contrib/etc/openetrn.conf.sample
+if [ -f "$sample" ]; then
+	out=$("$bin" -t -c "$sample" 2>&1) || fail "sample: $out"
+	sed 's/^#\([a-z_]* =\)/\1/' "$sample" > "$tmp/sample.conf"
+	out=$("$bin" -t -c "$tmp/sample.conf" 2>&1) ||
+	    fail "sample with every line enabled: $out"
+	pass "the shipped sample loads, commented and uncommented"
+fi
+
+# Reload: run in the foreground, break the file, SIGUSR1, still running.
+"$bin" -f -c "$tmp/good.conf" > "$tmp/milter.log" 2>&1 &
+pid=$!
+for _ in $(seq 50); do [ -S "$tmp/milter.sock" ] && break; sleep 0.1; done
+[ -S "$tmp/milter.sock" ] || fail "milter did not start"
+[ "$(stat -c %a "$tmp/milter.sock")" = 600 ] || fail "socket mode"
+printf '%s\nhold_time = forever\n' "$base" > "$tmp/good.conf"
+kill -USR1 "$pid"
+for _ in $(seq 50); do grep -q 'reload failed' "$tmp/milter.log" && break; sleep 0.1; done
+grep -q "reload failed, keeping the running configuration: $tmp/good.conf:7: bad value for hold_time" \
+    "$tmp/milter.log" || fail "bad reload not reported"
+kill -0 "$pid" || fail "milter died on a bad reload"
+printf '%s\nhold_time = 3d\n' "$base" > "$tmp/good.conf"
+kill -USR1 "$pid"
+for _ in $(seq 50); do grep -q "reloaded $tmp/good.conf" "$tmp/milter.log" && break; sleep 0.1; done
+grep -q "reloaded $tmp/good.conf" "$tmp/milter.log" || fail "good reload not logged"
+kill -0 "$pid" || fail "milter died on reload"
+pass "SIGUSR1: bad file keeps the running settings, good file is loaded"
+kill "$pid"
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "milter did not stop on SIGTERM"
+wait "$pid" || true
+pid=
+pass "SIGTERM stops it"

@@ -1,0 +1,134 @@
+/* test_record - envelope parsing and the hold/split plan */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "milter/milter.h"
+#include "tap.h"
+
+/* add - a recipient marked dial-up or not */
+static void
+add(struct msg *m, const char *arg, int dialup)
+{
+	struct buf why = BUF_INIT;
+	char	*noargs[] = { NULL };
+
+	CHECK(msg_add_rcpt(m, arg, noargs, &why) == 0, "rcpt %s: %s", arg,
+	    why.len ? why.s : "");
+	m->rcpt[m->nrcpt - 1].dialup = dialup;
+	buf_free(&why);
+}
+
+static void
+test_plans(void)
+{
+	struct msg m;
+	struct plan p;
+	struct buf why = BUF_INIT;
+
+	memset(&m, 0, sizeof(m));
+	CHECK(msg_set_sender(&m, "<s@example.org>", NULL, &why) == 0, "from");
+	add(&m, "<a@example.com>", 0);
+	CHECK(plan_make(&m, &p) == 0 && p.ngroups == 0 && p.hold == -1,
+	    "no dial-up recipient: pass");
+	plan_free(&p);
+
+	msg_set_sender(&m, "<s@example.org>", NULL, &why);
+	add(&m, "<a@dialup.test>", 1);
+	add(&m, "<b@DIALUP.test>", 1);
+	CHECK(plan_make(&m, &p) == 1 && p.ngroups == 1 && p.hold == 0 &&
+	    p.groups[0].n == 2 && p.nother == 0, "one domain: hold");
+	CHECK_STR(p.groups[0].domain, "dialup.test", "domain normalised");
+	plan_free(&p);
+
+	msg_set_sender(&m, "<s@example.org>", NULL, &why);
+	add(&m, "<a@example.com>", 0);
+	add(&m, "<b@dialup.test>", 1);
+	add(&m, "<c@dialup2.test>", 1);
+	add(&m, "<d@dialup.test>", 1);
+	CHECK(plan_make(&m, &p) == 1 && p.ngroups == 2 && p.hold == -1 &&
+	    p.nother == 1, "mixed: copies only, original not held");
+	CHECK(p.groups[0].n == 2 && p.groups[0].idx[1] == 3,
+	    "group collects both dialup.test recipients");
+	plan_free(&p);
+
+	msg_set_sender(&m, "<s@example.org>", NULL, &why);
+	add(&m, "<b@dialup.test>", 1);
+	add(&m, "<c@dialup2.test>", 1);
+	CHECK(plan_make(&m, &p) == 1 && p.ngroups == 2 && p.hold == 0,
+	    "two dial-up domains: first held, second copied");
+	plan_free(&p);
+	msg_reset(&m);
+	buf_free(&why);
+}
+
+static void
+test_envelope(void)
+{
+	struct msg m;
+	struct buf why = BUF_INIT, rec = BUF_INIT;
+	char	*mail_ok[] = { "RET=hdrs", "ENVID=QQ314159", "SIZE=100",
+		"BODY=8BITMIME", NULL };
+	char	*mail_bad[] = { "RET=MAYBE", NULL };
+	char	*envid_bad[] = { "ENVID=a\r\nb", NULL };
+	char	*rcpt_ok[] = { "NOTIFY=SUCCESS,FAILURE",
+		"ORCPT=rfc822;a+40dialup.test", NULL };
+	char	*rcpt_bad[] = { "ORCPT=no-type", NULL };
+	char	*rcpt_crlf[] = { "NOTIFY=NEVER\r\nX-Injected: 1", NULL };
+	struct plan p;
+
+	memset(&m, 0, sizeof(m));
+	CHECK(msg_set_sender(&m, "<>", mail_ok, &why) == 0, "null sender");
+	CHECK_STR(m.sender, "", "null sender stored empty");
+	CHECK_STR(m.ret, "HDRS", "RET normalised");
+	CHECK_STR(m.envid, "QQ314159", "ENVID");
+	CHECK_STR(m.mail_args, " RET=hdrs ENVID=QQ314159 BODY=8BITMIME",
+	    "copy parameters exclude SIZE");
+	CHECK(msg_set_sender(&m, "<s@x.test>", mail_bad, &why) < 0,
+	    "bad RET refused");
+	buf_reset(&why);
+	CHECK(msg_set_sender(&m, "<s@x.test>", envid_bad, &why) < 0,
+	    "ENVID with CRLF refused");
+	buf_reset(&why);
+	CHECK(msg_set_sender(&m, "<s@x.test>\r\nRCPT TO:<x@y>", NULL, &why) <
+	    0, "sender with CRLF refused");
+	buf_reset(&why);
+	msg_set_sender(&m, "<s@x.test>", NULL, &why);
+	CHECK(msg_add_rcpt(&m, "<a@dialup.test>", rcpt_ok, &why) == 0,
+	    "rcpt with DSN");
+	CHECK(msg_add_rcpt(&m, "<b@dialup.test>", rcpt_bad, &why) < 0,
+	    "ORCPT without type refused");
+	buf_reset(&why);
+	CHECK(msg_add_rcpt(&m, "<b@dialup.test>", rcpt_crlf, &why) < 0,
+	    "NOTIFY with CRLF refused");
+	buf_reset(&why);
+	CHECK(msg_add_rcpt(&m, "<b\tc@dialup.test>", NULL, &why) < 0,
+	    "TAB in address refused");
+	buf_reset(&why);
+	CHECK(msg_add_rcpt(&m, "<b@dialup.test>", NULL, &why) == 0, "plain");
+	CHECK_INT(m.nrcpt, 2, "refused recipients not kept");
+	m.rcpt[0].dialup = m.rcpt[1].dialup = 1;
+	plan_make(&m, &p);
+	record_rcpts(&rec, &m, &p.groups[0]);
+	CHECK_STR(rec.s, "a@dialup.test\tSUCCESS,FAILURE\trfc822;a+40dialup.test"
+	    "\nb@dialup.test\t\t\n", "record recipients");
+	plan_free(&p);
+
+	msg_add_header(&m, "Subject", "hello", 40);
+	msg_add_header(&m, "X-Long", "0123456789012345678901234567890123", 40);
+	msg_add_header(&m, "X-After", "x", 40);
+	CHECK_STR(m.headers.s, "Subject: hello\n", "bounded header copy");
+	CHECK(m.headers_truncated == 1, "truncation recorded");
+	CHECK_INT(m.size, 16 + 45 + 11, "size counts every header");
+	msg_reset(&m);
+	buf_free(&why);
+	buf_free(&rec);
+}
+
+int
+main(void)
+{
+	test_plans();
+	test_envelope();
+	return TAP_DONE();
+}
