@@ -179,10 +179,13 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 		return SMFIS_TEMPFAIL;
 	m = &cn->msg;
 	conn_plan(cn);
-	msg_add_header(m, name, value, (size_t)cn->cfg->s.max_header_bytes);
-	if (strcasecmp(name, HOLDTAG_HEADER) == 0)
+	/* Incoming tags are deleted at end of message: keep them nowhere. */
+	if (strcasecmp(name, HOLDTAG_HEADER) == 0) {
 		m->ntags++;
-	else if (m->spool && fprintf(m->spool, "%s: %s\n", name, value) < 0)
+		return SMFIS_CONTINUE;
+	}
+	msg_add_header(m, name, value, (size_t)cn->cfg->s.max_header_bytes);
+	if (m->spool && fprintf(m->spool, "%s: %s\n", name, value) < 0)
 		m->spool_error = 1;
 	return SMFIS_CONTINUE;
 }

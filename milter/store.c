@@ -8,7 +8,8 @@
  *	host's expiry and warning indexes and the host's domain set.  When a
  *	record with the same host and queue ID already exists (Postfix
  *	reused the ID of a message whose file is gone), its contributions
- *	are taken out first so counts stay right.
+ *	are taken out first (held set, counters, oldest, expiry and warning
+ *	entries) so counts stay right.
  *
  *	store_fetch_domains() reads the dial-up domain set and each domain's
  *	hold_time and warn_time in one round trip.
@@ -38,10 +39,15 @@
 static struct rscript store_hold_script = {
 	"local old = redis.call('HMGET', KEYS[1], 'domain', 'size')\n"
 	"if old[1] then\n"
-	"  redis.call('ZREM', ARGV[8] .. old[1], ARGV[1])\n"
-	"  redis.call('HINCRBY', ARGV[9] .. old[1], 'held', -1)\n"
-	"  redis.call('HINCRBY', ARGV[9] .. old[1], 'bytes',\n"
-	"    -(tonumber(old[2]) or 0))\n"
+	"  local oheld, ostats = ARGV[8] .. old[1], ARGV[9] .. old[1]\n"
+	"  redis.call('ZREM', oheld, ARGV[1])\n"
+	"  redis.call('HINCRBY', ostats, 'held', -1)\n"
+	"  redis.call('HINCRBY', ostats, 'bytes', -(tonumber(old[2]) or 0))\n"
+	"  local f = redis.call('ZRANGE', oheld, 0, 0, 'WITHSCORES')\n"
+	"  if f[2] then redis.call('HSET', ostats, 'oldest', f[2])\n"
+	"  else redis.call('HDEL', ostats, 'oldest') end\n"
+	"  redis.call('ZREM', KEYS[4], ARGV[2])\n"
+	"  redis.call('ZREM', KEYS[5], ARGV[2])\n"
 	"  redis.call('DEL', KEYS[1])\n"
 	"end\n"
 	"redis.call('HSET', KEYS[1], unpack(ARGV, 10))\n"
