@@ -184,9 +184,9 @@ drop_privileges(const struct passwd *pw)
 		log_fatalx("still root after dropping privileges");
 }
 
-/* write_pid - pid_file, if configured */
+/* write_pid - pid_file, if configured, owned by the run-as user */
 static void
-write_pid(const char *path)
+write_pid(const char *path, const struct passwd *pw)
 {
 	FILE	*fp;
 
@@ -194,6 +194,8 @@ write_pid(const char *path)
 		return;
 	if ((fp = fopen(path, "w")) == NULL)
 		log_fatal("pid_file %s", path);
+	if (pw && fchown(fileno(fp), pw->pw_uid, pw->pw_gid) < 0)
+		log_fatal("chown pid_file %s", path);
 	fprintf(fp, "%ld\n", (long)getpid());
 	if (fclose(fp) != 0)
 		log_fatal("pid_file %s", path);
@@ -254,11 +256,19 @@ main(int argc, char **argv)
 	if (!fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
 	open_socket(&c->s, pw);
-	write_pid(c->s.pid_file);
+	write_pid(c->s.pid_file, pw);
 	drop_privileges(pw);
-	/* Block SIGUSR1 before any thread exists; one thread waits for it. */
+	/*
+	 * Block the signals before any thread exists: SIGUSR1 is for the
+	 * reload thread; SIGTERM, SIGINT and SIGHUP for libmilter's signal
+	 * thread, which stops smfi_main() cleanly.  A thread of ours with
+	 * them unblocked would take the default action and kill the process.
+	 */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (pthread_create(&tid, NULL, reload_thread, (void *)path) != 0 ||
 	    domcache_start() < 0)
@@ -269,5 +279,9 @@ main(int argc, char **argv)
 	cfg_release(c);
 	ch = smfi_main();
 	log_info("stopping");
+	c = cfg_acquire();
+	if (*c->s.pid_file && unlink(c->s.pid_file) < 0 && errno != ENOENT)
+		log_warn("cannot remove pid_file %s", c->s.pid_file);
+	cfg_release(c);
 	return ch == MI_SUCCESS ? 0 : 1;
 }

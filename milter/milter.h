@@ -44,9 +44,10 @@ struct rcpt {
 /* The message in progress. */
 struct msg {
 	char	*sender;	/* without brackets, "" for <> */
-	char	*mail_args;	/* RET/ENVID/BODY/SMTPUTF8, for copies */
-	char	*ret;
-	char	*envid;
+	char	*ret;		/* RET= value: FULL or HDRS */
+	char	*envid;		/* ENVID= value */
+	char	*body;		/* BODY= value: 7BIT, 8BITMIME, ... */
+	int	smtputf8;	/* MAIL had SMTPUTF8 */
 	struct rcpt *rcpt;
 	size_t	nrcpt, rcap;
 	struct buf headers;	/* bounded copy for the hold record */

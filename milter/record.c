@@ -88,9 +88,9 @@ msg_reset(struct msg *m)
 	size_t	i;
 
 	free(m->sender);
-	free(m->mail_args);
 	free(m->ret);
 	free(m->envid);
+	free(m->body);
 	for (i = 0; i < m->nrcpt; i++) {
 		free(m->rcpt[i].arg);
 		free(m->rcpt[i].addr);
@@ -109,7 +109,6 @@ msg_reset(struct msg *m)
 int
 msg_set_sender(struct msg *m, const char *arg, char **args, struct buf *why)
 {
-	struct buf keep = BUF_INIT;
 	const char *v;
 
 	msg_reset(m);
@@ -123,7 +122,7 @@ msg_set_sender(struct msg *m, const char *arg, char **args, struct buf *why)
 			if (strcasecmp(v, "FULL") != 0 &&
 			    strcasecmp(v, "HDRS") != 0) {
 				buf_cat(why, "invalid RET parameter");
-				break;
+				return -1;
 			}
 			free(m->ret);
 			m->ret = xstrdup(strcasecmp(v, "FULL") ? "HDRS" :
@@ -131,24 +130,23 @@ msg_set_sender(struct msg *m, const char *arg, char **args, struct buf *why)
 		} else if ((v = param(*args, "ENVID")) != NULL) {
 			if (!esmtp_value_ok(v) || strlen(v) > 100) {
 				buf_cat(why, "invalid ENVID parameter");
-				break;
+				return -1;
 			}
 			free(m->envid);
 			m->envid = xstrdup(v);
-		} else if ((v = param(*args, "BODY")) == NULL &&
-		    strcasecmp(*args, "SMTPUTF8") != 0)
-			continue;	/* SIZE, AUTH, ...: not for copies */
-		if (!esmtp_value_ok(*args)) {
-			buf_cat(why, "invalid MAIL parameter");
-			break;
-		}
-		buf_printf(&keep, " %s", *args);
+		} else if ((v = param(*args, "BODY")) != NULL) {
+			if (strcasecmp(v, "7BIT") != 0 &&
+			    strcasecmp(v, "8BITMIME") != 0 &&
+			    strcasecmp(v, "BINARYMIME") != 0) {
+				buf_cat(why, "invalid BODY parameter");
+				return -1;
+			}
+			free(m->body);
+			m->body = xstrdup(v);
+		} else if (strcasecmp(*args, "SMTPUTF8") == 0)
+			m->smtputf8 = 1;
+		/* SIZE, AUTH, ...: not carried over to copies */
 	}
-	if (why->len > 0) {
-		buf_free(&keep);
-		return -1;
-	}
-	m->mail_args = buf_steal(&keep);
 	return 0;
 }
 

@@ -39,6 +39,8 @@ struct smtp {
 	struct buf *err;
 	struct buf last;	/* text of the last reply */
 	int	dsn;		/* server offers DSN */
+	int	eightbit;	/* ... 8BITMIME */
+	int	smtputf8;	/* ... SMTPUTF8 */
 };
 
 /* smtp_flush - write the pending output */
@@ -98,6 +100,25 @@ smtp_line(struct smtp *s, struct buf *line)
 	}
 }
 
+/* smtp_ehlo_keyword - note the extensions the copy may use */
+static void
+smtp_ehlo_keyword(struct smtp *s, const struct buf *line)
+{
+	const char *k;
+	size_t	n;
+
+	if (line->len < 4 || strncmp(line->s, "250", 3) != 0)
+		return;
+	k = line->s + 4;
+	n = line->len - 4;
+	if (n == 3 && strncasecmp(k, "DSN", 3) == 0)
+		s->dsn = 1;
+	else if (n == 8 && strncasecmp(k, "8BITMIME", 8) == 0)
+		s->eightbit = 1;
+	else if (n == 8 && strncasecmp(k, "SMTPUTF8", 8) == 0)
+		s->smtputf8 = 1;
+}
+
 /* smtp_reply - read a (multi-line) reply; its code, or -1 */
 static int
 smtp_reply(struct smtp *s, struct buf *text)
@@ -116,8 +137,7 @@ smtp_reply(struct smtp *s, struct buf *text)
 		}
 		buf_printf(text, "%s%s", text->len ? " / " : "",
 		    buf_terminate(&line));
-		if (line.len == 7 && strncasecmp(line.s + 4, "DSN", 3) == 0)
-			s->dsn = 1;
+		smtp_ehlo_keyword(s, &line);
 		if (line.len < 4 || line.s[3] != '-') {
 			code = atoi(line.s);
 			break;
@@ -212,8 +232,17 @@ reinject_txn(struct smtp *s, const struct cfg *c, struct msg *m,
 	if (smtp_cmd(s, 2, NULL) < 0 ||
 	    smtp_cmd(s, 2, "EHLO %s", c->s.hostname) < 0)
 		return -1;
-	if (smtp_cmd(s, 2, "MAIL FROM:<%s>%s", m->sender,
-	    s->dsn ? m->mail_args : "") < 0)
+	if (m->smtputf8 && !s->smtputf8) {
+		buf_cat(s->err, "re-injection server does not offer SMTPUTF8");
+		return -1;
+	}
+	if (smtp_cmd(s, 2, "MAIL FROM:<%s>%s%s%s%s%s%s%s", m->sender,
+	    s->dsn && m->ret ? " RET=" : "", s->dsn && m->ret ? m->ret : "",
+	    s->dsn && m->envid ? " ENVID=" : "",
+	    s->dsn && m->envid ? m->envid : "",
+	    s->eightbit && m->body ? " BODY=" : "",
+	    s->eightbit && m->body ? m->body : "",
+	    m->smtputf8 ? " SMTPUTF8" : "") < 0)
 		return -1;
 	for (i = 0; i < g->n; i++) {
 		const struct rcpt *r = &m->rcpt[g->idx[i]];

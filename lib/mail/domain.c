@@ -212,6 +212,7 @@ domlist_add(struct domlist *dl, const char *name, long long hold_time,
 		dl->v[dl->n].name = buf_steal(&norm);
 	dl->v[dl->n].hold_time = hold_time;
 	dl->v[dl->n].warn_time = warn_time;
+	dl->v[dl->n].order = dl->n;
 	dl->n++;
 	return 0;
 }
@@ -224,7 +225,19 @@ domlist_cmp(const void *a, const void *b)
 	    ((const struct dom_entry *)b)->name);
 }
 
-/* domlist_sort - sort and drop duplicate names (first one kept) */
+/* domlist_cmp_order - by name, then by the order entries were added */
+static int
+domlist_cmp_order(const void *a, const void *b)
+{
+	const struct dom_entry *x = a, *y = b;
+	int	c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* domlist_sort - sort and drop duplicate names (the first added wins) */
 void
 domlist_sort(struct domlist *dl)
 {
@@ -232,7 +245,7 @@ domlist_sort(struct domlist *dl)
 
 	if (dl->n == 0)
 		return;
-	qsort(dl->v, dl->n, sizeof(*dl->v), domlist_cmp);
+	qsort(dl->v, dl->n, sizeof(*dl->v), domlist_cmp_order);
 	for (i = 1, j = 1; i < dl->n; i++) {
 		if (strcmp(dl->v[i].name, dl->v[j - 1].name) == 0) {
 			free(dl->v[i].name);

@@ -18,6 +18,7 @@ struct dom_entry {
 	char	*name;
 	long long hold_time;	/* s; 0: use the default */
 	long long warn_time;	/* s; -1: use the default, 0: none */
+	size_t	order;		/* position added: the first of equals wins */
 };
 
 struct domlist {

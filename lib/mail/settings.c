@@ -104,7 +104,8 @@ settings_check(struct oe_settings *s, const char *origin, struct buf *err)
 		    "inet:host:port)", origin, s->reinject_server);
 		return -1;
 	}
-	if (net_parse(s->milter_socket, &na) < 0) {
+	/* libmilter reads "inet:host:port" as a port named host: refuse. */
+	if (net_parse(s->milter_socket, &na) < 0 || na.kind == NET_INET) {
 		buf_printf(err, "%s: bad milter_socket \"%s\" (expected "
 		    "unix:/path or inet:port@host)", origin, s->milter_socket);
 		return -1;

@@ -36,6 +36,7 @@ static const struct {
 	{ "redis_server = localhost:6379", "bad redis_server" },
 	{ "reinject_server = unix:/tmp/x", "bad reinject_server" },
 	{ "milter_socket = tcp:1", "bad milter_socket" },
+	{ "milter_socket = inet:127.0.0.1:10025", "bad milter_socket" },
 	{ "milter_socket_mode = 0999", "bad value for milter_socket_mode" },
 	{ "hostname = bad_host!", "bad hostname" },
 	{ "log_facility = kernel", "bad log_facility" },

@@ -70,6 +70,8 @@ test_envelope(void)
 	char	*mail_ok[] = { "RET=hdrs", "ENVID=QQ314159", "SIZE=100",
 		"BODY=8BITMIME", NULL };
 	char	*mail_bad[] = { "RET=MAYBE", NULL };
+	char	*body_bad[] = { "BODY=9BIT", NULL };
+	char	*utf8[] = { "SMTPUTF8", NULL };
 	char	*envid_bad[] = { "ENVID=a\r\nb", NULL };
 	char	*rcpt_ok[] = { "NOTIFY=SUCCESS,FAILURE",
 		"ORCPT=rfc822;a+40dialup.test", NULL };
@@ -82,13 +84,19 @@ test_envelope(void)
 	CHECK_STR(m.sender, "", "null sender stored empty");
 	CHECK_STR(m.ret, "HDRS", "RET normalised");
 	CHECK_STR(m.envid, "QQ314159", "ENVID");
-	CHECK_STR(m.mail_args, " RET=hdrs ENVID=QQ314159 BODY=8BITMIME",
-	    "copy parameters exclude SIZE");
+	CHECK_STR(m.body, "8BITMIME", "BODY");
+	CHECK(!m.smtputf8, "no SMTPUTF8");
 	CHECK(msg_set_sender(&m, "<s@x.test>", mail_bad, &why) < 0,
 	    "bad RET refused");
 	buf_reset(&why);
 	CHECK(msg_set_sender(&m, "<s@x.test>", envid_bad, &why) < 0,
 	    "ENVID with CRLF refused");
+	buf_reset(&why);
+	CHECK(msg_set_sender(&m, "<s@x.test>", body_bad, &why) < 0,
+	    "bad BODY refused");
+	buf_reset(&why);
+	CHECK(msg_set_sender(&m, "<s@x.test>", utf8, &why) == 0 && m.smtputf8,
+	    "SMTPUTF8");
 	buf_reset(&why);
 	CHECK(msg_set_sender(&m, "<s@x.test>\r\nRCPT TO:<x@y>", NULL, &why) <
 	    0, "sender with CRLF refused");
