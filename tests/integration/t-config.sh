@@ -92,6 +92,9 @@ pass "SIGUSR1: bad file keeps the running settings, good file is loaded"
 kill "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "milter did not stop on SIGTERM"
-wait "$pid" || true
+rc=0
+wait "$pid" || rc=$?
 pid=
-pass "SIGTERM stops it"
+[ "$rc" = 0 ] || fail "exit status $rc after SIGTERM, want 0"
+grep -q 'etrn-milter: stopping' "$tmp/milter.log" || fail "stop not logged"
+pass "SIGTERM stops it cleanly (exit 0, logged)"

@@ -31,6 +31,7 @@ sb_wait_for 10 sink_is internet 1 || fail "normal mail not delivered"
 pass "Redis stopped: other mail still delivered"
 
 "$SB_SANDBOX" redis-start "$SB" >/dev/null || fail "redis-start"
+. "$SB/env"		# the new REDIS_PID
 out=$(sb_swaks -f s@example.org -t down@dialup.test 2>&1) ||
     fail "retry refused: $out"
 sb_wait_for 10 hold_is 2 || fail "retry not held"
