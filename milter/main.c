@@ -184,7 +184,7 @@ drop_privileges(const struct passwd *pw)
 		log_fatalx("still root after dropping privileges");
 }
 
-/* write_pid - pid_file, if configured, owned by the run-as user */
+/* write_pid - milter_pid_file, if configured, owned by the run-as user */
 static void
 write_pid(const char *path, const struct passwd *pw)
 {
@@ -193,12 +193,12 @@ write_pid(const char *path, const struct passwd *pw)
 	if (*path == '\0')
 		return;
 	if ((fp = fopen(path, "w")) == NULL)
-		log_fatal("pid_file %s", path);
+		log_fatal("milter_pid_file %s", path);
 	if (pw && fchown(fileno(fp), pw->pw_uid, pw->pw_gid) < 0)
-		log_fatal("chown pid_file %s", path);
+		log_fatal("chown milter_pid_file %s", path);
 	fprintf(fp, "%ld\n", (long)getpid());
 	if (fclose(fp) != 0)
-		log_fatal("pid_file %s", path);
+		log_fatal("milter_pid_file %s", path);
 }
 
 /* usage - print usage and exit */
@@ -256,7 +256,7 @@ main(int argc, char **argv)
 	if (!fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
 	open_socket(&c->s, pw);
-	write_pid(c->s.pid_file, pw);
+	write_pid(c->s.milter_pid_file, pw);
 	drop_privileges(pw);
 	/*
 	 * Block the signals before any thread exists: SIGUSR1 is for the
@@ -280,8 +280,8 @@ main(int argc, char **argv)
 	ch = smfi_main();
 	log_info("stopping");
 	c = cfg_acquire();
-	if (*c->s.pid_file && unlink(c->s.pid_file) < 0 && errno != ENOENT)
-		log_warn("cannot remove pid_file %s", c->s.pid_file);
+	if (*c->s.milter_pid_file && unlink(c->s.milter_pid_file) < 0 && errno != ENOENT)
+		log_warn("cannot remove milter_pid_file %s", c->s.milter_pid_file);
 	cfg_release(c);
 	return ch == MI_SUCCESS ? 0 : 1;
 }

@@ -11,8 +11,7 @@
  *	are taken out first (held set, counters, oldest, expiry and warning
  *	entries) so counts stay right.
  *
- *	store_fetch_domains() reads the dial-up domain set and each domain's
- *	hold_time and warn_time in one round trip.
+ *	store_fetch_domains() reads the dial-up domain set (domstore.c).
  *
  *	Key names come from rkeys; the scripts receive them (or, for keys
  *	that depend on stored data, their prefixes) as arguments.
@@ -26,13 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/domstore.h"
 #include "mail/rkeys.h"
 #include "milter/milter.h"
-#include "util/conf.h"
 #include "util/log.h"
 
 /*
- * KEYS: msg held stats expiry warn hostdomains
+ * KEYS: msg held stats expiry warn hostdomains helddomains
  * ARGV: member qid arrived expires warn_at size domain held_prefix
  *       stats_prefix, then field/value pairs of the record
  */
@@ -62,25 +61,12 @@ static struct rscript store_hold_script = {
 	"  redis.call('ZADD', KEYS[5], ARGV[5], ARGV[2])\n"
 	"end\n"
 	"redis.call('SADD', KEYS[6], ARGV[7])\n"
+	"redis.call('SADD', KEYS[7], ARGV[7])\n"
 	"return 1\n",
 	""
 };
 
-/* KEYS: domains; ARGV: domain key prefix.  Returns d, hold, warn, ... */
-static struct rscript store_domains_script = {
-	"local out = {}\n"
-	"for _, d in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
-	"  local p = redis.call('HMGET', ARGV[1] .. d, 'hold_time',\n"
-	"    'warn_time')\n"
-	"  out[#out + 1] = d\n"
-	"  out[#out + 1] = p[1] or ''\n"
-	"  out[#out + 1] = p[2] or ''\n"
-	"end\n"
-	"return out\n",
-	""
-};
-
-#define HOLD_KEYS	6
+#define HOLD_KEYS	7
 #define HOLD_FIXED	9
 #define HOLD_FIELDS	17
 #define HOLD_ARGS	(HOLD_KEYS + HOLD_FIXED + 2 * HOLD_FIELDS)
@@ -107,6 +93,7 @@ store_hold(const struct cfg *c, const struct msg *m, const struct rgroup *g,
 	rkey_expiry(&k[3], host);
 	rkey_warn(&k[4], host);
 	rkey_hostdomains(&k[5], host);
+	rkey_helddomains(&k[6]);
 	rkey_member(&member, host, h->qid);
 	rkey_held(&heldp, "");		/* the prefixes "etrn:held:" and */
 	rkey_stats(&statsp, "");	/* "etrn:stats:" for the old record */
@@ -167,56 +154,9 @@ store_hold(const struct cfg *c, const struct msg *m, const struct rgroup *g,
 	return rc;
 }
 
-/* store_time - per-domain time setting; dflt when empty or bad */
-static long long
-store_time(const char *domain, const char *name, const char *v,
-    long long dflt)
-{
-	long long t;
-
-	if (*v == '\0')
-		return dflt;
-	if (conf_parse_number(v, CONF_TIME, &t) < 0 || t < 0) {
-		log_warnx("domain=%s bad %s \"%.40s\" in Redis, using the "
-		    "default", domain, name, v);
-		return dflt;
-	}
-	return t;
-}
-
 /* store_fetch_domains - the dial-up domains and their hold settings */
 int
 store_fetch_domains(const struct cfg *c, struct domlist *dl, struct buf *err)
 {
-	struct buf key = BUF_INIT, prefix = BUF_INIT;
-	const char *av[2];
-	struct rr_reply r;
-	const char *why;
-	size_t	i;
-	int	rc;
-
-	rkey_domains(&key);
-	rkey_domain_prefix(&prefix);
-	av[0] = key.s;
-	av[1] = prefix.s;
-	rc = rpool_script(c->redis, &store_domains_script, 1, 2, av, NULL, &r);
-	buf_free(&key);
-	buf_free(&prefix);
-	if (rc < 0 || r.type != RRT_ARRAY) {
-		buf_printf(err, "%s", r.str ? r.str : "unexpected reply");
-		rr_reply_free(&r);
-		return -1;
-	}
-	for (i = 0; i + 2 < r.nelem; i += 3) {
-		const char *d = r.elems[i] ? r.elems[i] : "";
-
-		if (domlist_add(dl, d, store_time(d, "hold_time",
-		    r.elems[i + 1] ? r.elems[i + 1] : "", 0),
-		    store_time(d, "warn_time", r.elems[i + 2] ?
-		    r.elems[i + 2] : "", -1), &why) < 0)
-			log_warnx("domain=\"%.80s\" in the dial-up domain "
-			    "set ignored: %s", d, why);
-	}
-	rr_reply_free(&r);
-	return 0;
+	return domstore_fetch(c->redis, dl, err);
 }

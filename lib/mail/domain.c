@@ -179,8 +179,10 @@ domlist_init(struct domlist *dl)
 void
 domlist_free(struct domlist *dl)
 {
-	for (size_t i = 0; i < dl->n; i++)
+	for (size_t i = 0; i < dl->n; i++) {
 		free(dl->v[i].name);
+		free(dl->v[i].allow);
+	}
 	free(dl->v);
 	domlist_init(dl);
 }
@@ -213,6 +215,7 @@ domlist_add(struct domlist *dl, const char *name, long long hold_time,
 	dl->v[dl->n].hold_time = hold_time;
 	dl->v[dl->n].warn_time = warn_time;
 	dl->v[dl->n].order = dl->n;
+	dl->v[dl->n].allow = NULL;
 	dl->n++;
 	return 0;
 }
@@ -249,6 +252,7 @@ domlist_sort(struct domlist *dl)
 	for (i = 1, j = 1; i < dl->n; i++) {
 		if (strcmp(dl->v[i].name, dl->v[j - 1].name) == 0) {
 			free(dl->v[i].name);
+			free(dl->v[i].allow);
 			continue;
 		}
 		dl->v[j++] = dl->v[i];

@@ -19,6 +19,7 @@ struct dom_entry {
 	long long hold_time;	/* s; 0: use the default */
 	long long warn_time;	/* s; -1: use the default, 0: none */
 	size_t	order;		/* position added: the first of equals wins */
+	char	*allow;		/* ETRN clients (CIDR list), NULL: default */
 };
 
 struct domlist {

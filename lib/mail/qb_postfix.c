@@ -109,47 +109,45 @@ pf_remove(const struct qb_conf *qc, const char *id)
 	return pf_cmd(qc, "postsuper", args, NULL, 0, NULL);
 }
 
-/* pf_json_str - value of "name": "value" in one JSON line */
-static int
-pf_json_str(const char *line, const char *name, char *out, size_t size)
+/* pf_listing - postqueue -j, parsed; QB_FAIL unless every line parses */
+static enum qb_status
+pf_listing(const struct qb_conf *qc, struct pfq_list *l)
 {
-	char	pat[64];
-	const char *p, *e;
+	static const char *const args[] = { "-j", NULL };
+	struct buf text = BUF_INIT;
+	enum qb_status st;
+	const char *why = NULL;
+	size_t	line = 0;
 
-	snprintf(pat, sizeof(pat), "\"%s\": \"", name);
-	if ((p = strstr(line, pat)) == NULL)
-		return -1;
-	p += strlen(pat);
-	if ((e = strchr(p, '"')) == NULL || (size_t)(e - p) >= size)
-		return -1;
-	memcpy(out, p, (size_t)(e - p));
-	out[e - p] = '\0';
-	return 0;
+	if ((st = pf_cmd(qc, "postqueue", args, NULL, 0, &text)) == QB_OK &&
+	    pfq_parse(text.s ? text.s : "", text.len, l, &line, &why) < 0) {
+		log_warnx("postqueue -j: line %zu: %s; queue listing not used",
+		    line, why);
+		st = QB_FAIL;
+	}
+	buf_free(&text);
+	if (st != QB_OK)
+		pfq_list_free(l);
+	else
+		pfq_sort(l);
+	return st;
 }
 
 /* pf_list_held - queue IDs in the hold queue */
 static enum qb_status
 pf_list_held(const struct qb_conf *qc, struct qb_idlist *out)
 {
-	static const char *const args[] = { "-j", NULL };
-	struct buf text = BUF_INIT;
+	struct pfq_list l = { NULL, 0, 0 };
 	enum qb_status st;
-	char	qname[32], qid[64];
-	char	*line, *save = NULL;
+	size_t	i;
 
-	if ((st = pf_cmd(qc, "postqueue", args, NULL, 0, &text)) != QB_OK) {
-		buf_free(&text);
+	if ((st = pf_listing(qc, &l)) != QB_OK)
 		return st;
-	}
-	buf_terminate(&text);
-	for (line = strtok_r(text.s, "\n", &save); line;
-	    line = strtok_r(NULL, "\n", &save))
-		if (pf_json_str(line, "queue_name", qname, sizeof(qname)) == 0 &&
-		    strcmp(qname, "hold") == 0 &&
-		    pf_json_str(line, "queue_id", qid, sizeof(qid)) == 0 &&
-		    qid_valid(qid))
-			qb_idlist_add(out, qid);
-	buf_free(&text);
+	for (i = 0; i < l.n; i++)
+		if (strcmp(l.v[i].queue_name, "hold") == 0 &&
+		    qid_valid(l.v[i].queue_id))
+			qb_idlist_add(out, l.v[i].queue_id);
+	pfq_list_free(&l);
 	return QB_OK;
 }
 

@@ -21,6 +21,22 @@ struct qb_conf {
 	const char *command_directory;	/* where postsuper & co live */
 	const char *null_log;		/* null backend: where calls go */
 	int	timeout;		/* s, per command */
+	char	*queue_directory;	/* filled in by init (postfix) */
+};
+
+/* Where a message is, as far as openetrn's state machine cares. */
+enum qb_qstate {
+	QS_GONE,	/* not in the queue: delivered, bounced or deleted */
+	QS_HELD,	/* in the hold queue */
+	QS_PENDING,	/* incoming/active, or deferred and due: in progress */
+	QS_FAILED,	/* deferred after a failed attempt (next try later) */
+};
+
+struct qb_qinfo {
+	char	*id;		/* queue ID (caller's) */
+	enum qb_qstate state;
+	char	**rcpt;		/* recipients still in the queue file */
+	size_t	nrcpt;
 };
 
 struct qb_idlist {
@@ -41,7 +57,17 @@ struct qb_backend {
 	/* Headers or whole message of a queued message. */
 	enum qb_status (*read)(const struct qb_conf *, const char *,
 	    enum qb_read, struct buf *);
+	/* Resolve what the backend needs once (e.g. queue_directory). */
+	enum qb_status (*init)(struct qb_conf *);
+	/* Put released messages back on hold. */
+	enum qb_status (*rehold)(const struct qb_conf *, char *const *,
+	    size_t);
+	/* State of each of n messages (out[i].id set by the caller). */
+	enum qb_status (*status)(const struct qb_conf *, struct qb_qinfo *,
+	    size_t);
 };
+
+void	qb_qinfo_free(struct qb_qinfo *, size_t);
 
 const struct qb_backend *qb_lookup(const char *);
 const char *qb_status_name(enum qb_status);

@@ -101,3 +101,40 @@ rkey_hostdomains(struct buf *b, const char *host)
 {
 	rkey_build(b, "hostdomains", host, NULL);
 }
+
+/* rkey_released - this host's released, not yet delivered messages */
+void
+rkey_released(struct buf *b, const char *host)
+{
+	rkey_build(b, "released", host, NULL);
+}
+
+/* rkey_flush_stream - the stream of flush requests */
+void
+rkey_flush_stream(struct buf *b)
+{
+	rkey_build(b, "flush", NULL, NULL);
+}
+
+/* rkey_flush_group - this host's consumer group (not a key) */
+void
+rkey_flush_group(struct buf *b, const char *host)
+{
+	buf_reset(b);
+	buf_cat(b, "etrnd:");
+	buf_cat(b, host);
+}
+
+/* rkey_flushing - "a flush of this domain started" marker */
+void
+rkey_flushing(struct buf *b, const char *domain)
+{
+	rkey_build(b, "flushing", domain, NULL);
+}
+
+/* rkey_helddomains - domains with held mail on any host */
+void
+rkey_helddomains(struct buf *b)
+{
+	rkey_build(b, "helddomains", NULL, NULL);
+}

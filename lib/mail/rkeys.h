@@ -18,6 +18,15 @@
  *   etrn:warn:<host>              ZSET  member queueid, score = time of
  *                                       the delay warning
  *   etrn:hostdomains:<host>       SET   domains with mail held on host
+ *   etrn:helddomains              SET   domains with mail held on any
+ *                                       host (for ETRN @domain counts)
+ *   etrn:released:<host>          ZSET  member queueid, score = release
+ *                                       time: released, not yet gone
+ *   etrn:flush                    STREAM flush requests (domain, sub,
+ *                                       client, via, time); consumer
+ *                                       group "etrnd:<host>" per host
+ *   etrn:flushing:<domain>        STRING a flush started (TTL
+ *                                       flush_lock_time)
  * <domain> is always dom_normalize()d; <host> is this MX's hostname
  * setting; <queueid> is checked by qid_valid().  No key has a TTL: the
  * hold record lives until the message leaves the hold.
@@ -48,7 +57,29 @@
 #define RF_HEADERS	"headers"
 #define RF_HDR_TRUNC	"headers_truncated"
 
+#define RF_RELEASED_AT	"released_at"
+#define RF_REHOLDS	"reholds"
+
 #define RSTATE_HELD	"held"
+#define RSTATE_RELEASED	"released"
+
+/* Fields of etrn:stats:<domain>. */
+#define SF_HELD		"held"
+#define SF_BYTES	"bytes"
+#define SF_OLDEST	"oldest"
+#define SF_FLUSHED	"flushed"
+#define SF_EXPIRED	"expired"
+#define SF_LAST_ETRN	"last_etrn"
+#define SF_LAST_CLIENT	"last_etrn_client"
+#define SF_LAST_FLUSH	"last_flush"
+
+/* Fields of etrn:flush entries. */
+#define FF_DOMAIN	"domain"
+#define FF_SUB		"sub"
+#define FF_CLIENT	"client"
+#define FF_VIA		"via"
+#define FF_TIME		"time"
+#define FLUSH_STREAM_MAXLEN "100000"
 
 void	rkey_domains(struct buf *);
 void	rkey_domain_prefix(struct buf *);
@@ -60,5 +91,10 @@ void	rkey_member(struct buf *, const char *, const char *);
 void	rkey_expiry(struct buf *, const char *);
 void	rkey_warn(struct buf *, const char *);
 void	rkey_hostdomains(struct buf *, const char *);
+void	rkey_released(struct buf *, const char *);
+void	rkey_helddomains(struct buf *);
+void	rkey_flush_stream(struct buf *);
+void	rkey_flush_group(struct buf *, const char *);
+void	rkey_flushing(struct buf *, const char *);
 
 #endif

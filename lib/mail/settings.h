@@ -33,7 +33,18 @@ struct oe_settings {
 	long long reinject_timeout;	/* s */
 	char	*tmp_directory;		/* spool of split messages */
 	char	*user;			/* run as this user */
-	char	*pid_file;
+	char	*milter_pid_file;
+	/* etrnd */
+	char	*etrnd_listen;		/* inet:host:port, comma-separated */
+	char	*etrnd_pid_file;
+	char	*etrn_allow;		/* default CIDRs allowed to ETRN */
+	long long etrnd_max_clients;
+	long long etrnd_timeout;	/* s, waiting for a command */
+	long long etrnd_max_errors;	/* bad commands before hanging up */
+	long long etrn_rate_limit;	/* ETRN per client per minute */
+	long long flush_lock_time;	/* s, repeat ETRN: in progress */
+	long long release_timeout;	/* s, released but not delivered */
+	long long queue_run_interval;	/* ms, runner's checking interval */
 	/* MTA queue backend */
 	char	*mta;			/* postfix | null */
 	char	*postfix_config_directory;

@@ -75,6 +75,9 @@ log_set_facility(int facility)
 }
 
 /* log_vlog - write one line with an optional errno text */
+static void log_vlog(int, const char *, int, const char *, va_list)
+    __attribute__((format(printf, 4, 0)));
+
 static void
 log_vlog(int pri, const char *label, int errnum, const char *fmt, va_list ap)
 {

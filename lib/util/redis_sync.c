@@ -34,6 +34,7 @@
 
 #include "util/buf.h"
 #include "util/net.h"
+#include "util/redis_reply.h"
 #include "util/redis_sync.h"
 #include "util/xalloc.h"
 
@@ -183,59 +184,6 @@ rpool_put(struct rpool *rp, redisContext *c)
 		redisFree(c);
 }
 
-/* rr_convert - redisReply to rr_reply */
-static void
-rr_convert(const redisReply *r, struct rr_reply *out)
-{
-	size_t	i;
-
-	memset(out, 0, sizeof(*out));
-	switch (r->type) {
-	case REDIS_REPLY_NIL:
-		out->status = RR_NIL;
-		return;
-	case REDIS_REPLY_ERROR:
-		out->status = RR_ERROR;
-		out->str = xstrndup(r->str, r->len);
-		out->len = r->len;
-		return;
-	case REDIS_REPLY_INTEGER:
-		out->type = RRT_INT;
-		out->integer = r->integer;
-		return;
-	case REDIS_REPLY_ARRAY:
-		out->type = RRT_ARRAY;
-		out->nelem = r->elements;
-		out->elems = xcalloc(r->elements, sizeof(char *));
-		out->elen = xcalloc(r->elements, sizeof(size_t));
-		for (i = 0; i < r->elements; i++) {
-			const redisReply *e = r->element[i];
-
-			if (e->type == REDIS_REPLY_STRING ||
-			    e->type == REDIS_REPLY_STATUS) {
-				out->elems[i] = xmalloc(e->len + 1);
-				memcpy(out->elems[i], e->str, e->len);
-				out->elems[i][e->len] = '\0';
-				out->elen[i] = e->len;
-			} else if (e->type == REDIS_REPLY_INTEGER) {
-				struct buf b = BUF_INIT;
-
-				buf_printf(&b, "%lld", e->integer);
-				out->elen[i] = b.len;
-				out->elems[i] = buf_steal(&b);
-			}
-		}
-		return;
-	default:	/* STRING, STATUS */
-		out->type = RRT_STR;
-		out->str = xmalloc(r->len + 1);
-		memcpy(out->str, r->str, r->len);
-		out->str[r->len] = '\0';
-		out->len = r->len;
-		return;
-	}
-}
-
 /* rpool_command - one command; 0 unless RR_IO or RR_ERROR */
 int
 rpool_command(struct rpool *rp, int argc, const char **argv,
@@ -255,7 +203,7 @@ rpool_command(struct rpool *rp, int argc, const char **argv,
 		rpool_put(rp, c);
 		return -1;
 	}
-	rr_convert(r, out);
+	rr_from_hiredis(r, out);
 	freeReplyObject(r);
 	rpool_put(rp, c);
 	return out->status == RR_ERROR ? -1 : 0;
@@ -324,16 +272,3 @@ rpool_script(struct rpool *rp, struct rscript *sc, int nkeys, int argc,
 	return rc;
 }
 
-/* rr_reply_free - release a converted reply */
-void
-rr_reply_free(struct rr_reply *r)
-{
-	size_t	i;
-
-	for (i = 0; i < r->nelem; i++)
-		free(r->elems[i]);
-	free(r->elems);
-	free(r->elen);
-	free(r->str);
-	memset(r, 0, sizeof(*r));
-}

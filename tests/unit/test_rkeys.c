@@ -31,6 +31,16 @@ main(void)
 	CHECK_STR(b.s, "etrn:hostdomains:mx.lab.test", "hostdomains");
 	rkey_held(&b, "");
 	CHECK_STR(b.s, "etrn:held:", "held prefix");
+	rkey_released(&b, "mx.lab.test");
+	CHECK_STR(b.s, "etrn:released:mx.lab.test", "released");
+	rkey_helddomains(&b);
+	CHECK_STR(b.s, "etrn:helddomains", "helddomains");
+	rkey_flush_stream(&b);
+	CHECK_STR(b.s, "etrn:flush", "flush stream");
+	rkey_flush_group(&b, "mx.lab.test");
+	CHECK_STR(b.s, "etrnd:mx.lab.test", "flush group");
+	rkey_flushing(&b, "dialup.test");
+	CHECK_STR(b.s, "etrn:flushing:dialup.test", "flushing");
 	buf_free(&b);
 	return TAP_DONE();
 }
