@@ -3,15 +3,24 @@
  *	qb_null - a backend that only records what it was asked
  * DESCRIPTION
  *	For transcript tests and dry runs: each call appends one line
- *	("release ID...", "remove ID") to null_log when that is set.  The
- *	hold queue it reports is empty and reads find nothing.
+ *	("release ID...", "rehold ID...", "remove ID") to null_log when that
+ *	is set.  The hold queue it reports is empty and reads find nothing.
+ *	status reports every message as held, unless the file
+ *	"<null_log>.status" exists: its lines "QUEUEID STATE" (STATE one of
+ *	gone, held, pending, failed) set the answer for those IDs, so a test
+ *	can play the MTA.  init has nothing to resolve.
+ * DIAGNOSTICS
+ *	QB_BAD for an invalid queue ID; QB_FAIL when null_log cannot be
+ *	written.
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "mail/holdtag.h"
 #include "mail/qbackend.h"
+#include "util/buf.h"
 
 /* null_log - append one line */
 static enum qb_status
@@ -71,10 +80,82 @@ null_read(const struct qb_conf *qc, const char *id, enum qb_read what,
 	return qid_valid(id) ? QB_DENY : QB_BAD;
 }
 
+/* null_init - nothing to resolve */
+static enum qb_status
+null_init(struct qb_conf *qc)
+{
+	(void)qc;
+	return QB_OK;
+}
+
+/* null_rehold - record a rehold */
+static enum qb_status
+null_rehold(const struct qb_conf *qc, char *const *ids, size_t n)
+{
+	return null_log(qc, "rehold", ids, n);
+}
+
+/* null_state - a state word of the status file */
+static int
+null_state(const char *word, enum qb_qstate *st)
+{
+	static const struct {
+		const char *name;
+		enum qb_qstate st;
+	} states[] = {
+		{ "gone", QS_GONE }, { "held", QS_HELD },
+		{ "pending", QS_PENDING }, { "failed", QS_FAILED },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (strcmp(word, states[i].name) == 0) {
+			*st = states[i].st;
+			return 0;
+		}
+	return -1;
+}
+
+/* null_status - held, or what "<null_log>.status" says */
+static enum qb_status
+null_status(const struct qb_conf *qc, struct qb_qinfo *info, size_t n)
+{
+	struct buf path = BUF_INIT;
+	char	line[128], id[64], word[16];
+	enum qb_qstate st;
+	FILE	*fp = NULL;
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (!qid_valid(info[i].id))
+			return QB_BAD;
+	for (i = 0; i < n; i++) {
+		qb_qinfo_free(&info[i], 1);
+		info[i].state = QS_HELD;
+	}
+	if (qc->null_log != NULL && *qc->null_log != '\0') {
+		buf_printf(&path, "%s.status", qc->null_log);
+		fp = fopen(path.s, "r");
+		buf_free(&path);
+	}
+	while (fp != NULL && fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "%63s %15s", id, word) == 2 &&
+		    null_state(word, &st) == 0)
+			for (i = 0; i < n; i++)
+				if (strcmp(info[i].id, id) == 0)
+					info[i].state = st;
+	if (fp != NULL)
+		fclose(fp);
+	return QB_OK;
+}
+
 const struct qb_backend qb_null = {
 	.name = "null",
 	.release = null_release,
 	.remove = null_remove,
 	.list_held = null_list_held,
 	.read = null_read,
+	.init = null_init,
+	.rehold = null_rehold,
+	.status = null_status,
 };

@@ -2,32 +2,79 @@
  * NAME
  *	qb_postfix - the Postfix queue backend
  * DESCRIPTION
+ *	init: `postconf -h queue_directory` once, kept in the qb_conf.
  *	release: `postsuper -H -` with the queue IDs on stdin moves them from
- *	hold to deferred keeping their arrival time; then each is scheduled
- *	with `postqueue -i ID` (small batches) or the deferred queue is
- *	flushed once with `postqueue -f` (large batches: one call instead
- *	of one per message).
+ *	hold to deferred keeping their arrival time (and the file time);
+ *	then each is scheduled with `postqueue -i ID` (small batches) or the
+ *	deferred queue is flushed once with `postqueue -f` (large batches:
+ *	one call instead of one per message).
+ *	rehold: `postsuper -h -` with the queue IDs on stdin.
  *	remove: `postsuper -d ID hold` deletes only from the hold queue.
- *	list_held: `postqueue -j`, the lines whose queue_name is "hold".
+ *	list_held: `postqueue -j`, the messages whose queue_name is "hold".
+ *	status: one `postqueue -j` for the whole batch (pfqueue.c parses
+ *	it).  Not listed: gone.  hold: held.  incoming, active, maildrop:
+ *	pending.  deferred: Postfix gives a deferred file the time of its
+ *	next attempt as modification time after a failed attempt, and
+ *	`postqueue -i`/`-f` set it to now; so a time in the future means
+ *	"tried and failed" and a past one "due, in progress".  The deferred
+ *	tree is scanned once per call (hashed subdirectories, whatever the
+ *	hash_queue_depth) only when a requested message is deferred.
  *	read: `postcat -q -h ID` (headers) or `postcat -q -bh ID`.
  *	With config_directory set, every command gets `-c DIR`.
  * SECURITY
  *	Every queue ID passes qid_valid() first; postsuper would accept
  *	ALL or "-" and exits 0 on unknown IDs, so outcomes are checked by
- *	looking at the queue, not at exit codes alone.
+ *	looking at the queue, not at exit codes alone.  A queue listing
+ *	that does not parse completely is not used at all: a message must
+ *	never look "gone" because a line was not understood.
+ * DIAGNOSTICS
+ *	QB_FAIL (logged) when a command cannot run, fails or times out, or
+ *	its output does not parse; QB_BAD for an invalid queue ID.
  */
 #include "config.h"
 
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "mail/holdtag.h"
+#include "mail/pfqueue.h"
 #include "mail/qbackend.h"
 #include "util/log.h"
 #include "util/spawn.h"
+#include "util/xalloc.h"
 
 #define PF_FLUSH_BATCH	20	/* above this, one postqueue -f */
+#define PF_SCAN_DEPTH	4	/* subdirectory levels below deferred/ */
+
+/* A deferred queue file: queue ID (its name) and modification time. */
+struct pf_mtime {
+	char	id[33];
+	time_t	mtime;
+};
+
+struct pf_mtimes {
+	struct pf_mtime *v;
+	size_t	n, cap;
+};
+
+/* pf_chomp - the text without trailing line ends, for a log line */
+static const char *
+pf_chomp(struct buf *b)
+{
+	while (b->len > 0 && (b->s[b->len - 1] == '\n' ||
+	    b->s[b->len - 1] == '\r'))
+		b->len--;
+	return buf_terminate(b);
+}
 
 /* pf_cmd - run a Postfix command: "prog [-c dir] args..." */
 static enum qb_status
@@ -53,7 +100,7 @@ pf_cmd(const struct qb_conf *qc, const char *prog, const char *const *args,
 		log_warnx("%s failed: %s%s%.200s", path.s,
 		    rc < 0 ? "could not run" : res.timed_out ? "timed out" :
 		    !res.exited ? "killed by signal" : "exit status non-zero",
-		    err.len ? ": " : "", err.len ? buf_terminate(&err) : "");
+		    err.len ? ": " : "", err.len ? pf_chomp(&err) : "");
 		buf_free(&path);
 		buf_free(&err);
 		return QB_FAIL;
@@ -61,6 +108,20 @@ pf_cmd(const struct qb_conf *qc, const char *prog, const char *const *args,
 	buf_free(&path);
 	buf_free(&err);
 	return QB_OK;
+}
+
+/* pf_ids_stdin - "ID\n" lines; -1 if any ID is invalid */
+static int
+pf_ids_stdin(char *const *ids, size_t n, struct buf *in)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (!qid_valid(ids[i]))
+			return -1;
+		buf_printf(in, "%s\n", ids[i]);
+	}
+	return 0;
 }
 
 /* pf_release - hold -> deferred, then schedule */
@@ -73,12 +134,9 @@ pf_release(const struct qb_conf *qc, char *const *ids, size_t n)
 	enum qb_status st;
 	size_t	i;
 
-	for (i = 0; i < n; i++) {
-		if (!qid_valid(ids[i])) {
-			buf_free(&in);
-			return QB_BAD;
-		}
-		buf_printf(&in, "%s\n", ids[i]);
+	if (pf_ids_stdin(ids, n, &in) < 0) {
+		buf_free(&in);
+		return QB_BAD;
 	}
 	if (n == 0)
 		return QB_OK;
@@ -95,6 +153,53 @@ pf_release(const struct qb_conf *qc, char *const *ids, size_t n)
 		    QB_OK)
 			return st;
 	}
+	return QB_OK;
+}
+
+/* pf_rehold - put messages (back) on hold */
+static enum qb_status
+pf_rehold(const struct qb_conf *qc, char *const *ids, size_t n)
+{
+	static const char *const args[] = { "-h", "-", NULL };
+	struct buf in = BUF_INIT;
+	enum qb_status st;
+
+	if (pf_ids_stdin(ids, n, &in) < 0) {
+		buf_free(&in);
+		return QB_BAD;
+	}
+	if (n == 0)
+		return QB_OK;
+	st = pf_cmd(qc, "postsuper", args, in.s, in.len, NULL);
+	buf_free(&in);
+	return st;
+}
+
+/* pf_init - find the queue directory */
+static enum qb_status
+pf_init(struct qb_conf *qc)
+{
+	static const char *const args[] = { "-h", "queue_directory", NULL };
+	struct buf out = BUF_INIT;
+	enum qb_status st;
+
+	if ((st = pf_cmd(qc, "postconf", args, NULL, 0, &out)) != QB_OK) {
+		buf_free(&out);
+		return st;
+	}
+	while (out.len > 0 && (out.s[out.len - 1] == '\n' ||
+	    out.s[out.len - 1] == ' ' || out.s[out.len - 1] == '\t'))
+		out.len--;
+	buf_terminate(&out);
+	if (out.len == 0 || out.s[0] != '/' || strlen(out.s) != out.len ||
+	    strchr(out.s, '\n') != NULL) {
+		log_warnx("postconf: unusable queue_directory \"%.200s\"",
+		    out.len ? out.s : "");
+		buf_free(&out);
+		return QB_FAIL;
+	}
+	free(qc->queue_directory);
+	qc->queue_directory = buf_steal(&out);
 	return QB_OK;
 }
 
@@ -164,10 +269,153 @@ pf_read(const struct qb_conf *qc, const char *id, enum qb_read what,
 	return pf_cmd(qc, "postcat", args, NULL, 0, out);
 }
 
+/* pf_mtime_add - remember one deferred file */
+static void
+pf_mtime_add(struct pf_mtimes *mt, const char *id, time_t mtime)
+{
+	size_t	len = strlen(id);
+
+	if (len >= sizeof(mt->v[0].id))
+		return;		/* qid_valid() said no longer than 32 */
+	if (mt->n == mt->cap) {
+		mt->cap = mt->cap ? mt->cap * 2 : 64;
+		mt->v = xreallocarray(mt->v, mt->cap, sizeof(*mt->v));
+	}
+	memcpy(mt->v[mt->n].id, id, len + 1);
+	mt->v[mt->n++].mtime = mtime;
+}
+
+/* pf_scan - queue files below an open directory (fd is consumed) */
+static int
+pf_scan(int fd, int depth, struct pf_mtimes *mt)
+{
+	struct dirent *e;
+	struct stat st;
+	DIR	*d;
+	int	sub;
+
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;	/* gone meanwhile: not ours to know */
+		if (S_ISDIR(st.st_mode) && depth < PF_SCAN_DEPTH) {
+			sub = openat(dirfd(d), e->d_name, O_RDONLY |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				(void)pf_scan(sub, depth + 1, mt);
+		} else if (S_ISREG(st.st_mode) && qid_valid(e->d_name))
+			pf_mtime_add(mt, e->d_name, st.st_mtime);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* pf_mtime_cmp - order by queue ID */
+static int
+pf_mtime_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pf_mtime *)a)->id,
+	    ((const struct pf_mtime *)b)->id);
+}
+
+/* pf_deferred - modification times of every deferred queue file */
+static enum qb_status
+pf_deferred(const struct qb_conf *qc, struct pf_mtimes *mt)
+{
+	struct buf path = BUF_INIT;
+	int	fd;
+
+	if (qc->queue_directory == NULL) {
+		log_warnx("postfix: queue_directory unknown (init failed?)");
+		return QB_FAIL;
+	}
+	buf_printf(&path, "%s/deferred", qc->queue_directory);
+	fd = open(path.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || pf_scan(fd, 0, mt) < 0) {
+		log_warn("postfix: cannot read %s", path.s);
+		buf_free(&path);
+		return QB_FAIL;
+	}
+	buf_free(&path);
+	if (mt->n > 1)
+		qsort(mt->v, mt->n, sizeof(*mt->v), pf_mtime_cmp);
+	return QB_OK;
+}
+
+/* pf_fill - one message's state from the listing and deferred times */
+static void
+pf_fill(struct qb_qinfo *qi, const struct pfq_msg *m,
+    const struct pf_mtimes *mt, time_t now)
+{
+	struct pf_mtime key, *hit;
+	size_t	i;
+
+	qb_qinfo_free(qi, 1);
+	if (m == NULL) {
+		qi->state = QS_GONE;
+		return;
+	}
+	if (strcmp(m->queue_name, "hold") == 0)
+		qi->state = QS_HELD;
+	else if (strcmp(m->queue_name, "deferred") != 0)
+		qi->state = QS_PENDING;	/* incoming, active, maildrop */
+	else {
+		snprintf(key.id, sizeof(key.id), "%s", qi->id);
+		hit = mt->n ? bsearch(&key, mt->v, mt->n, sizeof(*mt->v),
+		    pf_mtime_cmp) : NULL;
+		qi->state = hit && hit->mtime > now ? QS_FAILED : QS_PENDING;
+	}
+	qi->rcpt = xcalloc(m->nrcpt ? m->nrcpt : 1, sizeof(char *));
+	for (i = 0; i < m->nrcpt; i++)
+		qi->rcpt[i] = xstrdup(m->rcpt[i]);
+	qi->nrcpt = m->nrcpt;
+}
+
+/* pf_status - where each message is (see DESCRIPTION) */
+static enum qb_status
+pf_status(const struct qb_conf *qc, struct qb_qinfo *info, size_t n)
+{
+	struct pfq_list l = { NULL, 0, 0 };
+	struct pf_mtimes mt = { NULL, 0, 0 };
+	const struct pfq_msg *m;
+	enum qb_status st;
+	size_t	i;
+	int	deferred = 0;
+
+	for (i = 0; i < n; i++)
+		if (!qid_valid(info[i].id))
+			return QB_BAD;
+	if (n == 0)
+		return QB_OK;
+	if ((st = pf_listing(qc, &l)) != QB_OK)
+		return st;
+	for (i = 0; i < n && !deferred; i++)
+		if ((m = pfq_find(&l, info[i].id)) != NULL &&
+		    strcmp(m->queue_name, "deferred") == 0)
+			deferred = 1;
+	if (deferred)
+		st = pf_deferred(qc, &mt);
+	if (st == QB_OK)
+		for (i = 0; i < n; i++)
+			pf_fill(&info[i], pfq_find(&l, info[i].id), &mt,
+			    time(NULL));
+	pfq_list_free(&l);
+	free(mt.v);
+	return st;
+}
+
+
 const struct qb_backend qb_postfix = {
 	.name = "postfix",
 	.release = pf_release,
 	.remove = pf_remove,
 	.list_held = pf_list_held,
 	.read = pf_read,
+	.init = pf_init,
+	.rehold = pf_rehold,
+	.status = pf_status,
 };

@@ -67,3 +67,21 @@ qb_idlist_free(struct qb_idlist *l)
 	free(l->id);
 	memset(l, 0, sizeof(*l));
 }
+
+/*
+ * qb_qinfo_free - release the recipients backends filled in (the IDs are
+ * the caller's)
+ */
+void
+qb_qinfo_free(struct qb_qinfo *qi, size_t n)
+{
+	size_t	i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < qi[i].nrcpt; j++)
+			free(qi[i].rcpt[j]);
+		free(qi[i].rcpt);
+		qi[i].rcpt = NULL;
+		qi[i].nrcpt = 0;
+	}
+}

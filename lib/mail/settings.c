@@ -19,6 +19,7 @@
 
 #include "mail/domain.h"
 #include "mail/settings.h"
+#include "util/cidr.h"
 #include "util/conf.h"
 #include "util/log.h"
 #include "util/net.h"
@@ -89,11 +90,34 @@ static const struct conf_def settings_defs[] = {
 	{ NULL, CONF_STR, NULL, 0, 0, 0, NULL },
 };
 
+/* settings_check_listen - etrnd_listen: inet:host:port entries */
+static int
+settings_check_listen(const char *list, const char *origin, struct buf *err)
+{
+	char	*copy = xstrdup(list), *p, *save = NULL;
+	struct net_addr na;
+	int	n = 0, rc = 0;
+
+	for (p = strtok_r(copy, ", \t", &save); p != NULL && rc == 0;
+	    p = strtok_r(NULL, ", \t", &save), n++)
+		if (net_parse(p, &na) < 0 || na.kind != NET_INET) {
+			buf_printf(err, "%s: bad etrnd_listen address \"%s\" "
+			    "(expected inet:host:port)", origin, p);
+			rc = -1;
+		}
+	if (rc == 0 && n == 0) {
+		buf_printf(err, "%s: etrnd_listen is empty", origin);
+		rc = -1;
+	}
+	free(copy);
+	return rc;
+}
+
 /* settings_check - cross-field checks after parsing */
 static int
 settings_check(struct oe_settings *s, const char *origin, struct buf *err)
 {
-	struct buf host = BUF_INIT;
+	struct buf host = BUF_INIT, why = BUF_INIT;
 	struct net_addr na;
 	char	name[256];
 
@@ -126,6 +150,14 @@ settings_check(struct oe_settings *s, const char *origin, struct buf *err)
 	if (net_parse(s->milter_socket, &na) < 0 || na.kind == NET_INET) {
 		buf_printf(err, "%s: bad milter_socket \"%s\" (expected "
 		    "unix:/path or inet:port@host)", origin, s->milter_socket);
+		return -1;
+	}
+	if (settings_check_listen(s->etrnd_listen, origin, err) < 0)
+		return -1;
+	if (cidr_match_list(s->etrn_allow, "127.0.0.1", &why) < 0) {
+		buf_printf(err, "%s: bad etrn_allow: %s", origin,
+		    buf_terminate(&why));
+		buf_free(&why);
 		return -1;
 	}
 	if (log_facility_lookup(s->log_facility) < 0) {

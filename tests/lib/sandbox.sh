@@ -88,6 +88,7 @@ sb_cleanup() {
 			sb_log_tail "$PF_LOG" 60
 			sb_log_tail "$SB/log/etrn-milter.log" 40
 			sb_log_tail "$SB/log/noop-milter.log" 10
+			sb_log_tail "$SB/log/etrnd.log" 40
 			sb_log_tail "$SB/log/redis.log" 15
 		fi
 		"$SB_SANDBOX" stop "$SB" >/dev/null ||

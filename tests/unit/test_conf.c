@@ -41,6 +41,12 @@ static const struct {
 	{ "hostname = bad_host!", "bad hostname" },
 	{ "log_facility = kernel", "bad log_facility" },
 	{ "mta = exim", "bad mta" },
+	{ "etrnd_listen = inet:127.0.0.1:1985, inet:[::1]:1985", NULL },
+	{ "etrnd_listen = 127.0.0.1:1985", "bad etrnd_listen address" },
+	{ "etrnd_listen = inet:1985@127.0.0.1", "bad etrnd_listen address" },
+	{ "etrnd_listen = ", "etrnd_listen is empty" },
+	{ "etrn_allow = 192.0.2.0/24 2001:db8::/32", NULL },
+	{ "etrn_allow = 192.0.2.0/33", "bad etrn_allow: bad network" },
 };
 
 int

@@ -1,0 +1,35 @@
+/* etrnd.h - etrnd's internal interfaces */
+#ifndef OE_ETRND_H
+#define OE_ETRND_H
+
+#include <signal.h>
+
+#include "mail/qbackend.h"
+#include "mail/settings.h"
+#include "util/redis_sync.h"
+
+/* The queue runner (runner.c): the root process. */
+struct runner {
+	struct oe_settings *s;		/* current settings */
+	struct rpool *redis;		/* blocking Redis pool */
+	const struct qb_backend *qb;	/* queue backend */
+	struct qb_conf qc;
+};
+
+/* Set by signal handlers in main.c; the runner loop checks them. */
+extern volatile sig_atomic_t etrnd_stop;
+extern volatile sig_atomic_t etrnd_reload;
+extern volatile sig_atomic_t etrnd_child_exited;
+
+int	runner_init(struct runner *, struct oe_settings *);
+void	runner_loop(struct runner *);	/* until etrnd_stop */
+void	runner_free(struct runner *);
+/* One pass over this host's released messages; for tests and the loop. */
+int	runner_track(struct runner *);
+/* Release this host's held mail for a domain (sub: and subdomains). */
+int	runner_flush(struct runner *, const char *, int, const char *);
+
+/* The listener (listener.c, session.c, etrn.c): the unprivileged child. */
+int	listener_main(struct oe_settings *, const char *, int *, int);
+
+#endif

@@ -1,0 +1,297 @@
+/*
+ * NAME
+ *	etrnd - release held mail on ETRN, re-hold what was not taken
+ * SYNOPSIS
+ *	etrnd [-fhtvV] [-c config_file]
+ * DESCRIPTION
+ *	See etrnd(8) and docs/etrnd.md.  main() reads top to bottom: the
+ *	configuration, the listening sockets (bound as root), the pid file,
+ *	then a fork: the child drops privileges to `user` and runs the SMTP
+ *	listener (listener.c); the parent stays root and runs the queue
+ *	runner (runner.c), restarting the listener should it die.
+ *	SIGTERM/SIGINT stop both; SIGHUP is passed to the listener, which
+ *	reloads its configuration.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "etrnd/etrnd.h"
+#include "util/log.h"
+#include "util/net.h"
+#include "util/xalloc.h"
+
+#define MAX_LISTEN	16
+
+volatile sig_atomic_t etrnd_stop;
+volatile sig_atomic_t etrnd_reload;
+volatile sig_atomic_t etrnd_child_exited;
+
+static volatile pid_t listener_pid = -1;
+static volatile int listener_status;
+
+/*
+ * on_signal - set the flags the runner loop checks.  SIGCHLD reaps the
+ * listener only: the queue runner's MTA commands are reaped by spawn.c
+ * with their own waitpid(), and must not wake the loop.
+ */
+static void
+on_signal(int sig)
+{
+	int	saved = errno, st;
+	pid_t	pid = listener_pid;
+
+	if (sig == SIGCHLD) {
+		if (pid > 0 && waitpid(pid, &st, WNOHANG) == pid) {
+			listener_status = st;
+			listener_pid = -1;
+			etrnd_child_exited = 1;
+		}
+	} else if (sig == SIGHUP) {
+		etrnd_reload = 1;
+		if (listener_pid > 0)
+			kill(listener_pid, SIGHUP);
+	} else
+		etrnd_stop = 1;
+	errno = saved;
+}
+
+/* bind_one - a listening socket for one "inet:host:port" */
+static int
+bind_one(const char *spec, int *fds, int *nfds)
+{
+	struct addrinfo hints, *res, *ai;
+	struct net_addr na;
+	int	fd, on = 1, n = 0;
+
+	if (net_parse(spec, &na) < 0 || na.kind != NET_INET)
+		log_fatalx("etrnd_listen: bad address \"%s\" (expected "
+		    "inet:host:port)", spec);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(na.host, na.port, &hints, &res) != 0)
+		log_fatalx("etrnd_listen: cannot resolve \"%s\"", spec);
+	for (ai = res; ai && *nfds < MAX_LISTEN; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+		    listen(fd, 1024) < 0)
+			log_fatal("etrnd_listen: cannot listen on %s", spec);
+		fds[(*nfds)++] = fd;
+		n++;
+	}
+	freeaddrinfo(res);
+	return n;
+}
+
+/* bind_all - every address of etrnd_listen */
+static int
+bind_all(const char *list, int *fds)
+{
+	char	*copy = xstrdup(list), *p, *save = NULL;
+	int	nfds = 0;
+
+	for (p = strtok_r(copy, ", \t", &save); p != NULL;
+	    p = strtok_r(NULL, ", \t", &save))
+		bind_one(p, fds, &nfds);
+	free(copy);
+	if (nfds == 0)
+		log_fatalx("etrnd_listen: no address to listen on");
+	return nfds;
+}
+
+/* start_listener - fork the unprivileged listener */
+static void
+start_listener(struct oe_settings *s, const char *path, int *fds, int nfds)
+{
+	struct passwd *pw = NULL;
+	struct oe_settings *cs;
+	struct buf err = BUF_INIT;
+	sigset_t set, old;
+	pid_t	pid;
+
+	if (*s->user && (pw = getpwnam(s->user)) == NULL)
+		log_fatalx("user \"%s\" does not exist", s->user);
+	/* SIGCHLD waits until listener_pid is set, or a quick death is lost. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	if ((pid = fork()) < 0)
+		log_fatal("fork");
+	if (pid > 0) {
+		listener_pid = pid;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	if (pw && (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0))
+		log_fatal("listener: cannot become user %s", pw->pw_name);
+	if (pw && setuid(0) == 0)
+		log_fatalx("listener: still root after dropping privileges");
+	cs = xcalloc(1, sizeof(*cs));
+	if (settings_load(cs, path, &err) < 0)	/* as the user: readable? */
+		log_fatalx("listener: %s", buf_terminate(&err));
+	_exit(listener_main(cs, path, fds, nfds));
+}
+
+/* reap_listener - the listener is gone (reaped by on_signal): log it */
+static void
+reap_listener(void)
+{
+	int	st = listener_status;
+
+	etrnd_child_exited = 0;
+	if (!etrnd_stop)
+		log_warnx("listener %s %d", WIFSIGNALED(st) ?
+		    "killed by signal" : "exited with status",
+		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+}
+
+/* stop_listener - SIGTERM, wait up to 10 s */
+static void
+stop_listener(void)
+{
+	int	i;
+
+	pid_t	pid = listener_pid;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (i = 0; i < 100 && listener_pid > 0; i++)
+		usleep(100000);	/* on_signal reaps it */
+	if (listener_pid > 0) {
+		kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+	}
+}
+
+/* signals - flags for the parent's loop */
+static void
+signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* write_pid - etrnd_pid_file, if configured */
+static void
+write_pid(const char *path)
+{
+	FILE	*fp;
+
+	if (*path == '\0')
+		return;
+	if ((fp = fopen(path, "w")) == NULL)
+		log_fatal("etrnd_pid_file %s", path);
+	fprintf(fp, "%ld\n", (long)getpid());
+	if (fclose(fp) != 0)
+		log_fatal("etrnd_pid_file %s", path);
+}
+
+/* usage - print usage and exit */
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: etrnd [-fhtvV] [-c config_file]\n"
+	    "  -c FILE  configuration (default %s)\n"
+	    "  -f       stay in the foreground, log to stderr too\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -v       verbose logging\n"
+	    "  -V       print the version\n", OE_DEFAULT_CONF);
+	exit(status);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = OE_DEFAULT_CONF;
+	struct oe_settings s;
+	struct buf err = BUF_INIT;
+	struct runner r;
+	int	ch, fg = 0, test = 0, verbose = 0, fds[MAX_LISTEN], nfds;
+
+	while ((ch = getopt(argc, argv, "c:fhtvV")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'f': fg = 1; break;
+		case 'h': usage(0);
+		case 't': test = 1; break;
+		case 'v': verbose = 1; break;
+		case 'V': printf("etrnd %s\n", PACKAGE_VERSION); exit(0);
+		default: usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+	log_init(argv[0], LOG_MAIL, fg || test);
+	if (settings_load(&s, path, &err) < 0)
+		log_fatalx("%s", buf_terminate(&err));
+	log_set_facility(log_facility_lookup(s.log_facility));
+	log_verbose = s.verbose || verbose;
+	if (test) {
+		printf("%s: configuration OK\n", path);
+		exit(0);
+	}
+	nfds = bind_all(s.etrnd_listen, fds);
+	if (!fg && daemon(0, 0) < 0)
+		log_fatal("daemon");
+	write_pid(s.etrnd_pid_file);
+	signals();
+	/* The consumer group first: no flush request may fall between. */
+	if (runner_init(&r, &s) < 0)
+		log_warnx("queue runner: starting with errors (see above)");
+	start_listener(&s, path, fds, nfds);
+	log_info("starting: listen=%s redis=%s host=%s mta=%s",
+	    s.etrnd_listen, s.redis_server, s.hostname, s.mta);
+	while (!etrnd_stop) {
+		runner_loop(&r);
+		if (etrnd_child_exited && !etrnd_stop) {
+			reap_listener();
+			sleep(1);
+			start_listener(&s, path, fds, nfds);
+		}
+	}
+	log_info("stopping");
+	stop_listener();
+	runner_free(&r);
+	if (*s.etrnd_pid_file)
+		unlink(s.etrnd_pid_file);
+	settings_free(&s);
+	return 0;
+}

@@ -1,0 +1,1221 @@
+/*
+ * NAME
+ *	runner - etrnd's queue runner: release held mail on flush requests,
+ *	then follow each released message until it is gone or back on hold
+ * SUMMARY
+ *	runner_init(&r, settings); runner_loop(&r); runner_free(&r);
+ *	runner_flush(&r, domain, sub, client); runner_track(&r);
+ * DESCRIPTION
+ *	runner_loop() consumes the stream etrn:flush with this host's
+ *	consumer group etrnd:<host> (consumer name: the host name): first
+ *	the entries it read earlier but never acknowledged, then new ones.
+ *	Each entry is handed to runner_flush() and acknowledged once the
+ *	release was attempted.  Every queue_run_interval it calls
+ *	runner_track().  It returns when etrnd_stop or etrnd_child_exited
+ *	is set; its timing survives the return, so being re-entered after
+ *	every SIGCHLD (MTA commands are child processes too) costs nothing.
+ *
+ *	runner_flush() releases this host's records in state "held" for the
+ *	domain (and, with sub, for every domain of etrn:hostdomains:<host>
+ *	below it).  The queue is asked first: a record whose message is not
+ *	in the queue any more is stale and removed with its index entries
+ *	(not counted as flushed); the others are released through the
+ *	backend in batches and marked "released" (etrn:released:<host>).
+ *	If a release fails, the messages that left the hold anyway are
+ *	marked, the rest stay held.
+ *
+ *	runner_track() looks at every released message: gone from the queue
+ *	-> the record is deleted, counters updated (held - 1, bytes - size,
+ *	flushed + 1); deferred after a failed attempt, or still not
+ *	delivered after release_timeout -> back on hold (the queue is asked
+ *	again after the rehold, and only what is really on hold is marked
+ *	held), recipients that were delivered are dropped from the record.
+ *
+ *	Each multi-key change is one Lua script; keys come from rkeys.c,
+ *	keys that depend on stored data (the record's domain) are built in
+ *	the script from prefixes, as in the milter.  Field names inside the
+ *	scripts are those of rkeys.h.  Re-reading a stream entry cannot
+ *	release a message twice: only records in state "held" are released.
+ * DIAGNOSTICS
+ *	One log line per decision, queue ID first.  A Redis failure is logged
+ *	once per outage (and its end once); the loop waits and retries and
+ *	never exits.  runner_flush() returns -1 when Redis failed (the entry
+ *	is read again after an outage; after an error reply, which would
+ *	only repeat, it is dropped), 1 for a refused domain, else 0;
+ *	runner_track() -1 when Redis failed, else 0.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "etrnd/etrnd.h"
+#include "mail/domain.h"
+#include "mail/holdtag.h"
+#include "mail/rkeys.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define RUN_BATCH	1000	/* messages per release and script call */
+#define RUN_READ_COUNT	"50"	/* stream entries per read */
+#define RUN_QB_TIMEOUT	60	/* s, per MTA command */
+#define RUN_RETRY_MS	1000	/* pause after a failure */
+#define RUN_QB_BACKOFF_MS 30000	/* next try after the MTA failed */
+
+/* What the loop keeps between calls (one runner per process). */
+static struct {
+	int	redis_down;	/* a Redis failure was logged */
+	int	redis_io;	/* the last failure was I/O (not an error) */
+	int	qb_down;	/* a queue backend failure was logged */
+	int	qb_ready;	/* backend init done */
+	long long next_init;	/* monotonic ms: next backend init try */
+	long long next_track;	/* monotonic ms: next runner_track() */
+} rs;
+
+/* Arguments for rpool_command/rpool_script. */
+struct rargs {
+	const char **v;
+	size_t	*l;
+	int	n, cap;
+};
+
+/* A released message being tracked. */
+enum run_act { ACT_NONE, ACT_GONE, ACT_REHOLD, ACT_HELD };
+
+struct titem {
+	long long released_at;
+	enum run_act act;
+	const char *why;
+};
+
+/*
+ * KEYS: stream; ARGV: group consumer count id.  Flattens XREADGROUP:
+ * "" then per entry id, nfields (-1: deleted), fields...; with no entry,
+ * the first element is the last ID in the stream (for XREAD BLOCK).
+ * Creates the group when it is missing (stream deleted, first start).
+ */
+static struct rscript run_read_script = {
+	"local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[1], ARGV[2],\n"
+	"  'COUNT', ARGV[3], 'STREAMS', KEYS[1], ARGV[4])\n"
+	"if type(r) == 'table' and r.err then\n"
+	"  if not string.find(r.err, 'NOGROUP', 1, true) then return r end\n"
+	"  redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '$', 'MKSTREAM')\n"
+	"  r = false\n"
+	"end\n"
+	"local out = {''}\n"
+	"if r and r[1] then\n"
+	"  for _, e in ipairs(r[1][2]) do\n"
+	"    out[#out + 1] = e[1]\n"
+	"    if e[2] then\n"
+	"      out[#out + 1] = #e[2]\n"
+	"      for _, v in ipairs(e[2]) do out[#out + 1] = v end\n"
+	"    else out[#out + 1] = -1 end\n"
+	"  end\n"
+	"end\n"
+	"if #out == 1 then\n"
+	"  local l = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
+	"  out[1] = l[1] and l[1][1] or '0-0'\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
+/* KEYS: held; ARGV: member prefix, msg prefix.  Returns qid, state... */
+static struct rscript run_list_script = {
+	"local out, n = {}, #ARGV[1]\n"
+	"for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+	"  if string.sub(m, 1, n) == ARGV[1] then\n"
+	"    local q = string.sub(m, n + 1)\n"
+	"    out[#out + 1] = q\n"
+	"    out[#out + 1] = redis.call('HGET', ARGV[2] .. q, 'state') or ''\n"
+	"  end\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
+/* KEYS: released; ARGV: msg prefix, now, qids.  Returns marked qids. */
+static struct rscript run_mark_script = {
+	"local out = {}\n"
+	"for i = 3, #ARGV do\n"
+	"  local k = ARGV[1] .. ARGV[i]\n"
+	"  if redis.call('HGET', k, 'state') == 'held' then\n"
+	"    redis.call('HSET', k, 'state', 'released', 'released_at',\n"
+	"      ARGV[2])\n"
+	"    redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i])\n"
+	"    out[#out + 1] = ARGV[i]\n"
+	"  end\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
+/*
+ * KEYS: expiry warn released; ARGV: msg held_prefix stats_prefix
+ * member_prefix mode domain, then qids.  mode "track": records in state
+ * released, counted as flushed; "stale": records in state held, not
+ * counted.  A qid without record: its index entries go (the held one
+ * only when domain is given).  Returns qid, code (1 removed, 2 no
+ * record, 0 left alone), domain for each.
+ */
+static struct rscript run_gone_script = {
+	"local out, track = {}, ARGV[5] == 'track'\n"
+	"local want = track and 'released' or 'held'\n"
+	"for i = 7, #ARGV do\n"
+	"  local q = ARGV[i]\n"
+	"  local k = ARGV[1] .. q\n"
+	"  local r = redis.call('HMGET', k, 'state', 'domain', 'size')\n"
+	"  local code, d = 0, r[2] or ARGV[6]\n"
+	"  if r[1] == want and r[2] then\n"
+	"    local held, stats = ARGV[2] .. r[2], ARGV[3] .. r[2]\n"
+	"    redis.call('DEL', k)\n"
+	"    redis.call('ZREM', held, ARGV[4] .. q)\n"
+	"    redis.call('HINCRBY', stats, 'held', -1)\n"
+	"    redis.call('HINCRBY', stats, 'bytes', -(tonumber(r[3]) or 0))\n"
+	"    if track then redis.call('HINCRBY', stats, 'flushed', 1) end\n"
+	"    local f = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n"
+	"    if f[2] then redis.call('HSET', stats, 'oldest', f[2])\n"
+	"    else redis.call('HDEL', stats, 'oldest') end\n"
+	"    code = 1\n"
+	"  elseif redis.call('EXISTS', k) == 0 then\n"
+	"    if ARGV[6] ~= '' then\n"
+	"      redis.call('ZREM', ARGV[2] .. ARGV[6], ARGV[4] .. q)\n"
+	"    end\n"
+	"    code = 2\n"
+	"  end\n"
+	"  if code ~= 0 then\n"
+	"    redis.call('ZREM', KEYS[1], q)\n"
+	"    redis.call('ZREM', KEYS[2], q)\n"
+	"  end\n"
+	"  if code ~= 0 or track then redis.call('ZREM', KEYS[3], q) end\n"
+	"  out[#out + 1] = q\n"
+	"  out[#out + 1] = code\n"
+	"  out[#out + 1] = d\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
+/*
+ * KEYS: released; ARGV: msg prefix, then per message qid, n, n addresses
+ * still queued.  Records in state released go back to held (reholds + 1,
+ * same deadline); when fewer addresses are queued than the record has,
+ * and each of them matches a record line (case-insensitively), only the
+ * matching lines are kept.  Returns qid, domain, code (0 left alone, 1
+ * held, 2 held with recipients rewritten), reholds, nrcpt per message.
+ */
+static struct rscript run_rehold_script = {
+	"local out, i = {}, 2\n"
+	"while i <= #ARGV do\n"
+	"  local q, n = ARGV[i], tonumber(ARGV[i + 1])\n"
+	"  local listed, hit = {}, {}\n"
+	"  for j = 1, n do listed[string.lower(ARGV[i + 1 + j])] = true end\n"
+	"  i = i + 2 + n\n"
+	"  local k = ARGV[1] .. q\n"
+	"  local r = redis.call('HMGET', k, 'state', 'domain', 'recipients',\n"
+	"    'nrcpt')\n"
+	"  local code, reholds, nr = 0, 0, tonumber(r[4]) or 0\n"
+	"  if r[1] == 'released' then\n"
+	"    redis.call('HSET', k, 'state', 'held')\n"
+	"    redis.call('HDEL', k, 'released_at')\n"
+	"    reholds = redis.call('HINCRBY', k, 'reholds', 1)\n"
+	"    code = 1\n"
+	"    if n < nr and r[3] then\n"
+	"      local text, kept, all = r[3], {}, true\n"
+	"      if string.sub(text, -1) ~= '\\n' then text = text .. '\\n' end\n"
+	"      for line in string.gmatch(text, '([^\\n]*)\\n') do\n"
+	"        local a = string.lower(string.match(line, '^[^\\t]*'))\n"
+	"        if listed[a] then kept[#kept + 1] = line; hit[a] = true end\n"
+	"      end\n"
+	"      for a in pairs(listed) do if not hit[a] then all = false end end\n"
+	"      if all and #kept > 0 and #kept < nr then\n"
+	"        redis.call('HSET', k, 'recipients',\n"
+	"          table.concat(kept, '\\n') .. '\\n', 'nrcpt', #kept)\n"
+	"        nr, code = #kept, 2\n"
+	"      end\n"
+	"    end\n"
+	"  end\n"
+	"  redis.call('ZREM', KEYS[1], q)\n"
+	"  out[#out + 1] = q\n"
+	"  out[#out + 1] = r[2] or ''\n"
+	"  out[#out + 1] = code\n"
+	"  out[#out + 1] = reholds\n"
+	"  out[#out + 1] = nr\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
+/* ra_add - append one argument (not copied) */
+static void
+ra_add(struct rargs *a, const char *s, size_t len)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->v = xreallocarray(a->v, (size_t)a->cap, sizeof(*a->v));
+		a->l = xreallocarray(a->l, (size_t)a->cap, sizeof(*a->l));
+	}
+	a->v[a->n] = s;
+	a->l[a->n++] = len;
+}
+
+/* ra_str - append a C string */
+static void
+ra_str(struct rargs *a, const char *s)
+{
+	ra_add(a, s, strlen(s));
+}
+
+/* ra_free - release the vectors */
+static void
+ra_free(struct rargs *a)
+{
+	free(a->v);
+	free(a->l);
+	memset(a, 0, sizeof(*a));
+}
+
+/* run_now_ms - monotonic clock */
+static long long
+run_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* run_pause - sleep up to ms, in slices, until told to return */
+static void
+run_pause(long long ms)
+{
+	struct timespec ts = { 0, 100 * 1000000L };
+
+	for (; ms > 0 && !etrnd_stop && !etrnd_child_exited; ms -= 100)
+		nanosleep(&ts, NULL);
+}
+
+/* run_redis - one result of a Redis call: log an outage once; rc */
+static int
+run_redis(int rc, const char *what, const struct rr_reply *rep)
+{
+	if (rc < 0) {
+		if (!rs.redis_down)
+			log_warnx("redis: %s failed: %.300s; retrying", what,
+			    rep->str ? rep->str : "no reply");
+		rs.redis_down = 1;
+		rs.redis_io = rep->status == RR_IO;
+	} else if (rs.redis_down) {
+		log_info("redis: working again");
+		rs.redis_down = 0;
+	}
+	return rc;
+}
+
+/* run_cmd - a command; -1 (logged once) on failure */
+static int
+run_cmd(struct runner *r, const char *what, struct rargs *a,
+    struct rr_reply *rep)
+{
+	return run_redis(rpool_command(r->redis, a->n, a->v, a->l, rep), what,
+	    rep);
+}
+
+/* run_script - a script with nkeys keys; -1 (logged once) on failure */
+static int
+run_script(struct runner *r, struct rscript *sc, const char *what,
+    int nkeys, struct rargs *a, struct rr_reply *rep)
+{
+	int	rc = rpool_script(r->redis, sc, nkeys, a->n, a->v, a->l, rep);
+
+	if (rc == 0 && rep->type != RRT_ARRAY && rep->status != RR_NIL) {
+		rr_reply_free(rep);
+		rep->str = xstrdup("unexpected reply");
+		rc = -1;
+	}
+	return run_redis(rc, what, rep);
+}
+
+/* run_qb - a backend result: log a failure once per episode */
+static enum qb_status
+run_qb(enum qb_status st, const char *what)
+{
+	if (st != QB_OK) {
+		if (!rs.qb_down)
+			log_warnx("queue: %s failed (%s); retrying", what,
+			    qb_status_name(st));
+		rs.qb_down = 1;
+	} else if (rs.qb_down) {
+		log_info("queue: %s works again", what);
+		rs.qb_down = 0;
+	}
+	return st;
+}
+
+/* run_group - create this host's consumer group (exists: fine) */
+static int
+run_group(struct runner *r)
+{
+	struct buf stream = BUF_INIT, group = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	int	rc;
+
+	rkey_flush_stream(&stream);
+	rkey_flush_group(&group, r->s->hostname);
+	ra_str(&a, "XGROUP");
+	ra_str(&a, "CREATE");
+	ra_str(&a, stream.s);
+	ra_str(&a, group.s);
+	ra_str(&a, "$");
+	ra_str(&a, "MKSTREAM");
+	rc = rpool_command(r->redis, a.n, a.v, a.l, &rep);
+	if (rc < 0 && rep.status == RR_ERROR && rep.str != NULL &&
+	    strncmp(rep.str, "BUSYGROUP", 9) == 0)
+		rc = 0;
+	else if (rc == 0)
+		log_info("created consumer group %s on %s", group.s, stream.s);
+	rc = run_redis(rc, "XGROUP CREATE", &rep);
+	rr_reply_free(&rep);
+	ra_free(&a);
+	buf_free(&stream);
+	buf_free(&group);
+	return rc;
+}
+
+/*
+ * run_ready - Redis pool and backend usable.  A failed backend init is
+ * tried again after RUN_QB_BACKOFF_MS, not at each call: every try runs
+ * a command, whose SIGCHLD makes runner_loop() return and be called again.
+ */
+static int
+run_ready(struct runner *r)
+{
+	long long now;
+
+	if (r->redis == NULL || r->qb == NULL)
+		return 0;
+	if (rs.qb_ready || r->qb->init == NULL)
+		return rs.qb_ready = 1;
+	if ((now = run_now_ms()) < rs.next_init)
+		return 0;
+	if (run_qb(r->qb->init(&r->qc), "backend init") != QB_OK) {
+		rs.next_init = now + RUN_QB_BACKOFF_MS;
+		return 0;
+	}
+	return rs.qb_ready = 1;
+}
+
+/* runner_init - Redis pool, queue backend, consumer group */
+int
+runner_init(struct runner *r, struct oe_settings *s)
+{
+	memset(r, 0, sizeof(*r));
+	memset(&rs, 0, sizeof(rs));
+	r->s = s;
+	r->qc.config_directory = s->postfix_config_directory;
+	r->qc.command_directory = s->postfix_command_directory;
+	r->qc.null_log = s->null_backend_log;
+	r->qc.timeout = RUN_QB_TIMEOUT;
+	if ((r->qb = qb_lookup(s->mta)) == NULL) {
+		log_err("queue runner: unknown mta \"%s\"", s->mta);
+		return -1;
+	}
+	r->redis = rpool_new(s->redis_server, s->redis_password,
+	    (int)s->redis_db, (int)s->redis_timeout);
+	if (r->redis == NULL) {
+		log_err("queue runner: bad redis_server \"%s\"",
+		    s->redis_server);
+		return -1;
+	}
+	if (!run_ready(r))
+		return -1;
+	return run_group(r) < 0 ? -1 : 0;
+}
+
+/* runner_free - release what runner_init made */
+void
+runner_free(struct runner *r)
+{
+	rpool_free(r->redis);
+	free(r->qc.queue_directory);
+	memset(r, 0, sizeof(*r));
+	memset(&rs, 0, sizeof(rs));
+}
+
+/* run_ack - acknowledge one stream entry */
+static int
+run_ack(struct runner *r, const char *eid)
+{
+	struct buf stream = BUF_INIT, group = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	int	rc;
+
+	rkey_flush_stream(&stream);
+	rkey_flush_group(&group, r->s->hostname);
+	ra_str(&a, "XACK");
+	ra_str(&a, stream.s);
+	ra_str(&a, group.s);
+	ra_str(&a, eid);
+	rc = run_cmd(r, "XACK", &a, &rep);
+	rr_reply_free(&rep);
+	ra_free(&a);
+	buf_free(&stream);
+	buf_free(&group);
+	return rc;
+}
+
+/* run_entry - one flush request: flush, then acknowledge */
+static int
+run_entry(struct runner *r, const char *eid, char **f, const size_t *fl,
+    long long nf)
+{
+	const char *domain = NULL, *sub = "0", *client = "-", *via = "-";
+	long long i;
+	int	rc = 1;
+
+	for (i = 0; i + 1 < nf; i += 2) {
+		if (f[i] == NULL || f[i + 1] == NULL ||
+		    strlen(f[i + 1]) != fl[i + 1])
+			continue;
+		if (strcmp(f[i], FF_DOMAIN) == 0)
+			domain = f[i + 1];
+		else if (strcmp(f[i], FF_SUB) == 0)
+			sub = f[i + 1];
+		else if (strcmp(f[i], FF_CLIENT) == 0)
+			client = f[i + 1];
+		else if (strcmp(f[i], FF_VIA) == 0)
+			via = f[i + 1];
+	}
+	if (nf < 0)
+		log_warnx("flush request %s: deleted from the stream, dropped",
+		    eid);
+	else if (domain == NULL)
+		log_warnx("flush request %s: no domain, dropped", eid);
+	else {
+		log_debug("flush request %s: domain=%.260s sub=%.3s client=%.100s"
+		    " via=%.100s", eid, domain, sub, client, via);
+		rc = runner_flush(r, domain, strcmp(sub, "1") == 0, client);
+	}
+	if (rc < 0 && rs.redis_io)
+		return -1;	/* read again when Redis is back */
+	if (rc < 0)		/* an answer, not an outage: would repeat */
+		log_warnx("flush request %s: dropped after a Redis error", eid);
+	return run_ack(r, eid);
+}
+
+/* run_entries - walk the flattened read reply; count entries or -1 */
+static int
+run_entries(struct runner *r, const struct rr_reply *rep)
+{
+	size_t	i = 1;
+	long long nf;
+	int	n = 0;
+
+	while (i + 1 < rep->nelem) {
+		const char *eid = rep->elems[i];
+
+		if (eid == NULL || rep->elems[i + 1] == NULL)
+			return -1;
+		nf = strtoll(rep->elems[i + 1], NULL, 10);
+		i += 2;
+		if (nf > (long long)(rep->nelem - i))
+			return -1;
+		if (run_entry(r, eid, rep->elems + i, rep->elen + i, nf) < 0)
+			return -1;
+		i += nf > 0 ? (size_t)nf : 0;
+		n++;
+	}
+	return n;
+}
+
+/* run_read - read entries (id "0": our pending ones, ">": new ones) */
+static int
+run_read(struct runner *r, const char *id, struct buf *last)
+{
+	struct buf stream = BUF_INIT, group = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	int	n = -1;
+
+	rkey_flush_stream(&stream);
+	rkey_flush_group(&group, r->s->hostname);
+	ra_str(&a, stream.s);
+	ra_str(&a, group.s);
+	ra_str(&a, r->s->hostname);
+	ra_str(&a, RUN_READ_COUNT);
+	ra_str(&a, id);
+	if (run_script(r, &run_read_script, "XREADGROUP", 1, &a, &rep) == 0 &&
+	    rep.nelem > 0 && rep.elems[0] != NULL) {
+		buf_reset(last);
+		buf_cat(last, rep.elems[0]);
+		if ((n = run_entries(r, &rep)) < 0 && !rs.redis_down)
+			log_warnx("flush stream: malformed reply");
+	}
+	rr_reply_free(&rep);
+	ra_free(&a);
+	buf_free(&stream);
+	buf_free(&group);
+	return n;
+}
+
+/* run_wait - block until the stream has an entry after last, or ms */
+static void
+run_wait(struct runner *r, const char *last, long long ms)
+{
+	struct buf stream = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	char	bms[24];
+
+	snprintf(bms, sizeof(bms), "%lld", ms);
+	rkey_flush_stream(&stream);
+	ra_str(&a, "XREAD");
+	ra_str(&a, "BLOCK");
+	ra_str(&a, bms);
+	ra_str(&a, "STREAMS");
+	ra_str(&a, stream.s);
+	ra_str(&a, *last ? last : "$");
+	if (run_cmd(r, "XREAD BLOCK", &a, &rep) < 0)
+		run_pause(RUN_RETRY_MS);
+	rr_reply_free(&rep);
+	ra_free(&a);
+	buf_free(&stream);
+}
+
+/* run_block_ms - how long to block: to the next track, below the timeout */
+static long long
+run_block_ms(struct runner *r)
+{
+	long long ms = rs.next_track - run_now_ms();
+	long long cap = r->s->redis_timeout * 3 / 4;
+
+	if (ms > cap)
+		ms = cap;
+	return ms;
+}
+
+/* runner_loop - serve flush requests and track (see DESCRIPTION) */
+void
+runner_loop(struct runner *r)
+{
+	struct buf last = BUF_INIT;
+	int	pending = 1, n;
+	long long ms;
+
+	while (!etrnd_stop && !etrnd_child_exited) {
+		if (!run_ready(r)) {
+			run_pause(RUN_RETRY_MS);
+			continue;
+		}
+		if (run_now_ms() >= rs.next_track) {
+			(void)runner_track(r);
+			rs.next_track = run_now_ms() + (rs.qb_down ?
+			    RUN_QB_BACKOFF_MS : r->s->queue_run_interval);
+			continue;
+		}
+		if ((n = run_read(r, pending ? "0" : ">", &last)) < 0) {
+			pending = 1;
+			run_pause(RUN_RETRY_MS);
+		} else if (pending)
+			pending = n > 0;
+		else if (n == 0 && (ms = run_block_ms(r)) > 0)
+			run_wait(r, last.s ? last.s : "", ms);
+	}
+	buf_free(&last);
+}
+
+/* run_subdomains - add this host's domains below domain */
+static int
+run_subdomains(struct runner *r, const char *domain, struct qb_idlist *doms)
+{
+	struct buf key = BUF_INIT, norm = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	size_t	i, dl = strlen(domain), ml;
+	int	rc;
+
+	rkey_hostdomains(&key, r->s->hostname);
+	ra_str(&a, "SMEMBERS");
+	ra_str(&a, key.s);
+	rc = run_cmd(r, "SMEMBERS", &a, &rep);
+	for (i = 0; rc == 0 && i < rep.nelem; i++) {
+		const char *m = rep.elems[i];
+
+		if (m == NULL || (ml = strlen(m)) <= dl + 1 ||
+		    m[ml - dl - 1] != '.' || strcmp(m + ml - dl, domain) != 0)
+			continue;
+		if (dom_normalize(m, &norm, NULL) == 0 &&
+		    strcmp(norm.s, m) == 0)
+			qb_idlist_add(doms, m);
+	}
+	rr_reply_free(&rep);
+	ra_free(&a);
+	buf_free(&key);
+	buf_free(&norm);
+	return rc;
+}
+
+/* run_list - this host's records indexed for d: held ones, orphans */
+static int
+run_list(struct runner *r, const char *d, struct qb_idlist *held,
+    struct qb_idlist *orphans)
+{
+	struct buf key = BUF_INIT, member = BUF_INIT, msg = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	size_t	i;
+	int	rc;
+
+	rkey_held(&key, d);
+	rkey_member(&member, r->s->hostname, "");
+	rkey_msg(&msg, r->s->hostname, "");
+	ra_str(&a, key.s);
+	ra_str(&a, member.s);
+	ra_str(&a, msg.s);
+	rc = run_script(r, &run_list_script, "list held", 1, &a, &rep);
+	for (i = 0; rc == 0 && i + 1 < rep.nelem; i += 2) {
+		const char *q = rep.elems[i], *st = rep.elems[i + 1];
+
+		if (q == NULL || st == NULL || !qid_valid(q))
+			log_warnx("domain=%s: bad member \"%.80s\" in the held "
+			    "index ignored", d, q ? q : "");
+		else if (strcmp(st, RSTATE_HELD) == 0)
+			qb_idlist_add(held, q);
+		else if (*st == '\0')
+			qb_idlist_add(orphans, q);
+	}
+	rr_reply_free(&rep);
+	ra_free(&a);
+	buf_free(&key);
+	buf_free(&member);
+	buf_free(&msg);
+	return rc;
+}
+
+/* run_gone_log - one line per message the gone script handled */
+static size_t
+run_gone_log(const struct rr_reply *rep, int track)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i + 2 < rep->nelem; i += 3) {
+		const char *q = rep->elems[i], *code = rep->elems[i + 1],
+		    *d = rep->elems[i + 2];
+
+		if (q == NULL || code == NULL)
+			continue;
+		d = d ? d : "";
+		if (strcmp(code, "1") == 0 && track)
+			log_info("%s: left the queue after ETRN domain=%s", q,
+			    d);
+		else if (strcmp(code, "1") == 0)
+			log_info("%s: stale record removed domain=%s "
+			    "reason=not in the queue", q, d);
+		else if (strcmp(code, "2") == 0)
+			log_info("%s: index entries without a record removed "
+			    "domain=%s", q, *d ? d : "-");
+		else
+			continue;
+		n++;
+	}
+	return n;
+}
+
+/* run_gone - records whose message left the queue (see the script) */
+static int
+run_gone(struct runner *r, char *const *ids, size_t n, int track,
+    const char *domain, size_t *done)
+{
+	struct buf k[7];
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	size_t	i, j;
+	int	rc = 0;
+
+	for (i = 0; i < 7; i++)
+		buf_init(&k[i]);
+	rkey_expiry(&k[0], r->s->hostname);
+	rkey_warn(&k[1], r->s->hostname);
+	rkey_released(&k[2], r->s->hostname);
+	rkey_msg(&k[3], r->s->hostname, "");
+	rkey_held(&k[4], "");
+	rkey_stats(&k[5], "");
+	rkey_member(&k[6], r->s->hostname, "");
+	for (i = 0; rc == 0 && i < n; i += RUN_BATCH) {
+		a.n = 0;
+		for (j = 0; j < 7; j++)
+			ra_str(&a, k[j].s);
+		ra_str(&a, track ? "track" : "stale");
+		ra_str(&a, domain ? domain : "");
+		for (j = i; j < n && j < i + RUN_BATCH; j++)
+			ra_str(&a, ids[j]);
+		if ((rc = run_script(r, &run_gone_script, "remove records", 3,
+		    &a, &rep)) == 0 && done != NULL)
+			*done += run_gone_log(&rep, track);
+		rr_reply_free(&rep);
+	}
+	ra_free(&a);
+	for (i = 0; i < 7; i++)
+		buf_free(&k[i]);
+	return rc;
+}
+
+/* run_mark - state=released for ids; count those marked */
+static int
+run_mark(struct runner *r, const char *d, const char *client,
+    char *const *ids, size_t n, size_t *marked)
+{
+	struct buf rel = BUF_INIT, msg = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	char	now[24];
+	size_t	i;
+	int	rc;
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	rkey_released(&rel, r->s->hostname);
+	rkey_msg(&msg, r->s->hostname, "");
+	ra_str(&a, rel.s);
+	ra_str(&a, msg.s);
+	ra_str(&a, now);
+	for (i = 0; i < n; i++)
+		ra_str(&a, ids[i]);
+	rc = run_script(r, &run_mark_script, "mark released", 1, &a, &rep);
+	for (i = 0; rc == 0 && i < rep.nelem; i++) {
+		log_debug("%s: released domain=%s client=%.100s",
+		    rep.elems[i] ? rep.elems[i] : "?", d, client);
+		(*marked)++;
+	}
+	rr_reply_free(&rep);
+	ra_free(&a);
+	buf_free(&rel);
+	buf_free(&msg);
+	return rc;
+}
+
+/* run_left_hold - after a failed release: those out of hold first */
+static size_t
+run_left_hold(struct runner *r, char **ids, size_t n)
+{
+	struct qb_qinfo *qi = xcalloc(n, sizeof(*qi));
+	char	**tmp = xcalloc(n, sizeof(*tmp));
+	size_t	i, lo = 0, hi = n;
+	int	ok;
+
+	for (i = 0; i < n; i++)
+		qi[i].id = ids[i];
+	ok = r->qb->status(&r->qc, qi, n) == QB_OK;
+	for (i = 0; i < n; i++)
+		if (ok && qi[i].state != QS_HELD)
+			tmp[lo++] = qi[i].id;
+		else
+			tmp[--hi] = qi[i].id;
+	memcpy(ids, tmp, n * sizeof(*tmp));
+	qb_qinfo_free(qi, n);
+	free(qi);
+	free(tmp);
+	return lo;
+}
+
+/* run_release - release a batch, mark what left the hold */
+static int
+run_release(struct runner *r, const char *d, const char *client, char **ids,
+    size_t n, size_t *marked)
+{
+	enum qb_status st;
+	size_t	k = n;
+
+	if ((st = r->qb->release(&r->qc, ids, n)) != QB_OK) {
+		k = run_left_hold(r, ids, n);
+		log_warnx("flush domain=%s client=%.100s: release of %zu "
+		    "messages failed (%s); %zu left the hold anyway, %zu stay "
+		    "held", d, client, n, qb_status_name(st), k, n - k);
+	}
+	return k ? run_mark(r, d, client, ids, k, marked) : 0;
+}
+
+/* run_candidates - ask the queue: stale ones out, the rest to release */
+static int
+run_candidates(struct runner *r, const char *d, struct qb_idlist *held,
+    struct qb_idlist *stale, struct qb_idlist *rel)
+{
+	struct qb_qinfo *qi;
+	size_t	i;
+	enum qb_status st;
+
+	if (held->n == 0)
+		return 0;
+	qi = xcalloc(held->n, sizeof(*qi));
+	for (i = 0; i < held->n; i++)
+		qi[i].id = held->id[i];
+	if ((st = run_qb(r->qb->status(&r->qc, qi, held->n),
+	    "queue status")) == QB_OK)
+		for (i = 0; i < held->n; i++)
+			qb_idlist_add(qi[i].state == QS_GONE ? stale : rel,
+			    qi[i].id);
+	qb_qinfo_free(qi, held->n);
+	free(qi);
+	if (st != QB_OK)
+		log_warnx("flush domain=%s: queue status unavailable (%s), "
+		    "nothing released", d, qb_status_name(st));
+	return st == QB_OK ? 0 : 1;
+}
+
+/* run_last_flush - the domain's last_flush counter */
+static int
+run_last_flush(struct runner *r, const char *d)
+{
+	struct buf key = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	char	now[24];
+	int	rc;
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	rkey_stats(&key, d);
+	ra_str(&a, "HSET");
+	ra_str(&a, key.s);
+	ra_str(&a, "last_flush");
+	ra_str(&a, now);
+	rc = run_cmd(r, "HSET last_flush", &a, &rep);
+	rr_reply_free(&rep);
+	ra_free(&a);
+	buf_free(&key);
+	return rc;
+}
+
+/* run_flush_domain - release one domain's held mail on this host */
+static int
+run_flush_domain(struct runner *r, const char *d, const char *client)
+{
+	struct qb_idlist held = { NULL, 0, 0 }, orphans = { NULL, 0, 0 },
+	    stale = { NULL, 0, 0 }, rel = { NULL, 0, 0 };
+	size_t	i, nrel = 0, nstale = 0;
+	int	rc, qs = 1;
+
+	if ((rc = run_list(r, d, &held, &orphans)) == 0 &&
+	    (qs = run_candidates(r, d, &held, &stale, &rel)) == 0) {
+		rc = run_gone(r, stale.id, stale.n, 0, d, &nstale);
+		if (rc == 0)
+			rc = run_gone(r, orphans.id, orphans.n, 0, d, NULL);
+		for (i = 0; rc == 0 && i < rel.n; i += RUN_BATCH)
+			rc = run_release(r, d, client, rel.id + i,
+			    rel.n - i < RUN_BATCH ? rel.n - i : RUN_BATCH,
+			    &nrel);
+		if (rc == 0)
+			rc = run_last_flush(r, d);
+	}
+	if (rc == 0 && qs == 0)
+		log_info("flush domain=%s client=%.100s released=%zu stale=%zu",
+		    d, client, nrel, nstale);
+	qb_idlist_free(&held);
+	qb_idlist_free(&orphans);
+	qb_idlist_free(&stale);
+	qb_idlist_free(&rel);
+	return rc;
+}
+
+/* runner_flush - release held mail for domain (and below, with sub) */
+int
+runner_flush(struct runner *r, const char *domain, int sub,
+    const char *client)
+{
+	struct qb_idlist doms = { NULL, 0, 0 };
+	struct buf norm = BUF_INIT;
+	size_t	i;
+	int	rc = 0;
+
+	if (client == NULL || *client == '\0')
+		client = "-";
+	if (dom_normalize(domain, &norm, NULL) < 0 ||
+	    strcmp(norm.s, domain) != 0) {
+		log_warnx("flush refused: bad domain=\"%.100s\" client=%.100s",
+		    domain, client);
+		buf_free(&norm);
+		return 1;
+	}
+	buf_free(&norm);
+	if (!run_ready(r))
+		return -1;
+	qb_idlist_add(&doms, domain);
+	if (sub)
+		rc = run_subdomains(r, domain, &doms);
+	for (i = 0; rc == 0 && i < doms.n; i++)
+		rc = run_flush_domain(r, doms.id[i], client);
+	qb_idlist_free(&doms);
+	return rc;
+}
+
+/* run_track_load - this host's released messages and release times */
+static int
+run_track_load(struct runner *r, struct rr_reply *rep)
+{
+	struct buf key = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	int	rc;
+
+	rkey_released(&key, r->s->hostname);
+	ra_str(&a, "ZRANGE");
+	ra_str(&a, key.s);
+	ra_str(&a, "0");
+	ra_str(&a, "-1");
+	ra_str(&a, "WITHSCORES");
+	rc = run_cmd(r, "ZRANGE released", &a, rep);
+	if (rc == 0 && rep->type != RRT_ARRAY)
+		rep->nelem = 0;
+	ra_free(&a);
+	buf_free(&key);
+	return rc;
+}
+
+/* run_drop_bad - remove a member that is no queue ID from the index */
+static void
+run_drop_bad(struct runner *r, const char *member)
+{
+	struct buf key = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+
+	log_warnx("released index: bad member \"%.80s\" removed", member);
+	rkey_released(&key, r->s->hostname);
+	ra_str(&a, "ZREM");
+	ra_str(&a, key.s);
+	ra_str(&a, member);
+	(void)run_cmd(r, "ZREM released", &a, &rep);
+	rr_reply_free(&rep);
+	ra_free(&a);
+	buf_free(&key);
+}
+
+/* run_classify - what to do with each released message */
+static void
+run_classify(struct runner *r, const struct qb_qinfo *qi, struct titem *ti,
+    size_t n)
+{
+	long long now = (long long)time(NULL);
+	size_t	i;
+	int	late;
+
+	for (i = 0; i < n; i++) {
+		late = now - ti[i].released_at >= r->s->release_timeout;
+		ti[i].act = ACT_NONE;
+		switch (qi[i].state) {
+		case QS_GONE:
+			ti[i].act = ACT_GONE;
+			break;
+		case QS_FAILED:
+			ti[i].act = ACT_REHOLD;
+			ti[i].why = "deferred";
+			break;
+		case QS_PENDING:
+			if (late) {
+				ti[i].act = ACT_REHOLD;
+				ti[i].why = "timeout";
+			}
+			break;
+		case QS_HELD:
+			if (late) {
+				ti[i].act = ACT_HELD;
+				ti[i].why = "timeout-on-hold";
+			}
+			break;
+		}
+	}
+}
+
+/* run_verify - after a rehold: held ones are marked, gone ones too */
+static void
+run_verify(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
+    const size_t *idx, size_t k)
+{
+	struct qb_qinfo *v = xcalloc(k, sizeof(*v));
+	size_t	i;
+	int	ok;
+
+	for (i = 0; i < k; i++)
+		v[i].id = qi[idx[i]].id;
+	ok = run_qb(r->qb->status(&r->qc, v, k), "queue status") == QB_OK;
+	for (i = 0; i < k; i++) {
+		struct qb_qinfo *q = &qi[idx[i]];
+		struct titem *t = &ti[idx[i]];
+
+		t->act = ACT_NONE;
+		if (!ok)
+			continue;
+		if (v[i].state == QS_GONE)
+			t->act = ACT_GONE;
+		else if (v[i].state != QS_HELD)
+			log_debug("%s: not on hold yet after the rehold, "
+			    "trying again later", q->id);
+		else {
+			t->act = ACT_HELD;
+			qb_qinfo_free(q, 1);
+			q->rcpt = v[i].rcpt;
+			q->nrcpt = v[i].nrcpt;
+			v[i].rcpt = NULL;
+			v[i].nrcpt = 0;
+		}
+	}
+	qb_qinfo_free(v, k);
+	free(v);
+}
+
+/* run_rehold - backend rehold for ACT_REHOLD, then check the queue */
+static void
+run_rehold(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
+    size_t n)
+{
+	char	**ids = xcalloc(n, sizeof(*ids));
+	size_t	*idx = xcalloc(n, sizeof(*idx));
+	size_t	i, k = 0, b, m;
+
+	for (i = 0; i < n; i++)
+		if (ti[i].act == ACT_REHOLD) {
+			idx[k] = i;
+			ids[k++] = qi[i].id;
+		}
+	for (b = 0; b < k; b += RUN_BATCH) {
+		m = k - b < RUN_BATCH ? k - b : RUN_BATCH;
+		if (run_qb(r->qb->rehold(&r->qc, ids + b, m), "rehold") ==
+		    QB_OK)
+			run_verify(r, qi, ti, idx + b, m);
+		else
+			for (i = b; i < b + m; i++)
+				ti[idx[i]].act = ACT_NONE;
+	}
+	free(ids);
+	free(idx);
+}
+
+/* run_held_log - one line per message put back on hold */
+static void
+run_held_log(const struct rr_reply *rep, struct titem *const *t)
+{
+	size_t	i, j;
+
+	for (i = 0, j = 0; i + 4 < rep->nelem; i += 5, j++) {
+		const char *q = rep->elems[i], *d = rep->elems[i + 1],
+		    *code = rep->elems[i + 2];
+
+		if (q == NULL || d == NULL || code == NULL)
+			continue;
+		if (strcmp(code, "0") == 0)
+			log_warnx("%s: not marked held: the record is not in "
+			    "state released", q);
+		else
+			log_info("%s: back on hold domain=%s reason=%s "
+			    "reholds=%s nrcpt=%s%s", q, d, t[j]->why,
+			    rep->elems[i + 3] ? rep->elems[i + 3] : "?",
+			    rep->elems[i + 4] ? rep->elems[i + 4] : "?",
+			    strcmp(code, "2") == 0 ?
+			    " delivered_recipients_dropped=yes" : "");
+	}
+}
+
+/* run_held - records of ACT_HELD messages back to state held */
+static int
+run_held(struct runner *r, struct qb_qinfo *qi, struct titem *ti, size_t n)
+{
+	struct buf rel = BUF_INIT, msg = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	struct titem **t = xcalloc(n ? n : 1, sizeof(*t));
+	char	(*num)[24] = xcalloc(n ? n : 1, sizeof(*num));
+	size_t	i = 0, k, cnt;
+	int	rc = 0;
+
+	rkey_released(&rel, r->s->hostname);
+	rkey_msg(&msg, r->s->hostname, "");
+	while (rc == 0 && i < n) {
+		a.n = 0;
+		ra_str(&a, rel.s);
+		ra_str(&a, msg.s);
+		for (cnt = 0; i < n && cnt < RUN_BATCH; i++) {
+			if (ti[i].act != ACT_HELD)
+				continue;
+			t[cnt++] = &ti[i];
+			snprintf(num[i], sizeof(num[i]), "%zu", qi[i].nrcpt);
+			ra_str(&a, qi[i].id);
+			ra_str(&a, num[i]);
+			for (k = 0; k < qi[i].nrcpt; k++)
+				ra_str(&a, qi[i].rcpt[k]);
+		}
+		if (cnt == 0)
+			break;
+		if ((rc = run_script(r, &run_rehold_script, "mark held", 1, &a,
+		    &rep)) == 0)
+			run_held_log(&rep, t);
+		rr_reply_free(&rep);
+	}
+	ra_free(&a);
+	free(t);
+	free(num);
+	buf_free(&rel);
+	buf_free(&msg);
+	return rc;
+}
+
+/* run_track_gone - records of ACT_GONE messages removed, counted */
+static int
+run_track_gone(struct runner *r, const struct qb_qinfo *qi,
+    const struct titem *ti, size_t n)
+{
+	char	**ids = xcalloc(n ? n : 1, sizeof(*ids));
+	size_t	i, k = 0, done = 0;
+	int	rc;
+
+	for (i = 0; i < n; i++)
+		if (ti[i].act == ACT_GONE)
+			ids[k++] = qi[i].id;
+	rc = k ? run_gone(r, ids, k, 1, NULL, &done) : 0;
+	free(ids);
+	return rc;
+}
+
+/* runner_track - one pass over this host's released messages */
+int
+runner_track(struct runner *r)
+{
+	struct rr_reply rep;
+	struct qb_qinfo *qi;
+	struct titem *ti;
+	size_t	i, n = 0;
+	int	rc;
+
+	if (!run_ready(r))
+		return -1;
+	if (run_track_load(r, &rep) < 0) {
+		rr_reply_free(&rep);
+		return -1;
+	}
+	qi = xcalloc(rep.nelem / 2 + 1, sizeof(*qi));
+	ti = xcalloc(rep.nelem / 2 + 1, sizeof(*ti));
+	for (i = 0; i + 1 < rep.nelem; i += 2) {
+		if (rep.elems[i] == NULL || !qid_valid(rep.elems[i])) {
+			run_drop_bad(r, rep.elems[i] ? rep.elems[i] : "");
+			continue;
+		}
+		qi[n].id = rep.elems[i];
+		ti[n++].released_at = rep.elems[i + 1] ?
+		    strtoll(rep.elems[i + 1], NULL, 10) : 0;
+	}
+	rc = 0;
+	if (n > 0 && run_qb(r->qb->status(&r->qc, qi, n), "queue status") ==
+	    QB_OK) {
+		run_classify(r, qi, ti, n);
+		run_rehold(r, qi, ti, n);
+		rc = run_track_gone(r, qi, ti, n);
+		if (rc == 0)
+			rc = run_held(r, qi, ti, n);
+	}
+	qb_qinfo_free(qi, n);
+	free(qi);
+	free(ti);
+	rr_reply_free(&rep);
+	return rc;
+}

@@ -1,0 +1,375 @@
+/*
+ * test_qb_postfix - the postqueue -j reader (pfqueue.c) on real and
+ * hostile lines, and the Postfix backend's status decisions with stand-in
+ * postqueue/postconf scripts and a fake queue directory.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include "mail/pfqueue.h"
+#include "mail/qbackend.h"
+#include "util/buf.h"
+#include "tap.h"
+
+#define LINE_HOLD "{\"queue_name\": \"hold\", \"queue_id\": " \
+	"\"4jYDrQ15t3z1bZ43\", \"arrival_time\": 1795458310, " \
+	"\"message_size\": 452, \"forced_expire\": false, \"sender\": " \
+	"\"s@example.org\", \"recipients\": [{\"address\": " \
+	"\"u1@dialup.test\"}]}"
+#define LINE_DEFER "{\"queue_name\": \"deferred\", \"queue_id\": " \
+	"\"4jYDrQ1Xbpz1bYMK\", \"arrival_time\": 1795458310, " \
+	"\"message_size\": 452, \"forced_expire\": false, \"sender\": " \
+	"\"s@example.org\", \"recipients\": [{\"address\": " \
+	"\"u2@dialup.test\", \"delay_reason\": \"connect to " \
+	"127.0.0.1[127.0.0.1]:23403: Connection refused\"}, {\"address\": " \
+	"\"u3@dialup.test\", \"delay_reason\": \"x\"}]}"
+
+/* Lines that parse: queue name, ID, recipients joined by '|'. */
+static const struct {
+	const char *line, *name, *id, *rcpts;
+} good[] = {
+	{ LINE_HOLD, "hold", "4jYDrQ15t3z1bZ43", "u1@dialup.test" },
+	{ LINE_DEFER, "deferred", "4jYDrQ1Xbpz1bYMK",
+	    "u2@dialup.test|u3@dialup.test" },
+	{ "{\"queue_id\":\"ABCDE\",\"queue_name\":\"active\"}", "active",
+	    "ABCDE", "" },
+	{ " { \"queue_name\" : \"hold\" , \"queue_id\" : \"ABCDE\" , "
+	    "\"recipients\" : [ ] } \r", "hold", "ABCDE", "" },
+	{ "{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", \"recipients\":"
+	    " [{\"address\": \"\\\"a b\\\"@x.test\"}, {\"address\": "
+	    "\"a\\\\b@x.test\"}, {\"address\": \"a\\/b@x.test\"}]}", "hold",
+	    "ABCDE", "\"a b\"@x.test|a\\b@x.test|a/b@x.test" },
+	{ "{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", \"recipients\":"
+	    " [{\"address\": \"\\u00e9\\u00E9@x.test\"}, {\"address\": "
+	    "\"\\ud83d\\ude00@x\"}, {\"address\": \"t\\tn\\nd\\u007F@x\"}]}",
+	    "hold", "ABCDE", "\xc3\xa9\xc3\xa9@x.test|\xf0\x9f\x98\x80@x|"
+	    "t\tn\nd\x7f@x" },
+	/* Unusable strings become "", the line still counts. */
+	{ "{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", \"recipients\":"
+	    " [{\"address\": \"a\\u0000b@x\"}, {\"address\": \"\\ud800x@x\"},"
+	    " {\"address\": \"\\udc00@x\"}, {\"address\": \"\\ud800\\u0041\"},"
+	    " {\"address\": \"ok@x\"}]}", "hold", "ABCDE", "||||ok@x" },
+	/* Every other field skipped, whatever its shape. */
+	{ "{\"x\": {\"a\": [1, -2.5e+3, 0, true, null, {\"b\": []}]}, "
+	    "\"queue_name\": \"incoming\", \"y\": \"\\\"}\", \"queue_id\": "
+	    "\"ABCDE\", \"z\": -0.0E-1, \"recipients\": [{\"delay_reason\": "
+	    "{\"k\": [\"v\"]}, \"address\": \"r@x\", \"n\": 1}]}", "incoming",
+	    "ABCDE", "r@x" },
+	{ "{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"sender\": \"\xc3\xa9@x\"}", "hold", "ABCDE", "" },
+};
+
+/* Lines that must be refused as a whole. */
+static const char *const bad[] = {
+	"", "   ", "{}", "[]", "null", "\"x\"", "{\"queue_name\": \"hold\"}",
+	"{\"queue_id\": \"ABCDE\"}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\"} x",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\"}}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\",}",
+	"{\"queue_name\": \"hold\" \"queue_id\": \"ABCDE\"}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"queue_id\": \"FGHIJ\"}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"A\\xBCDE\"}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"A\\u12G4\"}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"A\\u12\"}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"A\tB\"}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"AB\nCD\"}",
+	"{\"queue_name\": \"hold\", \"queue_id\": 12345}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", \"n\": 01}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", \"n\": -}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", \"n\": 1.}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", \"n\": 1e}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", \"n\": tru}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", \"n\": }",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"recipients\": {}}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"recipients\": [\"a@x\"]}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"recipients\": [{}]}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"recipients\": [{\"delay_reason\": \"x\"}]}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"recipients\": [{\"address\": \"a\", \"address\": \"b\"}]}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"recipients\": [{\"address\": \"a@x\"},]}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"recipients\": [], \"recipients\": []}",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"recipients\": [{\"address\": \"a@x\"}]",
+	"{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"recipients\": [{\"address\": 7}]}",
+};
+
+/* join - recipients as "a|b|c" */
+static const char *
+join(const struct pfq_msg *m, struct buf *b)
+{
+	size_t	i;
+
+	buf_reset(b);
+	buf_terminate(b);
+	for (i = 0; i < m->nrcpt; i++) {
+		if (i)
+			buf_addch(b, '|');
+		buf_cat(b, m->rcpt[i]);
+	}
+	return b->s;
+}
+
+static void
+test_lines(void)
+{
+	struct pfq_msg m;
+	struct buf b = BUF_INIT;
+	const char *why;
+	size_t	i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		why = "";
+		CHECK(pfq_parse_line(good[i].line, strlen(good[i].line), &m,
+		    &why) == 0, "good[%zu] refused: %s", i, why);
+		if (m.queue_name == NULL)
+			continue;
+		CHECK_STR(m.queue_name, good[i].name, "queue_name");
+		CHECK_STR(m.queue_id, good[i].id, "queue_id");
+		CHECK_STR(join(&m, &b), good[i].rcpts, "recipients");
+		pfq_msg_free(&m);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		CHECK(pfq_parse_line(bad[i], strlen(bad[i]), &m, &why) < 0 &&
+		    why != NULL && m.queue_name == NULL && m.rcpt == NULL,
+		    "bad[%zu] accepted: %s", i, bad[i]);
+	}
+	buf_free(&b);
+}
+
+/* Every proper prefix of a good line is a truncated line: refused. */
+static void
+test_truncated(void)
+{
+	struct pfq_msg m;
+	const char *line = LINE_DEFER, *why;
+	size_t	n, len = strlen(line), refused = 0;
+
+	for (n = 0; n < len; n++)
+		if (pfq_parse_line(line, n, &m, &why) < 0)
+			refused++;
+		else
+			pfq_msg_free(&m);
+	CHECK_INT(refused, len, "truncations refused");
+}
+
+/* Huge strings: kept as "" (address) or skipped; deep nesting refused. */
+static void
+test_huge(void)
+{
+	struct buf line = BUF_INIT, b = BUF_INIT;
+	struct pfq_msg m;
+	const char *why = "";
+	size_t	i;
+
+	buf_cat(&line, "{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"sender\": \"");
+	for (i = 0; i < 100000; i++)
+		buf_cat(&line, i % 2 ? "\\u0041" : "x");
+	buf_cat(&line, "\", \"recipients\": [{\"address\": \"");
+	for (i = 0; i < PFQ_MAX_STR + 1; i++)
+		buf_addch(&line, 'a');
+	buf_cat(&line, "\"}, {\"address\": \"");
+	for (i = 0; i < PFQ_MAX_STR; i++)
+		buf_addch(&line, 'b');
+	buf_cat(&line, "\"}]}");
+	CHECK(pfq_parse_line(line.s, line.len, &m, &why) == 0,
+	    "huge strings: %s", why);
+	CHECK_INT(m.nrcpt, 2, "huge: recipients");
+	if (m.nrcpt == 2) {
+		CHECK_STR(m.rcpt[0], "", "too long: unusable");
+		CHECK_INT(strlen(m.rcpt[1]), PFQ_MAX_STR, "longest kept");
+	}
+	pfq_msg_free(&m);
+
+	buf_reset(&line);
+	buf_cat(&line, "{\"queue_name\": \"hold\", \"queue_id\": \"ABCDE\", "
+	    "\"x\": ");
+	for (i = 0; i < 100000; i++)
+		buf_addch(&line, '[');
+	CHECK(pfq_parse_line(line.s, line.len, &m, &why) < 0,
+	    "deep nesting refused");
+	buf_free(&line);
+	buf_free(&b);
+}
+
+static void
+test_listing(void)
+{
+	const char *text = LINE_DEFER "\n\n" LINE_HOLD "\n"
+	    "{\"queue_name\": \"active\", \"queue_id\": \"AAAAA\"}\n";
+	const char *badtext = LINE_HOLD "\n" LINE_HOLD "x\n" LINE_DEFER "\n";
+	struct pfq_list l = { NULL, 0, 0 };
+	const struct pfq_msg *m;
+	const char *why = NULL;
+	size_t	line = 0;
+
+	CHECK(pfq_parse(text, strlen(text), &l, &line, &why) == 0,
+	    "listing: %s", why ? why : "");
+	CHECK_INT(l.n, 3, "listing: messages");
+	pfq_sort(&l);
+	m = pfq_find(&l, "4jYDrQ15t3z1bZ43");
+	CHECK(m && strcmp(m->queue_name, "hold") == 0, "find hold");
+	m = pfq_find(&l, "4jYDrQ1Xbpz1bYMK");
+	CHECK(m && m->nrcpt == 2, "find deferred");
+	CHECK(pfq_find(&l, "AAAAA") != NULL, "find active");
+	CHECK(pfq_find(&l, "BBBBB") == NULL, "absent");
+	CHECK(pfq_find(&l, "") == NULL, "empty ID never found");
+	pfq_list_free(&l);
+
+	CHECK(pfq_parse(badtext, strlen(badtext), &l, &line, &why) < 0,
+	    "bad listing refused");
+	CHECK_INT(line, 2, "bad line number");
+	pfq_list_free(&l);
+	CHECK(pfq_parse("", 0, &l, &line, &why) == 0 && l.n == 0, "empty");
+	pfq_list_free(&l);
+}
+
+/* put - write a file */
+static void
+put(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	struct buf path = BUF_INIT;
+	FILE	*fp;
+
+	buf_printf(&path, "%s/%s", dir, name);
+	if ((fp = fopen(path.s, "w")) != NULL) {
+		fputs(text, fp);
+		fclose(fp);
+		chmod(path.s, mode);
+	}
+	buf_free(&path);
+}
+
+/* touch_at - set a file's times */
+static void
+touch_at(const char *dir, const char *name, time_t t)
+{
+	struct buf path = BUF_INIT;
+	struct utimbuf ut = { t, t };
+
+	buf_printf(&path, "%s/%s", dir, name);
+	utime(path.s, &ut);
+	buf_free(&path);
+}
+
+/*
+ * fake_postfix - stand-in commands in top: postconf prints top/spool,
+ * postqueue prints top/listing; a deferred tree with one file due in
+ * the future (a failed attempt) and one in the past (due).
+ */
+static void
+fake_postfix(const char *top)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "#!/bin/sh\necho '%s/spool '\n", top);
+	put(top, "postconf", b.s, 0755);
+	buf_reset(&b);
+	buf_printf(&b, "#!/bin/sh\ncat '%s/listing'\n", top);
+	put(top, "postqueue", b.s, 0755);
+	put(top, "listing",
+	    "{\"queue_name\": \"hold\", \"queue_id\": \"HOLD1\"}\n"
+	    "{\"queue_name\": \"deferred\", \"queue_id\": \"DEFERFAIL\", "
+	    "\"recipients\": [{\"address\": \"a@x\"}, {\"address\": "
+	    "\"b@x\"}]}\n"
+	    "{\"queue_name\": \"deferred\", \"queue_id\": \"DEFERDUE\"}\n"
+	    "{\"queue_name\": \"deferred\", \"queue_id\": \"DEFERNOFILE\"}\n"
+	    "{\"queue_name\": \"active\", \"queue_id\": \"ACTIVE1\"}\n"
+	    "{\"queue_name\": \"incoming\", \"queue_id\": \"INCOMING1\"}\n",
+	    0644);
+	buf_reset(&b);
+	buf_printf(&b, "%s/spool", top);
+	mkdir(b.s, 0755);
+	buf_cat(&b, "/deferred");
+	mkdir(b.s, 0755);
+	buf_cat(&b, "/A");
+	mkdir(b.s, 0755);
+	put(b.s, "DEFERDUE", "", 0600);
+	touch_at(b.s, "DEFERDUE", time(NULL) - 300);
+	buf_cat(&b, "/B");
+	mkdir(b.s, 0755);
+	put(b.s, "DEFERFAIL", "", 0600);
+	touch_at(b.s, "DEFERFAIL", time(NULL) + 300);
+	buf_free(&b);
+}
+
+/* The backend's status decisions with the stand-in commands. */
+static void
+test_status(void)
+{
+	char	top[] = "/tmp/test_qb_postfix.XXXXXX", sh[128];
+	char	*ids[] = { "HOLD1", "DEFERFAIL", "DEFERDUE", "DEFERNOFILE",
+		"ACTIVE1", "GONE1", "INCOMING1" };
+	enum qb_qstate want[] = { QS_HELD, QS_FAILED, QS_PENDING, QS_PENDING,
+		QS_PENDING, QS_GONE, QS_PENDING };
+	struct qb_qinfo qi[7];
+	struct qb_conf qc;
+	struct qb_idlist held = { NULL, 0, 0 };
+	size_t	i;
+
+	if (mkdtemp(top) == NULL)
+		return;
+	fake_postfix(top);
+	memset(&qc, 0, sizeof(qc));
+	qc.config_directory = "";
+	qc.command_directory = top;
+	qc.timeout = 10;
+	CHECK(qb_postfix.init(&qc) == QB_OK && qc.queue_directory != NULL &&
+	    strncmp(qc.queue_directory, top, strlen(top)) == 0 &&
+	    strcmp(qc.queue_directory + strlen(top), "/spool") == 0, "init");
+	memset(qi, 0, sizeof(qi));
+	for (i = 0; i < 7; i++)
+		qi[i].id = ids[i];
+	CHECK(qb_postfix.status(&qc, qi, 7) == QB_OK, "status");
+	for (i = 0; i < 7; i++)
+		CHECK(qi[i].state == want[i], "%s: state %d, want %d", ids[i],
+		    (int)qi[i].state, (int)want[i]);
+	CHECK(qi[1].nrcpt == 2 && strcmp(qi[1].rcpt[1], "b@x") == 0,
+	    "recipients of DEFERFAIL");
+	qb_qinfo_free(qi, 7);
+	CHECK(qb_postfix.list_held(&qc, &held) == QB_OK && held.n == 1 &&
+	    strcmp(held.id[0], "HOLD1") == 0, "list_held");
+	qb_idlist_free(&held);
+
+	qi[0].id = "bad id";
+	CHECK(qb_postfix.status(&qc, qi, 1) == QB_BAD, "bad ID refused");
+	put(top, "listing", LINE_HOLD "\n{\"queue_name\": \"hold\"\n", 0644);
+	qi[0].id = "4jYDrQ15t3z1bZ43";
+	CHECK(qb_postfix.status(&qc, qi, 1) == QB_FAIL,
+	    "unparsable listing: fail, not gone");
+	CHECK(qb_postfix.list_held(&qc, &held) == QB_FAIL && held.n == 0,
+	    "unparsable listing: list_held fails");
+	qb_idlist_free(&held);
+	free(qc.queue_directory);
+	snprintf(sh, sizeof(sh), "rm -rf '%s'", top);
+	if (system(sh) != 0)
+		fprintf(stderr, "could not remove %s\n", top);
+}
+
+int
+main(void)
+{
+	test_lines();
+	test_truncated();
+	test_huge();
+	test_listing();
+	test_status();
+	return TAP_DONE();
+}
