@@ -52,6 +52,7 @@
 #include <time.h>
 
 #include "etrnd/etrnd.h"
+#include "etrnd/runner.h"
 #include "mail/domain.h"
 #include "mail/holdtag.h"
 #include "mail/rkeys.h"
@@ -74,13 +75,6 @@ static struct {
 	long long next_init;	/* monotonic ms: next backend init try */
 	long long next_track;	/* monotonic ms: next runner_track() */
 } rs;
-
-/* Arguments for rpool_command/rpool_script. */
-struct rargs {
-	const char **v;
-	size_t	*l;
-	int	n, cap;
-};
 
 /* A released message being tracked. */
 enum run_act { ACT_NONE, ACT_GONE, ACT_REHOLD, ACT_HELD };
@@ -249,9 +243,9 @@ static struct rscript run_rehold_script = {
 	""
 };
 
-/* ra_add - append one argument (not copied) */
-static void
-ra_add(struct rargs *a, const char *s, size_t len)
+/* rargs_add - append one argument (not copied) */
+void
+rargs_add(struct rargs *a, const char *s, size_t len)
 {
 	if (a->n == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 16;
@@ -262,16 +256,16 @@ ra_add(struct rargs *a, const char *s, size_t len)
 	a->l[a->n++] = len;
 }
 
-/* ra_str - append a C string */
-static void
-ra_str(struct rargs *a, const char *s)
+/* rargs_str - append a C string */
+void
+rargs_str(struct rargs *a, const char *s)
 {
-	ra_add(a, s, strlen(s));
+	rargs_add(a, s, strlen(s));
 }
 
-/* ra_free - release the vectors */
-static void
-ra_free(struct rargs *a)
+/* rargs_free - release the vectors */
+void
+rargs_free(struct rargs *a)
 {
 	free(a->v);
 	free(a->l);
@@ -279,7 +273,7 @@ ra_free(struct rargs *a)
 }
 
 /* run_now_ms - monotonic clock */
-static long long
+long long
 run_now_ms(void)
 {
 	struct timespec ts;
@@ -316,7 +310,7 @@ run_redis(int rc, const char *what, const struct rr_reply *rep)
 }
 
 /* run_cmd - a command; -1 (logged once) on failure */
-static int
+int
 run_cmd(struct runner *r, const char *what, struct rargs *a,
     struct rr_reply *rep)
 {
@@ -325,7 +319,7 @@ run_cmd(struct runner *r, const char *what, struct rargs *a,
 }
 
 /* run_script - a script with nkeys keys; -1 (logged once) on failure */
-static int
+int
 run_script(struct runner *r, struct rscript *sc, const char *what,
     int nkeys, struct rargs *a, struct rr_reply *rep)
 {
@@ -340,7 +334,7 @@ run_script(struct runner *r, struct rscript *sc, const char *what,
 }
 
 /* run_qb - a backend result: log a failure once per episode */
-static enum qb_status
+enum qb_status
 run_qb(enum qb_status st, const char *what)
 {
 	if (st != QB_OK) {
@@ -366,12 +360,12 @@ run_group(struct runner *r)
 
 	rkey_flush_stream(&stream);
 	rkey_flush_group(&group, r->s->hostname);
-	ra_str(&a, "XGROUP");
-	ra_str(&a, "CREATE");
-	ra_str(&a, stream.s);
-	ra_str(&a, group.s);
-	ra_str(&a, "$");
-	ra_str(&a, "MKSTREAM");
+	rargs_str(&a, "XGROUP");
+	rargs_str(&a, "CREATE");
+	rargs_str(&a, stream.s);
+	rargs_str(&a, group.s);
+	rargs_str(&a, "$");
+	rargs_str(&a, "MKSTREAM");
 	rc = rpool_command(r->redis, a.n, a.v, a.l, &rep);
 	if (rc < 0 && rep.status == RR_ERROR && rep.str != NULL &&
 	    strncmp(rep.str, "BUSYGROUP", 9) == 0)
@@ -380,7 +374,7 @@ run_group(struct runner *r)
 		log_info("created consumer group %s on %s", group.s, stream.s);
 	rc = run_redis(rc, "XGROUP CREATE", &rep);
 	rr_reply_free(&rep);
-	ra_free(&a);
+	rargs_free(&a);
 	buf_free(&stream);
 	buf_free(&group);
 	return rc;
@@ -457,13 +451,13 @@ run_ack(struct runner *r, const char *eid)
 
 	rkey_flush_stream(&stream);
 	rkey_flush_group(&group, r->s->hostname);
-	ra_str(&a, "XACK");
-	ra_str(&a, stream.s);
-	ra_str(&a, group.s);
-	ra_str(&a, eid);
+	rargs_str(&a, "XACK");
+	rargs_str(&a, stream.s);
+	rargs_str(&a, group.s);
+	rargs_str(&a, eid);
 	rc = run_cmd(r, "XACK", &a, &rep);
 	rr_reply_free(&rep);
-	ra_free(&a);
+	rargs_free(&a);
 	buf_free(&stream);
 	buf_free(&group);
 	return rc;
@@ -544,11 +538,11 @@ run_read(struct runner *r, const char *id, struct buf *last)
 
 	rkey_flush_stream(&stream);
 	rkey_flush_group(&group, r->s->hostname);
-	ra_str(&a, stream.s);
-	ra_str(&a, group.s);
-	ra_str(&a, r->s->hostname);
-	ra_str(&a, RUN_READ_COUNT);
-	ra_str(&a, id);
+	rargs_str(&a, stream.s);
+	rargs_str(&a, group.s);
+	rargs_str(&a, r->s->hostname);
+	rargs_str(&a, RUN_READ_COUNT);
+	rargs_str(&a, id);
 	if (run_script(r, &run_read_script, "XREADGROUP", 1, &a, &rep) == 0 &&
 	    rep.nelem > 0 && rep.elems[0] != NULL) {
 		buf_reset(last);
@@ -557,7 +551,7 @@ run_read(struct runner *r, const char *id, struct buf *last)
 			log_warnx("flush stream: malformed reply");
 	}
 	rr_reply_free(&rep);
-	ra_free(&a);
+	rargs_free(&a);
 	buf_free(&stream);
 	buf_free(&group);
 	return n;
@@ -574,16 +568,16 @@ run_wait(struct runner *r, const char *last, long long ms)
 
 	snprintf(bms, sizeof(bms), "%lld", ms);
 	rkey_flush_stream(&stream);
-	ra_str(&a, "XREAD");
-	ra_str(&a, "BLOCK");
-	ra_str(&a, bms);
-	ra_str(&a, "STREAMS");
-	ra_str(&a, stream.s);
-	ra_str(&a, *last ? last : "$");
+	rargs_str(&a, "XREAD");
+	rargs_str(&a, "BLOCK");
+	rargs_str(&a, bms);
+	rargs_str(&a, "STREAMS");
+	rargs_str(&a, stream.s);
+	rargs_str(&a, *last ? last : "$");
 	if (run_cmd(r, "XREAD BLOCK", &a, &rep) < 0)
 		run_pause(RUN_RETRY_MS);
 	rr_reply_free(&rep);
-	ra_free(&a);
+	rargs_free(&a);
 	buf_free(&stream);
 }
 
@@ -614,6 +608,7 @@ runner_loop(struct runner *r)
 		}
 		if (run_now_ms() >= rs.next_track) {
 			(void)runner_track(r);
+			(void)expire_sweep(r);
 			rs.next_track = run_now_ms() + (rs.qb_down ?
 			    RUN_QB_BACKOFF_MS : r->s->queue_run_interval);
 			continue;
@@ -640,8 +635,8 @@ run_subdomains(struct runner *r, const char *domain, struct qb_idlist *doms)
 	int	rc;
 
 	rkey_hostdomains(&key, r->s->hostname);
-	ra_str(&a, "SMEMBERS");
-	ra_str(&a, key.s);
+	rargs_str(&a, "SMEMBERS");
+	rargs_str(&a, key.s);
 	rc = run_cmd(r, "SMEMBERS", &a, &rep);
 	for (i = 0; rc == 0 && i < rep.nelem; i++) {
 		const char *m = rep.elems[i];
@@ -654,7 +649,7 @@ run_subdomains(struct runner *r, const char *domain, struct qb_idlist *doms)
 			qb_idlist_add(doms, m);
 	}
 	rr_reply_free(&rep);
-	ra_free(&a);
+	rargs_free(&a);
 	buf_free(&key);
 	buf_free(&norm);
 	return rc;
@@ -674,9 +669,9 @@ run_list(struct runner *r, const char *d, struct qb_idlist *held,
 	rkey_held(&key, d);
 	rkey_member(&member, r->s->hostname, "");
 	rkey_msg(&msg, r->s->hostname, "");
-	ra_str(&a, key.s);
-	ra_str(&a, member.s);
-	ra_str(&a, msg.s);
+	rargs_str(&a, key.s);
+	rargs_str(&a, member.s);
+	rargs_str(&a, msg.s);
 	rc = run_script(r, &run_list_script, "list held", 1, &a, &rep);
 	for (i = 0; rc == 0 && i + 1 < rep.nelem; i += 2) {
 		const char *q = rep.elems[i], *st = rep.elems[i + 1];
@@ -690,7 +685,7 @@ run_list(struct runner *r, const char *d, struct qb_idlist *held,
 			qb_idlist_add(orphans, q);
 	}
 	rr_reply_free(&rep);
-	ra_free(&a);
+	rargs_free(&a);
 	buf_free(&key);
 	buf_free(&member);
 	buf_free(&msg);
@@ -749,17 +744,17 @@ run_gone(struct runner *r, char *const *ids, size_t n, int track,
 	for (i = 0; rc == 0 && i < n; i += RUN_BATCH) {
 		a.n = 0;
 		for (j = 0; j < 7; j++)
-			ra_str(&a, k[j].s);
-		ra_str(&a, track ? "track" : "stale");
-		ra_str(&a, domain ? domain : "");
+			rargs_str(&a, k[j].s);
+		rargs_str(&a, track ? "track" : "stale");
+		rargs_str(&a, domain ? domain : "");
 		for (j = i; j < n && j < i + RUN_BATCH; j++)
-			ra_str(&a, ids[j]);
+			rargs_str(&a, ids[j]);
 		if ((rc = run_script(r, &run_gone_script, "remove records", 3,
 		    &a, &rep)) == 0 && done != NULL)
 			*done += run_gone_log(&rep, track);
 		rr_reply_free(&rep);
 	}
-	ra_free(&a);
+	rargs_free(&a);
 	for (i = 0; i < 7; i++)
 		buf_free(&k[i]);
 	return rc;
@@ -780,11 +775,11 @@ run_mark(struct runner *r, const char *d, const char *client,
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	rkey_released(&rel, r->s->hostname);
 	rkey_msg(&msg, r->s->hostname, "");
-	ra_str(&a, rel.s);
-	ra_str(&a, msg.s);
-	ra_str(&a, now);
+	rargs_str(&a, rel.s);
+	rargs_str(&a, msg.s);
+	rargs_str(&a, now);
 	for (i = 0; i < n; i++)
-		ra_str(&a, ids[i]);
+		rargs_str(&a, ids[i]);
 	rc = run_script(r, &run_mark_script, "mark released", 1, &a, &rep);
 	for (i = 0; rc == 0 && i < rep.nelem; i++) {
 		log_debug("%s: released domain=%s client=%.100s",
@@ -792,7 +787,7 @@ run_mark(struct runner *r, const char *d, const char *client,
 		(*marked)++;
 	}
 	rr_reply_free(&rep);
-	ra_free(&a);
+	rargs_free(&a);
 	buf_free(&rel);
 	buf_free(&msg);
 	return rc;
@@ -878,13 +873,13 @@ run_last_flush(struct runner *r, const char *d)
 
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	rkey_stats(&key, d);
-	ra_str(&a, "HSET");
-	ra_str(&a, key.s);
-	ra_str(&a, "last_flush");
-	ra_str(&a, now);
+	rargs_str(&a, "HSET");
+	rargs_str(&a, key.s);
+	rargs_str(&a, "last_flush");
+	rargs_str(&a, now);
 	rc = run_cmd(r, "HSET last_flush", &a, &rep);
 	rr_reply_free(&rep);
-	ra_free(&a);
+	rargs_free(&a);
 	buf_free(&key);
 	return rc;
 }
@@ -960,15 +955,15 @@ run_track_load(struct runner *r, struct rr_reply *rep)
 	int	rc;
 
 	rkey_released(&key, r->s->hostname);
-	ra_str(&a, "ZRANGE");
-	ra_str(&a, key.s);
-	ra_str(&a, "0");
-	ra_str(&a, "-1");
-	ra_str(&a, "WITHSCORES");
+	rargs_str(&a, "ZRANGE");
+	rargs_str(&a, key.s);
+	rargs_str(&a, "0");
+	rargs_str(&a, "-1");
+	rargs_str(&a, "WITHSCORES");
 	rc = run_cmd(r, "ZRANGE released", &a, rep);
 	if (rc == 0 && rep->type != RRT_ARRAY)
 		rep->nelem = 0;
-	ra_free(&a);
+	rargs_free(&a);
 	buf_free(&key);
 	return rc;
 }
@@ -983,12 +978,12 @@ run_drop_bad(struct runner *r, const char *member)
 
 	log_warnx("released index: bad member \"%.80s\" removed", member);
 	rkey_released(&key, r->s->hostname);
-	ra_str(&a, "ZREM");
-	ra_str(&a, key.s);
-	ra_str(&a, member);
+	rargs_str(&a, "ZREM");
+	rargs_str(&a, key.s);
+	rargs_str(&a, member);
 	(void)run_cmd(r, "ZREM released", &a, &rep);
 	rr_reply_free(&rep);
-	ra_free(&a);
+	rargs_free(&a);
 	buf_free(&key);
 }
 
@@ -1133,17 +1128,17 @@ run_held(struct runner *r, struct qb_qinfo *qi, struct titem *ti, size_t n)
 	rkey_msg(&msg, r->s->hostname, "");
 	while (rc == 0 && i < n) {
 		a.n = 0;
-		ra_str(&a, rel.s);
-		ra_str(&a, msg.s);
+		rargs_str(&a, rel.s);
+		rargs_str(&a, msg.s);
 		for (cnt = 0; i < n && cnt < RUN_BATCH; i++) {
 			if (ti[i].act != ACT_HELD)
 				continue;
 			t[cnt++] = &ti[i];
 			snprintf(num[i], sizeof(num[i]), "%zu", qi[i].nrcpt);
-			ra_str(&a, qi[i].id);
-			ra_str(&a, num[i]);
+			rargs_str(&a, qi[i].id);
+			rargs_str(&a, num[i]);
 			for (k = 0; k < qi[i].nrcpt; k++)
-				ra_str(&a, qi[i].rcpt[k]);
+				rargs_str(&a, qi[i].rcpt[k]);
 		}
 		if (cnt == 0)
 			break;
@@ -1152,7 +1147,7 @@ run_held(struct runner *r, struct qb_qinfo *qi, struct titem *ti, size_t n)
 			run_held_log(&rep, t);
 		rr_reply_free(&rep);
 	}
-	ra_free(&a);
+	rargs_free(&a);
 	free(t);
 	free(num);
 	buf_free(&rel);

@@ -149,6 +149,34 @@ null_status(const struct qb_conf *qc, struct qb_qinfo *info, size_t n)
 	return QB_OK;
 }
 
+/* null_submit - record the recipient; the message goes to <null_log>.mail */
+static enum qb_status
+null_submit(const struct qb_conf *qc, const char *sender, const char *rcpt,
+    const char *msg, size_t len)
+{
+	struct buf path = BUF_INIT;
+	FILE	*fp;
+	int	ok;
+
+	(void)sender;
+	if (qc->null_log == NULL || *qc->null_log == '\0')
+		return QB_OK;
+	buf_printf(&path, "%s.mail", qc->null_log);
+	fp = fopen(path.s, "a");
+	buf_free(&path);
+	if (fp == NULL)
+		return QB_FAIL;
+	ok = fwrite(msg, 1, len, fp) == len;
+	ok = fclose(fp) == 0 && ok;
+	if (!ok)
+		return QB_FAIL;
+	fp = fopen(qc->null_log, "a");
+	if (fp == NULL)
+		return QB_FAIL;
+	fprintf(fp, "submit %s\n", rcpt);
+	return fclose(fp) == 0 ? QB_OK : QB_FAIL;
+}
+
 const struct qb_backend qb_null = {
 	.name = "null",
 	.release = null_release,
@@ -158,4 +186,5 @@ const struct qb_backend qb_null = {
 	.init = null_init,
 	.rehold = null_rehold,
 	.status = null_status,
+	.submit = null_submit,
 };

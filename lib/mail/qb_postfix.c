@@ -409,6 +409,52 @@ pf_status(const struct qb_conf *qc, struct qb_qinfo *info, size_t n)
 }
 
 
+/* pf_submit - sendmail(1) with argv: null sender allowed, one recipient */
+static enum qb_status
+pf_submit(const struct qb_conf *qc, const char *sender, const char *rcpt,
+    const char *msg, size_t len)
+{
+	const char *argv[12];
+	struct buf path = BUF_INIT, err = BUF_INIT;
+	struct spawn_result res;
+	const char *p;
+	int	n = 0, rc;
+
+	for (p = rcpt; *p; p++)
+		if ((unsigned char)*p < 32 || *p == 127)
+			return QB_BAD;
+	for (p = sender; *p; p++)
+		if ((unsigned char)*p < 32 || *p == 127)
+			return QB_BAD;
+	if (*rcpt == '\0' || *rcpt == '-' || *sender == '-')
+		return QB_BAD;
+	buf_printf(&path, "%s/sendmail", qc->command_directory);
+	argv[n++] = path.s;
+	if (qc->config_directory && *qc->config_directory) {
+		argv[n++] = "-C";
+		argv[n++] = qc->config_directory;
+	}
+	argv[n++] = "-f";
+	argv[n++] = *sender ? sender : "<>";
+	argv[n++] = "-i";
+	argv[n++] = "--";
+	argv[n++] = rcpt;
+	argv[n] = NULL;
+	rc = spawn_run(argv, msg, len, NULL, &err, qc->timeout, &res);
+	if (rc < 0 || !res.exited || res.status != 0) {
+		log_warnx("%s failed: %s%s%.200s", path.s, rc < 0 ?
+		    "could not run" : res.timed_out ? "timed out" :
+		    !res.exited ? "killed by signal" : "exit status non-zero",
+		    err.len ? ": " : "", err.len ? pf_chomp(&err) : "");
+		buf_free(&path);
+		buf_free(&err);
+		return QB_FAIL;
+	}
+	buf_free(&path);
+	buf_free(&err);
+	return QB_OK;
+}
+
 const struct qb_backend qb_postfix = {
 	.name = "postfix",
 	.release = pf_release,
@@ -418,4 +464,5 @@ const struct qb_backend qb_postfix = {
 	.init = pf_init,
 	.rehold = pf_rehold,
 	.status = pf_status,
+	.submit = pf_submit,
 };

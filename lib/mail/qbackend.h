@@ -65,6 +65,10 @@ struct qb_backend {
 	/* State of each of n messages (out[i].id set by the caller). */
 	enum qb_status (*status)(const struct qb_conf *, struct qb_qinfo *,
 	    size_t);
+	/* Submit a new message (a DSN): envelope sender ("" = <>), one
+	 * recipient, the message text. */
+	enum qb_status (*submit)(const struct qb_conf *, const char *,
+	    const char *, const char *, size_t);
 };
 
 void	qb_qinfo_free(struct qb_qinfo *, size_t);

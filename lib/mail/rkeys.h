@@ -59,9 +59,14 @@
 
 #define RF_RELEASED_AT	"released_at"
 #define RF_REHOLDS	"reholds"
+#define RF_DSN_STATE	"dsn_state"	/* sending, sent, none */
+#define RF_DSN_ID	"dsn_message_id"
+#define RF_WARNED	"warned"	/* sending, sent, none */
+#define RF_EXPIRE_AT	"expire_started"
 
 #define RSTATE_HELD	"held"
 #define RSTATE_RELEASED	"released"
+#define RSTATE_EXPIRING	"expiring"
 
 /* Fields of etrn:stats:<domain>. */
 #define SF_HELD		"held"

@@ -10,6 +10,7 @@
  *	mask and default dispositions.  The call is bounded: after
  *	timeout_s the child is killed with SIGKILL and timed_out is set.
  *	Output beyond SPAWN_MAX_OUTPUT is an error, never silently cut.
+ *	On Linux the child is killed when its caller dies.
  * SECURITY
  *	No shell is involved; callers validate every argument (queue IDs,
  *	domains) before building argv.
@@ -21,6 +22,9 @@
 
 #include <sys/types.h>
 #include <sys/wait.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,11 +39,22 @@
 
 /* spawn_child - in the child: wire fds, reset signals, exec */
 static void
-spawn_child(const char *const *argv, int in, int out, int err)
+spawn_child(const char *const *argv, int in, int out, int err, pid_t parent)
 {
 	sigset_t mask;
 	int	sig;
 
+#ifdef HAVE_SYS_PRCTL_H
+	/*
+	 * Die with the caller: a command whose caller was killed (etrnd
+	 * stopped with SIGKILL) must not finish a job the caller will not
+	 * record, e.g. submit a DSN that is then submitted again.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+#else
+	(void)parent;
+#endif
 	sigemptyset(&mask);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	for (sig = 1; sig < NSIG; sig++)
@@ -114,7 +129,7 @@ spawn_run(const char *const *argv, const char *in, size_t inlen,
 	int	p[3][2], too_big = 0, st, i;
 	long long deadline = spawn_now_ms() + (long long)timeout_s * 1000;
 	size_t	sent = 0;
-	pid_t	pid;
+	pid_t	pid, parent;
 
 	memset(res, 0, sizeof(*res));
 	if (argv[0] == NULL || argv[0][0] != '/') {
@@ -128,6 +143,7 @@ spawn_run(const char *const *argv, const char *in, size_t inlen,
 		}
 		return -1;
 	}
+	parent = getpid();
 	if ((pid = fork()) < 0) {
 		for (i = 0; i < 3; i++) {
 			spawn_close(&p[i][0]);
@@ -136,7 +152,7 @@ spawn_run(const char *const *argv, const char *in, size_t inlen,
 		return -1;
 	}
 	if (pid == 0)
-		spawn_child(argv, p[0][0], p[1][1], p[2][1]);
+		spawn_child(argv, p[0][0], p[1][1], p[2][1], parent);
 	spawn_close(&p[0][0]);
 	spawn_close(&p[1][1]);
 	spawn_close(&p[2][1]);

@@ -1,0 +1,581 @@
+/*
+ * NAME
+ *	expire - return held mail at its deadline, warn senders before
+ * SUMMARY
+ *	expire_sweep(&runner);
+ * DESCRIPTION
+ *	Called by the queue runner every queue_run_interval.  It takes up
+ *	to EXP_BATCH of this host's messages whose deadline has passed
+ *	(etrn:expiry:<host>) and runs each through a state machine kept in
+ *	its Redis record, so that a crash at any point resumes where it
+ *	stopped:
+ *	  held -> expiring                  (runner_flush leaves it alone)
+ *	  the queue file is checked: in the hold queue and carrying the
+ *	  record's token; gone -> the record is dropped; another token ->
+ *	  the record is dropped and the file left alone (a reused ID)
+ *	  dsn_state: (unset) -> sending -> sent | none
+ *	  the queue file is deleted (postsuper -d ID hold) and checked gone
+ *	  the record and its index entries are removed, expired + 1
+ *	A DSN is sent only to a non-null sender and only for recipients
+ *	whose NOTIFY asks for failures (dsn.c).  Its Message-ID is derived
+ *	from the hold token, so should etrnd die between handing the DSN
+ *	to the MTA and recording "sent", the copy sent again on restart has
+ *	the same Message-ID as the first: recipients' systems see it as a
+ *	duplicate.  Nothing is deleted before its DSN is out.
+ *
+ *	Delay warnings (etrn:warn:<host>): a held message past its warn_at
+ *	gets one "delayed" DSN when NOTIFY allows (warned: sending -> sent).
+ *	A message released at its deadline is left to the tracking
+ *	(runner.c): delivered, or back on hold and expired at the next
+ *	sweep.
+ * DIAGNOSTICS
+ *	One log line per message: "QID: expired domain=D held=... dsn=..."
+ *	or why it was dropped; failures are retried at the next sweep.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "etrnd/runner.h"
+#include "mail/dsn.h"
+#include "mail/holdtag.h"
+#include "mail/rkeys.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define EXP_BATCH	"100"
+
+/* A hold record, as read with HGETALL. */
+struct rec {
+	struct rr_reply rep;
+	const char *state, *domain, *token, *sender, *rcpts, *ret, *envid;
+	const char *headers, *dsn_state, *warned;
+	long long arrived, expires, size;
+};
+
+/*
+ * KEYS: msg expiry warn released; ARGV: held_prefix stats_prefix member
+ * qid expired(1/0).  Deletes the record and its index entries.
+ */
+static struct rscript exp_finish_script = {
+	"local r = redis.call('HMGET', KEYS[1], 'domain', 'size')\n"
+	"redis.call('ZREM', KEYS[2], ARGV[4])\n"
+	"redis.call('ZREM', KEYS[3], ARGV[4])\n"
+	"redis.call('ZREM', KEYS[4], ARGV[4])\n"
+	"if not r[1] then return 0 end\n"
+	"local held, stats = ARGV[1] .. r[1], ARGV[2] .. r[1]\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"redis.call('ZREM', held, ARGV[3])\n"
+	"redis.call('HINCRBY', stats, 'held', -1)\n"
+	"redis.call('HINCRBY', stats, 'bytes', -(tonumber(r[2]) or 0))\n"
+	"if ARGV[5] == '1' then redis.call('HINCRBY', stats, 'expired', 1) end\n"
+	"local f = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n"
+	"if f[2] then redis.call('HSET', stats, 'oldest', f[2])\n"
+	"else redis.call('HDEL', stats, 'oldest') end\n"
+	"return 1\n",
+	""
+};
+
+/* KEYS: msg; ARGV: from to now.  Compare-and-set of the state. */
+static struct rscript exp_cas_script = {
+	"if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then\n"
+	"  return {0}\n"
+	"end\n"
+	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'expire_started',\n"
+	"  ARGV[3])\n"
+	"return {1}\n",
+	""
+};
+
+/* exp_field - value of a field in an HGETALL reply, or NULL */
+static const char *
+exp_field(const struct rr_reply *rep, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < rep->nelem; i += 2)
+		if (rep->elems[i] && strcmp(rep->elems[i], name) == 0)
+			return rep->elems[i + 1];
+	return NULL;
+}
+
+/* exp_load - read a record; 1 found, 0 none, -1 Redis failed */
+static int
+exp_load(struct runner *r, const char *qid, struct rec *rc)
+{
+	struct buf key = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	const char *v;
+	int	st;
+
+	memset(rc, 0, sizeof(*rc));
+	rkey_msg(&key, r->s->hostname, qid);
+	rargs_str(&a, "HGETALL");
+	rargs_str(&a, key.s);
+	st = run_cmd(r, "HGETALL", &a, &rc->rep);
+	rargs_free(&a);
+	buf_free(&key);
+	if (st < 0)
+		return -1;
+	if (rc->rep.type != RRT_ARRAY || rc->rep.nelem == 0)
+		return 0;
+#define F(f, n) rc->f = (v = exp_field(&rc->rep, n)) ? v : ""
+	F(state, RF_STATE);
+	F(domain, RF_DOMAIN);
+	F(token, RF_TOKEN);
+	F(sender, RF_SENDER);
+	F(rcpts, RF_RCPTS);
+	F(ret, RF_RET);
+	F(envid, RF_ENVID);
+	F(headers, RF_HEADERS);
+	F(dsn_state, RF_DSN_STATE);
+	F(warned, RF_WARNED);
+#undef F
+	rc->arrived = (v = exp_field(&rc->rep, RF_ARRIVED)) ? atoll(v) : 0;
+	rc->expires = (v = exp_field(&rc->rep, RF_EXPIRES)) ? atoll(v) : 0;
+	rc->size = (v = exp_field(&rc->rep, RF_SIZE)) ? atoll(v) : 0;
+	return 1;
+}
+
+/* exp_set - HSET one field of a record */
+static int
+exp_set(struct runner *r, const char *qid, const char *field,
+    const char *value)
+{
+	struct buf key = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	struct rr_reply rep;
+	int	st;
+
+	rkey_msg(&key, r->s->hostname, qid);
+	rargs_str(&a, "HSET");
+	rargs_str(&a, key.s);
+	rargs_str(&a, field);
+	rargs_str(&a, value);
+	st = run_cmd(r, "HSET", &a, &rep);
+	rr_reply_free(&rep);
+	rargs_free(&a);
+	buf_free(&key);
+	return st;
+}
+
+/* exp_cas - state from -> to; 1 done, 0 not in state from, -1 Redis */
+static int
+exp_cas(struct runner *r, const char *qid, const char *from, const char *to)
+{
+	struct buf key = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	struct rr_reply rep;
+	char	now[24];
+	int	st;
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	rkey_msg(&key, r->s->hostname, qid);
+	rargs_str(&a, key.s);
+	rargs_str(&a, from);
+	rargs_str(&a, to);
+	rargs_str(&a, now);
+	st = run_script(r, &exp_cas_script, "state change", 1, &a, &rep);
+	if (st == 0)
+		st = rep.nelem == 1 && rep.elems[0] && rep.elems[0][0] == '1';
+	rr_reply_free(&rep);
+	rargs_free(&a);
+	buf_free(&key);
+	return st;
+}
+
+/* exp_finish - drop the record and its index entries */
+static int
+exp_finish(struct runner *r, const char *qid, int expired)
+{
+	struct buf k[4], heldp = BUF_INIT, statsp = BUF_INIT, member = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	struct rr_reply rep;
+	int	i, st;
+
+	for (i = 0; i < 4; i++)
+		buf_init(&k[i]);
+	rkey_msg(&k[0], r->s->hostname, qid);
+	rkey_expiry(&k[1], r->s->hostname);
+	rkey_warn(&k[2], r->s->hostname);
+	rkey_released(&k[3], r->s->hostname);
+	rkey_held(&heldp, "");
+	rkey_stats(&statsp, "");
+	rkey_member(&member, r->s->hostname, qid);
+	for (i = 0; i < 4; i++)
+		rargs_str(&a, k[i].s);
+	rargs_str(&a, heldp.s);
+	rargs_str(&a, statsp.s);
+	rargs_str(&a, member.s);
+	rargs_str(&a, qid);
+	rargs_str(&a, expired ? "1" : "0");
+	rpool_script(r->redis, &exp_finish_script, 4, a.n, a.v, a.l, &rep);
+	st = rep.status == RR_OK ? 0 : -1;
+	if (st < 0)
+		log_warnx("%s: redis: %s", qid, rep.str ? rep.str : "error");
+	rr_reply_free(&rep);
+	rargs_free(&a);
+	for (i = 0; i < 4; i++)
+		buf_free(&k[i]);
+	buf_free(&heldp);
+	buf_free(&statsp);
+	buf_free(&member);
+	return st;
+}
+
+/* exp_tag - does the queued message carry the record's token: 1, 0, -1 */
+static int
+exp_tag(struct runner *r, const char *qid, const char *token,
+    struct buf *hdrs)
+{
+	struct holdtag t;
+	struct buf val = BUF_INIT;
+	const char *p, *e;
+	int	found = 0;
+
+	buf_reset(hdrs);
+	if (run_qb(r->qb->read(&r->qc, qid, QB_READ_HEADERS, hdrs),
+	    "read headers") != QB_OK)
+		return -1;
+	buf_terminate(hdrs);
+	for (p = hdrs->s; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 :
+	    NULL) {
+		if (strncasecmp(p, HOLDTAG_HEADER ":", strlen(HOLDTAG_HEADER) +
+		    1) != 0)
+			continue;
+		/* The value with its continuation lines. */
+		buf_reset(&val);
+		for (e = p + strlen(HOLDTAG_HEADER) + 1; *e; e++) {
+			if (*e == '\n' && e[1] != ' ' && e[1] != '\t')
+				break;
+			buf_addch(&val, *e);
+		}
+		if (holdtag_parse(buf_terminate(&val), &t) == 0 &&
+		    strcmp(t.token, token) == 0)
+			found = 1;
+	}
+	buf_free(&val);
+	return found;
+}
+
+/* exp_rcpts - split the record's recipient lines (in place in copy) */
+static size_t
+exp_rcpts(char *copy, struct dsn_rcpt **out)
+{
+	char	*line, *save = NULL, *f2, *f3;
+	size_t	n = 0;
+
+	*out = NULL;
+	for (line = strtok_r(copy, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		f2 = strchr(line, '\t');
+		f3 = f2 ? strchr(f2 + 1, '\t') : NULL;
+		if (f2)
+			*f2++ = '\0';
+		if (f3)
+			*f3++ = '\0';
+		*out = xreallocarray(*out, n + 1, sizeof(**out));
+		(*out)[n].addr = line;
+		(*out)[n].notify = f2 && *f2 ? f2 : NULL;
+		(*out)[n].orcpt = f3 && *f3 ? f3 : NULL;
+		n++;
+	}
+	return n;
+}
+
+/* exp_wanted - does any recipient want this DSN */
+static int
+exp_wanted(enum dsn_action act, const struct rec *rc)
+{
+	struct dsn_rcpt *v;
+	char	*copy = xstrdup(rc->rcpts);
+	size_t	n = exp_rcpts(copy, &v), i;
+	int	want = 0;
+
+	for (i = 0; i < n && !want; i++)
+		want = dsn_wanted(act, v[i].notify, rc->sender);
+	free(v);
+	free(copy);
+	return want;
+}
+
+/* exp_send - build and submit the DSN: 0 sent, 1 cannot be built, -1 retry */
+static int
+exp_send(struct runner *r, const char *qid, const struct rec *rc,
+    enum dsn_action act, const struct buf *original, int full)
+{
+	struct dsn_input in;
+	struct buf msg = BUF_INIT, err = BUF_INIT;
+	char	*copy = xstrdup(rc->rcpts);
+	struct dsn_rcpt *v;
+	int	st = -1;
+
+	memset(&in, 0, sizeof(in));
+	in.action = act;
+	in.reporting_mta = r->s->hostname;
+	in.domain = rc->domain;
+	in.queue_id = qid;
+	in.token = rc->token;
+	in.sender = rc->sender;
+	in.envid = *rc->envid ? rc->envid : NULL;
+	in.ret = *rc->ret ? rc->ret : NULL;
+	in.arrived = rc->arrived;
+	in.expires = rc->expires;
+	in.now = (long long)time(NULL);
+	in.nrcpt = exp_rcpts(copy, &v);
+	in.rcpt = v;
+	in.original = original->s ? original->s : "";
+	in.original_len = original->len;
+	in.original_is_full = full;
+	if (dsn_build(&in, &msg, &err) < 0) {
+		/* Permanent (e.g. an address too long for a DSN line). */
+		log_err("%s: cannot build a DSN for <%s>: %s", qid, rc->sender,
+		    buf_terminate(&err));
+		st = 1;
+	} else if (run_qb(r->qb->submit(&r->qc, "", rc->sender, msg.s,
+	    msg.len), "DSN submission") == QB_OK)
+		st = 0;
+	free(v);
+	free(copy);
+	buf_free(&msg);
+	buf_free(&err);
+	return st;
+}
+
+/* exp_dsn - the failure DSN, once (dsn_state), for an expiring record */
+static int
+exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
+    struct buf *hdrs, const char **outcome)
+{
+	struct buf full = BUF_INIT, mid = BUF_INIT;
+	int	want_full = strcasecmp(rc->ret, "FULL") == 0, st;
+
+	*outcome = rc->dsn_state;
+	if (strcmp(rc->dsn_state, "sent") == 0 ||
+	    strcmp(rc->dsn_state, "none") == 0)
+		return 0;
+	*outcome = "none";
+	if (!exp_wanted(DSN_FAILED, rc))
+		return exp_set(r, qid, RF_DSN_STATE, "none");
+	*outcome = "sent";
+	if (want_full && run_qb(r->qb->read(&r->qc, qid, QB_READ_FULL, &full),
+	    "read message") != QB_OK) {
+		buf_free(&full);
+		return -1;
+	}
+	if (exp_set(r, qid, RF_DSN_STATE, "sending") < 0) {
+		buf_free(&full);
+		return -1;
+	}
+	st = exp_send(r, qid, rc, DSN_FAILED, want_full ? &full : hdrs,
+	    want_full);
+	buf_free(&full);
+	if (st < 0)
+		return -1;
+	if (st > 0) {
+		*outcome = "impossible";
+		return exp_set(r, qid, RF_DSN_STATE, "none");
+	}
+	dsn_message_id(&mid, DSN_FAILED, rc->token, r->s->hostname);
+	st = exp_set(r, qid, RF_DSN_STATE, "sent");
+	if (st == 0)
+		st = exp_set(r, qid, RF_DSN_ID, mid.s);
+	buf_free(&mid);
+	return st;
+}
+
+/* exp_check_queue - is the file in the hold queue with our token */
+static int
+exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
+    struct buf *hdrs)
+{
+	struct qb_qinfo qi;
+	enum qb_qstate state;
+	int	tag;
+
+	memset(&qi, 0, sizeof(qi));
+	qi.id = (char *)qid;
+	if (run_qb(r->qb->status(&r->qc, &qi, 1), "queue status") != QB_OK)
+		return -1;
+	state = qi.state;
+	qb_qinfo_free(&qi, 1);
+	if (state == QS_GONE) {
+		/* After a crash between the delete and the record's removal
+		 * the file is gone because we deleted it: count it. */
+		int	ours = strcmp(rc->dsn_state, "sent") == 0 ||
+		    strcmp(rc->dsn_state, "none") == 0;
+
+		log_info("%s: %s", qid, ours ? "expired earlier; record "
+		    "removed now" : "record dropped at its deadline: no queue "
+		    "file");
+		return exp_finish(r, qid, ours) < 0 ? -1 : 0;
+	}
+	if (state != QS_HELD) {	/* released by someone: tracking decides */
+		log_info("%s: not on hold at its deadline, left to tracking",
+		    qid);
+		return exp_cas(r, qid, RSTATE_EXPIRING, RSTATE_RELEASED) < 0 ?
+		    -1 : 0;
+	}
+	if ((tag = exp_tag(r, qid, rc->token, hdrs)) < 0)
+		return -1;
+	if (tag == 0) {
+		log_warnx("%s: queue file does not carry token %s (a reused "
+		    "queue ID?): record dropped, file left alone", qid,
+		    rc->token);
+		return exp_finish(r, qid, 0) < 0 ? -1 : 0;
+	}
+	return 1;
+}
+
+/* exp_delete - delete the held file and make sure it is gone */
+static int
+exp_delete(struct runner *r, const char *qid)
+{
+	struct qb_qinfo qi;
+	enum qb_qstate state;
+
+	if (run_qb(r->qb->remove(&r->qc, qid), "delete") != QB_OK)
+		return -1;
+	memset(&qi, 0, sizeof(qi));
+	qi.id = (char *)qid;
+	if (run_qb(r->qb->status(&r->qc, &qi, 1), "queue status") != QB_OK)
+		return -1;
+	state = qi.state;
+	qb_qinfo_free(&qi, 1);
+	if (state != QS_GONE) {
+		log_warnx("%s: still queued after delete; retrying", qid);
+		return -1;
+	}
+	return 0;
+}
+
+/* expire_one - one due message through the state machine */
+static void
+expire_one(struct runner *r, const char *qid)
+{
+	struct buf hdrs = BUF_INIT;
+	const char *dsn = "";
+	struct rec rc;
+	int	st;
+
+	if ((st = exp_load(r, qid, &rc)) <= 0) {
+		if (st == 0)
+			(void)exp_finish(r, qid, 0);	/* index entry only */
+		rr_reply_free(&rc.rep);
+		return;
+	}
+	if (strcmp(rc.state, RSTATE_HELD) == 0 &&
+	    exp_cas(r, qid, RSTATE_HELD, RSTATE_EXPIRING) == 1)
+		rc.state = RSTATE_EXPIRING;
+	if (strcmp(rc.state, RSTATE_EXPIRING) == 0 &&
+	    exp_check_queue(r, qid, &rc, &hdrs) == 1 &&
+	    exp_dsn(r, qid, &rc, &hdrs, &dsn) == 0 &&
+	    exp_delete(r, qid) == 0 && exp_finish(r, qid, 1) == 0)
+		log_info("%s: expired domain=%s held=%llds from=<%s> dsn=%s",
+		    qid, rc.domain, (long long)time(NULL) - rc.arrived,
+		    rc.sender, dsn);
+	buf_free(&hdrs);
+	rr_reply_free(&rc.rep);
+}
+
+/* warn_one - the delay warning for one held message, once */
+static void
+warn_one(struct runner *r, const char *qid)
+{
+	struct buf hdrs = BUF_INIT, key = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	struct rr_reply rep;
+	struct rec rc;
+	const char *outcome = "none";
+
+	if (exp_load(r, qid, &rc) < 0) {
+		rr_reply_free(&rc.rep);
+		return;
+	}
+	if (rc.rep.nelem > 0 && strcmp(rc.state, RSTATE_HELD) == 0 &&
+	    strcmp(rc.warned, "sent") != 0 && strcmp(rc.warned, "none") != 0) {
+		if (exp_wanted(DSN_DELAYED, &rc)) {
+			buf_cat(&hdrs, rc.headers);
+			if (exp_set(r, qid, RF_WARNED, "sending") < 0 ||
+			    exp_send(r, qid, &rc, DSN_DELAYED, &hdrs, 0) != 0) {
+				buf_free(&hdrs);
+				rr_reply_free(&rc.rep);
+				return;
+			}
+			outcome = "sent";
+		}
+		if (exp_set(r, qid, RF_WARNED, outcome) < 0) {
+			buf_free(&hdrs);
+			rr_reply_free(&rc.rep);
+			return;
+		}
+		log_info("%s: delay warning domain=%s from=<%s> dsn=%s", qid,
+		    rc.domain, rc.sender, outcome);
+	}
+	/* Done, or nothing to do (gone, released, expiring): unlist it. */
+	rkey_warn(&key, r->s->hostname);
+	rargs_str(&a, "ZREM");
+	rargs_str(&a, key.s);
+	rargs_str(&a, qid);
+	(void)run_cmd(r, "ZREM", &a, &rep);
+	rr_reply_free(&rep);
+	rargs_free(&a);
+	buf_free(&key);
+	buf_free(&hdrs);
+	rr_reply_free(&rc.rep);
+}
+
+/* exp_due - queue IDs whose score in key is due */
+static int
+exp_due(struct runner *r, const char *key, struct qb_idlist *out)
+{
+	struct rargs a = RARGS_INIT;
+	struct rr_reply rep;
+	char	now[24];
+	size_t	i;
+	int	st;
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	rargs_str(&a, "ZRANGEBYSCORE");
+	rargs_str(&a, key);
+	rargs_str(&a, "-inf");
+	rargs_str(&a, now);
+	rargs_str(&a, "LIMIT");
+	rargs_str(&a, "0");
+	rargs_str(&a, EXP_BATCH);
+	st = run_cmd(r, "ZRANGEBYSCORE", &a, &rep);
+	for (i = 0; st == 0 && rep.type == RRT_ARRAY && i < rep.nelem; i++)
+		if (rep.elems[i] && qid_valid(rep.elems[i]))
+			qb_idlist_add(out, rep.elems[i]);
+	rr_reply_free(&rep);
+	rargs_free(&a);
+	return st;
+}
+
+/* expire_sweep - due delay warnings, then due deadlines */
+int
+expire_sweep(struct runner *r)
+{
+	struct qb_idlist warn = { NULL, 0, 0 }, due = { NULL, 0, 0 };
+	struct buf key = BUF_INIT;
+	size_t	i;
+	int	st;
+
+	rkey_warn(&key, r->s->hostname);
+	st = exp_due(r, key.s, &warn);
+	for (i = 0; i < warn.n && !etrnd_stop; i++)
+		warn_one(r, warn.id[i]);
+	rkey_expiry(&key, r->s->hostname);
+	if (st == 0)
+		st = exp_due(r, key.s, &due);
+	for (i = 0; i < due.n && !etrnd_stop; i++)
+		expire_one(r, due.id[i]);
+	qb_idlist_free(&warn);
+	qb_idlist_free(&due);
+	buf_free(&key);
+	return st;
+}

@@ -1,0 +1,29 @@
+/* runner.h - helpers shared by the queue runner's modules */
+#ifndef OE_RUNNER_H
+#define OE_RUNNER_H
+
+#include "etrnd/etrnd.h"
+
+/* Arguments for rpool_command/rpool_script (not copied). */
+struct rargs {
+	const char **v;
+	size_t	*l;
+	int	n, cap;
+};
+
+#define RARGS_INIT { NULL, NULL, 0, 0 }
+
+void	rargs_add(struct rargs *, const char *, size_t);
+void	rargs_str(struct rargs *, const char *);
+void	rargs_free(struct rargs *);
+long long run_now_ms(void);
+int	run_cmd(struct runner *, const char *, struct rargs *,
+	    struct rr_reply *);
+int	run_script(struct runner *, struct rscript *, const char *, int,
+	    struct rargs *, struct rr_reply *);
+enum qb_status run_qb(enum qb_status, const char *);
+
+/* expire.c: return held mail past its deadline, send delay warnings. */
+int	expire_sweep(struct runner *);
+
+#endif
