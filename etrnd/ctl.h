@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "mail/qbackend.h"
 #include "mail/settings.h"
 #include "util/buf.h"
 #include "util/redis_sync.h"
@@ -12,6 +13,8 @@
 #define CTL_OK		0
 #define CTL_ERR		1
 #define CTL_USAGE	2
+
+#define CTL_MTA_TIMEOUT	120	/* s, per MTA command */
 
 /* One run of etrnctl. */
 struct ctl {
@@ -34,6 +37,11 @@ int	cmd_status(struct ctl *, int, char **);
 int	cmd_list(struct ctl *, int, char **);
 int	cmd_flush(struct ctl *, int, char **);
 int	cmd_release(struct ctl *, int, char **);
+int	cmd_expire(struct ctl *, int, char **);
+
+/* ctl_reconcile.c */
+int	cmd_reconcile(struct ctl *, int, char **);
+int	cmd_reconcile_args(int, char **);
 
 /* ctl_domains.c */
 int	cmd_domains(struct ctl *, int, char **);
@@ -58,6 +66,18 @@ void	strv_add(struct strv *, const char *);
 int	strv_has(const struct strv *, const char *);
 void	strv_sort(struct strv *);
 void	strv_free(struct strv *);
+
+/* ctl_queue.c: queue IDs of this host, and the queue backend. */
+int	ctl_ids(struct ctl *, const char *, int, char **, struct strv *);
+
+struct ctl_qb {
+	const struct qb_backend *qb;
+	struct qb_conf qc;
+};
+
+int	ctl_qb_open(struct ctl *, struct ctl_qb *, const char *);
+void	ctl_qb_close(struct ctl_qb *);
+void	ctl_qb_hint(struct ctl *, const char *);
 
 #define JW_DEPTH	8
 

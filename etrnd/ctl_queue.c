@@ -1,9 +1,10 @@
 /*
  * NAME
- *	ctl_queue - etrnctl status, list, flush and release
+ *	ctl_queue - etrnctl status, list, flush, release and expire
  * SYNOPSIS
  *	etrnctl status [DOMAIN ...]; etrnctl list DOMAIN;
- *	etrnctl flush DOMAIN | @DOMAIN; etrnctl release ID ...
+ *	etrnctl flush DOMAIN | @DOMAIN; etrnctl release ID ...;
+ *	etrnctl expire ID ...
  * DESCRIPTION
  *	status: for each domain with held mail (the members of
  *	etrn:helddomains whose etrn:held:<domain> is not empty), or each
@@ -35,6 +36,15 @@
  *	Every ID is checked before any is released: one bad ID refuses the
  *	whole command.  When the release fails part-way, the messages that
  *	left the hold anyway are marked, as the runner does.
+ *
+ *	expire: for each queue ID of this host whose record is in state
+ *	held or released, one Lua script sets the record's `expires' to now
+ *	(an earlier deadline is kept) and puts the ID into
+ *	etrn:expiry:<host> with that score; the queue runner's next sweep
+ *	(expire.c) does the rest: DSN, deletion, counters.  The MTA is not
+ *	touched, so no root is needed.  Each ID is handled on its own: a
+ *	refused one does not stop the others, but makes the exit status 1.
+ *	A record already expiring is left alone (a warning, not an error).
  * SECURITY
  *	Domains pass dom_normalize() and queue IDs qid_valid() before they
  *	reach a key or the MTA; the backend runs commands with argv.
@@ -58,7 +68,6 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define CTL_MTA_TIMEOUT	120	/* s, per MTA command */
 #define CTL_CLIENT	"etrnctl"
 
 /*
@@ -96,6 +105,25 @@ static struct rscript mark_script = {
 	"  '" RF_RELEASED_AT "', ARGV[1])\n"
 	"redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])\n"
 	"return 1\n",
+	""
+};
+
+/*
+ * KEYS: msg expiry; ARGV: now qid.  Returns {code, state}: 1 scheduled,
+ * 0 no record, 2 in another state (left alone).
+ */
+static struct rscript expire_script = {
+	"local r = redis.call('HMGET', KEYS[1], '" RF_STATE "', '"
+	RF_EXPIRES "')\n"
+	"if not r[1] then return {0, ''} end\n"
+	"if r[1] ~= '" RSTATE_HELD "' and r[1] ~= '" RSTATE_RELEASED "' then\n"
+	"  return {2, r[1]}\n"
+	"end\n"
+	"local e, old = ARGV[1], tonumber(r[2])\n"
+	"if old and old > 0 and old < tonumber(e) then e = r[2] end\n"
+	"redis.call('HSET', KEYS[1], '" RF_EXPIRES "', e)\n"
+	"redis.call('ZADD', KEYS[2], e, ARGV[2])\n"
+	"return {1, r[1]}\n",
 	""
 };
 
@@ -583,9 +611,10 @@ cmd_flush(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
-/* release_ids - check the arguments: queue IDs of this host */
-static int
-release_ids(struct ctl *c, int argc, char **argv, struct strv *ids)
+/* ctl_ids - queue IDs of this host into ids; -1 if any was refused */
+int
+ctl_ids(struct ctl *c, const char *cmd, int argc, char **argv,
+    struct strv *ids)
 {
 	char	host[256], qid[64];
 	const char *q;
@@ -598,8 +627,8 @@ release_ids(struct ctl *c, int argc, char **argv, struct strv *ids)
 			    sizeof(qid)) < 0 ||
 			    strcasecmp(host, c->s.hostname) != 0) {
 				log_err("\"%.80s\" is not a message of this "
-				    "host (%s): run etrnctl release on its "
-				    "host", q, c->s.hostname);
+				    "host (%s): run etrnctl %s on its host", q,
+				    c->s.hostname, cmd);
 				bad = 1;
 				continue;
 			}
@@ -645,24 +674,18 @@ release_check(struct ctl *c, const struct strv *ids)
 	return bad ? -1 : 0;
 }
 
-/* The queue backend, ready to use. */
-struct ctl_qb {
-	const struct qb_backend *qb;
-	struct qb_conf qc;
-};
-
-/* release_hint - after a backend failure: Postfix needs root */
-static void
-release_hint(struct ctl *c)
+/* ctl_qb_hint - after a backend failure: Postfix needs root */
+void
+ctl_qb_hint(struct ctl *c, const char *cmd)
 {
 	if (strcmp(c->s.mta, "postfix") == 0 && geteuid() != 0)
-		log_err("Postfix's postsuper needs root: run etrnctl release "
-		    "as root");
+		log_err("Postfix's queue tools need root: run etrnctl %s as "
+		    "root", cmd);
 }
 
-/* release_open - look up and initialise the queue backend */
-static int
-release_open(struct ctl *c, struct ctl_qb *q)
+/* ctl_qb_open - look up and initialise the queue backend; -1 reported */
+int
+ctl_qb_open(struct ctl *c, struct ctl_qb *q, const char *cmd)
 {
 	enum qb_status st;
 
@@ -678,10 +701,18 @@ release_open(struct ctl *c, struct ctl_qb *q)
 	if (q->qb->init != NULL && (st = q->qb->init(&q->qc)) != QB_OK) {
 		log_err("the %s queue backend cannot start (%s)", c->s.mta,
 		    qb_status_name(st));
-		release_hint(c);
+		ctl_qb_hint(c, cmd);
 		return -1;
 	}
 	return 0;
+}
+
+/* ctl_qb_close - free what ctl_qb_open resolved */
+void
+ctl_qb_close(struct ctl_qb *q)
+{
+	free(q->qc.queue_directory);
+	q->qc.queue_directory = NULL;
 }
 
 /* release_qstate - why a message cannot be released */
@@ -718,7 +749,7 @@ release_status(struct ctl *c, struct ctl_qb *q, const struct strv *ids,
 	if ((*st = q->qb->status(&q->qc, qi, ids->n)) != QB_OK) {
 		log_err("cannot ask the %s queue where the messages are (%s)",
 		    c->s.mta, qb_status_name(*st));
-		release_hint(c);
+		ctl_qb_hint(c, "release");
 	}
 	return qi;
 }
@@ -758,7 +789,7 @@ release_run(struct ctl *c, struct ctl_qb *q, struct strv *ids)
 		return 0;
 	log_err("the %s queue backend could not release the message%s (%s)",
 	    c->s.mta, ids->n == 1 ? "" : "s", qb_status_name(st));
-	release_hint(c);
+	ctl_qb_hint(c, "release");
 	qi = release_status(c, q, ids, &st);
 	for (i = 0; qi != NULL && st == QB_OK && i < ids->n; i++)
 		if (qi[i].state != QS_HELD && qi[i].state != QS_GONE)
@@ -840,8 +871,9 @@ cmd_release(struct ctl *c, int argc, char **argv)
 	int	rc = CTL_ERR, marked;
 
 	memset(&q, 0, sizeof(q));
-	if (release_ids(c, argc, argv, &ids) < 0 ||
-	    release_check(c, &ids) < 0 || release_open(c, &q) < 0 ||
+	if (ctl_ids(c, "release", argc, argv, &ids) < 0 ||
+	    release_check(c, &ids) < 0 ||
+	    ctl_qb_open(c, &q, "release") < 0 ||
 	    release_inqueue(c, &q, &ids) < 0)
 		goto out;
 	rc = release_run(c, &q, &ids) < 0 ? CTL_ERR : CTL_OK;
@@ -858,7 +890,105 @@ cmd_release(struct ctl *c, int argc, char **argv)
 	if (done.n > 0 || rc == CTL_OK)
 		release_report(c, &done);
 out:
-	free(q.qc.queue_directory);
+	ctl_qb_close(&q);
+	strv_free(&ids);
+	strv_free(&done);
+	return rc;
+}
+
+/* expire_one - schedule one message; the script's code, -1 reported */
+static int
+expire_one(struct ctl *c, const char *qid, struct buf *state)
+{
+	struct buf k[2];
+	struct rr_reply r;
+	char	now[24];
+	const char *av[4];
+	int	code = -1;
+
+	buf_init(&k[0]);
+	buf_init(&k[1]);
+	rkey_msg(&k[0], c->s.hostname, qid);
+	rkey_expiry(&k[1], c->s.hostname);
+	snprintf(now, sizeof(now), "%lld", c->now);
+	av[0] = k[0].s;
+	av[1] = k[1].s;
+	av[2] = now;
+	av[3] = qid;
+	if (ctl_script(c, &expire_script, 2, 4, av, &r) == 0) {
+		if (r.type == RRT_ARRAY && r.nelem == 2 && r.elems[0] &&
+		    r.elems[1]) {
+			code = (int)ctl_ll(r.elems[0]);
+			buf_reset(state);
+			buf_cat(state, r.elems[1]);
+		} else
+			log_err("expire: unexpected reply from Redis");
+		rr_reply_free(&r);
+	}
+	buf_free(&k[0]);
+	buf_free(&k[1]);
+	return code;
+}
+
+/* expire_report - the IDs scheduled, and how many */
+static void
+expire_report(struct ctl *c, const struct strv *done)
+{
+	struct jw w;
+	size_t	i;
+
+	if (c->json) {
+		jw_init(&w, &c->out);
+		jw_open(&w, '{');
+		jw_key(&w, "host");
+		jw_str(&w, c->s.hostname);
+		jw_key(&w, "scheduled");
+		jw_open(&w, '[');
+		for (i = 0; i < done->n; i++)
+			jw_str(&w, done->v[i]);
+		jw_close(&w, ']');
+		jw_key(&w, "count");
+		jw_int(&w, (long long)done->n);
+		jw_close(&w, '}');
+		return;
+	}
+	for (i = 0; i < done->n; i++)
+		buf_printf(&c->out, "expiring %s\n", done->v[i]);
+	buf_printf(&c->out, "%zu message%s scheduled for expiry at the queue "
+	    "runner's next sweep\n", done->n, done->n == 1 ? "" : "s");
+}
+
+/* cmd_expire - etrnctl expire ID ... */
+int
+cmd_expire(struct ctl *c, int argc, char **argv)
+{
+	struct strv ids = { NULL, 0, 0 }, done = { NULL, 0, 0 };
+	struct buf state = BUF_INIT;
+	size_t	i;
+	int	rc, code = 0;
+
+	rc = ctl_ids(c, "expire", argc, argv, &ids) < 0 ? CTL_ERR : CTL_OK;
+	for (i = 0; i < ids.n && code >= 0; i++) {
+		if ((code = expire_one(c, ids.v[i], &state)) < 0)
+			rc = CTL_ERR;
+		else if (code == 1)
+			strv_add(&done, ids.v[i]);
+		else if (code == 0) {
+			log_err("%s: no hold record for it on %s", ids.v[i],
+			    c->s.hostname);
+			rc = CTL_ERR;
+		} else if (strcmp(buf_terminate(&state),
+		    RSTATE_EXPIRING) == 0)
+			log_warnx("%s: already expiring", ids.v[i]);
+		else {
+			log_err("%s: not held (state %.40s)", ids.v[i],
+			    state.s);
+			rc = CTL_ERR;
+		}
+	}
+	if (code >= 0 || done.n > 0)
+		expire_report(c, &done);
+	buf_free(&state);
 	strv_free(&ids);
 	strv_free(&done);
 	return rc;

@@ -8,8 +8,9 @@
  *	command from a table that also gives its argument counts (so usage
  *	errors are found before the configuration is read), openetrn.conf,
  *	the blocking Redis pool, the command, the output.  Commands are in
- *	ctl_queue.c (status, list, flush, release) and ctl_domains.c
- *	(domains); the parts without Redis are in ctl_util.c.
+ *	ctl_queue.c (status, list, flush, release, expire), ctl_reconcile.c
+ *	(reconcile) and ctl_domains.c (domains); the parts without Redis are
+ *	in ctl_util.c.
  *
  *	Commands write their output into a buffer that is printed at the
  *	end, after the last Redis reply: a failure part-way through never
@@ -48,6 +49,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "list", 1, 1, cmd_list, NULL },
 	{ "flush", 1, 1, cmd_flush, NULL },
 	{ "release", 1, -1, cmd_release, NULL },
+	{ "expire", 1, -1, cmd_expire, NULL },
+	{ "reconcile", 0, 1, cmd_reconcile, cmd_reconcile_args },
 	{ "domains", 1, -1, cmd_domains, cmd_domains_args },
 	{ NULL, 0, 0, NULL, NULL },
 };
@@ -72,6 +75,10 @@ usage(int status)
 	    "(@: subdomains too)\n"
 	    "  release ID ...             release messages of this host "
 	    "now (root)\n"
+	    "  expire ID ...              expire messages of this host at "
+	    "the next queue run\n"
+	    "  reconcile [--dry-run]      rebuild the index from the hold "
+	    "queue (root)\n"
 	    "  domains show [DOMAIN]      dial-up domains and their "
 	    "settings\n"
 	    "  domains add DOMAIN [KEY=VALUE ...]\n"

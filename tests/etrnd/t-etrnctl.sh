@@ -7,7 +7,9 @@
 # runs every etrnctl command and checks its output, its exit status and
 # what it changed in Redis, then stops Redis and checks the error.  The
 # queue backend is "null": a release appends "release ID..." to a log
-# file.  One line per check; exit 0 when all pass, 1 otherwise, 77
+# file, its hold queue is empty and "<log>.status" tells where messages
+# are (reconcile's dropping pass; the rebuilding pass needs a real
+# Postfix: tests/etrnd/t-reconcile.sh).  One line per check; exit 0 when all pass, 1 otherwise, 77
 # (skip) without redis-server.  Environment: OPENETRN_BUILDDIR (where
 # etrnctl is; default: the top of the source tree), REDIS_SERVER (by
 # hand, looked up in PATH when unset).  KEEP_TMP=1 keeps the temp
@@ -248,7 +250,8 @@ t_usage() {
 	ctl -h
 	check_rc "-h" 0
 	for c in "status" "list DOMAIN" "flush DOMAIN" "release ID" \
-	    "domains show" "domains add" "domains set" "domains del"; do
+	    "expire ID" "reconcile \[--dry-run\]" "domains show" \
+	    "domains add" "domains set" "domains del"; do
 		check_out "-h lists $c" "^  $c"
 	done
 	ctl
@@ -260,6 +263,12 @@ t_usage() {
 	check_rc "list without a domain" 2
 	ctl list a.test b.test
 	check_rc "list with two domains" 2
+	ctl expire
+	check_rc "expire without an ID" 2
+	ctl reconcile --force
+	check_rc "reconcile with an unknown option" 2
+	ctl reconcile --dry-run --dry-run
+	check_rc "reconcile with two arguments" 2
 	ctl domains frob x.test
 	check_rc "unknown domains subcommand" 2
 	ctl domains set x.test
@@ -560,6 +569,126 @@ t_release() {
 	check_out "list shows the released state" "^$host:$q1 +released "
 }
 
+# deadline QID - the record's expires and its score in the expiry index
+deadline() {
+	echo "$(rcli HGET "etrn:msg:$host:$1" expires)" \
+	    "$(rcli ZSCORE "etrn:expiry:$host" "$1")"
+}
+
+# t_expire - deadlines moved to now; refusals; the MTA is not touched
+t_expire() {
+	local q4=4Dddd44444 q5=4Eeee55555 q6=4Ffff66666 t log
+	seed "$q4" exp.test $((now - 60)) $((now + 3 * 86400)) 100 s@x.test
+	seed "$q5" exp.test $((now - 50)) $((now + 3 * 86400)) 100 s@x.test
+	seed "$q6" exp.test $((now - 40)) $((now + 3 * 86400)) 100 s@x.test
+	rcli HSET "etrn:msg:$host:$q5" state expiring >/dev/null
+	rcli HSET "etrn:msg:$host:$q6" state weird >/dev/null
+	log=$(cat "$T/null.log" 2>/dev/null || true)
+	refused "expire ../x" 'bad queue ID "\.\./x"' expire ../x
+	refused "expire other host's message" \
+	    'not a message of this host .*run etrnctl expire on its host' \
+	    expire "mx.other:$q4"
+	refused "expire without record" "4Zzzz99999: no hold record" \
+	    expire 4Zzzz99999
+	refused "expire in another state" "$q6: not held \(state weird\)" \
+	    expire "$q6"
+	check_eq "refused expires changed nothing" "$(deadline "$q4")" \
+	    "$((now + 3 * 86400)) $((now + 3 * 86400))"
+
+	ctl expire "$q4"
+	check_rc "expire" 0
+	check_out "expire: the ID" "^expiring $q4$"
+	check_out "expire: the count" "^1 message scheduled for expiry"
+	t=$(rcli HGET "etrn:msg:$host:$q4" expires)
+	if [[ $t =~ ^[0-9]+$ ]] && [ "$t" -ge "$now" ] &&
+	    [ "$t" -le "$(date +%s)" ]; then
+		pass "expire: expires is now"
+	else
+		fail "expire: expires \"$t\", expected about $now"
+	fi
+	check_eq "expire: expiry index score" \
+	    "$(rcli ZSCORE "etrn:expiry:$host" "$q4")" "$t"
+	check_eq "expire: state and held index untouched" \
+	    "$(rcli HGET "etrn:msg:$host:$q4" state) $(rcli ZCARD \
+	    etrn:held:exp.test)" "held 3"
+
+	ctl --json expire "$host:$q1" 4Zzzz99999 "$q3" "$q5" "$q1"
+	check_rc "expire with one unknown ID" 1
+	check_err "expire with one unknown ID: named" "4Zzzz99999: no hold"
+	check_err "expire of an expiring record: warned" \
+	    "$q5: already expiring"
+	check_json "expire --json"
+	check_eq "expire --json: the others scheduled" \
+	    "$(json '(j["host"], j["scheduled"], j["count"])')" \
+	    "('$host', ['$q1', '$q3'], 2)"
+	t=$(rcli HGET "etrn:msg:$host:$q1" expires)
+	check_eq "expire of a released record" \
+	    "$(rcli HGET "etrn:msg:$host:$q1" state) $(deadline "$q1")" \
+	    "released $t $t"
+	check_eq "expire keeps an earlier deadline" "$(deadline "$q3")" \
+	    "$((now - 60)) $((now - 60))"
+	check_eq "expire of an expiring record: left alone" \
+	    "$(deadline "$q5")" "$((now + 3 * 86400)) $((now + 3 * 86400))"
+	check_eq "expire: no queue backend call" \
+	    "$(cat "$T/null.log" 2>/dev/null || true)" "$log"
+}
+
+# t_reconcile - the null backend's hold queue is empty: only the pass
+# that drops records of messages gone from the queue has work
+t_reconcile() {
+	local q7=4Gggg77777 q8=4Hhhh88888 q9=4Iiii99999
+	seed "$q7" recon.test $((now - 900)) $((now + 86400)) 700 s@x.test
+	seed "$q8" recon.test $((now - 800)) $((now + 86400)) 800 s@x.test
+	rcli ZADD "etrn:warn:$host" $((now + 60)) "$q7" >/dev/null
+	rcli ZADD "etrn:expiry:$host" $((now + 60)) "$q9" >/dev/null
+	printf '%s gone\n%s pending\n%s gone\n' "$q7" "$q8" "$q9" \
+	    >"$T/null.log.status"
+
+	ctl reconcile --dry-run
+	check_rc "reconcile --dry-run" 0
+	check_out "reconcile --dry-run: record" \
+	    "^would drop $q7: recon.test, no queue file$"
+	check_out "reconcile --dry-run: index entry only" \
+	    "^would drop $q9: no queue file, no record"
+	check_out "reconcile --dry-run: summary" \
+	    "^reconcile: held=0 ok=0 rebuilt=0 dropped=2 skipped=0$"
+	check_out "reconcile --dry-run: says so" "^dry run: nothing"
+	check_eq "reconcile --dry-run: nothing changed" \
+	    "$(rcli EXISTS "etrn:msg:$host:$q7") $(rcli ZCARD \
+	    etrn:held:recon.test) $(rcli ZSCORE "etrn:expiry:$host" "$q9")" \
+	    "1 2 $((now + 60))"
+
+	ctl --json reconcile
+	check_rc "reconcile" 0
+	check_json "reconcile --json"
+	check_eq "reconcile --json: counts" \
+	    "$(json '(j["dry_run"], j["held"], j["ok"], j["rebuilt"],
+	    j["dropped"], j["skipped"], j["failed"])')" \
+	    "(False, 0, 0, 0, 2, 0, 0)"
+	check_eq "reconcile --json: messages" \
+	    "$(json '[(m["id"], m["action"], m["domain"])
+	    for m in j["messages"]]')" \
+	    "[('$q7', 'dropped', 'recon.test'), ('$q9', 'dropped', None)]"
+	check_eq "reconcile: record and index entries gone" \
+	    "$(rcli EXISTS "etrn:msg:$host:$q7")$(rcli ZSCORE \
+	    "etrn:expiry:$host" "$q7")$(rcli ZSCORE "etrn:warn:$host" \
+	    "$q7")$(rcli ZSCORE etrn:held:recon.test "$host:$q7")" 0
+	check_eq "reconcile: orphan expiry entry gone" \
+	    "$(rcli ZSCORE "etrn:expiry:$host" "$q9")" ""
+	check_eq "reconcile: counters (held bytes oldest)" \
+	    "$(rcli HMGET etrn:stats:recon.test held bytes oldest | \
+	    tr '\n' ' ')" "1 800 $((now - 800)) "
+	check_eq "reconcile: a message still queued is kept" \
+	    "$(rcli HGET "etrn:msg:$host:$q8" state)" held
+	check_eq "reconcile: released records still queued are kept" \
+	    "$(rcli HGET "etrn:msg:$host:$q1" state)" released
+	ctl reconcile
+	check_rc "reconcile again" 0
+	check_out "reconcile again: nothing to do" \
+	    "^reconcile: held=0 ok=0 rebuilt=0 dropped=0 skipped=0$"
+	rm -f "$T/null.log.status"
+}
+
 # t_del_held - del refuses while mail is held, unless --force
 t_del_held() {
 	refused "domains del with held mail" \
@@ -626,6 +755,8 @@ t_status
 t_list
 t_flush
 t_release
+t_expire
+t_reconcile
 t_del_held
 t_errors
 

@@ -1,0 +1,928 @@
+/*
+ * NAME
+ *	ctl_reconcile - etrnctl reconcile: rebuild the index from the queue
+ * SYNOPSIS
+ *	etrnctl reconcile [--dry-run]
+ * DESCRIPTION
+ *	After Redis lost data, or records were left behind, this makes
+ *	Redis agree with the MTA's hold queue again, in two passes.
+ *
+ *	From the queue: for each message in the hold queue (backend
+ *	list_held) the headers are read (backend read) and the last valid
+ *	X-ETRN-Hold header (folded lines joined, holdtag_parse(), both
+ *	times present) is looked for; a message without one was not held
+ *	by openetrn and is skipped.  When etrn:msg:<host>:<qid> exists with
+ *	the tag's token it is counted as ok.  Otherwise the record is built
+ *	again: domain, token, arrived and expires from the tag; host this
+ *	host's hostname; state held; sender, recipients (with NOTIFY and
+ *	ORCPT), size, RET and ENVID from the queue file's envelope (`postcat
+ *	-e', see rc_envelope); headers from the queue file without the tag,
+ *	bounded by max_header_bytes as the milter does.  client and warn_at
+ *	are not in the queue file: client is empty and no delay warning is
+ *	sent.  One Lua script per message writes the record and its index
+ *	entries as milter/store.c does (held ZSET, stats held/bytes/oldest,
+ *	expiry ZSET, hostdomains, helddomains), after taking out the
+ *	contributions of a record with another token; the script checks the
+ *	token again, so a record written meanwhile is left alone.  The
+ *	counters are raised only when the held ZSET gains the member, so a
+ *	member that survived the data loss is not counted twice.
+ *
+ *	From Redis: every queue ID in etrn:expiry:<host> and
+ *	etrn:released:<host> that is not in the hold queue is asked about
+ *	(backend status, one call); when the MTA no longer has it at all
+ *	(QS_GONE) its record and index entries are dropped (held - 1, bytes
+ *	- size, oldest recomputed), unless the record's token changed since
+ *	it was read, before the status was asked, or the record is younger
+ *	than RC_GRACE: the milter writes it just before Postfix finishes the
+ *	queue file, and the queue listing leaves out unfinished files.
+ *
+ *	With --dry-run the same checks are made and reported; nothing is
+ *	written.
+ * SECURITY
+ *	Queue IDs come from the MTA's listing or from Redis and pass
+ *	qid_valid() before they reach a key or a command; commands run with
+ *	argv, never a shell.  Tags cannot be forged from outside: the milter
+ *	removes incoming ones.
+ * DIAGNOSTICS
+ *	One line per message rebuilt, dropped, skipped or failed, then
+ *	"reconcile: held=N ok=N rebuilt=N dropped=N skipped=N".  Exit 1 when
+ *	a message could not be read or Redis failed (the lines so far are
+ *	printed).  With the Postfix backend it must run as root.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "etrnd/ctl.h"
+#include "mail/holdtag.h"
+#include "mail/rkeys.h"
+#include "util/log.h"
+#include "util/spawn.h"
+#include "util/xalloc.h"
+
+/* DSN bits in Postfix's queue file (Postfix's dsn_mask.h). */
+#define PF_NOTIFY_NEVER		1
+#define PF_NOTIFY_SUCCESS	2
+#define PF_NOTIFY_FAILURE	4
+#define PF_NOTIFY_DELAY		8
+#define PF_RET_FULL		1
+#define PF_RET_HDRS		2
+
+#define RC_GRACE	30	/* s: a younger record is never dropped */
+
+enum rc_act { RC_OK, RC_REBUILT, RC_DROPPED, RC_SKIPPED, RC_FAILED,
+	RC_NACT };
+
+/* What was done with one message. */
+struct rc_item {
+	char	*qid;
+	enum rc_act act;
+	char	*domain;	/* NULL: unknown */
+	char	*why;
+};
+
+/* One run. */
+struct rcn {
+	struct ctl *c;
+	struct ctl_qb q;
+	int	dry;
+	long long held, n[RC_NACT];
+	struct rc_item *v;
+	size_t	nv, cap;
+	struct strv seen;	/* queue IDs in the hold queue */
+};
+
+/* A queued message's envelope, and the recipient being read. */
+struct rc_env {
+	struct buf sender, rcpts, envid;
+	const char *ret;
+	long long size;
+	size_t	nrcpt;
+	int	have_sender;
+	long	notify;		/* pending: the next recipient's */
+	struct buf orcpt, orig;
+};
+
+/* A message to record. */
+struct rc_msg {
+	struct holdtag tag;
+	struct buf hdrs;
+	int	trunc;
+	struct rc_env env;
+};
+
+/*
+ * KEYS: msg held stats expiry warn released hostdomains helddomains
+ * ARGV: member qid arrived expires size domain held_prefix stats_prefix
+ *       token, then field/value pairs of the record.
+ * Returns 0 when the record has the token (left alone), 1 when written.
+ */
+static struct rscript rebuild_script = {
+	"local old = redis.call('HMGET', KEYS[1], '" RF_DOMAIN "', '"
+	RF_SIZE "', '" RF_TOKEN "')\n"
+	"if old[3] == ARGV[9] then return 0 end\n"
+	"if old[1] then\n"
+	"  local oheld, ostats = ARGV[7] .. old[1], ARGV[8] .. old[1]\n"
+	"  if redis.call('ZREM', oheld, ARGV[1]) == 1 then\n"
+	"    redis.call('HINCRBY', ostats, '" SF_HELD "', -1)\n"
+	"    redis.call('HINCRBY', ostats, '" SF_BYTES "',\n"
+	"      -(tonumber(old[2]) or 0))\n"
+	"  end\n"
+	"  local f = redis.call('ZRANGE', oheld, 0, 0, 'WITHSCORES')\n"
+	"  if f[2] then redis.call('HSET', ostats, '" SF_OLDEST "', f[2])\n"
+	"  else redis.call('HDEL', ostats, '" SF_OLDEST "') end\n"
+	"end\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"redis.call('ZREM', KEYS[5], ARGV[2])\n"
+	"redis.call('ZREM', KEYS[6], ARGV[2])\n"
+	"redis.call('HSET', KEYS[1], unpack(ARGV, 10))\n"
+	"if redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) == 1 then\n"
+	"  redis.call('HINCRBY', KEYS[3], '" SF_HELD "', 1)\n"
+	"  redis.call('HINCRBY', KEYS[3], '" SF_BYTES "', ARGV[5])\n"
+	"end\n"
+	"local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
+	"redis.call('HSET', KEYS[3], '" SF_OLDEST "', first[2])\n"
+	"redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])\n"
+	"redis.call('SADD', KEYS[7], ARGV[6])\n"
+	"redis.call('SADD', KEYS[8], ARGV[6])\n"
+	"return 1\n",
+	""
+};
+
+/*
+ * KEYS: msg expiry warn released; ARGV: held_prefix stats_prefix member
+ * qid token ("" : no record).  Returns {code, domain}: 0 the record
+ * changed since it was read (left alone), 1 dropped, 2 index entries
+ * only (no record).
+ */
+static struct rscript drop_script = {
+	"local r = redis.call('HMGET', KEYS[1], '" RF_DOMAIN "', '" RF_SIZE
+	"', '" RF_TOKEN "')\n"
+	"if (r[3] or '') ~= ARGV[5] then return {0, ''} end\n"
+	"redis.call('ZREM', KEYS[2], ARGV[4])\n"
+	"redis.call('ZREM', KEYS[3], ARGV[4])\n"
+	"redis.call('ZREM', KEYS[4], ARGV[4])\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"if not r[1] then return {2, ''} end\n"
+	"local held, stats = ARGV[1] .. r[1], ARGV[2] .. r[1]\n"
+	"if redis.call('ZREM', held, ARGV[3]) == 1 then\n"
+	"  redis.call('HINCRBY', stats, '" SF_HELD "', -1)\n"
+	"  redis.call('HINCRBY', stats, '" SF_BYTES "',\n"
+	"    -(tonumber(r[2]) or 0))\n"
+	"end\n"
+	"local f = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n"
+	"if f[2] then redis.call('HSET', stats, '" SF_OLDEST "', f[2])\n"
+	"else redis.call('HDEL', stats, '" SF_OLDEST "') end\n"
+	"return {1, r[1]}\n",
+	""
+};
+
+/* cmd_reconcile_args - nothing, or --dry-run */
+int
+cmd_reconcile_args(int argc, char **argv)
+{
+	if (argc == 0 || (argc == 1 && strcmp(argv[0], "--dry-run") == 0))
+		return 0;
+	return -1;
+}
+
+/* rc_note - remember what was done with a message */
+static void
+rc_note(struct rcn *r, const char *qid, enum rc_act act, const char *domain,
+    const char *why)
+{
+	struct rc_item *it;
+
+	r->n[act]++;
+	if (act == RC_OK)
+		return;
+	if (r->nv == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->v = xreallocarray(r->v, r->cap, sizeof(*r->v));
+	}
+	it = &r->v[r->nv++];
+	it->qid = xstrdup(qid);
+	it->act = act;
+	it->domain = domain && *domain ? xstrdup(domain) : NULL;
+	it->why = xstrdup(why);
+}
+
+/* rc_xtext - append s as xtext (RFC 3461) */
+static void
+rc_xtext(struct buf *b, const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < 33 || *p > 126 || *p == '+' || *p == '=')
+			buf_printf(b, "+%02X", *p);
+		else
+			buf_addch(b, *p);
+}
+
+/* rc_notify - append Postfix's NOTIFY bits as the SMTP keywords */
+static void
+rc_notify(struct buf *b, long bits)
+{
+	static const struct {
+		long	bit;
+		const char *word;
+	} w[] = {
+		{ PF_NOTIFY_NEVER, "NEVER" }, { PF_NOTIFY_SUCCESS, "SUCCESS" },
+		{ PF_NOTIFY_FAILURE, "FAILURE" }, { PF_NOTIFY_DELAY, "DELAY" },
+	};
+	size_t	i, n = 0;
+
+	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (bits & w[i].bit) {
+			if (n++ > 0)
+				buf_addch(b, ',');
+			buf_cat(b, w[i].word);
+		}
+}
+
+/* rc_env_rcpt - a recipient record: one "addr TAB notify TAB orcpt" line */
+static void
+rc_env_rcpt(struct rc_env *e, const char *value)
+{
+	const char *addr = e->orig.len ? buf_terminate(&e->orig) : value;
+	const char *semi;
+
+	buf_cat(&e->rcpts, addr);
+	buf_addch(&e->rcpts, '\t');
+	rc_notify(&e->rcpts, e->notify);
+	buf_addch(&e->rcpts, '\t');
+	/* Postfix records "rfc822;<address>" when no ORCPT was given. */
+	semi = e->orcpt.len ? strchr(buf_terminate(&e->orcpt), ';') : NULL;
+	if (semi != NULL && !(strncasecmp(e->orcpt.s, "rfc822;", 7) == 0 &&
+	    strcasecmp(semi + 1, addr) == 0)) {
+		buf_add(&e->rcpts, e->orcpt.s, (size_t)(semi - e->orcpt.s) + 1);
+		rc_xtext(&e->rcpts, semi + 1);
+	}
+	buf_addch(&e->rcpts, '\n');
+	e->nrcpt++;
+}
+
+/* rc_env_attr - a named attribute "name=value" */
+static void
+rc_env_attr(struct rc_env *e, const char *kv)
+{
+	const char *v = strchr(kv, '=');
+	size_t	n;
+	long	bits;
+
+	if (v == NULL)
+		return;
+	n = (size_t)(v++ - kv);
+	bits = strtol(v, NULL, 10);
+	if (n == 11 && strncmp(kv, "envelope_id", n) == 0) {
+		buf_reset(&e->envid);
+		rc_xtext(&e->envid, v);
+	} else if (n == 9 && strncmp(kv, "ret_flags", n) == 0)
+		e->ret = bits & PF_RET_FULL ? "FULL" : bits & PF_RET_HDRS ?
+		    "HDRS" : "";
+	else if (n == 12 && strncmp(kv, "notify_flags", n) == 0)
+		e->notify = bits;
+	else if (n == 13 && strncmp(kv, "dsn_orig_rcpt", n) == 0) {
+		buf_reset(&e->orcpt);
+		buf_cat(&e->orcpt, v);
+	}
+}
+
+/* rc_env_line - one "name: value" line of postcat -e */
+static void
+rc_env_line(struct rc_env *e, char *line)
+{
+	char	*v = strstr(line, ": ");
+	size_t	len;
+	int	next = 0;
+
+	if (v != NULL) {
+		*v = '\0';
+		v += 2;
+	} else {
+		v = line + strlen(line);	/* "sender:", nothing more */
+		if ((len = strlen(line)) > 0 && line[len - 1] == ':')
+			line[len - 1] = '\0';
+	}
+	if (strcmp(line, "message_size") == 0)
+		e->size = strtoll(v, NULL, 10);
+	else if (strcmp(line, "sender") == 0) {
+		buf_reset(&e->sender);
+		buf_cat(&e->sender, v);
+		e->have_sender = 1;
+	} else if (strcmp(line, "named_attribute") == 0)
+		rc_env_attr(e, v);
+	else if (strcmp(line, "original_recipient") == 0) {
+		buf_reset(&e->orig);
+		buf_cat(&e->orig, v);
+	} else if (strcmp(line, "recipient") == 0) {
+		rc_env_rcpt(e, v);
+		next = 1;
+	} else if (strcmp(line, "done_recipient") == 0 ||
+	    strcmp(line, "canceled_recipient") == 0)
+		next = 1;
+	if (next) {		/* the attributes were this recipient's */
+		e->notify = 0;
+		buf_reset(&e->orcpt);
+		buf_reset(&e->orig);
+	}
+}
+
+/* rc_env_parse - the envelope from postcat -e output; -1 if incomplete */
+static int
+rc_env_parse(char *text, struct rc_env *e)
+{
+	char	*line, *save = NULL;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if (*line != '\0' && strncmp(line, "*** ", 4) != 0)
+			rc_env_line(e, line);
+	buf_terminate(&e->sender);
+	buf_terminate(&e->rcpts);
+	buf_terminate(&e->envid);
+	return e->have_sender && e->nrcpt > 0 ? 0 : -1;
+}
+
+/*
+ * rc_envelope - sender, recipients, size, RET and ENVID of a queued
+ * message, from `postcat [-c DIR] -q -e ID'.  This belongs in the queue
+ * backend (an "envelope" operation in qbackend.h, done in qb_postfix.c);
+ * it is here until the backend has it.
+ */
+static int
+rc_envelope(struct rcn *r, const char *qid, struct rc_env *e)
+{
+	const char *argv[8], *dir = r->c->s.postfix_config_directory;
+	struct buf path = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+	struct spawn_result res;
+	int	n = 0, rc = -1;
+
+	if (strcmp(r->c->s.mta, "postfix") != 0) {
+		log_err("%s: the %s queue backend cannot give the envelope",
+		    qid, r->c->s.mta);
+		return -1;
+	}
+	buf_printf(&path, "%s/postcat", r->c->s.postfix_command_directory);
+	argv[n++] = path.s;
+	if (dir != NULL && *dir != '\0') {
+		argv[n++] = "-c";
+		argv[n++] = dir;
+	}
+	argv[n++] = "-q";
+	argv[n++] = "-e";
+	argv[n++] = qid;
+	argv[n] = NULL;
+	if (spawn_run(argv, NULL, 0, &out, &err, CTL_MTA_TIMEOUT, &res) < 0 ||
+	    !res.exited || res.status != 0)
+		log_err("%s: %s -e failed: %.200s", qid, path.s,
+		    err.len ? buf_terminate(&err) : "no output");
+	else if (rc_env_parse((char *)buf_terminate(&out), e) < 0)
+		log_err("%s: no sender or no recipient in its envelope", qid);
+	else
+		rc = 0;
+	buf_free(&path);
+	buf_free(&out);
+	buf_free(&err);
+	return rc;
+}
+
+/* rc_field_end - the LF ending the header field at p, or its NUL */
+static const char *
+rc_field_end(const char *p)
+{
+	const char *e;
+
+	for (;;) {
+		if ((e = strchr(p, '\n')) == NULL)
+			return p + strlen(p);
+		if (e[1] != ' ' && e[1] != '\t')
+			return e;
+		p = e + 1;
+	}
+}
+
+/*
+ * rc_headers - the last valid tag (0 found, -1 none) and the other
+ * header fields, at most max bytes of whole fields as the milter keeps
+ */
+static int
+rc_headers(const char *text, size_t max, struct holdtag *t, struct buf *kept,
+    int *trunc)
+{
+	const size_t hl = strlen(HOLDTAG_HEADER);
+	struct buf val = BUF_INIT;
+	struct holdtag cand;
+	const char *p, *e;
+	size_t	len;
+	int	found = 0;
+
+	buf_reset(kept);
+	*trunc = 0;
+	for (p = text; *p != '\0'; p = *e ? e + 1 : e) {
+		e = rc_field_end(p);
+		if ((len = (size_t)(e - p)) == 0)
+			break;		/* the end of the header section */
+		if (len > hl && strncasecmp(p, HOLDTAG_HEADER ":", hl + 1) ==
+		    0) {
+			buf_reset(&val);
+			buf_add(&val, p + hl + 1, len - hl - 1);
+			if (holdtag_parse(buf_terminate(&val), &cand) == 0 &&
+			    cand.arrived > 0 && cand.expires > 0) {
+				*t = cand;
+				found = 1;
+			}
+		} else if (*trunc || kept->len + len + 1 > max)
+			*trunc = 1;
+		else {
+			buf_add(kept, p, len);
+			buf_addch(kept, '\n');
+		}
+	}
+	buf_terminate(kept);
+	buf_free(&val);
+	return found ? 0 : -1;
+}
+
+/* rc_token - the record's token: *have 0 no record, 1 same, 2 another */
+static int
+rc_token(struct rcn *r, const char *qid, const char *token, int *have)
+{
+	struct buf key = BUF_INIT;
+	struct rr_reply rep;
+	int	rc;
+
+	rkey_msg(&key, r->c->s.hostname, qid);
+	rc = ctl_redis(r->c, &rep, "HGET", key.s, RF_TOKEN, NULL);
+	buf_free(&key);
+	if (rc < 0)
+		return -1;
+	*have = rep.status == RR_NIL || rep.str == NULL ? 0 :
+	    strcmp(rep.str, token) == 0 ? 1 : 2;
+	rr_reply_free(&rep);
+	return 0;
+}
+
+#define RB_KEYS		8
+#define RB_FIXED	9
+#define RB_FIELDS	17
+#define RB_ARGS		(RB_KEYS + RB_FIXED + 2 * RB_FIELDS)
+
+/* rc_keys - the rebuild script's keys; k[RB_KEYS..+2]: member, prefixes */
+static void
+rc_keys(struct rcn *r, const char *qid, const char *domain, struct buf *k)
+{
+	const char *host = r->c->s.hostname;
+	int	i;
+
+	for (i = 0; i < RB_KEYS + 3; i++)
+		buf_init(&k[i]);
+	rkey_msg(&k[0], host, qid);
+	rkey_held(&k[1], domain);
+	rkey_stats(&k[2], domain);
+	rkey_expiry(&k[3], host);
+	rkey_warn(&k[4], host);
+	rkey_released(&k[5], host);
+	rkey_hostdomains(&k[6], host);
+	rkey_helddomains(&k[7]);
+	rkey_member(&k[8], host, qid);
+	rkey_held(&k[9], "");
+	rkey_stats(&k[10], "");
+}
+
+/* rc_write - the record and its index entries; 1 written, 0 left alone */
+static int
+rc_write(struct rcn *r, const char *qid, struct rc_msg *m)
+{
+	struct buf k[RB_KEYS + 3];
+	char	arrived[24], expires[24], size[24], nrcpt[24];
+	const char *av[RB_ARGS];
+	struct rr_reply rep;
+	int	n = 0, i, rc;
+
+	rc_keys(r, qid, m->tag.domain, k);
+	snprintf(arrived, sizeof(arrived), "%lld", m->tag.arrived);
+	snprintf(expires, sizeof(expires), "%lld", m->tag.expires);
+	snprintf(size, sizeof(size), "%lld", m->env.size);
+	snprintf(nrcpt, sizeof(nrcpt), "%zu", m->env.nrcpt);
+#define FIELD(name, s) do { av[n++] = (name); av[n++] = (s); } while (0)
+	for (i = 0; i < RB_KEYS; i++)
+		av[n++] = k[i].s;
+	av[n++] = k[8].s;
+	av[n++] = qid;
+	av[n++] = arrived;
+	av[n++] = expires;
+	av[n++] = size;
+	av[n++] = m->tag.domain;
+	av[n++] = k[9].s;
+	av[n++] = k[10].s;
+	av[n++] = m->tag.token;
+	FIELD(RF_DOMAIN, m->tag.domain);
+	FIELD(RF_HOST, r->c->s.hostname);
+	FIELD(RF_QUEUEID, qid);
+	FIELD(RF_TOKEN, m->tag.token);
+	FIELD(RF_STATE, RSTATE_HELD);
+	FIELD(RF_SENDER, m->env.sender.s);
+	FIELD(RF_RCPTS, m->env.rcpts.s);
+	FIELD(RF_NRCPT, nrcpt);
+	FIELD(RF_SIZE, size);
+	FIELD(RF_ARRIVED, arrived);
+	FIELD(RF_EXPIRES, expires);
+	FIELD(RF_WARN_AT, "0");
+	FIELD(RF_RET, m->env.ret ? m->env.ret : "");
+	FIELD(RF_ENVID, m->env.envid.s);
+	FIELD(RF_CLIENT, "");
+	FIELD(RF_HEADERS, m->hdrs.s);
+	FIELD(RF_HDR_TRUNC, m->trunc ? "1" : "0");
+#undef FIELD
+	rc = ctl_script(r->c, &rebuild_script, RB_KEYS, n, av, &rep);
+	if (rc == 0) {
+		rc = rep.type == RRT_INT && rep.integer == 1;
+		rr_reply_free(&rep);
+	}
+	for (i = 0; i < RB_KEYS + 3; i++)
+		buf_free(&k[i]);
+	return rc;
+}
+
+/* rc_msg_free - what reading a message allocated */
+static void
+rc_msg_free(struct rc_msg *m)
+{
+	buf_free(&m->hdrs);
+	buf_free(&m->env.sender);
+	buf_free(&m->env.rcpts);
+	buf_free(&m->env.envid);
+	buf_free(&m->env.orcpt);
+	buf_free(&m->env.orig);
+}
+
+/* rc_rebuild - a tagged message without its record; -1 Redis failed */
+static int
+rc_rebuild(struct rcn *r, const char *qid, struct rc_msg *m, int have)
+{
+	struct buf why = BUF_INIT;
+	char	when[32];
+	int	st = 1;
+
+	if (rc_envelope(r, qid, &m->env) < 0) {
+		rc_note(r, qid, RC_FAILED, m->tag.domain,
+		    "cannot read its envelope");
+		return 0;
+	}
+	if (!r->dry && (st = rc_write(r, qid, m)) < 0)
+		return -1;
+	ctl_iso_time(when, sizeof(when), m->tag.expires);
+	buf_printf(&why, "%s; deadline %s", have ? "the record had another "
+	    "token" : "no record", when);
+	if (m->tag.host[0] && strcasecmp(m->tag.host, r->c->s.hostname))
+		buf_printf(&why, "; tagged on host %s", m->tag.host);
+	rc_note(r, qid, st ? RC_REBUILT : RC_OK, m->tag.domain,
+	    buf_terminate(&why));
+	buf_free(&why);
+	return 0;
+}
+
+/* rc_held_one - one message of the hold queue; -1 Redis failed */
+static int
+rc_held_one(struct rcn *r, const char *qid)
+{
+	struct buf raw = BUF_INIT;
+	struct rc_msg m;
+	int	have, rc = 0;
+
+	memset(&m, 0, sizeof(m));
+	if (r->q.qb->read(&r->q.qc, qid, QB_READ_HEADERS, &raw) != QB_OK) {
+		log_err("%s: cannot read its headers from the queue", qid);
+		rc_note(r, qid, RC_FAILED, NULL, "cannot read its headers");
+	} else if (rc_headers(buf_terminate(&raw),
+	    (size_t)r->c->s.max_header_bytes, &m.tag, &m.hdrs, &m.trunc) < 0)
+		rc_note(r, qid, RC_SKIPPED, NULL, "no valid " HOLDTAG_HEADER
+		    " header: not held by openetrn");
+	else if (rc_token(r, qid, m.tag.token, &have) < 0)
+		rc = -1;
+	else if (have == 1)
+		rc_note(r, qid, RC_OK, NULL, NULL);
+	else
+		rc = rc_rebuild(r, qid, &m, have);
+	buf_free(&raw);
+	rc_msg_free(&m);
+	return rc;
+}
+
+/* rc_held - the pass over the hold queue; -1 reported */
+static int
+rc_held(struct rcn *r)
+{
+	struct qb_idlist ids = { NULL, 0, 0 };
+	enum qb_status st;
+	size_t	i;
+	int	rc = 0;
+
+	if ((st = r->q.qb->list_held(&r->q.qc, &ids)) != QB_OK) {
+		log_err("cannot list the %s hold queue (%s)", r->c->s.mta,
+		    qb_status_name(st));
+		ctl_qb_hint(r->c, "reconcile");
+		return -1;
+	}
+	r->held = (long long)ids.n;
+	for (i = 0; i < ids.n && rc == 0; i++) {
+		strv_add(&r->seen, ids.id[i]);
+		rc = rc_held_one(r, ids.id[i]);
+	}
+	strv_sort(&r->seen);	/* for rc_candidates' bsearch */
+	qb_idlist_free(&ids);
+	return rc;
+}
+
+/* rc_cmp - strcmp for qsort and bsearch on a strv */
+static int
+rc_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * rc_candidates - this host's queue IDs in Redis that are not in the hold
+ * queue (r->seen, sorted), sorted, once each
+ */
+static int
+rc_candidates(struct rcn *r, struct strv *out)
+{
+	struct strv all = { NULL, 0, 0 };
+	struct buf key = BUF_INIT;
+	struct rr_reply rep;
+	size_t	i;
+	int	pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0)
+			rkey_expiry(&key, r->c->s.hostname);
+		else
+			rkey_released(&key, r->c->s.hostname);
+		if (ctl_redis(r->c, &rep, "ZRANGE", key.s, "0", "-1",
+		    NULL) < 0) {
+			buf_free(&key);
+			strv_free(&all);
+			return -1;
+		}
+		for (i = 0; i < rep.nelem; i++)
+			if (rep.elems[i] && qid_valid(rep.elems[i]))
+				strv_add(&all, rep.elems[i]);
+		rr_reply_free(&rep);
+	}
+	buf_free(&key);
+	strv_sort(&all);
+	for (i = 0; i < all.n; i++)
+		if ((i == 0 || strcmp(all.v[i], all.v[i - 1]) != 0) &&
+		    (r->seen.n == 0 || bsearch(&all.v[i], r->seen.v,
+		    r->seen.n, sizeof(*r->seen.v), rc_cmp) == NULL))
+			strv_add(out, all.v[i]);
+	strv_free(&all);
+	return 0;
+}
+
+/* rc_tokens - each record's token, domain, arrived ("" when none) */
+static int
+rc_tokens(struct rcn *r, const struct strv *ids, struct strv *tok,
+    struct strv *dom, struct strv *arr)
+{
+	struct buf key = BUF_INIT;
+	struct rr_reply rep;
+	size_t	i;
+	int	ok;
+
+	for (i = 0; i < ids->n; i++) {
+		rkey_msg(&key, r->c->s.hostname, ids->v[i]);
+		if (ctl_redis(r->c, &rep, "HMGET", key.s, RF_TOKEN, RF_DOMAIN,
+		    RF_ARRIVED, NULL) < 0) {
+			buf_free(&key);
+			return -1;
+		}
+		ok = rep.type == RRT_ARRAY && rep.nelem == 3;
+		strv_add(tok, ok && rep.elems[0] ? rep.elems[0] : "");
+		strv_add(dom, ok && rep.elems[1] ? rep.elems[1] : "");
+		strv_add(arr, ok && rep.elems[2] ? rep.elems[2] : "");
+		rr_reply_free(&rep);
+	}
+	buf_free(&key);
+	return 0;
+}
+
+/* rc_drop_one - drop a record whose message is gone; -1 Redis failed */
+static int
+rc_drop_one(struct rcn *r, const char *qid, const char *token,
+    const char *domain)
+{
+	struct buf k[7];
+	struct rr_reply rep;
+	const char *av[9];
+	int	i, st = 0, code = *token ? 1 : 2;
+
+	for (i = 0; i < 7; i++)
+		buf_init(&k[i]);
+	rkey_msg(&k[0], r->c->s.hostname, qid);
+	rkey_expiry(&k[1], r->c->s.hostname);
+	rkey_warn(&k[2], r->c->s.hostname);
+	rkey_released(&k[3], r->c->s.hostname);
+	rkey_held(&k[4], "");
+	rkey_stats(&k[5], "");
+	rkey_member(&k[6], r->c->s.hostname, qid);
+	for (i = 0; i < 7; i++)
+		av[i] = k[i].s;
+	av[7] = qid;
+	av[8] = token;
+	if (!r->dry && (st = ctl_script(r->c, &drop_script, 4, 9, av,
+	    &rep)) == 0) {
+		code = rep.type == RRT_ARRAY && rep.nelem == 2 &&
+		    rep.elems[0] ? (int)ctl_ll(rep.elems[0]) : 0;
+		rr_reply_free(&rep);
+	}
+	for (i = 0; i < 7; i++)
+		buf_free(&k[i]);
+	if (st < 0)
+		return -1;
+	if (code == 0)
+		log_warnx("%s: its record changed meanwhile: left alone", qid);
+	else
+		rc_note(r, qid, RC_DROPPED, domain, code == 1 ?
+		    "no queue file" : "no queue file, no record: index "
+		    "entries only");
+	return 0;
+}
+
+/* rc_young - a record too young to drop (its queue file may be unfinished) */
+static int
+rc_young(struct rcn *r, const char *qid, const char *arrived)
+{
+	long long age = r->c->now - ctl_ll(arrived);
+
+	if (*arrived == '\0' || age >= RC_GRACE)
+		return 0;
+	log_warnx("%s: not in the queue, but recorded %llds ago: left alone "
+	    "(run reconcile again in %ds)", qid, age > 0 ? age : 0, RC_GRACE);
+	return 1;
+}
+
+/* rc_drop - the pass over this host's records; -1 reported */
+static int
+rc_drop(struct rcn *r)
+{
+	struct strv ids = { NULL, 0, 0 }, tok = { NULL, 0, 0 },
+	    dom = { NULL, 0, 0 }, arr = { NULL, 0, 0 };
+	struct qb_qinfo *qi = NULL;
+	enum qb_status st;
+	size_t	i;
+	int	rc;
+
+	/* Tokens first: a record written after the status is kept. */
+	if ((rc = rc_candidates(r, &ids)) == 0 && ids.n > 0)
+		rc = rc_tokens(r, &ids, &tok, &dom, &arr);
+	if (rc == 0 && ids.n > 0) {
+		qi = xcalloc(ids.n, sizeof(*qi));
+		for (i = 0; i < ids.n; i++)
+			qi[i].id = ids.v[i];
+		if ((st = r->q.qb->status(&r->q.qc, qi, ids.n)) != QB_OK) {
+			log_err("cannot ask the %s queue where the messages "
+			    "are (%s)", r->c->s.mta, qb_status_name(st));
+			ctl_qb_hint(r->c, "reconcile");
+			rc = -1;
+		}
+		for (i = 0; rc == 0 && i < ids.n; i++)
+			if (qi[i].state == QS_GONE &&
+			    !rc_young(r, ids.v[i], arr.v[i]))
+				rc = rc_drop_one(r, ids.v[i], tok.v[i],
+				    dom.v[i]);
+		qb_qinfo_free(qi, ids.n);
+		free(qi);
+	}
+	strv_free(&ids);
+	strv_free(&tok);
+	strv_free(&dom);
+	strv_free(&arr);
+	return rc;
+}
+
+static const char *const rc_verb[RC_NACT][2] = {
+	{ "ok", "ok" }, { "rebuilt", "would rebuild" },
+	{ "dropped", "would drop" }, { "skipped", "skipped" },
+	{ "failed", "failed" },
+};
+
+/* rc_report_text - one line per message, the summary */
+static void
+rc_report_text(struct rcn *r)
+{
+	struct buf *o = &r->c->out;
+	const struct rc_item *it;
+	size_t	i;
+
+	for (i = 0; i < r->nv; i++) {
+		it = &r->v[i];
+		buf_printf(o, "%s %s: %s%s%s\n", rc_verb[it->act][r->dry],
+		    it->qid, it->domain ? it->domain : "",
+		    it->domain ? ", " : "", it->why);
+	}
+	buf_printf(o, "reconcile: held=%lld ok=%lld rebuilt=%lld "
+	    "dropped=%lld skipped=%lld", r->held, r->n[RC_OK],
+	    r->n[RC_REBUILT], r->n[RC_DROPPED], r->n[RC_SKIPPED]);
+	if (r->n[RC_FAILED] > 0)
+		buf_printf(o, " failed=%lld", r->n[RC_FAILED]);
+	buf_addch(o, '\n');
+	if (r->dry)
+		buf_cat(o, "dry run: nothing was changed\n");
+	else if (r->n[RC_REBUILT] > 0)
+		buf_cat(o, "note: a rebuilt record has no client and no "
+		    "delay warning: they are not in the queue file\n");
+}
+
+/* rc_report_json - the same as one JSON object */
+static void
+rc_report_json(struct rcn *r)
+{
+	static const char *const key[RC_NACT] = { "ok", "rebuilt",
+		"dropped", "skipped", "failed" };
+	struct jw w;
+	size_t	i;
+
+	jw_init(&w, &r->c->out);
+	jw_open(&w, '{');
+	jw_key(&w, "host");
+	jw_str(&w, r->c->s.hostname);
+	jw_key(&w, "dry_run");
+	jw_bool(&w, r->dry);
+	jw_key(&w, "held");
+	jw_int(&w, r->held);
+	for (i = 0; i < RC_NACT; i++) {
+		jw_key(&w, key[i]);
+		jw_int(&w, r->n[i]);
+	}
+	jw_key(&w, "messages");
+	jw_open(&w, '[');
+	for (i = 0; i < r->nv; i++) {
+		jw_open(&w, '{');
+		jw_key(&w, "id");
+		jw_str(&w, r->v[i].qid);
+		jw_key(&w, "action");
+		jw_str(&w, key[r->v[i].act]);
+		jw_key(&w, "domain");
+		jw_str(&w, r->v[i].domain);
+		jw_key(&w, "detail");
+		jw_str(&w, r->v[i].why);
+		jw_close(&w, '}');
+	}
+	jw_close(&w, ']');
+	jw_close(&w, '}');
+}
+
+/* rc_free - the run's memory */
+static void
+rc_free(struct rcn *r)
+{
+	size_t	i;
+
+	for (i = 0; i < r->nv; i++) {
+		free(r->v[i].qid);
+		free(r->v[i].domain);
+		free(r->v[i].why);
+	}
+	free(r->v);
+	strv_free(&r->seen);
+	ctl_qb_close(&r->q);
+}
+
+/* cmd_reconcile - etrnctl reconcile [--dry-run] */
+int
+cmd_reconcile(struct ctl *c, int argc, char **argv)
+{
+	struct rcn r;
+	int	rc = CTL_ERR, st;
+
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	r.dry = argc == 1 && strcmp(argv[0], "--dry-run") == 0;
+	if (strcmp(c->s.mta, "postfix") == 0 && geteuid() != 0) {
+		log_err("reconcile reads Postfix's queue files: run etrnctl "
+		    "reconcile as root");
+		return CTL_ERR;
+	}
+	if (ctl_qb_open(c, &r.q, "reconcile") < 0)
+		return CTL_ERR;
+	if ((st = rc_held(&r)) == 0)
+		st = rc_drop(&r);
+	if (st == 0 && r.n[RC_FAILED] == 0)
+		rc = CTL_OK;
+	if (st == 0 || r.nv > 0 || r.held > 0) {
+		if (c->json)
+			rc_report_json(&r);
+		else
+			rc_report_text(&r);
+	}
+	rc_free(&r);
+	return rc;
+}
