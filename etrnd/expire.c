@@ -4,7 +4,7 @@
  * SUMMARY
  *	expire_sweep(&runner);
  * DESCRIPTION
- *	Called by the queue runner every queue_run_interval.  It takes up
+ *	Called by the queue runner every queue_run_interval.  It works on up
  *	to EXP_BATCH of this host's messages whose deadline has passed
  *	(etrn:expiry:<host>) and runs each through a state machine kept in
  *	its Redis record, so that a crash at any point resumes where it
@@ -47,7 +47,8 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define EXP_BATCH	"100"
+#define EXP_BATCH	100	/* messages worked on per sweep */
+#define EXP_FETCH	"1000"	/* due entries looked at per sweep */
 
 /* A hold record, as read with HGETALL. */
 struct rec {
@@ -69,9 +70,10 @@ static struct rscript exp_finish_script = {
 	"if not r[1] then return 0 end\n"
 	"local held, stats = ARGV[1] .. r[1], ARGV[2] .. r[1]\n"
 	"redis.call('DEL', KEYS[1])\n"
-	"redis.call('ZREM', held, ARGV[3])\n"
-	"redis.call('HINCRBY', stats, 'held', -1)\n"
-	"redis.call('HINCRBY', stats, 'bytes', -(tonumber(r[2]) or 0))\n"
+	"if redis.call('ZREM', held, ARGV[3]) == 1 then\n"
+	"  redis.call('HINCRBY', stats, 'held', -1)\n"
+	"  redis.call('HINCRBY', stats, 'bytes', -(tonumber(r[2]) or 0))\n"
+	"end\n"
 	"if ARGV[5] == '1' then redis.call('HINCRBY', stats, 'expired', 1) end\n"
 	"local f = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n"
 	"if f[2] then redis.call('HSET', stats, 'oldest', f[2])\n"
@@ -453,8 +455,9 @@ exp_delete(struct runner *r, const char *qid)
 	return 0;
 }
 
-/* expire_one - one due message through the state machine */
-static void
+/* expire_one - one due message through the state machine; 0 if it was
+ * released (tracking decides first), else 1 */
+static int
 expire_one(struct runner *r, const char *qid)
 {
 	struct buf hdrs = BUF_INIT;
@@ -466,7 +469,11 @@ expire_one(struct runner *r, const char *qid)
 		if (st == 0)
 			(void)exp_finish(r, qid, 0);	/* index entry only */
 		rr_reply_free(&rc.rep);
-		return;
+		return 1;
+	}
+	if (strcmp(rc.state, RSTATE_RELEASED) == 0) {
+		rr_reply_free(&rc.rep);
+		return 0;
 	}
 	if (strcmp(rc.state, RSTATE_HELD) == 0 &&
 	    exp_cas(r, qid, RSTATE_HELD, RSTATE_EXPIRING) == 1)
@@ -480,6 +487,7 @@ expire_one(struct runner *r, const char *qid)
 		    rc.sender, dsn);
 	buf_free(&hdrs);
 	rr_reply_free(&rc.rep);
+	return 1;
 }
 
 /* warn_one - the delay warning for one held message, once */
@@ -546,7 +554,7 @@ exp_due(struct runner *r, const char *key, struct qb_idlist *out)
 	rargs_str(&a, now);
 	rargs_str(&a, "LIMIT");
 	rargs_str(&a, "0");
-	rargs_str(&a, EXP_BATCH);
+	rargs_str(&a, EXP_FETCH);
 	st = run_cmd(r, "ZRANGEBYSCORE", &a, &rep);
 	for (i = 0; st == 0 && rep.type == RRT_ARRAY && i < rep.nelem; i++)
 		if (rep.elems[i] && qid_valid(rep.elems[i]))
@@ -563,7 +571,7 @@ expire_sweep(struct runner *r)
 	struct qb_idlist warn = { NULL, 0, 0 }, due = { NULL, 0, 0 };
 	struct buf key = BUF_INIT;
 	size_t	i;
-	int	st;
+	int	st, worked;
 
 	rkey_warn(&key, r->s->hostname);
 	st = exp_due(r, key.s, &warn);
@@ -572,8 +580,9 @@ expire_sweep(struct runner *r)
 	rkey_expiry(&key, r->s->hostname);
 	if (st == 0)
 		st = exp_due(r, key.s, &due);
-	for (i = 0; i < due.n && !etrnd_stop; i++)
-		expire_one(r, due.id[i]);
+	for (i = 0, worked = 0; i < due.n && worked < EXP_BATCH &&
+	    !etrnd_stop; i++)
+		worked += expire_one(r, due.id[i]);
 	qb_idlist_free(&warn);
 	qb_idlist_free(&due);
 	buf_free(&key);

@@ -18,9 +18,10 @@
  *	runner_flush() releases this host's records in state "held" for the
  *	domain (and, with sub, for every domain of etrn:hostdomains:<host>
  *	below it).  The queue is asked first: a record whose message is not
- *	in the queue any more is stale and removed with its index entries
- *	(not counted as flushed); the others are released through the
- *	backend in batches and marked "released" (etrn:released:<host>).
+ *	in the queue (yet, or any more) is left alone: it may be a message
+ *	still being written, and expiry or reconcile removes it if it stays
+ *	so; the others are released through the backend in batches and
+ *	marked "released" (etrn:released:<host>).
  *	If a release fails, the messages that left the hold anyway are
  *	marked, the rest stay held.
  *
@@ -895,9 +896,14 @@ run_flush_domain(struct runner *r, const char *d, const char *client)
 
 	if ((rc = run_list(r, d, &held, &orphans)) == 0 &&
 	    (qs = run_candidates(r, d, &held, &stale, &rel)) == 0) {
-		rc = run_gone(r, stale.id, stale.n, 0, d, &nstale);
-		if (rc == 0)
-			rc = run_gone(r, orphans.id, orphans.n, 0, d, NULL);
+		/*
+		 * A record without a queue file is not removed here: the
+		 * milter writes the record just before Postfix finishes the
+		 * file, so it may be a message still arriving.  Expiry (at
+		 * the deadline) or reconcile removes records that stay stale.
+		 */
+		nstale = stale.n;
+		rc = run_gone(r, orphans.id, orphans.n, 0, d, NULL);
 		for (i = 0; rc == 0 && i < rel.n; i += RUN_BATCH)
 			rc = run_release(r, d, client, rel.id + i,
 			    rel.n - i < RUN_BATCH ? rel.n - i : RUN_BATCH,
@@ -906,8 +912,8 @@ run_flush_domain(struct runner *r, const char *d, const char *client)
 			rc = run_last_flush(r, d);
 	}
 	if (rc == 0 && qs == 0)
-		log_info("flush domain=%s client=%.100s released=%zu stale=%zu",
-		    d, client, nrel, nstale);
+		log_info("flush domain=%s client=%.100s released=%zu "
+		    "not_queued=%zu", d, client, nrel, nstale);
 	qb_idlist_free(&held);
 	qb_idlist_free(&orphans);
 	qb_idlist_free(&stale);
