@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "etrnd/ctl.h"
+#include "mail/flushreq.h"
 #include "mail/holdtag.h"
 #include "mail/qbackend.h"
 #include "mail/rkeys.h"
@@ -69,31 +70,6 @@
 #include "util/xalloc.h"
 
 #define CTL_CLIENT	"etrnctl"
-
-/*
- * KEYS: held helddomains flushing stream
- * ARGV: domain sub held_prefix lock_ttl client via now maxlen
- * Returns {pending, ID of the stream entry or ""}.
- */
-static struct rscript flush_script = {
-	"local n = redis.call('ZCARD', KEYS[1])\n"
-	"if ARGV[2] == '1' then\n"
-	"  local suffix = '.' .. ARGV[1]\n"
-	"  for _, d in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
-	"    if #d > #suffix and string.sub(d, -#suffix) == suffix then\n"
-	"      n = n + redis.call('ZCARD', ARGV[3] .. d)\n"
-	"    end\n"
-	"  end\n"
-	"end\n"
-	"if n == 0 then return {0, ''} end\n"
-	"redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4])\n"
-	"local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*',\n"
-	"  '" FF_DOMAIN "', ARGV[1], '" FF_SUB "', ARGV[2],\n"
-	"  '" FF_CLIENT "', ARGV[5], '" FF_VIA "', ARGV[6],\n"
-	"  '" FF_TIME "', ARGV[7])\n"
-	"return {n, id}\n",
-	""
-};
 
 /* KEYS: msg released; ARGV: now qid.  1: marked, 0: no longer held. */
 static struct rscript mark_script = {
@@ -563,11 +539,13 @@ flush_report(struct ctl *c, const char *domain, int sub, long long n,
 int
 cmd_flush(struct ctl *c, int argc, char **argv)
 {
-	struct buf d = BUF_INIT, err = BUF_INIT, k[5];
+	struct buf d = BUF_INIT, err = BUF_INIT;
+	struct flushreq f;
+	struct flushreq_args a;
 	struct rr_reply r;
-	char	ttl[24], now[24];
-	const char *av[12];
-	int	sub = argv[0][0] == '@', i, rc = CTL_ERR;
+	const char *id;
+	long long n;
+	int	sub = argv[0][0] == '@', busy, rc = CTL_ERR;
 
 	(void)argc;
 	if (ctl_domain_arg(argv[0] + sub, 0, &d, &err) < 0) {
@@ -575,38 +553,25 @@ cmd_flush(struct ctl *c, int argc, char **argv)
 		buf_free(&err);
 		return CTL_ERR;
 	}
-	for (i = 0; i < 5; i++)
-		buf_init(&k[i]);
-	rkey_held(&k[0], d.s);
-	rkey_helddomains(&k[1]);
-	rkey_flushing(&k[2], d.s);
-	rkey_flush_stream(&k[3]);
-	rkey_held(&k[4], "");
-	snprintf(ttl, sizeof(ttl), "%lld", c->s.flush_lock_time);
-	snprintf(now, sizeof(now), "%lld", c->now);
-	for (i = 0; i < 4; i++)
-		av[i] = k[i].s;
-	av[4] = d.s;
-	av[5] = sub ? "1" : "0";
-	av[6] = k[4].s;
-	av[7] = ttl;
-	av[8] = CTL_CLIENT;
-	av[9] = CTL_CLIENT;
-	av[10] = now;
-	av[11] = FLUSH_STREAM_MAXLEN;
-	if (ctl_script(c, &flush_script, 4, 12, av, &r) == 0) {
-		if (r.type != RRT_ARRAY || r.nelem != 2 || !r.elems[0] ||
-		    !r.elems[1])
+	f.domain = d.s;
+	f.sub = sub;
+	f.client = CTL_CLIENT;
+	f.via = CTL_CLIENT;
+	f.lock_ttl = c->s.flush_lock_time;
+	f.now = c->now;
+	f.force = 1;
+	flushreq_args(&a, &f);
+	if (ctl_script(c, &flushreq_script, FLUSHREQ_KEYS,
+	    FLUSHREQ_ARGC, a.av, &r) == 0) {
+		if (flushreq_result(&r, &n, &busy, &id) < 0)
 			log_err("flush: unexpected reply from Redis");
 		else {
-			flush_report(c, d.s, sub, ctl_ll(r.elems[0]),
-			    r.elems[1]);
+			flush_report(c, d.s, sub, n, id);
 			rc = CTL_OK;
 		}
 		rr_reply_free(&r);
 	}
-	for (i = 0; i < 5; i++)
-		buf_free(&k[i]);
+	flushreq_args_free(&a);
 	buf_free(&d);
 	return rc;
 }

@@ -421,18 +421,11 @@ table_cellf(struct table *t, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
 	va_list	ap;
-	int	n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	buf_grow(&b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b.s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	table_cell(t, b.s);
+	table_cell(t, buf_terminate(&b));
 	buf_free(&b);
 }
 

@@ -2,13 +2,9 @@
  * NAME
  *	etrn - the ETRN command: parse, authorize, count, queue the flush
  * DESCRIPTION
- *	The argument is parsed and the client authorized by etrnarg.c.
- *	The rest is one Lua script, so counting and queueing are atomic: it
- *	counts the held messages (all hosts; with "@", subdomains too),
- *	records last_etrn and last_etrn_client, and, unless nothing is held
- *	or a flush of the node started less than flush_lock_time ago, sets
- *	the marker etrn:flushing:<domain> and appends the request to the
- *	stream etrn:flush that every host's queue runner reads.
+ *	The argument is parsed and the client authorized by etrnarg.c; the
+ *	count and the request are one script (flushreq.c) that every host's
+ *	queue runner reads from the stream etrn:flush.
  * SECURITY
  *	The argument is validated before use; it reaches Redis only as a
  *	script argument (never as a command or key pattern) and a reply
@@ -26,38 +22,10 @@
 
 #include "etrnd/listener.h"
 #include "mail/domain.h"
+#include "mail/flushreq.h"
 #include "mail/replies.h"
 #include "mail/rkeys.h"
 #include "util/log.h"
-
-/*
- * KEYS: held, helddomains, flushing, stream, stats
- * ARGV: domain sub held_prefix lock_ttl client via now maxlen
- * Returns {pending, in_progress}.
- */
-static const struct rscript etrn_script = {
-	"local n = redis.call('ZCARD', KEYS[1])\n"
-	"if ARGV[2] == '1' then\n"
-	"  local suffix = '.' .. ARGV[1]\n"
-	"  for _, d in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
-	"    if #d > #suffix and string.sub(d, -#suffix) == suffix then\n"
-	"      n = n + redis.call('ZCARD', ARGV[3] .. d)\n"
-	"    end\n"
-	"  end\n"
-	"end\n"
-	"redis.call('HSET', KEYS[5], '" SF_LAST_ETRN "', ARGV[7],\n"
-	"  '" SF_LAST_CLIENT "', ARGV[5])\n"
-	"if n == 0 then return {0, 0} end\n"
-	"if not redis.call('SET', KEYS[3], ARGV[5], 'NX', 'EX', ARGV[4]) then\n"
-	"  return {n, 1}\n"
-	"end\n"
-	"redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*',\n"
-	"  '" FF_DOMAIN "', ARGV[1], '" FF_SUB "', ARGV[2],\n"
-	"  '" FF_CLIENT "', ARGV[5], '" FF_VIA "', ARGV[6],\n"
-	"  '" FF_TIME "', ARGV[7])\n"
-	"return {n, 0}\n",
-	""
-};
 
 /* etrn_finish - reply, log, let the session go on */
 static void
@@ -81,60 +49,44 @@ etrn_reply_cb(struct rr_reply *r, void *arg)
 {
 	struct session *ss = arg;
 	long long n;
+	int	busy;
+	const char *id;
 
 	ss->busy = 0;
 	if (ss->dead) {
 		session_close(ss);
 		return;
 	}
-	if (r->status != RR_OK || r->type != RRT_ARRAY || r->nelem != 2 ||
-	    r->elems[0] == NULL || r->elems[1] == NULL) {
+	if (flushreq_result(r, &n, &busy, &id) < 0) {
 		log_warnx("%s: redis: %s", ss->id, r->str ? r->str :
 		    "unexpected reply");
 		etrn_finish(ss, ETRN_UNAVAILABLE, 0, NULL);
-	} else {
-		n = strtoll(r->elems[0], NULL, 10);
-		etrn_finish(ss, n == 0 ? ETRN_NOTHING : r->elems[1][0] == '1' ?
+	} else
+		etrn_finish(ss, n == 0 ? ETRN_NOTHING : busy ?
 		    ETRN_IN_PROGRESS : ETRN_STARTED, n, NULL);
-	}
 	session_resume(ss);
 }
 
-/* etrn_request - run the script for an authorized request */
+/* etrn_request - run the flush-request script for an authorized request */
 static int
 etrn_request(struct session *ss)
 {
 	struct listener *l = ss->l;
-	struct buf k[5], prefix = BUF_INIT;
-	char	ttl[24], now[24];
-	const char *av[13];
-	int	i, rc;
+	struct flushreq f;
+	struct flushreq_args a;
+	int	rc;
 
-	for (i = 0; i < 5; i++)
-		buf_init(&k[i]);
-	rkey_held(&k[0], ss->req.domain);
-	rkey_helddomains(&k[1]);
-	rkey_flushing(&k[2], ss->req.domain);
-	rkey_flush_stream(&k[3]);
-	rkey_stats(&k[4], ss->req.domain);
-	rkey_held(&prefix, "");
-	snprintf(ttl, sizeof(ttl), "%lld", l->s->flush_lock_time);
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	for (i = 0; i < 5; i++)
-		av[i] = k[i].s;
-	av[5] = ss->req.domain;
-	av[6] = ss->req.sub ? "1" : "0";
-	av[7] = prefix.s;
-	av[8] = ttl;
-	av[9] = ss->addr;
-	av[10] = l->s->hostname;
-	av[11] = now;
-	av[12] = FLUSH_STREAM_MAXLEN;
-	rc = ra_script(l->redis, &etrn_script, etrn_reply_cb, ss, 5, 13, av,
-	    NULL);
-	for (i = 0; i < 5; i++)
-		buf_free(&k[i]);
-	buf_free(&prefix);
+	f.domain = ss->req.domain;
+	f.sub = ss->req.sub;
+	f.client = ss->addr;
+	f.via = l->s->hostname;
+	f.lock_ttl = l->s->flush_lock_time;
+	f.now = (long long)time(NULL);
+	f.force = 0;
+	flushreq_args(&a, &f);
+	rc = ra_script(l->redis, &flushreq_script, etrn_reply_cb, ss,
+	    FLUSHREQ_KEYS, FLUSHREQ_ARGC, a.av, NULL);
+	flushreq_args_free(&a);
 	return rc;
 }
 

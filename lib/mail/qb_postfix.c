@@ -76,10 +76,13 @@ pf_chomp(struct buf *b)
 	return buf_terminate(b);
 }
 
-/* pf_cmd - run a Postfix command: "prog [-c dir] args..." */
+/*
+ * pf_cmd - run a Postfix command: "prog [cflag dir] args..."; cflag is
+ * "-c" for the queue tools, "-C" for sendmail
+ */
 static enum qb_status
-pf_cmd(const struct qb_conf *qc, const char *prog, const char *const *args,
-    const char *in, size_t inlen, struct buf *out)
+pf_cmd(const struct qb_conf *qc, const char *prog, const char *cflag,
+    const char *const *args, const char *in, size_t inlen, struct buf *out)
 {
 	const char *argv[16];
 	struct buf path = BUF_INIT, err = BUF_INIT;
@@ -89,7 +92,7 @@ pf_cmd(const struct qb_conf *qc, const char *prog, const char *const *args,
 	buf_printf(&path, "%s/%s", qc->command_directory, prog);
 	argv[n++] = path.s;
 	if (qc->config_directory && *qc->config_directory) {
-		argv[n++] = "-c";
+		argv[n++] = cflag;
 		argv[n++] = qc->config_directory;
 	}
 	while (*args && n < 15)
@@ -140,16 +143,16 @@ pf_release(const struct qb_conf *qc, char *const *ids, size_t n)
 	}
 	if (n == 0)
 		return QB_OK;
-	st = pf_cmd(qc, "postsuper", hold_args, in.s, in.len, NULL);
+	st = pf_cmd(qc, "postsuper", "-c", hold_args, in.s, in.len, NULL);
 	buf_free(&in);
 	if (st != QB_OK)
 		return st;
 	if (n > PF_FLUSH_BATCH)
-		return pf_cmd(qc, "postqueue", flush_args, NULL, 0, NULL);
+		return pf_cmd(qc, "postqueue", "-c", flush_args, NULL, 0, NULL);
 	for (i = 0; i < n; i++) {
 		const char *args[] = { "-i", ids[i], NULL };
 
-		if ((st = pf_cmd(qc, "postqueue", args, NULL, 0, NULL)) !=
+		if ((st = pf_cmd(qc, "postqueue", "-c", args, NULL, 0, NULL)) !=
 		    QB_OK)
 			return st;
 	}
@@ -170,7 +173,7 @@ pf_rehold(const struct qb_conf *qc, char *const *ids, size_t n)
 	}
 	if (n == 0)
 		return QB_OK;
-	st = pf_cmd(qc, "postsuper", args, in.s, in.len, NULL);
+	st = pf_cmd(qc, "postsuper", "-c", args, in.s, in.len, NULL);
 	buf_free(&in);
 	return st;
 }
@@ -183,7 +186,7 @@ pf_init(struct qb_conf *qc)
 	struct buf out = BUF_INIT;
 	enum qb_status st;
 
-	if ((st = pf_cmd(qc, "postconf", args, NULL, 0, &out)) != QB_OK) {
+	if ((st = pf_cmd(qc, "postconf", "-c", args, NULL, 0, &out)) != QB_OK) {
 		buf_free(&out);
 		return st;
 	}
@@ -211,7 +214,7 @@ pf_remove(const struct qb_conf *qc, const char *id)
 
 	if (!qid_valid(id))
 		return QB_BAD;
-	return pf_cmd(qc, "postsuper", args, NULL, 0, NULL);
+	return pf_cmd(qc, "postsuper", "-c", args, NULL, 0, NULL);
 }
 
 /* pf_listing - postqueue -j, parsed; QB_FAIL unless every line parses */
@@ -224,7 +227,7 @@ pf_listing(const struct qb_conf *qc, struct pfq_list *l)
 	const char *why = NULL;
 	size_t	line = 0;
 
-	if ((st = pf_cmd(qc, "postqueue", args, NULL, 0, &text)) == QB_OK &&
+	if ((st = pf_cmd(qc, "postqueue", "-c", args, NULL, 0, &text)) == QB_OK &&
 	    pfq_parse(text.s ? text.s : "", text.len, l, &line, &why) < 0) {
 		log_warnx("postqueue -j: line %zu: %s; queue listing not used",
 		    line, why);
@@ -266,7 +269,7 @@ pf_read(const struct qb_conf *qc, const char *id, enum qb_read what,
 
 	if (!qid_valid(id))
 		return QB_BAD;
-	return pf_cmd(qc, "postcat", args, NULL, 0, out);
+	return pf_cmd(qc, "postcat", "-c", args, NULL, 0, out);
 }
 
 /* pf_mtime_add - remember one deferred file */
@@ -414,11 +417,9 @@ static enum qb_status
 pf_submit(const struct qb_conf *qc, const char *sender, const char *rcpt,
     const char *msg, size_t len)
 {
-	const char *argv[12];
-	struct buf path = BUF_INIT, err = BUF_INIT;
-	struct spawn_result res;
+	const char *args[] = { "-f", *sender ? sender : "<>", "-i", "--",
+		rcpt, NULL };
 	const char *p;
-	int	n = 0, rc;
 
 	for (p = rcpt; *p; p++)
 		if ((unsigned char)*p < 32 || *p == 127)
@@ -428,31 +429,7 @@ pf_submit(const struct qb_conf *qc, const char *sender, const char *rcpt,
 			return QB_BAD;
 	if (*rcpt == '\0' || *rcpt == '-' || *sender == '-')
 		return QB_BAD;
-	buf_printf(&path, "%s/sendmail", qc->command_directory);
-	argv[n++] = path.s;
-	if (qc->config_directory && *qc->config_directory) {
-		argv[n++] = "-C";
-		argv[n++] = qc->config_directory;
-	}
-	argv[n++] = "-f";
-	argv[n++] = *sender ? sender : "<>";
-	argv[n++] = "-i";
-	argv[n++] = "--";
-	argv[n++] = rcpt;
-	argv[n] = NULL;
-	rc = spawn_run(argv, msg, len, NULL, &err, qc->timeout, &res);
-	if (rc < 0 || !res.exited || res.status != 0) {
-		log_warnx("%s failed: %s%s%.200s", path.s, rc < 0 ?
-		    "could not run" : res.timed_out ? "timed out" :
-		    !res.exited ? "killed by signal" : "exit status non-zero",
-		    err.len ? ": " : "", err.len ? pf_chomp(&err) : "");
-		buf_free(&path);
-		buf_free(&err);
-		return QB_FAIL;
-	}
-	buf_free(&path);
-	buf_free(&err);
-	return QB_OK;
+	return pf_cmd(qc, "sendmail", "-C", args, msg, len, NULL);
 }
 
 const struct qb_backend qb_postfix = {

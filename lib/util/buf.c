@@ -95,23 +95,32 @@ buf_cat(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
+/* buf_vprintf - append formatted text from a va_list */
+void
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list	aq;
+	int	n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		log_fatalx("buf_printf: bad format");
+	buf_grow(b, (size_t)n);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
 /* buf_printf - append formatted text */
 void
 buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list	ap;
-	int	n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		log_fatalx("buf_printf: bad format");
-	buf_grow(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
 }
 
 /* buf_terminate - NUL-terminate and return the string */

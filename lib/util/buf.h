@@ -2,6 +2,7 @@
 #ifndef OE_BUF_H
 #define OE_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct buf {
@@ -21,6 +22,8 @@ void	buf_add(struct buf *, const void *, size_t);
 void	buf_cat(struct buf *, const char *);
 void	buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	buf_vprintf(struct buf *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
 const char *buf_terminate(struct buf *);
 char	*buf_steal(struct buf *);
 
