@@ -1,31 +1,9 @@
 -- t-02-pass.lua - a message for no dial-up domain passes untouched
-local sock = os.getenv("MILTER_SOCKET") or error("MILTER_SOCKET is not set")
+dofile(os.getenv("MILTER_TESTLIB") or error("MILTER_TESTLIB is not set"))
 local QID = "4PassMsg02"
 -- Not dial-up: the parent of the ".sub.test" entry and a subdomain of the
 -- exact entry "dialup.test".
 local RCPTS = { "<u@example.com>", "<u@sub.test>", "<u@x.dialup.test>" }
-
--- expect - fail unless the call returned nil and the reply is one of ...
-local function expect(conn, what, err, ...)
-	if err ~= nil then
-		error(what .. ": " .. tostring(err), 2)
-	end
-	local got = mt.getreply(conn)
-	for _, want in ipairs({...}) do
-		if got == want then
-			return
-		end
-	end
-	error(string.format("%s: unexpected milter reply '%s'", what,
-	    string.char(got)), 2)
-end
-
--- check - fail with msg unless cond holds
-local function check(cond, msg)
-	if not cond then
-		error(msg, 2)
-	end
-end
 
 -- main - the scenario
 local function main()
@@ -56,9 +34,4 @@ local function main()
 	print("RESULT qid=" .. QID)
 end
 
--- miltertest exits 1 on a script error without printing it: print it here
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-	io.stderr:write("FAILED: " .. tostring(err) .. "\n")
-	error(err, 0)
-end
+run(main)

@@ -2,33 +2,11 @@
 -- Two non-dial-up messages on one connection: the first has two forged
 -- headers (names in any case), the second one; each is deleted by index
 -- with smfi_chgheader and no value, which eom_check calls MT_HDRDELETE.
-local sock = os.getenv("MILTER_SOCKET") or error("MILTER_SOCKET is not set")
+dofile(os.getenv("MILTER_TESTLIB") or error("MILTER_TESTLIB is not set"))
 local QIDS = { "4Forged031", "4Forged032" }
 local FORGED = "dialup.test; host=mx.test; " ..
     "token=0123456789abcdef0123456789abcdef;\n\tarrived=1; expires=2"
 local TAG = "X-ETRN-Hold"
-
--- expect - fail unless the call returned nil and the reply is one of ...
-local function expect(conn, what, err, ...)
-	if err ~= nil then
-		error(what .. ": " .. tostring(err), 2)
-	end
-	local got = mt.getreply(conn)
-	for _, want in ipairs({...}) do
-		if got == want then
-			return
-		end
-	end
-	error(string.format("%s: unexpected milter reply '%s'", what,
-	    string.char(got)), 2)
-end
-
--- check - fail with msg unless cond holds
-local function check(cond, msg)
-	if not cond then
-		error(msg, 2)
-	end
-end
 
 -- send - message n with headers {name, value, ...} up to end of message
 local function send(conn, n, headers)
@@ -80,9 +58,4 @@ local function main()
 	print("RESULT qid=" .. QIDS[2])
 end
 
--- miltertest exits 1 on a script error without printing it: print it here
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-	io.stderr:write("FAILED: " .. tostring(err) .. "\n")
-	error(err, 0)
-end
+run(main)

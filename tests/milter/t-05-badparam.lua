@@ -1,29 +1,7 @@
 -- t-05-badparam.lua - bad MAIL/RCPT parameters are refused (501 5.5.4)
 -- miltertest shows only that a reply code was set before end of message,
 -- not the code itself; t-milter.sh checks the milter's log for the reasons.
-local sock = os.getenv("MILTER_SOCKET") or error("MILTER_SOCKET is not set")
-
--- expect - fail unless the call returned nil and the reply is one of ...
-local function expect(conn, what, err, ...)
-	if err ~= nil then
-		error(what .. ": " .. tostring(err), 2)
-	end
-	local got = mt.getreply(conn)
-	for _, want in ipairs({...}) do
-		if got == want then
-			return
-		end
-	end
-	error(string.format("%s: unexpected milter reply '%s'", what,
-	    string.char(got)), 2)
-end
-
--- check - fail with msg unless cond holds
-local function check(cond, msg)
-	if not cond then
-		error(msg, 2)
-	end
-end
+dofile(os.getenv("MILTER_TESTLIB") or error("MILTER_TESTLIB is not set"))
 
 -- connect - a new connection, connection info sent
 local function connect()
@@ -57,9 +35,4 @@ local function main()
 	mt.disconnect(conn)
 end
 
--- miltertest exits 1 on a script error without printing it: print it here
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-	io.stderr:write("FAILED: " .. tostring(err) .. "\n")
-	error(err, 0)
-end
+run(main)

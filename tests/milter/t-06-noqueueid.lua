@@ -1,29 +1,7 @@
 -- t-06-noqueueid.lua - a dial-up message without a valid {i} macro is
 -- tempfailed at end of message; other mail does not need one
-local sock = os.getenv("MILTER_SOCKET") or error("MILTER_SOCKET is not set")
+dofile(os.getenv("MILTER_TESTLIB") or error("MILTER_TESTLIB is not set"))
 local TEXT = "Temporary failure: no queue ID from the mail system"
-
--- expect - fail unless the call returned nil and the reply is one of ...
-local function expect(conn, what, err, ...)
-	if err ~= nil then
-		error(what .. ": " .. tostring(err), 2)
-	end
-	local got = mt.getreply(conn)
-	for _, want in ipairs({...}) do
-		if got == want then
-			return
-		end
-	end
-	error(string.format("%s: unexpected milter reply '%s'", what,
-	    string.char(got)), 2)
-end
-
--- check - fail with msg unless cond holds
-local function check(cond, msg)
-	if not cond then
-		error(msg, 2)
-	end
-end
 
 -- send - one message to rcpt, {i} = qid unless nil, up to end of message;
 -- the connection and mt.eom()'s result
@@ -72,9 +50,4 @@ local function main()
 	mt.disconnect(conn)
 end
 
--- miltertest exits 1 on a script error without printing it: print it here
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-	io.stderr:write("FAILED: " .. tostring(err) .. "\n")
-	error(err, 0)
-end
+run(main)

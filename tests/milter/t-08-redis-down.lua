@@ -1,31 +1,9 @@
 -- t-08-redis-down.lua - with Redis gone, a dial-up message is tempfailed at
 -- end of message and other mail still passes (the domain list is kept).
 -- t-milter.sh stops Redis before it runs scripts named t-*-redis-down.lua.
-local sock = os.getenv("MILTER_SOCKET") or error("MILTER_SOCKET is not set")
+dofile(os.getenv("MILTER_TESTLIB") or error("MILTER_TESTLIB is not set"))
 local TEXT = "Temporary failure recording the message for ETRN, " ..
     "try again later"
-
--- expect - fail unless the call returned nil and the reply is one of ...
-local function expect(conn, what, err, ...)
-	if err ~= nil then
-		error(what .. ": " .. tostring(err), 2)
-	end
-	local got = mt.getreply(conn)
-	for _, want in ipairs({...}) do
-		if got == want then
-			return
-		end
-	end
-	error(string.format("%s: unexpected milter reply '%s'", what,
-	    string.char(got)), 2)
-end
-
--- check - fail with msg unless cond holds
-local function check(cond, msg)
-	if not cond then
-		error(msg, 2)
-	end
-end
 
 -- send - one message to rcpt with {i} = qid, up to end of message; the
 -- connection and mt.eom()'s result
@@ -74,9 +52,4 @@ local function main()
 	mt.disconnect(conn)
 end
 
--- miltertest exits 1 on a script error without printing it: print it here
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-	io.stderr:write("FAILED: " .. tostring(err) .. "\n")
-	error(err, 0)
-end
+run(main)

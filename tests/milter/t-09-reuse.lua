@@ -1,15 +1,8 @@
 -- t-09-reuse.lua - Postfix reuses queue ID 4AbCdEfGh1 (held by t-01) for a
 -- new dial-up message; t-milter.sh sets warn_time 0 for dialup.test first
 -- and checks that the old record's index entries and counts are gone.
-local sock = os.getenv("MILTER_SOCKET") or error("MILTER_SOCKET is not set")
+dofile(os.getenv("MILTER_TESTLIB") or error("MILTER_TESTLIB is not set"))
 local QID = "4AbCdEfGh1"
-
--- check - fail with msg unless cond holds
-local function check(cond, msg)
-	if not cond then
-		error(msg, 2)
-	end
-end
 
 -- ok - fail unless the call returned nil and the reply is continue/accept
 local function ok(conn, what, err)
@@ -39,9 +32,4 @@ local function main()
 	print("RESULT token=" .. v:match("token=([0-9a-f]+);"))
 end
 
--- miltertest exits 1 on a script error without printing it: print it here
-local good, err = xpcall(main, debug.traceback)
-if not good then
-	io.stderr:write("FAILED: " .. tostring(err) .. "\n")
-	error(err, 0)
-end
+run(main)

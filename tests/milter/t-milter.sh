@@ -27,55 +27,8 @@ redis_pid=
 milter_pid=
 npass=0
 nfail=0
-
-# pass MSG - count and print a passed check
-pass() {
-	npass=$((npass + 1))
-	echo "PASS: $*"
-}
-
-# fail MSG - count and print a failed check (the run goes on)
-fail() {
-	nfail=$((nfail + 1))
-	echo "FAIL: $*"
-}
-
-# skip MSG - print why and exit 77 (automake's "skipped")
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
-
-# die MSG - a setup step failed: print and exit 1
-die() {
-	echo "ERROR: $*" >&2
-	exit 1
-}
-
-# alive PID - true while PID runs (a zombie does not count)
-alive() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	case $st in
-	Z*) return 1 ;;
-	esac
-	return 0
-}
-
-# stop_pid PID - SIGTERM, SIGKILL after 10 s; reap the child
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		alive "$pid" || break
-		sleep 0.1
-	done
-	if alive "$pid"; then
-		echo "pid $pid ignored SIGTERM, killing it" >&2
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=../lib/standalone.sh
+. "$srcdir/tests/lib/standalone.sh"
 
 # show_log FILE - the last lines of FILE on stderr
 show_log() {
@@ -111,24 +64,6 @@ cleanup() {
 	exit "$rc"
 }
 
-# rcli ARGS... - redis-cli on the private Redis, raw output
-rcli() {
-	"$redis_cli" -s "$T/redis.sock" --raw "$@"
-}
-
-# wait_for SECS CMD... - run CMD every 0.1 s until it succeeds, or fail
-wait_for() {
-	local i n=$(($1 * 10))
-	shift
-	for ((i = 0; i < n; i++)); do
-		if "$@" >/dev/null 2>&1; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
 # closed_port - print a loopback TCP port where nothing listens
 closed_port() {
 	local port i
@@ -142,24 +77,14 @@ closed_port() {
 	return 1
 }
 
-# redis_up - true when the private Redis answers PING
-redis_up() {
-	[ "$(rcli PING 2>/dev/null)" = PONG ]
-}
-
 # milter_ready - true when the socket exists and the domains are loaded
 milter_ready() {
 	[ -S "$T/milter.sock" ] &&
 	    grep -q "dial-up domains loaded: count=2" "$T/milter.log"
 }
 
-# start_redis - a throwaway redis-server on $T/redis.sock, seeded
-start_redis() {
-	"$redis_server" --port 0 --unixsocket "$T/redis.sock" \
-	    --unixsocketperm 700 --save '' --appendonly no \
-	    --daemonize no --dir "$T" >"$T/redis.log" 2>&1 &
-	redis_pid=$!
-	wait_for 10 redis_up || die "redis-server did not start"
+# seed_redis - the test domains
+seed_redis() {
 	rcli SADD etrn:domains dialup.test .sub.test >/dev/null ||
 	    die "cannot seed etrn:domains"
 }
@@ -427,7 +352,8 @@ run_script() {
 	if command -v timeout >/dev/null 2>&1; then
 		tmo="timeout 120"
 	fi
-	MILTER_SOCKET="unix:$T/milter.sock" $tmo "$miltertest" -s "$f" \
+	MILTER_SOCKET="unix:$T/milter.sock" \
+	    MILTER_TESTLIB="$(dirname "$f")/lib.lua" $tmo "$miltertest" -s "$f" \
 	    >"$T/$n.out" 2>&1 || rc=$?
 	if [ "$rc" -eq 0 ]; then
 		pass "$n: miltertest script"
@@ -471,6 +397,7 @@ T=$(mktemp -d "$tmpbase/oe-milter.XXXXXX") || die "mktemp failed"
 port=$(closed_port) || die "no closed loopback port found"
 
 start_redis
+seed_redis
 write_config "$port"
 start_milter
 echo "# etrn-milter pid $milter_pid, redis pid $redis_pid, temp dir $T," \
