@@ -190,6 +190,48 @@ exp_cas(struct runner *r, const char *qid, const char *from, const char *to)
 	return st;
 }
 
+/*
+ * KEYS: msg released; ARGV: now qid.  An expiring message found out of
+ * the hold (released by hand): state released and listed for tracking,
+ * which settles it (delivered, or back on hold and expired next sweep).
+ */
+static struct rscript exp_track_script = {
+	"if redis.call('HGET', KEYS[1], 'state') ~= 'expiring' then\n"
+	"  return {0}\n"
+	"end\n"
+	"redis.call('HSET', KEYS[1], 'state', 'released', 'released_at',\n"
+	"  ARGV[1])\n"
+	"redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])\n"
+	"return {1}\n",
+	""
+};
+
+/* exp_to_tracking - hand an expiring, released message to tracking */
+static int
+exp_to_tracking(struct runner *r, const char *qid)
+{
+	struct buf key = BUF_INIT, rel = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	struct rr_reply rep;
+	char	now[24];
+	int	st;
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	rkey_msg(&key, r->s->hostname, qid);
+	rkey_released(&rel, r->s->hostname);
+	rargs_str(&a, key.s);
+	rargs_str(&a, rel.s);
+	rargs_str(&a, now);
+	rargs_str(&a, qid);
+	st = run_script(r, &exp_track_script, "hand to tracking", 2, &a,
+	    &rep);
+	rr_reply_free(&rep);
+	rargs_free(&a);
+	buf_free(&key);
+	buf_free(&rel);
+	return st;
+}
+
 /* exp_finish - drop the record and its index entries */
 static int
 exp_finish(struct runner *r, const char *qid, int expired)
@@ -419,8 +461,7 @@ exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
 	if (state != QS_HELD) {	/* released by someone: tracking decides */
 		log_info("%s: not on hold at its deadline, left to tracking",
 		    qid);
-		return exp_cas(r, qid, RSTATE_EXPIRING, RSTATE_RELEASED) < 0 ?
-		    -1 : 0;
+		return exp_to_tracking(r, qid) < 0 ? -1 : 0;
 	}
 	if ((tag = exp_tag(r, qid, rc->token, hdrs)) < 0)
 		return -1;
@@ -506,7 +547,10 @@ warn_one(struct runner *r, const char *qid)
 	}
 	if (rc.rep.nelem > 0 && strcmp(rc.state, RSTATE_HELD) == 0 &&
 	    strcmp(rc.warned, "sent") != 0 && strcmp(rc.warned, "none") != 0) {
-		if (exp_wanted(DSN_DELAYED, &rc)) {
+		/* Past its deadline already (etrnd was down): the failure
+		 * DSN follows at once, a warning now would only confuse. */
+		if (rc.expires > (long long)time(NULL) &&
+		    exp_wanted(DSN_DELAYED, &rc)) {
 			buf_cat(&hdrs, rc.headers);
 			if (exp_set(r, qid, RF_WARNED, "sending") < 0 ||
 			    exp_send(r, qid, &rc, DSN_DELAYED, &hdrs, 0) != 0) {

@@ -381,7 +381,7 @@ unit(struct buf *b, long long n, const char *word)
 	buf_printf(b, "%lld %s%s", n, word, n == 1 ? "" : "s");
 }
 
-/* duration - "5 days", "1 day 12 hours", "3 hours 5 minutes" */
+/* duration - "5 days", "1 day 12 hours", "3 hours 5 minutes", "8 seconds" */
 static void
 duration(struct buf *b, long long s)
 {
@@ -404,8 +404,10 @@ duration(struct buf *b, long long s)
 			buf_addch(b, ' ');
 			unit(b, m, "minute");
 		}
-	} else
+	} else if (m > 0)
 		unit(b, m, "minute");
+	else
+		unit(b, s, "second");
 }
 
 /* is_holdtag - is this header line our X-ETRN-Hold header */

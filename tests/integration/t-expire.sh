@@ -108,3 +108,23 @@ sleep 1
 [ "$(dsn_count)" = 4 ] || fail "a DSN was sent for it"
 grep -q "$q: queue file does not carry token" "$SB/log/etrnd.log" || fail "not logged"
 pass "token mismatch: record dropped, queue file left alone, no DSN"
+
+# Released by hand and not delivered when its deadline comes (customer
+# host down): tracking puts it back on hold, then it expires with a DSN.
+kill "$SINK_CUSTOMER_PID"
+sb_wait_for 10 sh -c "! kill -0 $SINK_CUSTOMER_PID 2>/dev/null" || fail "sink runs"
+sb_redis HSET etrn:domain:dialup2.test hold_time 6 >/dev/null
+sleep 2
+out=$(send --from h@example.org --to y@dialup2.test) || fail "send h"
+qh=$(qid_of "$out")
+sb_wait_for 10 sh -c "postqueue -c '$PF_CONF' -j | grep -q '\"queue_name\": \"hold\", \"queue_id\": \"$qh\"'" ||
+    fail "h not held"
+postsuper -c "$PF_CONF" -H "$qh" >/dev/null 2>&1 || fail "postsuper -H"
+postqueue -c "$PF_CONF" -i "$qh" || fail "postqueue -i"
+sb_wait_for 30 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$qh" || fail "h not expired"
+sb_wait_for 15 dsn_is 5 || fail "want 5 DSNs, got $(dsn_count)"
+grep -q "$qh: not on hold at its deadline, left to tracking" "$SB/log/etrnd.log" ||
+    fail "not handed to tracking"
+grep -q "$qh: expired domain=dialup2.test" "$SB/log/etrnd.log" || fail "not expired"
+[ "$(sb_hold_ids)" = "$q" ] || fail "hold queue: $(sb_hold_ids)"
+pass "released by hand, not taken by its deadline: back on hold, expired with a DSN"
