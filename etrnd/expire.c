@@ -16,6 +16,8 @@
  *	  dsn_state: (unset) -> sending -> sent | none
  *	  the queue file is deleted (postsuper -d ID hold) and checked gone
  *	  the record and its index entries are removed, expired + 1
+ *	The queue is listed twice per sweep, not per message: once for the
+ *	state of every due message, once to check the deleted files gone.
  *	A DSN is sent only to a non-null sender and only for recipients
  *	whose NOTIFY asks for failures (dsn.c).  Its Message-ID is derived
  *	from the hold token, so should etrnd die between handing the DSN
@@ -47,7 +49,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define EXP_BATCH	100	/* messages worked on per sweep */
+#define EXP_BATCH	500	/* messages worked on per sweep */
 #define EXP_FETCH	"1000"	/* due entries looked at per sweep */
 
 /* A hold record, as read with HGETALL. */
@@ -432,21 +434,13 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
 	return st;
 }
 
-/* exp_check_queue - is the file in the hold queue with our token */
+/* exp_check_queue - given its queue state: on hold with our token (1)? */
 static int
 exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
-    struct buf *hdrs)
+    enum qb_qstate state, struct buf *hdrs)
 {
-	struct qb_qinfo qi;
-	enum qb_qstate state;
 	int	tag;
 
-	memset(&qi, 0, sizeof(qi));
-	qi.id = (char *)qid;
-	if (run_qb(r->qb->status(&r->qc, &qi, 1), "queue status") != QB_OK)
-		return -1;
-	state = qi.state;
-	qb_qinfo_free(&qi, 1);
 	if (state == QS_GONE) {
 		/* After a crash between the delete and the record's removal
 		 * the file is gone because we deleted it: count it. */
@@ -474,32 +468,18 @@ exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
 	return 1;
 }
 
-/* exp_delete - delete the held file and make sure it is gone */
-static int
-exp_delete(struct runner *r, const char *qid)
-{
-	struct qb_qinfo qi;
-	enum qb_qstate state;
 
-	if (run_qb(r->qb->remove(&r->qc, qid), "delete") != QB_OK)
-		return -1;
-	memset(&qi, 0, sizeof(qi));
-	qi.id = (char *)qid;
-	if (run_qb(r->qb->status(&r->qc, &qi, 1), "queue status") != QB_OK)
-		return -1;
-	state = qi.state;
-	qb_qinfo_free(&qi, 1);
-	if (state != QS_GONE) {
-		log_warnx("%s: still queued after delete; retrying", qid);
-		return -1;
-	}
-	return 0;
-}
+/* A message whose file was deleted, waiting for the check that it is gone. */
+struct deleted {
+	char	*qid, *domain, *sender, *dsn;
+	long long arrived;
+};
 
-/* expire_one - one due message through the state machine; 0 if it was
- * released (tracking decides first), else 1 */
+/* expire_one - one due message, in queue state qs, up to its deletion;
+ * 0 if it was released (tracking decides first), else 1 */
 static int
-expire_one(struct runner *r, const char *qid)
+expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
+    struct deleted **del, size_t *ndel)
 {
 	struct buf hdrs = BUF_INIT;
 	const char *dsn = "";
@@ -520,15 +500,92 @@ expire_one(struct runner *r, const char *qid)
 	    exp_cas(r, qid, RSTATE_HELD, RSTATE_EXPIRING) == 1)
 		rc.state = RSTATE_EXPIRING;
 	if (strcmp(rc.state, RSTATE_EXPIRING) == 0 &&
-	    exp_check_queue(r, qid, &rc, &hdrs) == 1 &&
+	    exp_check_queue(r, qid, &rc, qs, &hdrs) == 1 &&
 	    exp_dsn(r, qid, &rc, &hdrs, &dsn) == 0 &&
-	    exp_delete(r, qid) == 0 && exp_finish(r, qid, 1) == 0)
-		log_info("%s: expired domain=%s held=%llds from=<%s> dsn=%s",
-		    qid, rc.domain, (long long)time(NULL) - rc.arrived,
-		    rc.sender, dsn);
+	    run_qb(r->qb->remove(&r->qc, qid), "delete") == QB_OK) {
+		*del = xreallocarray(*del, *ndel + 1, sizeof(**del));
+		(*del)[*ndel].qid = xstrdup(qid);
+		(*del)[*ndel].domain = xstrdup(rc.domain);
+		(*del)[*ndel].sender = xstrdup(rc.sender);
+		(*del)[*ndel].dsn = xstrdup(dsn);
+		(*del)[*ndel].arrived = rc.arrived;
+		(*ndel)++;
+	}
 	buf_free(&hdrs);
 	rr_reply_free(&rc.rep);
 	return 1;
+}
+
+/* exp_status - queue states of n messages with one backend call */
+static struct qb_qinfo *
+exp_status(struct runner *r, char *const *ids, size_t n)
+{
+	struct qb_qinfo *qi = xcalloc(n ? n : 1, sizeof(*qi));
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		qi[i].id = ids[i];
+	if (run_qb(r->qb->status(&r->qc, qi, n), "queue status") != QB_OK) {
+		free(qi);
+		return NULL;
+	}
+	return qi;
+}
+
+/* exp_settle - deleted files checked gone: records removed, logged */
+static void
+exp_settle(struct runner *r, struct deleted *del, size_t n)
+{
+	struct qb_qinfo *qi;
+	char	**ids = xcalloc(n ? n : 1, sizeof(char *));
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		ids[i] = del[i].qid;
+	if ((qi = exp_status(r, ids, n)) != NULL) {
+		for (i = 0; i < n; i++) {
+			if (qi[i].state != QS_GONE)
+				log_warnx("%s: still queued after delete; "
+				    "retrying", del[i].qid);
+			else if (exp_finish(r, del[i].qid, 1) == 0)
+				log_info("%s: expired domain=%s held=%llds "
+				    "from=<%s> dsn=%s", del[i].qid,
+				    del[i].domain, (long long)time(NULL) -
+				    del[i].arrived, del[i].sender, del[i].dsn);
+		}
+		qb_qinfo_free(qi, n);
+		free(qi);
+	}
+	for (i = 0; i < n; i++) {
+		free(del[i].qid);
+		free(del[i].domain);
+		free(del[i].sender);
+		free(del[i].dsn);
+	}
+	free(ids);
+}
+
+/* exp_deadlines - the due deadlines: one status call before, one after */
+static int
+exp_deadlines(struct runner *r, struct qb_idlist *due)
+{
+	struct deleted *del = NULL;
+	struct qb_qinfo *qi;
+	size_t	i, ndel = 0;
+	int	worked;
+
+	if (due->n == 0)
+		return 0;
+	if ((qi = exp_status(r, due->id, due->n)) == NULL)
+		return -1;
+	for (i = 0, worked = 0; i < due->n && worked < EXP_BATCH &&
+	    !etrnd_stop; i++)
+		worked += expire_one(r, due->id[i], qi[i].state, &del, &ndel);
+	qb_qinfo_free(qi, due->n);
+	free(qi);
+	exp_settle(r, del, ndel);
+	free(del);
+	return 0;
 }
 
 /* warn_one - the delay warning for one held message, once */
@@ -615,7 +672,7 @@ expire_sweep(struct runner *r)
 	struct qb_idlist warn = { NULL, 0, 0 }, due = { NULL, 0, 0 };
 	struct buf key = BUF_INIT;
 	size_t	i;
-	int	st, worked;
+	int	st;
 
 	rkey_warn(&key, r->s->hostname);
 	st = exp_due(r, key.s, &warn);
@@ -624,9 +681,8 @@ expire_sweep(struct runner *r)
 	rkey_expiry(&key, r->s->hostname);
 	if (st == 0)
 		st = exp_due(r, key.s, &due);
-	for (i = 0, worked = 0; i < due.n && worked < EXP_BATCH &&
-	    !etrnd_stop; i++)
-		worked += expire_one(r, due.id[i]);
+	if (st == 0)
+		st = exp_deadlines(r, &due);
 	qb_idlist_free(&warn);
 	qb_idlist_free(&due);
 	buf_free(&key);

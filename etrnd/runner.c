@@ -600,18 +600,27 @@ runner_loop(struct runner *r)
 {
 	struct buf last = BUF_INIT;
 	int	pending = 1, n;
-	long long ms;
+	long long ms, start, spent;
 
 	while (!etrnd_stop && !etrnd_child_exited) {
 		if (!run_ready(r)) {
 			run_pause(RUN_RETRY_MS);
 			continue;
 		}
-		if (run_now_ms() >= rs.next_track) {
+		if ((start = run_now_ms()) >= rs.next_track) {
 			(void)runner_track(r);
 			(void)expire_sweep(r);
+			/*
+			 * A pass lists the whole queue (postqueue -j reads
+			 * every queue file): on a big queue, wait four times
+			 * as long as the pass took, so tracking never takes
+			 * more than a fifth of the time from delivery.
+			 */
+			spent = run_now_ms() - start;
 			rs.next_track = run_now_ms() + (rs.qb_down ?
-			    RUN_QB_BACKOFF_MS : r->s->queue_run_interval);
+			    RUN_QB_BACKOFF_MS : spent * 4 >
+			    r->s->queue_run_interval ? spent * 4 :
+			    r->s->queue_run_interval);
 			continue;
 		}
 		if ((n = run_read(r, pending ? "0" : ">", &last)) < 0) {
