@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "etrnd/etrnd.h"
+#include "util/daemonopt.h"
 #include "util/log.h"
 #include "util/net.h"
 #include "util/xalloc.h"
@@ -223,53 +224,29 @@ write_pid(const char *path)
 		log_fatal("etrnd_pid_file %s", path);
 }
 
-/* usage - print usage and exit */
-static void __attribute__((noreturn))
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: etrnd [-fhtvV] [-c config_file]\n"
-	    "  -c FILE  configuration (default %s)\n"
-	    "  -f       stay in the foreground, log to stderr too\n"
-	    "  -t       check the configuration and exit\n"
-	    "  -v       verbose logging\n"
-	    "  -V       print the version\n", OE_DEFAULT_CONF);
-	exit(status);
-}
-
 int
 main(int argc, char **argv)
 {
-	const char *path = OE_DEFAULT_CONF;
+	struct daemon_opts o;
+	const char *path;
 	struct oe_settings s;
 	struct buf err = BUF_INIT;
 	struct runner r;
-	int	ch, fg = 0, test = 0, verbose = 0, fds[MAX_LISTEN], nfds;
+	int	fds[MAX_LISTEN], nfds;
 
-	while ((ch = getopt(argc, argv, "c:fhtvV")) != -1) {
-		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'f': fg = 1; break;
-		case 'h': usage(0);
-		case 't': test = 1; break;
-		case 'v': verbose = 1; break;
-		case 'V': printf("etrnd %s\n", PACKAGE_VERSION); exit(0);
-		default: usage(2);
-		}
-	}
-	if (optind != argc)
-		usage(2);
-	log_init(argv[0], LOG_MAIL, fg || test);
+	daemon_opts_parse(argc, argv, "etrnd", OE_DEFAULT_CONF, &o);
+	path = o.conf;
+	log_init(argv[0], LOG_MAIL, o.fg || o.test);
 	if (settings_load(&s, path, &err) < 0)
 		log_fatalx("%s", buf_terminate(&err));
 	log_set_facility(log_facility_lookup(s.log_facility));
-	log_verbose = s.verbose || verbose;
-	if (test) {
+	log_verbose = s.verbose || o.verbose;
+	if (o.test) {
 		printf("%s: configuration OK\n", path);
 		exit(0);
 	}
 	nfds = bind_all(s.etrnd_listen, fds);
-	if (!fg && daemon(0, 0) < 0)
+	if (!o.fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
 	write_pid(s.etrnd_pid_file);
 	signals();

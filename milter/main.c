@@ -32,6 +32,7 @@
 #include <libmilter/mfapi.h>
 
 #include "milter/milter.h"
+#include "util/daemonopt.h"
 #include "util/log.h"
 #include "util/net.h"
 #include "util/xalloc.h"
@@ -201,50 +202,27 @@ write_pid(const char *path, const struct passwd *pw)
 		log_fatal("milter_pid_file %s", path);
 }
 
-/* usage - print usage and exit */
-static void __attribute__((noreturn))
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: etrn-milter [-fhtvV] [-c config_file]\n"
-	    "  -c FILE  configuration (default %s)\n"
-	    "  -f       stay in the foreground, log to stderr too\n"
-	    "  -t       check the configuration and exit\n"
-	    "  -v       verbose logging\n"
-	    "  -V       print the version\n", OE_DEFAULT_CONF);
-	exit(status);
-}
-
 int
 main(int argc, char **argv)
 {
-	const char *path = OE_DEFAULT_CONF;
-	int	ch, fg = 0, test = 0;
+	struct daemon_opts o;
+	const char *path;
+	int	rc;
 	struct passwd *pw = NULL;
 	struct buf err = BUF_INIT;
 	pthread_t tid;
 	sigset_t set;
 	struct cfg *c;
 
-	while ((ch = getopt(argc, argv, "c:fhtvV")) != -1) {
-		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'f': fg = 1; break;
-		case 'h': usage(0);
-		case 't': test = 1; break;
-		case 'v': opt_verbose = 1; break;
-		case 'V': printf("etrn-milter %s\n", PACKAGE_VERSION); exit(0);
-		default: usage(2);
-		}
-	}
-	if (optind != argc)
-		usage(2);
-	log_init(argv[0], LOG_MAIL, fg || test);
+	daemon_opts_parse(argc, argv, "etrn-milter", OE_DEFAULT_CONF, &o);
+	path = o.conf;
+	opt_verbose = o.verbose;
+	log_init(argv[0], LOG_MAIL, o.fg || o.test);
 	if (cfg_install(path, &err) < 0)
 		log_fatalx("%s", buf_terminate(&err));
 	c = cfg_acquire();
 	log_set_facility(log_facility_lookup(c->s.log_facility));
-	if (test) {
+	if (o.test) {
 		printf("%s: configuration OK\n", path);
 		exit(0);
 	}
@@ -253,7 +231,7 @@ main(int argc, char **argv)
 	if (smfi_register(milter_desc) != MI_SUCCESS)
 		log_fatalx("smfi_register failed");
 	signal(SIGPIPE, SIG_IGN);
-	if (!fg && daemon(0, 0) < 0)
+	if (!o.fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
 	open_socket(&c->s, pw);
 	write_pid(c->s.milter_pid_file, pw);
@@ -277,11 +255,11 @@ main(int argc, char **argv)
 	    c->s.milter_socket, c->s.redis_server, c->s.hostname,
 	    pw ? pw->pw_name : "(unchanged)");
 	cfg_release(c);
-	ch = smfi_main();
+	rc = smfi_main();
 	log_info("stopping");
 	c = cfg_acquire();
 	if (*c->s.milter_pid_file && unlink(c->s.milter_pid_file) < 0 && errno != ENOENT)
 		log_warn("cannot remove milter_pid_file %s", c->s.milter_pid_file);
 	cfg_release(c);
-	return ch == MI_SUCCESS ? 0 : 1;
+	return rc == MI_SUCCESS ? 0 : 1;
 }
