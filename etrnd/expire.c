@@ -469,14 +469,14 @@ exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
 }
 
 
-/* A message whose file was deleted, waiting for the check that it is gone. */
+/* A message whose DSN is out, its file to be deleted and checked gone. */
 struct deleted {
 	char	*qid, *domain, *sender, *dsn;
 	long long arrived;
 };
 
-/* expire_one - one due message, in queue state qs, up to its deletion;
- * 0 if it was released (tracking decides first), else 1 */
+/* expire_one - one due message, in queue state qs, up to its DSN; 0 if
+ * it was released (tracking decides first), else 1 */
 static int
 expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
     struct deleted **del, size_t *ndel)
@@ -501,8 +501,7 @@ expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
 		rc.state = RSTATE_EXPIRING;
 	if (strcmp(rc.state, RSTATE_EXPIRING) == 0 &&
 	    exp_check_queue(r, qid, &rc, qs, &hdrs) == 1 &&
-	    exp_dsn(r, qid, &rc, &hdrs, &dsn) == 0 &&
-	    run_qb(r->qb->remove(&r->qc, qid), "delete") == QB_OK) {
+	    exp_dsn(r, qid, &rc, &hdrs, &dsn) == 0) {
 		*del = xreallocarray(*del, *ndel + 1, sizeof(**del));
 		(*del)[*ndel].qid = xstrdup(qid);
 		(*del)[*ndel].domain = xstrdup(rc.domain);
@@ -532,7 +531,8 @@ exp_status(struct runner *r, char *const *ids, size_t n)
 	return qi;
 }
 
-/* exp_settle - deleted files checked gone: records removed, logged */
+/* exp_settle - delete the files (one command), check them gone (one
+ * listing), remove their records */
 static void
 exp_settle(struct runner *r, struct deleted *del, size_t n)
 {
@@ -542,7 +542,9 @@ exp_settle(struct runner *r, struct deleted *del, size_t n)
 
 	for (i = 0; i < n; i++)
 		ids[i] = del[i].qid;
-	if ((qi = exp_status(r, ids, n)) != NULL) {
+	if (n > 0)
+		(void)run_qb(r->qb->remove(&r->qc, ids, n), "delete");
+	if (n > 0 && (qi = exp_status(r, ids, n)) != NULL) {
 		for (i = 0; i < n; i++) {
 			if (qi[i].state != QS_GONE)
 				log_warnx("%s: still queued after delete; "
@@ -565,7 +567,8 @@ exp_settle(struct runner *r, struct deleted *del, size_t n)
 	free(ids);
 }
 
-/* exp_deadlines - the due deadlines: one status call before, one after */
+/* exp_deadlines - the due deadlines: one status call before, one after;
+ * how many were worked on, or -1 */
 static int
 exp_deadlines(struct runner *r, struct qb_idlist *due)
 {
@@ -585,7 +588,7 @@ exp_deadlines(struct runner *r, struct qb_idlist *due)
 	free(qi);
 	exp_settle(r, del, ndel);
 	free(del);
-	return 0;
+	return worked;
 }
 
 /* warn_one - the delay warning for one held message, once */
@@ -665,7 +668,8 @@ exp_due(struct runner *r, const char *key, struct qb_idlist *out)
 	return st;
 }
 
-/* expire_sweep - due delay warnings, then due deadlines */
+/* expire_sweep - due delay warnings, then due deadlines; 1 when more
+ * deadlines are due than one sweep works on, 0, or -1 */
 int
 expire_sweep(struct runner *r)
 {
@@ -681,8 +685,8 @@ expire_sweep(struct runner *r)
 	rkey_expiry(&key, r->s->hostname);
 	if (st == 0)
 		st = exp_due(r, key.s, &due);
-	if (st == 0)
-		st = exp_deadlines(r, &due);
+	if (st == 0 && (st = exp_deadlines(r, &due)) >= 0)
+		st = st >= EXP_BATCH;
 	qb_idlist_free(&warn);
 	qb_idlist_free(&due);
 	buf_free(&key);

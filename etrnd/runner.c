@@ -601,6 +601,7 @@ runner_loop(struct runner *r)
 	struct buf last = BUF_INIT;
 	int	pending = 1, n;
 	long long ms, start, spent;
+	int	more;
 
 	while (!etrnd_stop && !etrnd_child_exited) {
 		if (!run_ready(r)) {
@@ -609,7 +610,7 @@ runner_loop(struct runner *r)
 		}
 		if ((start = run_now_ms()) >= rs.next_track) {
 			(void)runner_track(r);
-			(void)expire_sweep(r);
+			more = expire_sweep(r) > 0;
 			/*
 			 * A pass lists the whole queue (postqueue -j reads
 			 * every queue file): on a big queue, wait four times
@@ -621,6 +622,10 @@ runner_loop(struct runner *r)
 			    RUN_QB_BACKOFF_MS : spent * 4 >
 			    r->s->queue_run_interval ? spent * 4 :
 			    r->s->queue_run_interval);
+			/* Expiry still behind: go on after a look at the
+			 * stream, so flush requests are served meanwhile. */
+			if (more && !rs.qb_down)
+				rs.next_track = run_now_ms() + 50;
 			continue;
 		}
 		if ((n = run_read(r, pending ? "0" : ">", &last)) < 0) {

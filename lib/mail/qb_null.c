@@ -53,11 +53,9 @@ null_release(const struct qb_conf *qc, char *const *ids, size_t n)
 
 /* null_remove - record a removal */
 static enum qb_status
-null_remove(const struct qb_conf *qc, const char *id)
+null_remove(const struct qb_conf *qc, char *const *ids, size_t n)
 {
-	char	*ids[1] = { (char *)id };
-
-	return null_log(qc, "remove", ids, 1);
+	return null_log(qc, "remove", ids, n);
 }
 
 /* null_list_held - nothing is held */

@@ -9,7 +9,8 @@
  *	deferred queue is flushed once with `postqueue -f` (large batches:
  *	one call instead of one per message).
  *	rehold: `postsuper -h -` with the queue IDs on stdin.
- *	remove: `postsuper -d ID hold` deletes only from the hold queue.
+ *	remove: `postsuper -d - hold` (IDs on stdin) deletes only from the
+ *	hold queue.
  *	list_held: `postqueue -j`, the messages whose queue_name is "hold".
  *	status: one `postqueue -j` for the whole batch (pfqueue.c parses
  *	it).  Not listed: gone.  hold: held.  incoming, active, maildrop:
@@ -206,15 +207,27 @@ pf_init(struct qb_conf *qc)
 	return QB_OK;
 }
 
-/* pf_remove - delete from the hold queue only */
+/* pf_remove - delete from the hold queue only: postsuper -d - hold */
 static enum qb_status
-pf_remove(const struct qb_conf *qc, const char *id)
+pf_remove(const struct qb_conf *qc, char *const *ids, size_t n)
 {
-	const char *args[] = { "-d", id, "hold", NULL };
+	static const char *const args[] = { "-d", "-", "hold", NULL };
+	struct buf in = BUF_INIT;
+	enum qb_status st;
+	size_t	i;
 
-	if (!qid_valid(id))
-		return QB_BAD;
-	return pf_cmd(qc, "postsuper", "-c", args, NULL, 0, NULL);
+	for (i = 0; i < n; i++) {
+		if (!qid_valid(ids[i])) {
+			buf_free(&in);
+			return QB_BAD;
+		}
+		buf_printf(&in, "%s\n", ids[i]);
+	}
+	if (n == 0)
+		return QB_OK;
+	st = pf_cmd(qc, "postsuper", "-c", args, in.s, in.len, NULL);
+	buf_free(&in);
+	return st;
 }
 
 /* pf_listing - postqueue -j, parsed; QB_FAIL unless every line parses */

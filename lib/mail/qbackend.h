@@ -49,8 +49,9 @@ struct qb_backend {
 	/* Move held messages back to the active queue and schedule them. */
 	enum qb_status (*release)(const struct qb_conf *, char *const *,
 	    size_t);
-	/* Delete one message, only if it is in the hold queue. */
-	enum qb_status (*remove)(const struct qb_conf *, const char *);
+	/* Delete messages, only those in the hold queue. */
+	enum qb_status (*remove)(const struct qb_conf *, char *const *,
+	    size_t);
 	/* Queue IDs of every message in the hold queue. */
 	enum qb_status (*list_held)(const struct qb_conf *,
 	    struct qb_idlist *);
