@@ -515,22 +515,6 @@ expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
 	return 1;
 }
 
-/* exp_status - queue states of n messages with one backend call */
-static struct qb_qinfo *
-exp_status(struct runner *r, char *const *ids, size_t n)
-{
-	struct qb_qinfo *qi = xcalloc(n ? n : 1, sizeof(*qi));
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		qi[i].id = ids[i];
-	if (run_qb(r->qb->status(&r->qc, qi, n), "queue status") != QB_OK) {
-		free(qi);
-		return NULL;
-	}
-	return qi;
-}
-
 /* exp_settle - delete the files (one command), check them gone (one
  * listing), remove their records */
 static void
@@ -544,7 +528,7 @@ exp_settle(struct runner *r, struct deleted *del, size_t n)
 		ids[i] = del[i].qid;
 	if (n > 0)
 		(void)run_qb(r->qb->remove(&r->qc, ids, n), "delete");
-	if (n > 0 && (qi = exp_status(r, ids, n)) != NULL) {
+	if (n > 0 && (qi = run_status(r, ids, n, NULL)) != NULL) {
 		for (i = 0; i < n; i++) {
 			if (qi[i].state != QS_GONE)
 				log_warnx("%s: still queued after delete; "
@@ -579,7 +563,7 @@ exp_deadlines(struct runner *r, struct qb_idlist *due)
 
 	if (due->n == 0)
 		return 0;
-	if ((qi = exp_status(r, due->id, due->n)) == NULL)
+	if ((qi = run_status(r, due->id, due->n, NULL)) == NULL)
 		return -1;
 	for (i = 0, worked = 0; i < due->n && worked < EXP_BATCH &&
 	    !etrnd_stop; i++)

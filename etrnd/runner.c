@@ -350,6 +350,28 @@ run_qb(enum qb_status st, const char *what)
 	return st;
 }
 
+/* run_status - queue states of n messages in one backend call (failure
+ * logged once), NULL on failure; *st says why if st is not NULL */
+struct qb_qinfo *
+run_status(struct runner *r, char *const *ids, size_t n, enum qb_status *st)
+{
+	struct qb_qinfo *qi = xcalloc(n ? n : 1, sizeof(*qi));
+	enum qb_status s;
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		qi[i].id = ids[i];
+	s = run_qb(r->qb->status(&r->qc, qi, n), "queue status");
+	if (st != NULL)
+		*st = s;
+	if (s != QB_OK) {
+		qb_qinfo_free(qi, n);
+		free(qi);
+		return NULL;
+	}
+	return qi;
+}
+
 /* run_group - create this host's consumer group (exists: fine) */
 static int
 run_group(struct runner *r)
@@ -860,16 +882,13 @@ run_candidates(struct runner *r, const char *d, struct qb_idlist *held,
 
 	if (held->n == 0)
 		return 0;
-	qi = xcalloc(held->n, sizeof(*qi));
-	for (i = 0; i < held->n; i++)
-		qi[i].id = held->id[i];
-	if ((st = run_qb(r->qb->status(&r->qc, qi, held->n),
-	    "queue status")) == QB_OK)
+	if ((qi = run_status(r, held->id, held->n, &st)) != NULL) {
 		for (i = 0; i < held->n; i++)
 			qb_idlist_add(qi[i].state == QS_GONE ? stale : rel,
 			    qi[i].id);
-	qb_qinfo_free(qi, held->n);
-	free(qi);
+		qb_qinfo_free(qi, held->n);
+		free(qi);
+	}
 	if (st != QB_OK)
 		log_warnx("flush domain=%s: queue status unavailable (%s), "
 		    "nothing released", d, qb_status_name(st));

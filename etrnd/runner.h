@@ -22,6 +22,8 @@ int	run_cmd(struct runner *, const char *, struct rargs *,
 int	run_script(struct runner *, struct rscript *, const char *, int,
 	    struct rargs *, struct rr_reply *);
 enum qb_status run_qb(enum qb_status, const char *);
+struct qb_qinfo *run_status(struct runner *, char *const *, size_t,
+	    enum qb_status *);
 
 /* expire.c: return held mail past its deadline, send delay warnings. */
 int	expire_sweep(struct runner *);
