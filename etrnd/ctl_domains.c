@@ -9,7 +9,8 @@
  * DESCRIPTION
  *	An entry is a member of etrn:domains ("example.net", or ".example.net"
  *	for every subdomain); its settings are the hash etrn:domain:<entry>:
- *	hold_time, warn_time, allow, max_messages and max_bytes.  Values are
+ *	hold_time, warn_time, allow, max_messages, max_bytes and sasl_users
+ *	(etrn-policy).  Values are
  *	checked before they are written (ctl_setting_check) and stored as
  *	given; an empty value removes the key, so the default applies.
  *
@@ -91,7 +92,7 @@ static struct rscript del_script = {
 };
 
 static const char *const dom_fields[] = { "hold_time", "warn_time", "allow",
-	"max_messages", "max_bytes" };
+	"max_messages", "max_bytes", "sasl_users" };
 
 #define NFIELDS	(sizeof(dom_fields) / sizeof(dom_fields[0]))
 
@@ -300,7 +301,8 @@ dom_show_one(struct ctl *c, const char *entry, struct table *t,
 
 	rkey_domain(&key, entry);
 	if (ctl_redis(c, &r, "HMGET", key.s, dom_fields[0], dom_fields[1],
-	    dom_fields[2], dom_fields[3], dom_fields[4], NULL) < 0) {
+	    dom_fields[2], dom_fields[3], dom_fields[4], dom_fields[5],
+	    NULL) < 0) {
 		buf_free(&key);
 		return -1;
 	}
@@ -367,7 +369,7 @@ static int
 dom_show(struct ctl *c, int argc, char **argv)
 {
 	static const char *const head[] = { "DOMAIN", "HOLD_TIME",
-		"WARN_TIME", "ALLOW", "MAX_MESSAGES", "MAX_BYTES" };
+		"WARN_TIME", "ALLOW", "MAX_MESSAGES", "MAX_BYTES", "SASL_USERS" };
 	struct strv doms = { NULL, 0, 0 };
 	struct table t;
 	struct jw w;
@@ -378,8 +380,8 @@ dom_show(struct ctl *c, int argc, char **argv)
 		strv_free(&doms);
 		return CTL_ERR;
 	}
-	table_init(&t, 6, "lrrlrr");
-	for (i = 0; i < 6; i++)
+	table_init(&t, NFIELDS + 1, "lrrlrrl");
+	for (i = 0; i < NFIELDS + 1; i++)
 		table_cell(&t, head[i]);
 	jw_init(&w, &c->out);
 	if (c->json) {

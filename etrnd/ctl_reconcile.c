@@ -122,19 +122,12 @@ struct rc_msg {
  * Returns 0 when the record has the token (left alone), 1 when written.
  */
 static struct rscript rebuild_script = {
+	UNHOLD_LUA
 	"local old = redis.call('HMGET', KEYS[1], '" RF_DOMAIN "', '"
 	RF_SIZE "', '" RF_TOKEN "')\n"
 	"if old[3] == ARGV[9] then return 0 end\n"
 	"if old[1] then\n"
-	"  local oheld, ostats = ARGV[7] .. old[1], ARGV[8] .. old[1]\n"
-	"  if redis.call('ZREM', oheld, ARGV[1]) == 1 then\n"
-	"    redis.call('HINCRBY', ostats, '" SF_HELD "', -1)\n"
-	"    redis.call('HINCRBY', ostats, '" SF_BYTES "',\n"
-	"      -(tonumber(old[2]) or 0))\n"
-	"  end\n"
-	"  local f = redis.call('ZRANGE', oheld, 0, 0, 'WITHSCORES')\n"
-	"  if f[2] then redis.call('HSET', ostats, '" SF_OLDEST "', f[2])\n"
-	"  else redis.call('HDEL', ostats, '" SF_OLDEST "') end\n"
+	"  unhold(ARGV[7] .. old[1], ARGV[8] .. old[1], ARGV[1], old[2])\n"
 	"end\n"
 	"redis.call('DEL', KEYS[1])\n"
 	"redis.call('ZREM', KEYS[5], ARGV[2])\n"
@@ -160,6 +153,7 @@ static struct rscript rebuild_script = {
  * only (no record).
  */
 static struct rscript drop_script = {
+	UNHOLD_LUA
 	"local r = redis.call('HMGET', KEYS[1], '" RF_DOMAIN "', '" RF_SIZE
 	"', '" RF_TOKEN "')\n"
 	"if (r[3] or '') ~= ARGV[5] then return {0, ''} end\n"
@@ -168,15 +162,7 @@ static struct rscript drop_script = {
 	"redis.call('ZREM', KEYS[4], ARGV[4])\n"
 	"redis.call('DEL', KEYS[1])\n"
 	"if not r[1] then return {2, ''} end\n"
-	"local held, stats = ARGV[1] .. r[1], ARGV[2] .. r[1]\n"
-	"if redis.call('ZREM', held, ARGV[3]) == 1 then\n"
-	"  redis.call('HINCRBY', stats, '" SF_HELD "', -1)\n"
-	"  redis.call('HINCRBY', stats, '" SF_BYTES "',\n"
-	"    -(tonumber(r[2]) or 0))\n"
-	"end\n"
-	"local f = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n"
-	"if f[2] then redis.call('HSET', stats, '" SF_OLDEST "', f[2])\n"
-	"else redis.call('HDEL', stats, '" SF_OLDEST "') end\n"
+	"unhold(ARGV[1] .. r[1], ARGV[2] .. r[1], ARGV[3], r[2])\n"
 	"return {1, r[1]}\n",
 	""
 };

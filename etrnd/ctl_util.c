@@ -36,7 +36,7 @@
 #include "util/conf.h"
 #include "util/xalloc.h"
 
-enum ck_kind { CK_TIME, CK_COUNT, CK_SIZE, CK_CIDR };
+enum ck_kind { CK_TIME, CK_COUNT, CK_SIZE, CK_CIDR, CK_NAMES };
 
 /* The fields of etrn:domain:<entry> etrnctl manages. */
 static const struct {
@@ -49,6 +49,8 @@ static const struct {
 	{ "allow", CK_CIDR, "networks such as 192.0.2.0/24,2001:db8::/32" },
 	{ "max_messages", CK_COUNT, "a whole number" },
 	{ "max_bytes", CK_SIZE, "a size such as 512, 64k, 10m, 1g" },
+	{ "sasl_users", CK_NAMES, "login names separated by commas or "
+	    "blanks, no control characters" },
 };
 
 #define NSETTINGS (sizeof(ctl_settings) / sizeof(ctl_settings[0]))
@@ -141,7 +143,8 @@ ctl_member_split(const char *member, char *host, size_t hsize, char *qid,
 const char *
 ctl_setting_names(void)
 {
-	return "hold_time, warn_time, allow, max_messages, max_bytes";
+	return "hold_time, warn_time, allow, max_messages, max_bytes, "
+	    "sasl_users";
 }
 
 /* ctl_setting_check - is key=value a valid per-domain setting */
@@ -177,6 +180,11 @@ ctl_setting_check(const char *key, const char *value, struct buf *err)
 		break;
 	case CK_CIDR:
 		rc = cidr_match_list(value, "127.0.0.1", &why) < 0 ? -1 : 0;
+		break;
+	case CK_NAMES:
+		for (n = 0; value[n] && rc == 0; n++)
+			if ((unsigned char)value[n] < 32 || value[n] == 127)
+				rc = -1;
 		break;
 	}
 	if (rc < 0)

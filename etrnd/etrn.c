@@ -109,11 +109,11 @@ etrn_command(struct session *ss, const char *arg)
 		etrn_finish(ss, ETRN_RATE_LIMITED, 0, NULL);
 		return;
 	}
-	if (!l->domains_loaded || !ra_connected(l->redis)) {
+	if (!l->dw.loaded || !ra_connected(l->redis)) {
 		etrn_finish(ss, ETRN_UNAVAILABLE, 0, NULL);
 		return;
 	}
-	if ((o = etrn_authorize(&l->domains, l->s->etrn_allow, &ss->req,
+	if ((o = etrn_authorize(&l->dw.domains, l->s->etrn_allow, &ss->req,
 	    ss->addr, &reason)) != ETRN_STARTED) {
 		etrn_finish(ss, o, 0, buf_terminate(&reason));
 		buf_free(&reason);

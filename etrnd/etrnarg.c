@@ -1,152 +1,26 @@
 /*
  * NAME
- *	etrnarg - ETRN argument parsing, authorization and rate limits (pure)
+ *	etrnarg - the listener's rate-limit table
  * DESCRIPTION
- *	etrn_parse() accepts "domain", "@domain" (the domain and its
- *	subdomains) and "#queue" (a queue name, which etrnd takes as the
- *	node's domain, as Sendmail's queue groups are usually named after
- *	it).  The domain goes through dom_normalize(), so only host name
- *	syntax (or an IDN, converted to A-labels) reaches Redis.
- *
- *	etrn_authorize() requires the node to be a dial-up domain (an exact
- *	entry, or a ".parent" entry covering it; for "@domain" also an entry
- *	".domain") and the client address to be in that entry's `allow`
- *	list, or in etrn_allow when the entry has none.  With neither, ETRN
- *	is refused: authorization is default-deny.
- *
- *	rate_allow() counts ETRN commands per client address and minute.
+ *	ETRN argument parsing, authorization and the rate-limit table are
+ *	shared with etrn-policy (lib/mail/etrnauth.c); these wrappers apply
+ *	the table to the listener's own.
  */
 #include "config.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "etrnd/listener.h"
-#include "mail/domain.h"
-#include "mail/replies.h"
-#include "util/cidr.h"
-#include "util/log.h"
-#include "util/xalloc.h"
-
-/* etrn_parse - the argument of ETRN; 0 or -1 (syntax) */
-int
-etrn_parse(const char *arg, struct etrn_req *r)
-{
-	struct buf norm = BUF_INIT;
-	const char *d = arg;
-	size_t	len = strlen(arg);
-
-	memset(r, 0, sizeof(r[0]));
-	if (len == 0 || len >= sizeof(r->node) || strpbrk(arg, " \t") != NULL)
-		return -1;
-	if (*d == '@')
-		r->sub = 1, d++;
-	else if (*d == '#')
-		r->queue = 1, d++;
-	if (dom_normalize(d, &norm, NULL) < 0) {
-		buf_free(&norm);
-		return -1;
-	}
-	memcpy(r->node, arg, len + 1);
-	memcpy(r->domain, norm.s, norm.len + 1);
-	buf_free(&norm);
-	return 0;
-}
-
-/* etrn_entry - the dial-up entry covering the request, or NULL */
-static const struct dom_entry *
-etrn_entry(const struct domlist *dl, const struct etrn_req *r)
-{
-	const struct dom_entry *e;
-	char	parent[258];
-
-	if ((e = domlist_match(dl, r->domain)) != NULL || !r->sub)
-		return e;
-	snprintf(parent, sizeof(parent), ".%s", r->domain);
-	return domlist_match(dl, parent);
-}
-
-/* etrn_authorize - may client flush r; ETRN_STARTED means yes */
-enum etrn_outcome
-etrn_authorize(const struct domlist *dl, const char *default_allow,
-    const struct etrn_req *r, const char *client, struct buf *reason)
-{
-	const struct dom_entry *e = etrn_entry(dl, r);
-	const char *allow;
-	struct buf err = BUF_INIT;
-	int	m;
-
-	if (e == NULL) {
-		buf_cat(reason, "not a dial-up domain here");
-		return ETRN_NOT_ALLOWED;
-	}
-	allow = e->allow ? e->allow : default_allow;
-	if (*allow == '\0') {
-		buf_cat(reason, "no ETRN clients are authorized for it");
-		return ETRN_NOT_ALLOWED;
-	}
-	if ((m = cidr_match_list(allow, client, &err)) <= 0) {
-		if (m < 0)
-			log_warnx("domain=%s bad allow list: %s", e->name,
-			    buf_terminate(&err));
-		buf_printf(reason, "client %s is not authorized for it",
-		    client);
-		buf_free(&err);
-		return ETRN_NOT_ALLOWED;
-	}
-	buf_free(&err);
-	return ETRN_STARTED;
-}
-
-/* rate_hash - bucket of an address */
-static unsigned
-rate_hash(const char *s)
-{
-	unsigned h = 5381;
-
-	while (*s)
-		h = h * 33 + (unsigned char)*s++;
-	return h % RATE_BUCKETS;
-}
 
 /* rate_allow - count one ETRN for addr; 0 when over limit per minute */
 int
 rate_allow(struct listener *l, const char *addr, long long now,
     long long limit)
 {
-	struct rate_entry **pp = &l->rates[rate_hash(addr)], *e;
-	long long window = now / 60;
-
-	for (e = *pp; e != NULL; e = e->next)
-		if (strcmp(e->addr, addr) == 0)
-			break;
-	if (e == NULL) {
-		e = xcalloc(1, sizeof(*e));
-		snprintf(e->addr, sizeof(e->addr), "%s", addr);
-		e->next = *pp;
-		*pp = e;
-	}
-	if (e->window != window) {
-		e->window = window;
-		e->count = 0;
-	}
-	return ++e->count <= limit;
+	return ratetab_allow(l->rates, addr, now, limit);
 }
 
 /* rate_purge - forget entries of past minutes */
 void
 rate_purge(struct listener *l, long long now)
 {
-	struct rate_entry **pp, *e;
-	int	i;
-
-	for (i = 0; i < RATE_BUCKETS; i++)
-		for (pp = &l->rates[i]; (e = *pp) != NULL;) {
-			if (e->window < now / 60) {
-				*pp = e->next;
-				free(e);
-			} else
-				pp = &e->next;
-		}
+	ratetab_purge(l->rates, now);
 }

@@ -36,6 +36,7 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,21 @@ struct rec {
 	struct rr_reply rep;
 	const char *state, *domain, *token, *sender, *rcpts, *ret, *envid;
 	const char *headers, *dsn_state, *warned;
+	const char *dsn_since, *dsn_qid, *warn_since, *warn_qid;
 	long long arrived, expires, size;
+};
+
+/* The record's fields of one kind of DSN. */
+struct dkind {
+	enum dsn_action act;
+	const char *state, *since, *qid;
+};
+
+static const struct dkind dk_failed = {
+	DSN_FAILED, RF_DSN_STATE, RF_DSN_SINCE, RF_DSN_QID
+};
+static const struct dkind dk_delayed = {
+	DSN_DELAYED, RF_WARNED, RF_WARN_SINCE, RF_WARN_QID
 };
 
 /*
@@ -65,21 +80,15 @@ struct rec {
  * qid expired(1/0).  Deletes the record and its index entries.
  */
 static struct rscript exp_finish_script = {
+	UNHOLD_LUA
 	"local r = redis.call('HMGET', KEYS[1], 'domain', 'size')\n"
 	"redis.call('ZREM', KEYS[2], ARGV[4])\n"
 	"redis.call('ZREM', KEYS[3], ARGV[4])\n"
 	"redis.call('ZREM', KEYS[4], ARGV[4])\n"
 	"if not r[1] then return 0 end\n"
-	"local held, stats = ARGV[1] .. r[1], ARGV[2] .. r[1]\n"
 	"redis.call('DEL', KEYS[1])\n"
-	"if redis.call('ZREM', held, ARGV[3]) == 1 then\n"
-	"  redis.call('HINCRBY', stats, 'held', -1)\n"
-	"  redis.call('HINCRBY', stats, 'bytes', -(tonumber(r[2]) or 0))\n"
-	"end\n"
-	"if ARGV[5] == '1' then redis.call('HINCRBY', stats, 'expired', 1) end\n"
-	"local f = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n"
-	"if f[2] then redis.call('HSET', stats, 'oldest', f[2])\n"
-	"else redis.call('HDEL', stats, 'oldest') end\n"
+	"unhold(ARGV[1] .. r[1], ARGV[2] .. r[1], ARGV[3], r[2],\n"
+	"  ARGV[5] == '1' and '" SF_EXPIRED "' or nil)\n"
 	"return 1\n",
 	""
 };
@@ -138,6 +147,10 @@ exp_load(struct runner *r, const char *qid, struct rec *rc)
 	F(headers, RF_HEADERS);
 	F(dsn_state, RF_DSN_STATE);
 	F(warned, RF_WARNED);
+	F(dsn_since, RF_DSN_SINCE);
+	F(dsn_qid, RF_DSN_QID);
+	F(warn_since, RF_WARN_SINCE);
+	F(warn_qid, RF_WARN_QID);
 #undef F
 	rc->arrived = (v = exp_field(&rc->rep, RF_ARRIVED)) ? atoll(v) : 0;
 	rc->expires = (v = exp_field(&rc->rep, RF_EXPIRES)) ? atoll(v) : 0;
@@ -145,21 +158,26 @@ exp_load(struct runner *r, const char *qid, struct rec *rc)
 	return 1;
 }
 
-/* exp_set - HSET one field of a record */
+/* exp_hset - HSET fields of a record: field, value, ..., NULL */
 static int
-exp_set(struct runner *r, const char *qid, const char *field,
-    const char *value)
+exp_hset(struct runner *r, const char *qid, ...)
 {
 	struct buf key = BUF_INIT;
 	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
+	const char *f;
+	va_list	ap;
 	int	st;
 
 	rkey_msg(&key, r->s->hostname, qid);
 	rargs_str(&a, "HSET");
 	rargs_str(&a, key.s);
-	rargs_str(&a, field);
-	rargs_str(&a, value);
+	va_start(ap, qid);
+	while ((f = va_arg(ap, const char *)) != NULL) {
+		rargs_str(&a, f);
+		rargs_str(&a, va_arg(ap, const char *));
+	}
+	va_end(ap);
 	st = run_cmd(r, "HSET", &a, &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
@@ -349,13 +367,14 @@ exp_wanted(enum dsn_action act, const struct rec *rc)
 	return want;
 }
 
-/* exp_send - build and submit the DSN: 0 sent, 1 cannot be built, -1 retry */
+/* exp_build - the DSN's text in msg: 0, or 1 if it cannot be built */
 static int
-exp_send(struct runner *r, const char *qid, const struct rec *rc,
-    enum dsn_action act, const struct buf *original, int full)
+exp_build(struct runner *r, const char *qid, const struct rec *rc,
+    enum dsn_action act, const struct buf *original, int full,
+    struct buf *msg)
 {
 	struct dsn_input in;
-	struct buf msg = BUF_INIT, err = BUF_INIT;
+	struct buf err = BUF_INIT;
 	char	*copy = xstrdup(rc->rcpts);
 	struct dsn_rcpt *v;
 	int	st = -1;
@@ -377,19 +396,132 @@ exp_send(struct runner *r, const char *qid, const struct rec *rc,
 	in.original = original->s ? original->s : "";
 	in.original_len = original->len;
 	in.original_is_full = full;
-	if (dsn_build(&in, &msg, &err) < 0) {
+	if (dsn_build(&in, msg, &err) < 0) {
 		/* Permanent (e.g. an address too long for a DSN line). */
 		log_err("%s: cannot build a DSN for <%s>: %s", qid, rc->sender,
 		    buf_terminate(&err));
 		st = 1;
-	} else if (run_qb(r->qb->submit(&r->qc, "", rc->sender, msg.s,
-	    msg.len), "DSN submission") == QB_OK)
+	} else
 		st = 0;
 	free(v);
 	free(copy);
-	buf_free(&msg);
 	buf_free(&err);
 	return st;
+}
+
+/*
+ * exp_held_dsn - with dsn_server: the queue ID of this DSN on hold from
+ * an earlier attempt (state queued, or sending and found), in held
+ * ("" none); -1 when that cannot be known now
+ */
+static int
+exp_held_dsn(struct runner *r, const char *qid, const struct rec *rc,
+    const struct dkind *k, const char *const cur[3], char *held,
+    size_t size)
+{
+	struct buf mid = BUF_INIT;
+	int	st;
+
+	*held = '\0';
+	if (strcmp(cur[0], "queued") == 0 && qid_valid(cur[2])) {
+		snprintf(held, size, "%s", cur[2]);
+		return 0;
+	}
+	/* "sending" without a time: sendmail(1) was used, nothing held. */
+	if (strcmp(cur[0], "sending") != 0 || *cur[1] == '\0')
+		return 0;
+	dsn_message_id(&mid, k->act, rc->token, r->s->hostname);
+	st = dsn_find_held(r, atoll(cur[1]), mid.s, held, size);
+	buf_free(&mid);
+	if (st <= 0)
+		return st;
+	log_info("%s: DSN found on hold as %s, submitted before; releasing "
+	    "it", qid, held);
+	return exp_hset(r, qid, k->state, "queued", k->qid, held, NULL);
+}
+
+/*
+ * exp_let_go - a DSN of kind k left on hold by an earlier attempt,
+ * released without sending another: 1 released, 0 none held, -1 retry
+ */
+static int
+exp_let_go(struct runner *r, const char *qid, const struct rec *rc,
+    const struct dkind *k, const char *const cur[3])
+{
+	char	held[64];
+
+	if (*r->s->dsn_server == '\0')
+		return 0;
+	if (exp_held_dsn(r, qid, rc, k, cur, held, sizeof(held)) < 0)
+		return -1;
+	if (*held == '\0')
+		return 0;
+	return dsn_release(r, held) < 0 ? -1 : 1;
+}
+
+/*
+ * exp_deliver - hand the DSN of kind k to the MTA once: 0 handed over, 1
+ * it cannot be sent (not buildable, refused for good), -1 try again at
+ * the next sweep.  cur: the record's state, since and queue ID of k.
+ * Without dsn_server it goes to sendmail(1) with state "sending".  With
+ * it: "sending" and the time, submitted, "queued" with the DSN's queue
+ * ID, released (dsnsend.c); a retry in state "sending" first looks for
+ * the DSN on hold.
+ */
+static int
+exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
+    const struct dkind *k, const char *const cur[3],
+    const struct buf *original, int full)
+{
+	struct buf msg = BUF_INIT, err = BUF_INIT;
+	char	held[64], now[24];
+	int	st;
+
+	if (*r->s->dsn_server == '\0') {
+		if (exp_hset(r, qid, k->state, "sending", NULL) < 0)
+			return -1;
+		if ((st = exp_build(r, qid, rc, k->act, original, full,
+		    &msg)) == 0 && run_qb(r->qb->submit(&r->qc, "",
+		    rc->sender, msg.s, msg.len), "DSN submission") != QB_OK)
+			st = -1;
+		buf_free(&msg);
+		return st;
+	}
+	if (exp_held_dsn(r, qid, rc, k, cur, held, sizeof(held)) < 0)
+		return -1;
+	if (*held == '\0') {
+		if ((st = exp_build(r, qid, rc, k->act, original, full,
+		    &msg)) != 0) {
+			buf_free(&msg);
+			return st;
+		}
+		snprintf(now, sizeof(now), "%lld", (long long)time(NULL) - 1);
+		if (exp_hset(r, qid, k->state, "sending", k->since, now,
+		    NULL) < 0) {
+			buf_free(&msg);
+			return -1;
+		}
+		st = dsn_submit(r, rc->sender, msg.s, msg.len, held,
+		    sizeof(held), &err);
+		buf_free(&msg);
+		if (st != 0)
+			log_warnx("%s: DSN to <%s> %s: %s", qid, rc->sender,
+			    st > 0 ? "refused for good, none sent" :
+			    "not submitted, trying again",
+			    buf_terminate(&err));
+		buf_free(&err);
+		if (st != 0)
+			return st;
+		if (*held == '\0') {
+			log_warnx("%s: the DSN server named no queue ID; the "
+			    "DSN is looked for on hold at the next sweep", qid);
+			return -1;
+		}
+		if (exp_hset(r, qid, k->state, "queued", k->qid, held,
+		    NULL) < 0)
+			return -1;
+	}
+	return dsn_release(r, held);
 }
 
 /* exp_dsn - the failure DSN, once (dsn_state), for an expiring record */
@@ -398,6 +530,7 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
     struct buf *hdrs, const char **outcome)
 {
 	struct buf full = BUF_INIT, mid = BUF_INIT;
+	const char *cur[3] = { rc->dsn_state, rc->dsn_since, rc->dsn_qid };
 	int	want_full = strcasecmp(rc->ret, "FULL") == 0, st;
 
 	*outcome = rc->dsn_state;
@@ -406,30 +539,25 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
 		return 0;
 	*outcome = "none";
 	if (!exp_wanted(DSN_FAILED, rc))
-		return exp_set(r, qid, RF_DSN_STATE, "none");
+		return exp_hset(r, qid, RF_DSN_STATE, "none", NULL);
 	*outcome = "sent";
-	if (want_full && run_qb(r->qb->read(&r->qc, qid, QB_READ_FULL, &full),
+	if (want_full && strcmp(rc->dsn_state, "queued") != 0 &&
+	    run_qb(r->qb->read(&r->qc, qid, QB_READ_FULL, &full),
 	    "read message") != QB_OK) {
 		buf_free(&full);
 		return -1;
 	}
-	if (exp_set(r, qid, RF_DSN_STATE, "sending") < 0) {
-		buf_free(&full);
-		return -1;
-	}
-	st = exp_send(r, qid, rc, DSN_FAILED, want_full ? &full : hdrs,
+	st = exp_deliver(r, qid, rc, &dk_failed, cur, want_full ? &full : hdrs,
 	    want_full);
 	buf_free(&full);
 	if (st < 0)
 		return -1;
 	if (st > 0) {
 		*outcome = "impossible";
-		return exp_set(r, qid, RF_DSN_STATE, "none");
+		return exp_hset(r, qid, RF_DSN_STATE, "none", NULL);
 	}
 	dsn_message_id(&mid, DSN_FAILED, rc->token, r->s->hostname);
-	st = exp_set(r, qid, RF_DSN_STATE, "sent");
-	if (st == 0)
-		st = exp_set(r, qid, RF_DSN_ID, mid.s);
+	st = exp_hset(r, qid, RF_DSN_STATE, "sent", RF_DSN_ID, mid.s, NULL);
 	buf_free(&mid);
 	return st;
 }
@@ -441,6 +569,11 @@ exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
 {
 	int	tag;
 
+	const char *cur[3] = { rc->dsn_state, rc->dsn_since, rc->dsn_qid };
+
+	/* A DSN on hold from an attempt before the file went: let go. */
+	if (state != QS_HELD && exp_let_go(r, qid, rc, &dk_failed, cur) < 0)
+		return -1;
 	if (state == QS_GONE) {
 		/* After a crash between the delete and the record's removal
 		 * the file is gone because we deleted it: count it. */
@@ -589,22 +722,36 @@ warn_one(struct runner *r, const char *qid)
 		rr_reply_free(&rc.rep);
 		return;
 	}
-	if (rc.rep.nelem > 0 && strcmp(rc.state, RSTATE_HELD) == 0 &&
-	    strcmp(rc.warned, "sent") != 0 && strcmp(rc.warned, "none") != 0) {
+	if (rc.rep.nelem > 0 && strcmp(rc.warned, "sent") != 0 &&
+	    strcmp(rc.warned, "none") != 0 && (*rc.warned ||
+	    strcmp(rc.state, RSTATE_HELD) == 0)) {
+		const char *cur[3] = { rc.warned, rc.warn_since, rc.warn_qid };
+		int	st;
+
 		/* Past its deadline already (etrnd was down): the failure
-		 * DSN follows at once, a warning now would only confuse. */
-		if (rc.expires > (long long)time(NULL) &&
-		    exp_wanted(DSN_DELAYED, &rc)) {
+		 * DSN follows at once, a warning now would only confuse.
+		 * Released or expiring meanwhile: no new warning, but one
+		 * on hold from before is let go. */
+		if (strcmp(rc.state, RSTATE_HELD) != 0 ||
+		    rc.expires <= (long long)time(NULL)) {
+			if ((st = exp_let_go(r, qid, &rc, &dk_delayed,
+			    cur)) < 0) {
+				rr_reply_free(&rc.rep);
+				return;
+			}
+			outcome = st > 0 ? "sent" : "none";
+		} else if (exp_wanted(DSN_DELAYED, &rc)) {
 			buf_cat(&hdrs, rc.headers);
-			if (exp_set(r, qid, RF_WARNED, "sending") < 0 ||
-			    exp_send(r, qid, &rc, DSN_DELAYED, &hdrs, 0) != 0) {
+			if ((st = exp_deliver(r, qid, &rc, &dk_delayed, cur,
+			    &hdrs, 0)) < 0) {
 				buf_free(&hdrs);
 				rr_reply_free(&rc.rep);
 				return;
 			}
-			outcome = "sent";
+			outcome = st == 0 ? "sent" : "impossible";
 		}
-		if (exp_set(r, qid, RF_WARNED, outcome) < 0) {
+		if (exp_hset(r, qid, RF_WARNED, strcmp(outcome, "sent") == 0 ?
+		    "sent" : "none", NULL) < 0) {
 			buf_free(&hdrs);
 			rr_reply_free(&rc.rep);
 			return;

@@ -69,66 +69,6 @@ listener_error_cb(struct evconnlistener *lev, void *arg)
 	evtimer_add(l->resume_ev, &tv);
 }
 
-/* listener_domains_cb - the domain list arrived */
-static void
-listener_domains_cb(struct rr_reply *r, void *arg)
-{
-	struct listener *l = arg;
-	struct domlist nl, old;
-	struct buf err = BUF_INIT;
-	static int failing;
-
-	domlist_init(&nl);
-	if (domstore_parse(r, &nl, &err) < 0 || (*l->s->domains_file &&
-	    domlist_load_file(&nl, l->s->domains_file, &err) < 0)) {
-		if (!failing)
-			log_warnx("dial-up domain refresh failed, keeping %s: "
-			    "%s", l->domains_loaded ? "the previous list" :
-			    "no list", buf_terminate(&err));
-		failing = 1;
-		domlist_free(&nl);
-	} else {
-		if (failing || !l->domains_loaded)
-			log_info("dial-up domains loaded: count=%zu", nl.n);
-		failing = 0;
-		domlist_sort(&nl);
-		old = l->domains;
-		l->domains = nl;
-		l->domains_loaded = 1;
-		domlist_free(&old);
-	}
-	buf_free(&err);
-}
-
-/* listener_refresh - ask Redis for the domain list, re-arm the timer */
-static void
-listener_refresh(struct listener *l)
-{
-	struct buf key = BUF_INIT, prefix = BUF_INIT;
-	struct timeval tv = { (time_t)l->s->domain_refresh, 0 };
-	const char *av[2];
-
-	if (!l->domains_loaded)
-		tv.tv_sec = 1;	/* retry soon until the first load */
-	domstore_args(&key, &prefix);
-	av[0] = key.s;
-	av[1] = prefix.s;
-	(void)ra_script(l->redis, &domstore_script, listener_domains_cb, l, 1,
-	    2, av, NULL);
-	buf_free(&key);
-	buf_free(&prefix);
-	evtimer_add(l->refresh_ev, &tv);
-}
-
-/* listener_refresh_cb - timer */
-static void
-listener_refresh_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	listener_refresh(arg);
-}
-
 /* listener_purge_cb - forget old rate-limit entries every minute */
 static void
 listener_purge_cb(evutil_socket_t fd, short what, void *arg)
@@ -191,8 +131,7 @@ listener_hup_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("reloaded %s", l->conf_path);
 	}
 	buf_free(&err);
-	evtimer_del(l->refresh_ev);
-	listener_refresh(l);
+	domwatch_refresh(&l->dw);
 }
 
 /* listener_setup - listeners, timers, signals */
@@ -212,7 +151,6 @@ listener_setup(struct listener *l, int *fds, int nfds)
 		l->nlev++;
 	}
 	l->resume_ev = evtimer_new(l->base, listener_resume_cb, l);
-	l->refresh_ev = evtimer_new(l->base, listener_refresh_cb, l);
 	l->purge_ev = evtimer_new(l->base, listener_purge_cb, l);
 	l->sig_term = evsignal_new(l->base, SIGTERM, listener_stop_cb, l);
 	l->sig_int = evsignal_new(l->base, SIGINT, listener_stop_cb, l);
@@ -221,7 +159,7 @@ listener_setup(struct listener *l, int *fds, int nfds)
 	evsignal_add(l->sig_int, NULL);
 	evsignal_add(l->sig_hup, NULL);
 	listener_purge_cb(-1, 0, l);
-	listener_refresh(l);
+	domwatch_start(&l->dw, l->base, l->redis, &l->s);
 	return 0;
 }
 
@@ -238,11 +176,10 @@ listener_free(struct listener *l)
 	event_free(l->sig_int);
 	event_free(l->sig_hup);
 	event_free(l->resume_ev);
-	event_free(l->refresh_ev);
 	event_free(l->purge_ev);
 	ra_free(l->redis);
+	domwatch_free(&l->dw);	/* after the replies ra_free ends */
 	rate_purge(l, (long long)1 << 40);
-	domlist_free(&l->domains);
 	settings_free(l->s);
 	free(l->s);
 	event_base_free(l->base);

@@ -9,45 +9,28 @@
 #include <event2/listener.h>
 
 #include "mail/domain.h"
+#include "mail/domwatch.h"
+#include "mail/etrnauth.h"
 #include "mail/settings.h"
 #include "util/redis_async.h"
 
 struct session;
-
-/* Per-client ETRN counts in the current minute (rate limit). */
-struct rate_entry {
-	char	addr[64];
-	long long window;	/* minute number */
-	long long count;
-	struct rate_entry *next;
-};
-
-#define RATE_BUCKETS	1024
 
 struct listener {
 	struct event_base *base;
 	struct oe_settings *s;
 	const char *conf_path;
 	struct ra *redis;
-	struct domlist domains;
-	int	domains_loaded;
+	struct domwatch dw;	/* the dial-up domains */
 	struct evconnlistener **lev;
 	int	nlev;
-	struct event *refresh_ev, *resume_ev, *purge_ev;
+	struct event *resume_ev, *purge_ev;
 	struct event *sig_term, *sig_int, *sig_hup;
 	int	nsessions;
 	int	stopping;
 	unsigned long long next_id;
 	struct rate_entry *rates[RATE_BUCKETS];
 	TAILQ_HEAD(, session) sessions;
-};
-
-/* The parsed argument of an ETRN command (etrn.c). */
-struct etrn_req {
-	char	node[256];	/* the argument as given, for replies */
-	char	domain[256];	/* normalised */
-	int	sub;		/* "@domain": subdomains too */
-	int	queue;		/* "#name" */
 };
 
 struct session {
@@ -75,10 +58,7 @@ void	session_reply(struct session *, const char *, size_t);
 void	session_close(struct session *);
 void	session_resume(struct session *);
 
-/* etrn.c */
-int	etrn_parse(const char *, struct etrn_req *);
-enum etrn_outcome etrn_authorize(const struct domlist *, const char *,
-	    const struct etrn_req *, const char *, struct buf *);
+/* etrn.c, etrnarg.c (parsing and authorization: mail/etrnauth.h) */
 void	etrn_command(struct session *, const char *);
 int	rate_allow(struct listener *, const char *, long long, long long);
 void	rate_purge(struct listener *, long long);

@@ -150,11 +150,7 @@ start_listener(struct oe_settings *s, const char *path, int *fds, int nfds)
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
-	if (pw && (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0))
-		log_fatal("listener: cannot become user %s", pw->pw_name);
-	if (pw && setuid(0) == 0)
-		log_fatalx("listener: still root after dropping privileges");
+	daemon_drop_privileges(pw);
 	cs = xcalloc(1, sizeof(*cs));
 	if (settings_load(cs, path, &err) < 0)	/* as the user: readable? */
 		log_fatalx("listener: %s", buf_terminate(&err));
@@ -209,21 +205,6 @@ signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* write_pid - etrnd_pid_file, if configured */
-static void
-write_pid(const char *path)
-{
-	FILE	*fp;
-
-	if (*path == '\0')
-		return;
-	if ((fp = fopen(path, "w")) == NULL)
-		log_fatal("etrnd_pid_file %s", path);
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) != 0)
-		log_fatal("etrnd_pid_file %s", path);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -248,14 +229,19 @@ main(int argc, char **argv)
 	nfds = bind_all(s.etrnd_listen, fds);
 	if (!o.fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
-	write_pid(s.etrnd_pid_file);
+	daemon_write_pid("etrnd_pid_file", s.etrnd_pid_file, NULL);
 	signals();
 	/* The consumer group first: no flush request may fall between. */
 	if (runner_init(&r, &s) < 0)
 		log_warnx("queue runner: starting with errors (see above)");
 	start_listener(&s, path, fds, nfds);
-	log_info("starting: listen=%s redis=%s host=%s mta=%s",
-	    s.etrnd_listen, s.redis_server, s.hostname, s.mta);
+	log_info("starting: listen=%s redis=%s host=%s mta=%s dsn=%s",
+	    s.etrnd_listen, s.redis_server, s.hostname, s.mta,
+	    *s.dsn_server ? s.dsn_server : "sendmail");
+	if (*s.dsn_server == '\0')
+		log_info("dsn_server is not set: DSNs go to sendmail(1); one "
+		    "taken by the MTA just before etrnd is stopped is sent "
+		    "again");
 	while (!etrnd_stop) {
 		runner_loop(&r);
 		if (etrnd_child_exited && !etrnd_stop) {

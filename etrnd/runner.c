@@ -157,6 +157,7 @@ static struct rscript run_mark_script = {
  * record, 0 left alone), domain for each.
  */
 static struct rscript run_gone_script = {
+	UNHOLD_LUA
 	"local out, track = {}, ARGV[5] == 'track'\n"
 	"local want = track and 'released' or 'held'\n"
 	"for i = 7, #ARGV do\n"
@@ -165,15 +166,9 @@ static struct rscript run_gone_script = {
 	"  local r = redis.call('HMGET', k, 'state', 'domain', 'size')\n"
 	"  local code, d = 0, r[2] or ARGV[6]\n"
 	"  if r[1] == want and r[2] then\n"
-	"    local held, stats = ARGV[2] .. r[2], ARGV[3] .. r[2]\n"
 	"    redis.call('DEL', k)\n"
-	"    redis.call('ZREM', held, ARGV[4] .. q)\n"
-	"    redis.call('HINCRBY', stats, 'held', -1)\n"
-	"    redis.call('HINCRBY', stats, 'bytes', -(tonumber(r[3]) or 0))\n"
-	"    if track then redis.call('HINCRBY', stats, 'flushed', 1) end\n"
-	"    local f = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n"
-	"    if f[2] then redis.call('HSET', stats, 'oldest', f[2])\n"
-	"    else redis.call('HDEL', stats, 'oldest') end\n"
+	"    unhold(ARGV[2] .. r[2], ARGV[3] .. r[2], ARGV[4] .. q, r[3],\n"
+	"      track and '" SF_FLUSHED "' or nil)\n"
 	"    code = 1\n"
 	"  elseif redis.call('EXISTS', k) == 0 then\n"
 	"    if ARGV[6] ~= '' then\n"
@@ -350,8 +345,9 @@ run_qb(enum qb_status st, const char *what)
 	return st;
 }
 
-/* run_status - queue states of n messages in one backend call (failure
- * logged once), NULL on failure; *st says why if st is not NULL */
+/* run_status - queue states (no recipients) of n messages in one backend
+ * call (failure logged once), NULL on failure; *st says why if st is not
+ * NULL */
 struct qb_qinfo *
 run_status(struct runner *r, char *const *ids, size_t n, enum qb_status *st)
 {
@@ -361,7 +357,7 @@ run_status(struct runner *r, char *const *ids, size_t n, enum qb_status *st)
 
 	for (i = 0; i < n; i++)
 		qi[i].id = ids[i];
-	s = run_qb(r->qb->status(&r->qc, qi, n), "queue status");
+	s = run_qb(r->qb->locate(&r->qc, qi, n), "queue status");
 	if (st != NULL)
 		*st = s;
 	if (s != QB_OK) {
@@ -423,6 +419,14 @@ run_ready(struct runner *r)
 		rs.next_init = now + RUN_QB_BACKOFF_MS;
 		return 0;
 	}
+	/* Released mail deferred after the MTA's lifetime is bounced by
+	 * the MTA instead of going back on hold (docs/etrnd.md). */
+	if (r->qc.max_lifetime > 0 && r->qc.max_lifetime <= r->s->hold_time)
+		log_warnx("%s: the queue lifetime (maximal_queue_lifetime, "
+		    "bounce_queue_lifetime: %llds) is not longer than "
+		    "hold_time (%llds): released mail that is deferred may "
+		    "be returned by the MTA instead of being held again",
+		    r->qb->name, r->qc.max_lifetime, r->s->hold_time);
 	return rs.qb_ready = 1;
 }
 
@@ -634,10 +638,11 @@ runner_loop(struct runner *r)
 			(void)runner_track(r);
 			more = expire_sweep(r) > 0;
 			/*
-			 * A pass lists the whole queue (postqueue -j reads
-			 * every queue file): on a big queue, wait four times
-			 * as long as the pass took, so tracking never takes
-			 * more than a fifth of the time from delivery.
+			 * A pass reads the queue directories (and, for a
+			 * message put back on hold, the queue listing): on a
+			 * big queue, wait four times as long as the pass
+			 * took, so tracking never takes more than a fifth of
+			 * the time from delivery.
 			 */
 			spent = run_now_ms() - start;
 			rs.next_track = run_now_ms() + (rs.qb_down ?
@@ -841,7 +846,7 @@ run_left_hold(struct runner *r, char **ids, size_t n)
 
 	for (i = 0; i < n; i++)
 		qi[i].id = ids[i];
-	ok = r->qb->status(&r->qc, qi, n) == QB_OK;
+	ok = r->qb->locate(&r->qc, qi, n) == QB_OK;
 	for (i = 0; i < n; i++)
 		if (ok && qi[i].state != QS_HELD)
 			tmp[lo++] = qi[i].id;
@@ -1239,7 +1244,7 @@ runner_track(struct runner *r)
 		    strtoll(rep.elems[i + 1], NULL, 10) : 0;
 	}
 	rc = 0;
-	if (n > 0 && run_qb(r->qb->status(&r->qc, qi, n), "queue status") ==
+	if (n > 0 && run_qb(r->qb->locate(&r->qc, qi, n), "queue status") ==
 	    QB_OK) {
 		run_classify(r, qi, ti, n);
 		run_rehold(r, qi, ti, n);

@@ -25,6 +25,13 @@ enum qb_status run_qb(enum qb_status, const char *);
 struct qb_qinfo *run_status(struct runner *, char *const *, size_t,
 	    enum qb_status *);
 
+/* dsnsend.c: DSNs through a service that holds them (dsn_server). */
+int	dsn_submit(struct runner *, const char *, const char *, size_t,
+	    char *, size_t, struct buf *);
+int	dsn_find_held(struct runner *, long long, const char *, char *,
+	    size_t);
+int	dsn_release(struct runner *, const char *);
+
 /* expire.c: return held mail past its deadline, send delay warnings. */
 int	expire_sweep(struct runner *);
 

@@ -172,36 +172,6 @@ open_socket(const struct oe_settings *s, const struct passwd *pw)
 		log_fatal("chmod %s", na.path);
 }
 
-/* drop_privileges - become the configured user */
-static void
-drop_privileges(const struct passwd *pw)
-{
-	if (pw == NULL)
-		return;
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-		log_fatal("cannot become user %s", pw->pw_name);
-	if (setuid(0) == 0)
-		log_fatalx("still root after dropping privileges");
-}
-
-/* write_pid - milter_pid_file, if configured, owned by the run-as user */
-static void
-write_pid(const char *path, const struct passwd *pw)
-{
-	FILE	*fp;
-
-	if (*path == '\0')
-		return;
-	if ((fp = fopen(path, "w")) == NULL)
-		log_fatal("milter_pid_file %s", path);
-	if (pw && fchown(fileno(fp), pw->pw_uid, pw->pw_gid) < 0)
-		log_fatal("chown milter_pid_file %s", path);
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) != 0)
-		log_fatal("milter_pid_file %s", path);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -234,8 +204,8 @@ main(int argc, char **argv)
 	if (!o.fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
 	open_socket(&c->s, pw);
-	write_pid(c->s.milter_pid_file, pw);
-	drop_privileges(pw);
+	daemon_write_pid("milter_pid_file", c->s.milter_pid_file, pw);
+	daemon_drop_privileges(pw);
 	/*
 	 * Block the signals before any thread exists: SIGUSR1 is for the
 	 * reload thread; SIGTERM, SIGINT and SIGHUP for libmilter's signal

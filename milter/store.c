@@ -36,15 +36,10 @@
  *       stats_prefix, then field/value pairs of the record
  */
 static struct rscript store_hold_script = {
+	UNHOLD_LUA
 	"local old = redis.call('HMGET', KEYS[1], 'domain', 'size')\n"
 	"if old[1] then\n"
-	"  local oheld, ostats = ARGV[8] .. old[1], ARGV[9] .. old[1]\n"
-	"  redis.call('ZREM', oheld, ARGV[1])\n"
-	"  redis.call('HINCRBY', ostats, 'held', -1)\n"
-	"  redis.call('HINCRBY', ostats, 'bytes', -(tonumber(old[2]) or 0))\n"
-	"  local f = redis.call('ZRANGE', oheld, 0, 0, 'WITHSCORES')\n"
-	"  if f[2] then redis.call('HSET', ostats, 'oldest', f[2])\n"
-	"  else redis.call('HDEL', ostats, 'oldest') end\n"
+	"  unhold(ARGV[8] .. old[1], ARGV[9] .. old[1], ARGV[1], old[2])\n"
 	"  redis.call('ZREM', KEYS[4], ARGV[2])\n"
 	"  redis.call('ZREM', KEYS[5], ARGV[2])\n"
 	"  redis.call('DEL', KEYS[1])\n"

@@ -5,7 +5,7 @@
  *	For transcript tests and dry runs: each call appends one line
  *	("release ID...", "rehold ID...", "remove ID") to null_log when that
  *	is set.  The hold queue it reports is empty and reads find nothing.
- *	status reports every message as held, unless the file
+ *	status (and locate) reports every message as held, unless the file
  *	"<null_log>.status" exists: its lines "QUEUEID STATE" (STATE one of
  *	gone, held, pending, failed) set the answer for those IDs, so a test
  *	can play the MTA.  init has nothing to resolve.
@@ -184,5 +184,6 @@ const struct qb_backend qb_null = {
 	.init = null_init,
 	.rehold = null_rehold,
 	.status = null_status,
+	.locate = null_status,
 	.submit = null_submit,
 };

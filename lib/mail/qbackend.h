@@ -22,6 +22,8 @@ struct qb_conf {
 	const char *null_log;		/* null backend: where calls go */
 	int	timeout;		/* s, per command */
 	char	*queue_directory;	/* filled in by init (postfix) */
+	long long max_lifetime;		/* s, init: how long the MTA keeps
+					 * a deferred message; 0 unknown */
 };
 
 /* Where a message is, as far as openetrn's state machine cares. */
@@ -66,6 +68,13 @@ struct qb_backend {
 	/* State of each of n messages (out[i].id set by the caller). */
 	enum qb_status (*status)(const struct qb_conf *, struct qb_qinfo *,
 	    size_t);
+	/* The same states without recipients, cheaper (nothing opened). */
+	enum qb_status (*locate)(const struct qb_conf *, struct qb_qinfo *,
+	    size_t);
+	/* Messages in the hold queue whose file was written at or after
+	 * since (time_t); NULL where the MTA cannot tell. */
+	enum qb_status (*held_since)(const struct qb_conf *, long long,
+	    struct qb_idlist *);
 	/* Submit a new message (a DSN): envelope sender ("" = <>), one
 	 * recipient, the message text. */
 	enum qb_status (*submit)(const struct qb_conf *, const char *,

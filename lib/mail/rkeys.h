@@ -59,9 +59,13 @@
 
 #define RF_RELEASED_AT	"released_at"
 #define RF_REHOLDS	"reholds"
-#define RF_DSN_STATE	"dsn_state"	/* sending, sent, none */
+#define RF_DSN_STATE	"dsn_state"	/* sending, queued, sent, none */
 #define RF_DSN_ID	"dsn_message_id"
-#define RF_WARNED	"warned"	/* sending, sent, none */
+#define RF_WARNED	"warned"	/* sending, queued, sent, none */
+#define RF_DSN_SINCE	"dsn_since"	/* failure DSN handed over after */
+#define RF_DSN_QID	"dsn_queue_id"	/* ... held as this queue ID */
+#define RF_WARN_SINCE	"warn_since"	/* the same for the warning */
+#define RF_WARN_QID	"warn_queue_id"
 #define RF_EXPIRE_AT	"expire_started"
 
 #define RSTATE_HELD	"held"
@@ -77,6 +81,26 @@
 #define SF_LAST_ETRN	"last_etrn"
 #define SF_LAST_CLIENT	"last_etrn_client"
 #define SF_LAST_FLUSH	"last_flush"
+
+/*
+ * UNHOLD_LUA - the Lua function of every script that takes a message out
+ * of a domain's held set (milter, queue runner, expiry, reconcile):
+ * unhold(held, stats, member, size, counter) removes member from the held
+ * set and, only if it was there, its share of held and bytes; counter
+ * (nil: none) goes up by one; oldest is recomputed.
+ */
+#define UNHOLD_LUA \
+	"local function unhold(held, stats, member, size, counter)\n" \
+	"  if redis.call('ZREM', held, member) == 1 then\n" \
+	"    redis.call('HINCRBY', stats, '" SF_HELD "', -1)\n" \
+	"    redis.call('HINCRBY', stats, '" SF_BYTES "',\n" \
+	"      -(tonumber(size) or 0))\n" \
+	"  end\n" \
+	"  if counter then redis.call('HINCRBY', stats, counter, 1) end\n" \
+	"  local f = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n" \
+	"  if f[2] then redis.call('HSET', stats, '" SF_OLDEST "', f[2])\n" \
+	"  else redis.call('HDEL', stats, '" SF_OLDEST "') end\n" \
+	"end\n"
 
 /* Fields of etrn:flush entries. */
 #define FF_DOMAIN	"domain"

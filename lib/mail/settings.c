@@ -26,6 +26,9 @@
 #include "util/xalloc.h"
 
 static const char *const on_error_choices[] = { "tempfail", "accept", NULL };
+static const char *const down_rcpt_choices[] = { "defer_if_permit", "defer",
+	"dunno", NULL };
+static const char *const down_etrn_choices[] = { "458", "dunno", NULL };
 
 #define S(f) offsetof(struct oe_settings, f)
 
@@ -79,6 +82,8 @@ static const struct conf_def settings_defs[] = {
 	    NULL },
 	{ "release_timeout", CONF_TIME, "15m", S(release_timeout), 10,
 	    86400, NULL },
+	{ "dsn_server", CONF_STR, "", S(dsn_server), 0, 0, NULL },
+	{ "dsn_timeout", CONF_TIME, "60s", S(dsn_timeout), 1, 600, NULL },
 	{ "queue_run_interval", CONF_MSEC, "1s", S(queue_run_interval), 100,
 	    60000, NULL },
 	{ "mta", CONF_STR, "postfix", S(mta), 0, 0, NULL },
@@ -87,6 +92,29 @@ static const struct conf_def settings_defs[] = {
 	{ "postfix_command_directory", CONF_STR, "/usr/sbin",
 	    S(postfix_command_directory), 0, 0, NULL },
 	{ "null_backend_log", CONF_STR, "", S(null_backend_log), 0, 0, NULL },
+	{ "policy_listen", CONF_STR, "unix:/run/openetrn/policy.sock",
+	    S(policy_listen), 0, 0, NULL },
+	{ "policy_socket_group", CONF_STR, "postfix", S(policy_socket_group),
+	    0, 0, NULL },
+	{ "policy_socket_mode", CONF_MODE, "0660", S(policy_socket_mode), 0,
+	    0777, NULL },
+	{ "policy_pid_file", CONF_STR, "", S(policy_pid_file), 0, 0, NULL },
+	{ "policy_max_clients", CONF_INT, "500", S(policy_max_clients), 1,
+	    100000, NULL },
+	{ "policy_timeout", CONF_TIME, "330s", S(policy_timeout), 1, 3600,
+	    NULL },
+	{ "policy_max_line", CONF_SIZE, "4k", S(policy_max_line), 256,
+	    1048576, NULL },
+	{ "policy_max_attrs", CONF_INT, "100", S(policy_max_attrs), 10,
+	    10000, NULL },
+	{ "policy_redis_down_rcpt", CONF_ENUM, "defer_if_permit",
+	    S(policy_redis_down_rcpt), 0, 0, down_rcpt_choices },
+	{ "policy_redis_down_etrn", CONF_ENUM, "458",
+	    S(policy_redis_down_etrn), 0, 0, down_etrn_choices },
+	{ "max_messages", CONF_INT, "0", S(max_messages), 0,
+	    1000000000, NULL },
+	{ "max_bytes", CONF_SIZE, "0", S(max_bytes), 0,
+	    (long long)1 << 50, NULL },
 	{ NULL, CONF_STR, NULL, 0, 0, 0, NULL },
 };
 
@@ -154,6 +182,17 @@ settings_check(struct oe_settings *s, const char *origin, struct buf *err)
 	}
 	if (settings_check_listen(s->etrnd_listen, origin, err) < 0)
 		return -1;
+	if (*s->dsn_server && (net_parse(s->dsn_server, &na) < 0 ||
+	    na.kind == NET_INET_AT)) {
+		buf_printf(err, "%s: bad dsn_server \"%s\" (expected "
+		    "inet:host:port or unix:/path)", origin, s->dsn_server);
+		return -1;
+	}
+	if (net_parse(s->policy_listen, &na) < 0 || na.kind == NET_INET_AT) {
+		buf_printf(err, "%s: bad policy_listen \"%s\" (expected "
+		    "unix:/path or inet:host:port)", origin, s->policy_listen);
+		return -1;
+	}
 	if (cidr_match_list(s->etrn_allow, "127.0.0.1", &why) < 0) {
 		buf_printf(err, "%s: bad etrn_allow: %s", origin,
 		    buf_terminate(&why));

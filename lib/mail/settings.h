@@ -7,6 +7,9 @@
 #define OE_DEFAULT_CONF	SYSCONFDIR "/openetrn/openetrn.conf"
 
 enum { ON_ERROR_TEMPFAIL, ON_ERROR_ACCEPT };
+enum { POLICY_DOWN_RCPT_DEFER_IF_PERMIT, POLICY_DOWN_RCPT_DEFER,
+    POLICY_DOWN_RCPT_DUNNO };
+enum { POLICY_DOWN_ETRN_458, POLICY_DOWN_ETRN_DUNNO };
 
 struct oe_settings {
 	/* identity and logging */
@@ -44,12 +47,27 @@ struct oe_settings {
 	long long etrn_rate_limit;	/* ETRN per client per minute */
 	long long flush_lock_time;	/* s, repeat ETRN: in progress */
 	long long release_timeout;	/* s, released but not delivered */
+	char	*dsn_server;		/* SMTP service that holds DSNs */
+	long long dsn_timeout;		/* s, per DSN submission */
 	long long queue_run_interval;	/* ms, runner's checking interval */
 	/* MTA queue backend */
 	char	*mta;			/* postfix | null */
 	char	*postfix_config_directory;
 	char	*postfix_command_directory;
 	char	*null_backend_log;
+	/* etrn-policy */
+	char	*policy_listen;		/* unix:/path or inet:host:port */
+	char	*policy_socket_group;
+	long long policy_socket_mode;
+	char	*policy_pid_file;
+	long long policy_max_clients;
+	long long policy_timeout;	/* s, for a whole request */
+	long long policy_max_line;	/* bytes of one attribute line */
+	long long policy_max_attrs;	/* attributes per request */
+	int	policy_redis_down_rcpt;	/* POLICY_DOWN_RCPT_* */
+	int	policy_redis_down_etrn;	/* POLICY_DOWN_ETRN_* */
+	long long max_messages;		/* held-mail quota default, 0: none */
+	long long max_bytes;		/* held-mail quota default, 0: none */
 };
 
 int	settings_load(struct oe_settings *, const char *, struct buf *);

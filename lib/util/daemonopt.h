@@ -1,4 +1,4 @@
-/* daemonopt.h - the command line every openetrn daemon takes */
+/* daemonopt.h - the command line and start-up steps of the daemons */
 #ifndef OE_DAEMONOPT_H
 #define OE_DAEMONOPT_H
 
@@ -9,7 +9,11 @@ struct daemon_opts {
 	int	verbose;	/* -v */
 };
 
+struct passwd;
+
 void	daemon_opts_parse(int, char **, const char *, const char *,
 	    struct daemon_opts *);
+void	daemon_write_pid(const char *, const char *, const struct passwd *);
+void	daemon_drop_privileges(const struct passwd *);
 
 #endif

@@ -203,8 +203,11 @@ t_usage() {
 # t_domains - add, show, set, del and their refusals
 t_domains() {
 	ctl domains add dialup.test hold_time=3d warn_time=4h \
-	    allow=192.0.2.0/24,2001:db8::/32 max_messages=100 max_bytes=10m
+	    allow=192.0.2.0/24,2001:db8::/32 max_messages=100 max_bytes=10m \
+	    sasl_users="cust1, cust1-backup"
 	check_rc "domains add" 0
+	check_eq "domains add: sasl_users" \
+	    "$(rcli HGET etrn:domain:dialup.test sasl_users)" "cust1, cust1-backup"
 	check_eq "domains add: member" \
 	    "$(rcli SISMEMBER etrn:domains dialup.test)" 1
 	check_eq "domains add: hold_time" \
@@ -239,6 +242,8 @@ t_domains() {
 	    domains add x.test max_bytes=3q
 	refused "domains add negative count" 'bad max_messages "-1"' \
 	    domains add x.test max_messages=-1
+	refused "domains add control character" 'bad sasl_users' \
+	    domains add x.test "sasl_users=$(printf 'a\rb')"
 	refused "domains add without =" 'expected KEY=VALUE' \
 	    domains add x.test hold_time
 	refused "domains add key twice" 'hold_time given twice' \
@@ -265,10 +270,10 @@ t_domains() {
 	ctl domains show
 	check_rc "domains show" 0
 	check_out "domains show: header" \
-	    "^DOMAIN +HOLD_TIME +WARN_TIME +ALLOW +MAX_MESSAGES +MAX_BYTES$"
+	    "^DOMAIN +HOLD_TIME +WARN_TIME +ALLOW +MAX_MESSAGES +MAX_BYTES +SASL_USERS$"
 	check_out "domains show: dialup.test row" \
-	    "^dialup.test +36h +4h +192.0.2.0/24,2001:db8::/32 +100 +-$"
-	check_out "domains show: parent row" "^\.sub\.test( +-){5}$"
+	    "^dialup.test +36h +4h +192.0.2.0/24,2001:db8::/32 +100 +- +cust1, cust1-backup$"
+	check_out "domains show: parent row" "^\.sub\.test( +-){6}$"
 	ctl domains show DIALUP.test
 	check_rc "domains show one" 0
 	check_eq "domains show one: one row" "$(wc -l <"$T/out")" 2

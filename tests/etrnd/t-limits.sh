@@ -27,26 +27,7 @@ nfail=0
 command -v python3 >/dev/null || skip "no python3"
 command -v prlimit >/dev/null || skip "no prlimit"
 
-# cleanup - EXIT trap
-cleanup() {
-	local st=$?
-	trap - EXIT
-	[ -n "$etrnd_pid" ] && stop_pid "$etrnd_pid"
-	[ -n "$redis_pid" ] && stop_pid "$redis_pid"
-	if [ "$st" != 0 ] || [ "$nfail" != 0 ]; then
-		tail -n 30 "$T/etrnd.log" >&2 2>/dev/null || true
-	fi
-	rm -rf "$T"
-	[ "$nfail" = 0 ] || exit 1
-	exit "$st"
-}
-T=$(mktemp -d "${TMPDIR:-/tmp}/oe-limits.XXXX")
-trap cleanup EXIT
-
-# free_port - a loopback port nothing listens on
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+sa_workdir limits etrnd.log etrnd_pid
 
 # smtp SCRIPT - run a small Python client (see below) and print its lines
 smtp() {

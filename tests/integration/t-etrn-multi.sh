@@ -18,11 +18,12 @@ stop_b() {
 	[ "${KEEP_SANDBOX:-0}" = 1 ] || rm -rf "$B"
 }
 trap 'rc=$?; [ $rc = 0 ] || sb_log_tail "$B/log/etrnd.log" 30; stop_b; (exit $rc); sb_cleanup' EXIT
-# B's ports: the unused tail of A's slot (see sb_port_base).
-b_smtp=$((SMTP_PORT + 6))
+# B's ports: the unused ports above A's redis port (see sb_port_base).
+b_smtp=$((REDIS_PORT + 1))
 SMTP_PORT=$b_smtp SINK_PORT=$((b_smtp + 1)) REINJECT_PORT=$((b_smtp + 2)) \
-    CUSTOMER_PORT=$((b_smtp + 3)) ETRND_PORT=$((REDIS_PORT + 6)) \
-    POLICY_PORT=$((REDIS_PORT + 7)) REDIS_PORT=$((REDIS_PORT + 8)) \
+    CUSTOMER_PORT=$((b_smtp + 3)) ETRND_PORT=$((b_smtp + 4)) \
+    POLICY_PORT=$((b_smtp + 5)) DSN_PORT=$((b_smtp + 6)) \
+    REDIS_PORT=$((b_smtp + 7)) \
     SB_REDIS_SOCK=$REDIS_SOCK SB_HOSTNAME=mx2.lab.test \
     SB_ETRND=1 SB_EXTRA_CONF="flush_lock_time = 1s" \
     "$SB_SANDBOX" start "$B" > "$B.start.log" 2>&1 || { cat "$B.start.log"; fail "second MX"; }

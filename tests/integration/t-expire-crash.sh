@@ -1,11 +1,12 @@
 #!/bin/bash
 # t-expire-crash - etrnd killed (SIGKILL) in the middle of an expiry sweep
 # and started again: every message is expired exactly once and its sender
-# gets its DSN; nothing is left in the hold queue or the index.  A DSN the
-# MTA had taken in the instant before the kill, while etrnd had not yet
-# recorded it, is sent again: both copies carry the same Message-ID (one
-# per message, derived from its hold token), so the copy is recognisable
-# as a duplicate; no sender may get two different DSNs.
+# gets exactly one DSN; nothing is left in the hold queue or the index.
+# Then the instants a kill cannot be aimed at, set up by hand with etrnd
+# stopped: a DSN the MTA took (on hold at the sandbox's DSN smtpd) while
+# the record still says "sending", one recorded as "queued", and a
+# "sending" whose DSN never reached the MTA: each sender gets one DSN,
+# the held one where there is one.
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init expirecrash
@@ -40,7 +41,7 @@ kill -9 "$ETRND_PID" $child
 sb_wait_for 10 sh -c "! kill -0 $ETRND_PID 2>/dev/null" || fail "etrnd survived"
 left=$(sb_queue_count hold)
 [ "$left" -gt 0 ] || fail "the sweep finished before the kill"
-pass "etrnd killed in the sweep, $left of $N files still held"
+pass "etrnd killed in the sweep, $left files still on hold"
 
 "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" >> "$SB/log/etrnd.log" 2>&1 &
 etrnd_pid=$!
@@ -55,9 +56,65 @@ done | sort)
     fail "DSNs reached $(printf '%s\n' "$pairs" | cut -d' ' -f1 | sort -u | wc -l) of $N senders"
 [ "$(printf '%s\n' "$pairs" | sort -u | wc -l)" = $N ] ||
     fail "a sender got two different DSNs: $pairs"
-copies=$(($(printf '%s\n' "$pairs" | wc -l) - N))
+[ "$(printf '%s\n' "$pairs" | wc -l)" = $N ] ||
+    fail "a sender got its DSN twice: $pairs"
 hold_is 0 || fail "files left on hold"
 redis_is $N HGET etrn:stats:dialup2.test expired || fail "expired counter"
 redis_is 0 HGET etrn:stats:dialup2.test held || fail "held counter"
 redis_is 0 ZCARD etrn:expiry:mx.lab.test || fail "expiry index"
-pass "after the restart: $N expired, every sender got its DSN (same-ID copies: $copies), nothing left"
+pass "after the restart: $N expired, every sender got exactly one DSN, nothing left"
+
+# The instants around the DSN's hand-over, with etrnd stopped.
+stop_etrnd
+etrnd_pid=
+for s in a b c; do
+	sb_swaks -f "crash-$s@example.org" -t "w$s@dialup2.test" >/dev/null || fail "swaks $s"
+done
+sb_wait_for 20 hold_is 3 || fail "not held"
+declare -A q tok
+for id in $(sb_hold_ids); do
+	from=$(sb_redis HGET "etrn:msg:mx.lab.test:$id" sender)
+	s=${from#crash-}; s=${s%%@*}
+	q[$s]=$id
+	tok[$s]=$(sb_redis HGET "etrn:msg:mx.lab.test:$id" token)
+done
+[ -n "${q[a]:-}" ] && [ -n "${q[b]:-}" ] && [ -n "${q[c]:-}" ] || fail "records: ${!q[*]}"
+# held_dsn LETTER - what etrnd had submitted to the holding DSN smtpd
+held_dsn() {
+	swaks --server 127.0.0.1 --port "$DSN_PORT" -f '<>' -t "crash-$1@example.org" \
+	    --header "Message-Id: <expired.${tok[$1]}@mx.lab.test>" \
+	    --header "Auto-Submitted: auto-replied" \
+	    --header "Subject: the held DSN $1" --body "held-dsn-$1" 2>&1 |
+	    sed -n 's/.* queued as \([0-9A-Za-z]*\).*/\1/p' | tail -n 1
+}
+since=$(($(date +%s) - 1))
+for s in a b c; do
+	sb_redis HSET "etrn:msg:mx.lab.test:${q[$s]}" state expiring dsn_state sending \
+	    dsn_since "$since" >/dev/null
+done
+[ -n "$(held_dsn a)" ] || fail "DSN a not taken"
+dq=$(held_dsn b)
+[ -n "$dq" ] || fail "DSN b not taken"
+sb_redis HSET "etrn:msg:mx.lab.test:${q[b]}" dsn_state queued dsn_queue_id "$dq" >/dev/null
+sb_wait_for 10 hold_is 5 || fail "the DSNs are not on hold: $(sb_queue_count hold)"
+before=$(dsns | grep -c . || true)
+
+"$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" >> "$SB/log/etrnd.log" 2>&1 &
+etrnd_pid=$!
+for s in a b c; do sb_redis ZADD etrn:expiry:mx.lab.test 0 "${q[$s]}" >/dev/null; done
+sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
+sb_wait_for 20 dsn_at_least $((before + 3)) || fail "want 3 more DSNs, got $(($(dsns | grep -c .) - before))"
+sleep 3
+[ "$(dsns | grep -c .)" = $((before + 3)) ] || fail "more than one DSN for a sender"
+for s in a b c; do
+	n=$(dsns | xargs grep -l "^To: <\?crash-$s@example.org" | wc -l)
+	[ "$n" = 1 ] || fail "crash-$s got $n DSNs"
+done
+dsns | xargs grep -l "held-dsn-a" >/dev/null || fail "the DSN on hold (sending) was not the one delivered"
+dsns | xargs grep -l "held-dsn-b" >/dev/null || fail "the DSN on hold (queued) was not the one delivered"
+f=$(dsns | xargs grep -l "^To: <\?crash-c@example.org")
+grep -q "^Content-Type: multipart/report" "$f" || fail "crash-c: not a new DSN"
+hold_is 0 || fail "files left on hold: $(sb_queue_count hold)"
+redis_is $((N + 3)) HGET etrn:stats:dialup2.test expired || fail "expired counter"
+grep -q "${q[a]}: DSN found on hold as" "$SB/log/etrnd.log" || fail "no log line for the found DSN"
+pass "a DSN taken but not recorded, one recorded as queued, one never taken: one DSN each"

@@ -40,8 +40,9 @@ sb_skip() {
 	exit 77
 }
 
-# Print the port base for slot $1 (0..999): SMTP..POLICY at base..base+5 in
-# an even hundred, redis at base+100 in the odd hundred above; 10000-29990.
+# Print the port base for slot $1 (0..999): SMTP..DSN at base..base+6 in
+# an even hundred, redis at base+100 in the odd hundred above (base+101 to
+# base+109 stay free for a second sandbox); 10000-29990.
 sb_port_base() {
 	local slot=$(($1 % 1000))
 	echo $((10000 + (slot / 10) * 200 + (slot % 10) * 10))
@@ -61,7 +62,7 @@ sb_init() {
 	chmod 755 "$SB"
 	# Ports come from SB_PORT_BASE only, never from a stale sourced env.
 	unset SMTP_PORT SINK_PORT REINJECT_PORT CUSTOMER_PORT ETRND_PORT \
-	    POLICY_PORT REDIS_PORT
+	    POLICY_PORT DSN_PORT REDIS_PORT
 	trap sb_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
@@ -89,6 +90,7 @@ sb_cleanup() {
 			sb_log_tail "$SB/log/etrn-milter.log" 40
 			sb_log_tail "$SB/log/noop-milter.log" 10
 			sb_log_tail "$SB/log/etrnd.log" 40
+			sb_log_tail "$SB/log/etrn-policy.log" 40
 			sb_log_tail "$SB/log/redis.log" 15
 		fi
 		"$SB_SANDBOX" stop "$SB" >/dev/null ||

@@ -85,3 +85,34 @@ start_redis() {
 	redis_pid=$!
 	wait_for 10 redis_up || die "redis-server did not start"
 }
+
+# free_port - a loopback port nothing listens on
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# sa_workdir NAME LOG PIDVAR - make $T (removed at exit).  The EXIT trap
+# stops the program under test (its PID in the variable named PIDVAR) and
+# Redis, shows the end of $T/LOG when something failed, and exits 1 when
+# a check failed.
+sa_workdir() {
+	sa_log=$2
+	sa_pidvar=$3
+	T=$(mktemp -d "${TMPDIR:-/tmp}/oe-$1.XXXX")
+	trap sa_cleanup EXIT
+}
+
+# sa_cleanup - the EXIT trap of sa_workdir
+sa_cleanup() {
+	local st=$? pid
+	trap - EXIT
+	pid=${!sa_pidvar:-}
+	[ -n "$pid" ] && stop_pid "$pid"
+	[ -n "${redis_pid:-}" ] && stop_pid "$redis_pid"
+	if [ "$st" != 0 ] || [ "$nfail" != 0 ]; then
+		tail -n 40 "$T/$sa_log" >&2 2>/dev/null || true
+	fi
+	rm -rf "$T"
+	[ "$nfail" = 0 ] || exit 1
+	exit "$st"
+}

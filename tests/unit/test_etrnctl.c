@@ -60,6 +60,8 @@ static const struct {
 	{ "max_messages", "10k", -1 },
 	{ "max_bytes", "10m", 0 },
 	{ "max_bytes", "3q", -1 },
+	{ "sasl_users", "alice, bob@example.net", 0 },
+	{ "sasl_users", "alice\r\nbob", -1 },
 	{ "bogus", "1", -1 },
 	{ "Hold_time", "1d", -1 },
 };

@@ -270,16 +270,19 @@ touch_at(const char *dir, const char *name, time_t t)
 }
 
 /*
- * fake_postfix - stand-in commands in top: postconf prints top/spool,
+ * fake_postfix - stand-in commands in top: postconf prints top/spool
+ * and the lifetimes 7d and 36h,
  * postqueue prints top/listing; a deferred tree with one file due in
- * the future (a failed attempt) and one in the past (due).
+ * the future (a failed attempt) and one in the past (due); hold, active
+ * and incoming with the files the listing names (DEFERNOFILE has none).
  */
 static void
 fake_postfix(const char *top)
 {
 	struct buf b = BUF_INIT;
 
-	buf_printf(&b, "#!/bin/sh\necho '%s/spool '\n", top);
+	buf_printf(&b, "#!/bin/sh\necho '%s/spool '\necho 7d\necho 36h\n",
+	    top);
 	put(top, "postconf", b.s, 0755);
 	buf_reset(&b);
 	buf_printf(&b, "#!/bin/sh\ncat '%s/listing'\n", top);
@@ -307,6 +310,18 @@ fake_postfix(const char *top)
 	mkdir(b.s, 0755);
 	put(b.s, "DEFERFAIL", "", 0600);
 	touch_at(b.s, "DEFERFAIL", time(NULL) + 300);
+	buf_reset(&b);
+	buf_printf(&b, "%s/spool/hold", top);
+	mkdir(b.s, 0755);
+	put(b.s, "HOLD1", "", 0600);
+	buf_reset(&b);
+	buf_printf(&b, "%s/spool/active", top);
+	mkdir(b.s, 0755);
+	put(b.s, "ACTIVE1", "", 0600);
+	buf_reset(&b);
+	buf_printf(&b, "%s/spool/incoming", top);
+	mkdir(b.s, 0755);
+	put(b.s, "INCOMING1", "", 0600);
 	buf_free(&b);
 }
 
@@ -314,7 +329,7 @@ fake_postfix(const char *top)
 static void
 test_status(void)
 {
-	char	top[] = "/tmp/test_qb_postfix.XXXXXX", sh[128];
+	char	top[] = "/tmp/test_qb_postfix.XXXXXX", sh[128], moved[128];
 	char	*ids[] = { "HOLD1", "DEFERFAIL", "DEFERDUE", "DEFERNOFILE",
 		"ACTIVE1", "GONE1", "INCOMING1" };
 	enum qb_qstate want[] = { QS_HELD, QS_FAILED, QS_PENDING, QS_PENDING,
@@ -334,6 +349,8 @@ test_status(void)
 	CHECK(qb_postfix.init(&qc) == QB_OK && qc.queue_directory != NULL &&
 	    strncmp(qc.queue_directory, top, strlen(top)) == 0 &&
 	    strcmp(qc.queue_directory + strlen(top), "/spool") == 0, "init");
+	CHECK(qc.max_lifetime == 36 * 3600, "init: the shorter lifetime, %lld",
+	    qc.max_lifetime);
 	memset(qi, 0, sizeof(qi));
 	for (i = 0; i < 7; i++)
 		qi[i].id = ids[i];
@@ -347,6 +364,28 @@ test_status(void)
 	CHECK(qb_postfix.list_held(&qc, &held) == QB_OK && held.n == 1 &&
 	    strcmp(held.id[0], "HOLD1") == 0, "list_held");
 	qb_idlist_free(&held);
+
+	/* locate: the directories alone (DEFERNOFILE has no file: gone) */
+	want[3] = QS_GONE;
+	for (i = 0; i < 7; i++)
+		qi[i].id = ids[i];
+	put(top, "listing", "garbage\n", 0644);	/* showq is not asked */
+	CHECK(qb_postfix.locate(&qc, qi, 7) == QB_OK, "locate");
+	for (i = 0; i < 7; i++)
+		CHECK(qi[i].state == want[i] && qi[i].nrcpt == 0,
+		    "locate %s: state %d, want %d", ids[i], (int)qi[i].state,
+		    (int)want[i]);
+	qi[0].id = "bad id";
+	CHECK(qb_postfix.locate(&qc, qi, 1) == QB_BAD, "locate: bad ID");
+	qi[0].id = "HOLD1";
+	snprintf(sh, sizeof(sh), "%s/spool/active", top);
+	snprintf(moved, sizeof(moved), "%s/spool/active.moved", top);
+	if (rename(sh, moved) == 0) {
+		snprintf(sh, sizeof(sh), "%s/spool", top);
+		put(sh, "active", "", 0600);	/* a file, not a directory */
+	}
+	CHECK(qb_postfix.locate(&qc, qi, 1) == QB_FAIL,
+	    "locate: unreadable queue directory: fail, not gone");
 
 	qi[0].id = "bad id";
 	CHECK(qb_postfix.status(&qc, qi, 1) == QB_BAD, "bad ID refused");

@@ -1,0 +1,132 @@
+/*
+ * NAME
+ *	decide - etrn-policy's decisions and the words of its answers (pure)
+ * DESCRIPTION
+ *	decide_etrn() turns the address check (etrn_authorize(), shared
+ *	with etrnd) and the domain's sasl_users into OK or 459: a client is
+ *	authorized for a dial-up domain by its address or by the SASL login
+ *	it authenticated with.  decide_quota() refuses a recipient while
+ *	the domain's held mail has reached max_messages or max_bytes (or
+ *	would pass max_bytes with the message's declared SIZE=).
+ *
+ *	policy_action() is the one place that words the answers: every
+ *	"action=" line etrn-policy sends comes from its table.
+ * SECURITY
+ *	Reasons quote only normalised domains, client addresses and
+ *	numbers; never raw attribute values.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/decide.h"
+
+static const struct {
+	const char *code;	/* the first word of the action */
+	const char *text;	/* NULL: none; else before the reason */
+} pol_actions[] = {
+	[POL_OK] = { "OK", NULL },
+	[POL_DUNNO] = { "DUNNO", NULL },
+	[POL_ETRN_DENIED] = { "459", "4.7.1 " },
+	[POL_ETRN_RATE] = { "458", "4.7.1 Too many ETRN requests, try again "
+	    "later" },
+	[POL_ETRN_DOWN] = { "458", "4.3.0 Unable to queue messages, try "
+	    "again later" },
+	[POL_QUOTA] = { "452", "4.2.2 " },
+	[POL_RCPT_DOWN_DEFER_IF_PERMIT] = { "DEFER_IF_PERMIT", "4.3.0 Held "
+	    "mail quota cannot be checked, try again later" },
+	[POL_RCPT_DOWN_DEFER] = { "DEFER", "4.3.0 Held mail quota cannot be "
+	    "checked, try again later" },
+};
+
+/* policy_action - the answer: "action=CODE text\n\n" */
+void
+policy_action(struct buf *out, enum pol_action a, const char *reason)
+{
+	buf_printf(out, "action=%s", pol_actions[a].code);
+	if (pol_actions[a].text != NULL)
+		buf_printf(out, " %s%s", pol_actions[a].text,
+		    reason ? reason : "");
+	buf_cat(out, "\n\n");
+}
+
+/* policy_action_code - the first word, for log lines */
+const char *
+policy_action_code(enum pol_action a)
+{
+	return pol_actions[a].code;
+}
+
+/* decide_in_list - is item a member of a comma/blank separated list */
+int
+decide_in_list(const char *list, const char *item)
+{
+	size_t	n = strlen(item), len;
+	const char *p = list;
+
+	if (n == 0)
+		return 0;
+	for (;;) {
+		p += strspn(p, ", \t");
+		if (*p == '\0')
+			return 0;
+		len = strcspn(p, ", \t");
+		if (len == n && memcmp(p, item, n) == 0)
+			return 1;
+		p += len;
+	}
+}
+
+/* decide_etrn - OK (authorized by address or SASL login) or 459 */
+enum pol_action
+decide_etrn(enum etrn_outcome by_addr, const char *sasl_users,
+    const char *sasl_user, struct buf *reason)
+{
+	if (by_addr == ETRN_STARTED)
+		return POL_OK;
+	if (decide_in_list(sasl_users, sasl_user)) {
+		buf_reset(reason);
+		return POL_OK;
+	}
+	return POL_ETRN_DENIED;
+}
+
+/* decide_quota - DUNNO, or 452 while the held mail is at its limit */
+enum pol_action
+decide_quota(const struct quota *q, const char *domain, struct buf *reason)
+{
+	if (q->max_messages > 0 && q->held >= q->max_messages) {
+		buf_printf(reason, "Held mail for %s is over its quota: %lld "
+		    "message%s, limit %lld", domain, q->held, q->held == 1 ?
+		    "" : "s", q->max_messages);
+		return POL_QUOTA;
+	}
+	if (q->max_bytes > 0 && (q->bytes >= q->max_bytes ||
+	    (q->size > 0 && q->size > q->max_bytes - q->bytes))) {
+		buf_printf(reason, "Held mail for %s is over its quota: %lld "
+		    "bytes%s, limit %lld", domain, q->bytes, q->size > 0 ?
+		    " and this message" : "", q->max_bytes);
+		return POL_QUOTA;
+	}
+	return POL_DUNNO;
+}
+
+/*
+ * decide_limit - a per-domain limit from Redis: dflt when missing or
+ * empty, -1 (and dflt) when it does not parse as a CONF_INT/CONF_SIZE.
+ */
+int
+decide_limit(const char *v, enum conf_type type, long long dflt,
+    long long *out)
+{
+	long long n;
+
+	*out = dflt;
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (conf_parse_number(v, type, &n) < 0 || n < 0)
+		return -1;
+	*out = n;
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* decide.h - etrn-policy's decisions and answers (pure) */
+#ifndef OE_DECIDE_H
+#define OE_DECIDE_H
+
+#include "mail/replies.h"
+#include "util/buf.h"
+#include "util/conf.h"
+
+/* Fields of etrn:domain:<entry> read by etrn-policy. */
+#define DF_MAX_MESSAGES	"max_messages"
+#define DF_MAX_BYTES	"max_bytes"
+#define DF_SASL_USERS	"sasl_users"
+
+/* Every answer etrn-policy gives; policy_action() words them. */
+enum pol_action {
+	POL_OK,			/* ETRN authorized and queued */
+	POL_DUNNO,		/* no opinion */
+	POL_ETRN_DENIED,	/* 459: not authorized (reason) */
+	POL_ETRN_RATE,		/* 458: too many ETRN from the client */
+	POL_ETRN_DOWN,		/* 458: Redis unavailable */
+	POL_QUOTA,		/* 452 4.2.2: the domain's held mail is full */
+	POL_RCPT_DOWN_DEFER_IF_PERMIT,	/* Redis unavailable (RCPT) */
+	POL_RCPT_DOWN_DEFER,
+};
+
+/* A dial-up domain's held mail and its limits (0: none). */
+struct quota {
+	long long max_messages, max_bytes;
+	long long held, bytes;	/* now, all MX hosts */
+	long long size;		/* SIZE= of the message, 0 if not given */
+};
+
+void	policy_action(struct buf *, enum pol_action, const char *);
+const char *policy_action_code(enum pol_action);
+enum pol_action decide_etrn(enum etrn_outcome, const char *, const char *,
+	    struct buf *);
+enum pol_action decide_quota(const struct quota *, const char *,
+	    struct buf *);
+int	decide_in_list(const char *, const char *);
+int	decide_limit(const char *, enum conf_type, long long, long long *);
+
+#endif
