@@ -4,7 +4,7 @@
  * SUMMARY
  *	dsn_submit(&runner, rcpt, text, len, qid, sizeof(qid), &err);
  *	dsn_find_held(&runner, since, message_id, qid, sizeof(qid));
- *	dsn_release(&runner, qid);
+ *	dsn_release(&runner, ids, n, out); dsn_release_one(&runner, qid);
  * DESCRIPTION
  *	With dsn_server set, a DSN is submitted by SMTP (null sender, one
  *	recipient) to an smtpd of the MTA that puts every message it
@@ -15,7 +15,9 @@
  *	is still on hold, unseen by anyone, when etrnd goes on: it looks for
  *	it (dsn_find_held: the hold queue files written since the attempt
  *	began, by their Message-ID, which is derived from the hold token)
- *	and releases that one instead of sending another.
+ *	and releases that one instead of sending another.  Release is
+ *	requeue where the backend has it (Postfix: one `postsuper -r - hold`
+ *	for a sweep's DSNs, through pickup at once), else release.
  * SECURITY
  *	The recipient (the original envelope sender) is refused if it holds
  *	a control character, so it cannot add an SMTP command.  Found files
@@ -24,13 +26,14 @@
  *	dsn_submit: 0 accepted (qid may be empty if the reply named none),
  *	1 refused for good (5xx, or an address SMTP cannot carry), -1
  *	try again; the reason in err.  dsn_find_held: 1 found, 0 not, -1
- *	the queue could not be read.  dsn_release: 0 the DSN is out of the
- *	hold queue, -1 try again.
+ *	the queue could not be read.  dsn_release: which DSNs are out of the
+ *	hold queue, -1 when the queue cannot be asked.
  */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -139,21 +142,40 @@ dsn_find_held(struct runner *r, long long since, const char *msgid,
 	return found;
 }
 
-/* dsn_release - the held DSN out of the hold queue (or out already) */
+/*
+ * dsn_release - held DSNs out of the hold queue (requeued, or released
+ * where the backend cannot requeue); out[i] = 1 for each that is out
+ * (or was out already: released before etrnd stopped), 0 for one still
+ * held.  -1 when the queue cannot be asked.
+ */
 int
-dsn_release(struct runner *r, const char *qid)
+dsn_release(struct runner *r, char *const *ids, size_t n, int *out)
 {
-	struct qb_qinfo qi;
-	char	*ids[1];
+	struct qb_qinfo *qi;
 	enum qb_status st;
+	size_t	i;
+
+	if (n == 0)
+		return 0;
+	(void)run_qb(r->qb->requeue ? r->qb->requeue(&r->qc, ids, n) :
+	    r->qb->release(&r->qc, ids, n), "DSN release");
+	/* Whatever the command said: the queue tells what is out. */
+	if ((qi = run_status(r, ids, n, &st)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		out[i] = qi[i].state != QS_HELD;
+	qb_qinfo_free(qi, n);
+	free(qi);
+	return 0;
+}
+
+/* dsn_release_one - one held DSN out of the hold queue: 0, or -1 */
+int
+dsn_release_one(struct runner *r, const char *qid)
+{
+	char	*ids[1];
+	int	out = 0;
 
 	ids[0] = (char *)(uintptr_t)qid;
-	if (r->qb->release(&r->qc, ids, 1) == QB_OK)
-		return 0;
-	/* Released before (etrnd stopped after that) or gone: fine. */
-	memset(&qi, 0, sizeof(qi));
-	qi.id = ids[0];
-	st = run_qb(r->qb->locate(&r->qc, &qi, 1), "queue status");
-	qb_qinfo_free(&qi, 1);
-	return st == QB_OK && qi.state != QS_HELD ? 0 : -1;
+	return dsn_release(r, ids, 1, &out) == 0 && out ? 0 : -1;
 }

@@ -13,7 +13,9 @@
  *	  the queue file is checked: in the hold queue and carrying the
  *	  record's token; gone -> the record is dropped; another token ->
  *	  the record is dropped and the file left alone (a reused ID)
- *	  dsn_state: (unset) -> sending -> sent | none
+ *	  dsn_state: (unset) -> sending (-> queued) -> sent | none; with
+ *	  dsn_server the sweep's DSNs wait on hold and are released
+ *	  together (one command) before any file is deleted
  *	  the queue file is deleted (postsuper -d ID hold) and checked gone
  *	  the record and its index entries are removed, expired + 1
  *	The queue is listed twice per sweep, not per message: once for the
@@ -456,13 +458,15 @@ exp_let_go(struct runner *r, const char *qid, const struct rec *rc,
 		return -1;
 	if (*held == '\0')
 		return 0;
-	return dsn_release(r, held) < 0 ? -1 : 1;
+	return dsn_release_one(r, held) < 0 ? -1 : 1;
 }
 
 /*
- * exp_deliver - hand the DSN of kind k to the MTA once: 0 handed over, 1
- * it cannot be sent (not buildable, refused for good), -1 try again at
- * the next sweep.  cur: the record's state, since and queue ID of k.
+ * exp_deliver - hand the DSN of kind k to the MTA once: 0 handed over, 2
+ * on hold with its queue ID added to later (not NULL), for the caller to
+ * release, 1 it cannot be sent (not buildable, refused for good), -1 try
+ * again at the next sweep.  cur: the record's state, since and queue ID
+ * of k.
  * Without dsn_server it goes to sendmail(1) with state "sending".  With
  * it: "sending" and the time, submitted, "queued" with the DSN's queue
  * ID, released (dsnsend.c); a retry in state "sending" first looks for
@@ -471,7 +475,7 @@ exp_let_go(struct runner *r, const char *qid, const struct rec *rc,
 static int
 exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
     const struct dkind *k, const char *const cur[3],
-    const struct buf *original, int full)
+    const struct buf *original, int full, struct qb_idlist *later)
 {
 	struct buf msg = BUF_INIT, err = BUF_INIT;
 	char	held[64], now[24];
@@ -521,13 +525,19 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 		    NULL) < 0)
 			return -1;
 	}
-	return dsn_release(r, held);
+	if (later != NULL) {
+		qb_idlist_add(later, held);
+		return 2;
+	}
+	return dsn_release_one(r, held);
 }
 
-/* exp_dsn - the failure DSN, once (dsn_state), for an expiring record */
+/* exp_dsn - the failure DSN, once (dsn_state), for an expiring record:
+ * 0 sent or none due, 2 on hold for exp_settle to release (its queue ID
+ * added to later), -1 try again later */
 static int
 exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
-    struct buf *hdrs, const char **outcome)
+    struct buf *hdrs, const char **outcome, struct qb_idlist *later)
 {
 	struct buf full = BUF_INIT, mid = BUF_INIT;
 	const char *cur[3] = { rc->dsn_state, rc->dsn_since, rc->dsn_qid };
@@ -548,10 +558,10 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
 		return -1;
 	}
 	st = exp_deliver(r, qid, rc, &dk_failed, cur, want_full ? &full : hdrs,
-	    want_full);
+	    want_full, later);
 	buf_free(&full);
-	if (st < 0)
-		return -1;
+	if (st < 0 || st == 2)
+		return st;
 	if (st > 0) {
 		*outcome = "impossible";
 		return exp_hset(r, qid, RF_DSN_STATE, "none", NULL);
@@ -602,19 +612,34 @@ exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
 }
 
 
-/* A message whose DSN is out, its file to be deleted and checked gone. */
+/* A message whose DSN is out (or on hold, to be released first), its file
+ * to be deleted and checked gone. */
 struct deleted {
 	char	*qid, *domain, *sender, *dsn;
+	char	*dsn_qid;	/* the DSN on hold, or NULL */
+	char	*dsn_mid;	/* ... and its Message-ID */
 	long long arrived;
 };
+
+/* exp_deleted_free - one entry's strings */
+static void
+exp_deleted_free(struct deleted *d)
+{
+	free(d->qid);
+	free(d->domain);
+	free(d->sender);
+	free(d->dsn);
+	free(d->dsn_qid);
+	free(d->dsn_mid);
+}
 
 /* expire_one - one due message, in queue state qs, up to its DSN; 0 if
  * it was released (tracking decides first), else 1 */
 static int
 expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
-    struct deleted **del, size_t *ndel)
+    struct deleted **del, size_t *ndel, struct qb_idlist *later)
 {
-	struct buf hdrs = BUF_INIT;
+	struct buf hdrs = BUF_INIT, mid = BUF_INIT;
 	const char *dsn = "";
 	struct rec rc;
 	int	st;
@@ -634,29 +659,75 @@ expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
 		rc.state = RSTATE_EXPIRING;
 	if (strcmp(rc.state, RSTATE_EXPIRING) == 0 &&
 	    exp_check_queue(r, qid, &rc, qs, &hdrs) == 1 &&
-	    exp_dsn(r, qid, &rc, &hdrs, &dsn) == 0) {
+	    (st = exp_dsn(r, qid, &rc, &hdrs, &dsn, later)) >= 0) {
+		struct deleted *d;
+
 		*del = xreallocarray(*del, *ndel + 1, sizeof(**del));
-		(*del)[*ndel].qid = xstrdup(qid);
-		(*del)[*ndel].domain = xstrdup(rc.domain);
-		(*del)[*ndel].sender = xstrdup(rc.sender);
-		(*del)[*ndel].dsn = xstrdup(dsn);
-		(*del)[*ndel].arrived = rc.arrived;
-		(*ndel)++;
+		d = &(*del)[(*ndel)++];
+		d->qid = xstrdup(qid);
+		d->domain = xstrdup(rc.domain);
+		d->sender = xstrdup(rc.sender);
+		d->dsn = xstrdup(dsn);
+		d->arrived = rc.arrived;
+		d->dsn_qid = d->dsn_mid = NULL;
+		if (st == 2) {
+			dsn_message_id(&mid, DSN_FAILED, rc.token,
+			    r->s->hostname);
+			d->dsn_qid = xstrdup(later->id[later->n - 1]);
+			d->dsn_mid = buf_steal(&mid);
+		}
 	}
+	buf_free(&mid);
 	buf_free(&hdrs);
 	rr_reply_free(&rc.rep);
 	return 1;
 }
 
-/* exp_settle - delete the files (one command), check them gone (one
- * listing), remove their records */
+/*
+ * exp_dsns_out - release the sweep's DSNs on hold (one command) and mark
+ * them sent; a message whose DSN is still on hold loses its place in del
+ * (*n shrinks): it is not deleted now, the next sweep goes on from
+ * dsn_state queued
+ */
+static void
+exp_dsns_out(struct runner *r, struct deleted *del, size_t *n)
+{
+	char	**dq = xcalloc(*n ? *n : 1, sizeof(char *));
+	int	*out = xcalloc(*n ? *n : 1, sizeof(int));
+	size_t	i, j, k;
+
+	for (i = k = 0; i < *n; i++)
+		if (del[i].dsn_qid != NULL)
+			dq[k++] = del[i].dsn_qid;
+	if (k > 0 && dsn_release(r, dq, k, out) < 0)
+		memset(out, 0, k * sizeof(int));
+	for (i = j = k = 0; i < *n; i++) {
+		if (del[i].dsn_qid != NULL && (!out[k++] || exp_hset(r,
+		    del[i].qid, RF_DSN_STATE, "sent", RF_DSN_ID,
+		    del[i].dsn_mid, NULL) < 0)) {
+			log_warnx("%s: DSN %s not released yet; trying again",
+			    del[i].qid, del[i].dsn_qid);
+			exp_deleted_free(&del[i]);
+			continue;
+		}
+		del[j++] = del[i];
+	}
+	*n = j;
+	free(dq);
+	free(out);
+}
+
+/* exp_settle - release the DSNs, delete the files (one command), check
+ * them gone (one listing), remove their records */
 static void
 exp_settle(struct runner *r, struct deleted *del, size_t n)
 {
 	struct qb_qinfo *qi;
-	char	**ids = xcalloc(n ? n : 1, sizeof(char *));
+	char	**ids;
 	size_t	i;
 
+	exp_dsns_out(r, del, &n);
+	ids = xcalloc(n ? n : 1, sizeof(char *));
 	for (i = 0; i < n; i++)
 		ids[i] = del[i].qid;
 	if (n > 0)
@@ -675,12 +746,8 @@ exp_settle(struct runner *r, struct deleted *del, size_t n)
 		qb_qinfo_free(qi, n);
 		free(qi);
 	}
-	for (i = 0; i < n; i++) {
-		free(del[i].qid);
-		free(del[i].domain);
-		free(del[i].sender);
-		free(del[i].dsn);
-	}
+	for (i = 0; i < n; i++)
+		exp_deleted_free(&del[i]);
 	free(ids);
 }
 
@@ -689,6 +756,7 @@ exp_settle(struct runner *r, struct deleted *del, size_t n)
 static int
 exp_deadlines(struct runner *r, struct qb_idlist *due)
 {
+	struct qb_idlist later = { NULL, 0, 0 };
 	struct deleted *del = NULL;
 	struct qb_qinfo *qi;
 	size_t	i, ndel = 0;
@@ -700,10 +768,12 @@ exp_deadlines(struct runner *r, struct qb_idlist *due)
 		return -1;
 	for (i = 0, worked = 0; i < due->n && worked < EXP_BATCH &&
 	    !etrnd_stop; i++)
-		worked += expire_one(r, due->id[i], qi[i].state, &del, &ndel);
+		worked += expire_one(r, due->id[i], qi[i].state, &del, &ndel,
+		    &later);
 	qb_qinfo_free(qi, due->n);
 	free(qi);
 	exp_settle(r, del, ndel);
+	qb_idlist_free(&later);
 	free(del);
 	return worked;
 }
@@ -743,7 +813,7 @@ warn_one(struct runner *r, const char *qid)
 		} else if (exp_wanted(DSN_DELAYED, &rc)) {
 			buf_cat(&hdrs, rc.headers);
 			if ((st = exp_deliver(r, qid, &rc, &dk_delayed, cur,
-			    &hdrs, 0)) < 0) {
+			    &hdrs, 0, NULL)) < 0) {
 				buf_free(&hdrs);
 				rr_reply_free(&rc.rep);
 				return;

@@ -30,7 +30,8 @@ int	dsn_submit(struct runner *, const char *, const char *, size_t,
 	    char *, size_t, struct buf *);
 int	dsn_find_held(struct runner *, long long, const char *, char *,
 	    size_t);
-int	dsn_release(struct runner *, const char *);
+int	dsn_release(struct runner *, char *const *, size_t, int *);
+int	dsn_release_one(struct runner *, const char *);
 
 /* expire.c: return held mail past its deadline, send delay warnings. */
 int	expire_sweep(struct runner *);

@@ -58,6 +58,13 @@ null_remove(const struct qb_conf *qc, char *const *ids, size_t n)
 	return null_log(qc, "remove", ids, n);
 }
 
+/* null_requeue - record a requeue */
+static enum qb_status
+null_requeue(const struct qb_conf *qc, char *const *ids, size_t n)
+{
+	return null_log(qc, "requeue", ids, n);
+}
+
 /* null_list_held - nothing is held */
 static enum qb_status
 null_list_held(const struct qb_conf *qc, struct qb_idlist *out)
@@ -179,6 +186,7 @@ const struct qb_backend qb_null = {
 	.name = "null",
 	.release = null_release,
 	.remove = null_remove,
+	.requeue = null_requeue,
 	.list_held = null_list_held,
 	.read = null_read,
 	.init = null_init,

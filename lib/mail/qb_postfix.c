@@ -12,7 +12,10 @@
  *	one call instead of one per message).
  *	rehold: `postsuper -h -` with the queue IDs on stdin.
  *	remove: `postsuper -d - hold` (IDs on stdin) deletes only from the
- *	hold queue.
+ *	hold queue.  requeue: `postsuper -r - hold` sends held messages (DSNs)
+ *	through pickup and cleanup again, and `postkick public pickup W`
+ *	wakes pickup: delivered at once, two commands for a batch where
+ *	release schedules each message.
  *	list_held: `postqueue -j`, the messages whose queue_name is "hold".
  *	status: one `postqueue -j` for the whole batch (pfqueue.c parses
  *	it).  Not listed: gone.  hold: held.  incoming, active, maildrop:
@@ -270,11 +273,12 @@ pf_init(struct qb_conf *qc)
 	return QB_OK;
 }
 
-/* pf_remove - delete from the hold queue only: postsuper -d - hold */
+/* pf_super_hold - "postsuper FLAG - hold", queue IDs on stdin */
 static enum qb_status
-pf_remove(const struct qb_conf *qc, char *const *ids, size_t n)
+pf_super_hold(const struct qb_conf *qc, const char *flag, char *const *ids,
+    size_t n)
 {
-	static const char *const args[] = { "-d", "-", "hold", NULL };
+	const char *const args[] = { flag, "-", "hold", NULL };
 	struct buf in = BUF_INIT;
 	enum qb_status st;
 	size_t	i;
@@ -290,6 +294,26 @@ pf_remove(const struct qb_conf *qc, char *const *ids, size_t n)
 		return QB_OK;
 	st = pf_cmd(qc, "postsuper", "-c", args, in.s, in.len, NULL);
 	buf_free(&in);
+	return st;
+}
+
+/* pf_remove - delete from the hold queue only: postsuper -d - hold */
+static enum qb_status
+pf_remove(const struct qb_conf *qc, char *const *ids, size_t n)
+{
+	return pf_super_hold(qc, "-d", ids, n);
+}
+
+/* pf_requeue - from the hold queue to pickup: postsuper -r - hold, then
+ * wake pickup (postsuper does not; it would look within a minute) */
+static enum qb_status
+pf_requeue(const struct qb_conf *qc, char *const *ids, size_t n)
+{
+	static const char *const kick[] = { "public", "pickup", "W", NULL };
+	enum qb_status st;
+
+	if ((st = pf_super_hold(qc, "-r", ids, n)) == QB_OK && n > 0)
+		(void)pf_cmd(qc, "postkick", "-c", kick, NULL, 0, NULL);
 	return st;
 }
 
@@ -618,6 +642,7 @@ const struct qb_backend qb_postfix = {
 	.name = "postfix",
 	.release = pf_release,
 	.remove = pf_remove,
+	.requeue = pf_requeue,
 	.list_held = pf_list_held,
 	.read = pf_read,
 	.init = pf_init,

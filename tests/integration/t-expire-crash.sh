@@ -35,7 +35,9 @@ for q in $(sb_hold_ids); do
 	sb_redis ZADD etrn:expiry:mx.lab.test 0 "$q" >/dev/null
 done
 dsn_at_least() { [ "$(dsns | grep -c . || true)" -ge "$1" ]; }
-sb_wait_for 30 dsn_at_least 1 || fail "the sweep did not start"
+# DSNs taken by the DSN smtpd (on hold until the end of the sweep)
+dsn_taken() { [ "$(grep -c 'openetrn-dsn/smtpd.*: client=' "$PF_LOG" 2>/dev/null || true)" -ge "$1" ]; }
+sb_wait_for 30 dsn_taken 3 || fail "the sweep did not start"
 child=$(ps -o pid= --ppid "$ETRND_PID" | tr -d ' ')
 kill -9 "$ETRND_PID" $child
 sb_wait_for 10 sh -c "! kill -0 $ETRND_PID 2>/dev/null" || fail "etrnd survived"
