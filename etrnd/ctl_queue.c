@@ -661,6 +661,9 @@ ctl_qb_open(struct ctl *c, struct ctl_qb *q, const char *cmd)
 	}
 	q->qc.config_directory = c->s.postfix_config_directory;
 	q->qc.command_directory = c->s.postfix_command_directory;
+	q->qc.sendmail_command = c->s.sendmail_command;
+	q->qc.sendmail_config_file = c->s.sendmail_config_file;
+	q->qc.sendmail_queue_directory = c->s.sendmail_queue_directory;
 	q->qc.null_log = c->s.null_backend_log;
 	q->qc.timeout = CTL_MTA_TIMEOUT;
 	if (q->qb->init != NULL && (st = q->qb->init(&q->qc)) != QB_OK) {

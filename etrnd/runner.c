@@ -422,8 +422,9 @@ run_ready(struct runner *r)
 	/* Released mail deferred after the MTA's lifetime is bounced by
 	 * the MTA instead of going back on hold (docs/etrnd.md). */
 	if (r->qc.max_lifetime > 0 && r->qc.max_lifetime <= r->s->hold_time)
-		log_warnx("%s: the queue lifetime (maximal_queue_lifetime, "
-		    "bounce_queue_lifetime: %llds) is not longer than "
+		log_warnx("%s: the MTA's queue lifetime (%llds; Postfix: "
+		    "maximal_queue_lifetime, bounce_queue_lifetime; "
+		    "Sendmail: Timeout.queuereturn) is not longer than "
 		    "hold_time (%llds): released mail that is deferred may "
 		    "be returned by the MTA instead of being held again",
 		    r->qb->name, r->qc.max_lifetime, r->s->hold_time);
@@ -439,6 +440,9 @@ runner_init(struct runner *r, struct oe_settings *s)
 	r->s = s;
 	r->qc.config_directory = s->postfix_config_directory;
 	r->qc.command_directory = s->postfix_command_directory;
+	r->qc.sendmail_command = s->sendmail_command;
+	r->qc.sendmail_config_file = s->sendmail_config_file;
+	r->qc.sendmail_queue_directory = s->sendmail_queue_directory;
 	r->qc.null_log = s->null_backend_log;
 	r->qc.timeout = RUN_QB_TIMEOUT;
 	if ((r->qb = qb_lookup(s->mta)) == NULL) {

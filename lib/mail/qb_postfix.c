@@ -64,7 +64,6 @@
 #include "mail/pfqueue.h"
 #include "mail/qbackend.h"
 #include "util/log.h"
-#include "util/spawn.h"
 #include "util/xalloc.h"
 
 #define PF_FLUSH_BATCH	20	/* above this, one postqueue -f */
@@ -92,16 +91,6 @@ struct pf_mtimes {
 	size_t	n, cap;
 };
 
-/* pf_chomp - the text without trailing line ends, for a log line */
-static const char *
-pf_chomp(struct buf *b)
-{
-	while (b->len > 0 && (b->s[b->len - 1] == '\n' ||
-	    b->s[b->len - 1] == '\r'))
-		b->len--;
-	return buf_terminate(b);
-}
-
 /*
  * pf_cmd - run a Postfix command: "prog [cflag dir] args..."; cflag is
  * "-c" for the queue tools, "-C" for sendmail
@@ -111,9 +100,9 @@ pf_cmd(const struct qb_conf *qc, const char *prog, const char *cflag,
     const char *const *args, const char *in, size_t inlen, struct buf *out)
 {
 	const char *argv[16];
-	struct buf path = BUF_INIT, err = BUF_INIT;
-	struct spawn_result res;
-	int	n = 0, rc;
+	struct buf path = BUF_INIT;
+	enum qb_status st;
+	int	n = 0;
 
 	buf_printf(&path, "%s/%s", qc->command_directory, prog);
 	argv[n++] = path.s;
@@ -124,19 +113,9 @@ pf_cmd(const struct qb_conf *qc, const char *prog, const char *cflag,
 	while (*args && n < 15)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	rc = spawn_run(argv, in, inlen, out, &err, qc->timeout, &res);
-	if (rc < 0 || !res.exited || res.status != 0) {
-		log_warnx("%s failed: %s%s%.200s", path.s,
-		    rc < 0 ? "could not run" : res.timed_out ? "timed out" :
-		    !res.exited ? "killed by signal" : "exit status non-zero",
-		    err.len ? ": " : "", err.len ? pf_chomp(&err) : "");
-		buf_free(&path);
-		buf_free(&err);
-		return QB_FAIL;
-	}
+	st = qb_run(argv, path.s, in, inlen, out, qc->timeout);
 	buf_free(&path);
-	buf_free(&err);
-	return QB_OK;
+	return st;
 }
 
 /* pf_ids_stdin - "ID\n" lines; -1 if any ID is invalid */

@@ -4,7 +4,9 @@
  * DESCRIPTION
  *	A backend is a const struct of operations found by name; an
  *	unknown name is a configuration error at start-up.  MTA differences
- *	live in the backend, not in #ifdefs.
+ *	live in the backend, not in #ifdefs.  qb_run() runs one MTA command
+ *	for a backend (argv, no shell, bounded by the timeout) and logs why
+ *	it failed, with its error output.
  */
 #include "config.h"
 
@@ -12,9 +14,12 @@
 #include <string.h>
 
 #include "mail/qbackend.h"
+#include "util/log.h"
+#include "util/spawn.h"
 #include "util/xalloc.h"
 
-static const struct qb_backend *const qb_all[] = { &qb_postfix, &qb_null };
+static const struct qb_backend *const qb_all[] = { &qb_postfix, &qb_sendmail,
+	&qb_null };
 
 /* qb_lookup - backend by name, NULL if unknown */
 const struct qb_backend *
@@ -26,6 +31,31 @@ qb_lookup(const char *name)
 		if (strcmp(qb_all[i]->name, name) == 0)
 			return qb_all[i];
 	return NULL;
+}
+
+/* qb_run - run argv (see DESCRIPTION): QB_OK, or QB_FAIL logged as what */
+enum qb_status
+qb_run(const char *const *argv, const char *what, const char *in,
+    size_t inlen, struct buf *out, int timeout)
+{
+	struct buf err = BUF_INIT;
+	struct spawn_result res;
+	int	rc;
+
+	rc = spawn_run(argv, in, inlen, out, &err, timeout, &res);
+	if (rc == 0 && res.exited && res.status == 0) {
+		buf_free(&err);
+		return QB_OK;
+	}
+	while (err.len > 0 && (err.s[err.len - 1] == '\n' ||
+	    err.s[err.len - 1] == '\r'))
+		err.len--;
+	log_warnx("%s failed: %s%s%.200s", what, rc < 0 ? "could not run" :
+	    res.timed_out ? "timed out" : !res.exited ? "killed by signal" :
+	    "exit status non-zero", err.len ? ": " : "",
+	    err.len ? buf_terminate(&err) : "");
+	buf_free(&err);
+	return QB_FAIL;
 }
 
 /* qb_status_name - for log lines */

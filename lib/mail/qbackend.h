@@ -1,4 +1,4 @@
-/* qbackend.h - MTA queue backends: postfix, null */
+/* qbackend.h - MTA queue backends: postfix, sendmail, null */
 #ifndef OE_QBACKEND_H
 #define OE_QBACKEND_H
 
@@ -24,6 +24,10 @@ struct qb_conf {
 	char	*queue_directory;	/* filled in by init (postfix) */
 	long long max_lifetime;		/* s, init: how long the MTA keeps
 					 * a deferred message; 0 unknown */
+	/* sendmail (NULL or "": the defaults) */
+	const char *sendmail_command;	/* the sendmail binary */
+	const char *sendmail_config_file;	/* sendmail -C, "" default */
+	const char *sendmail_queue_directory;	/* "" : from the .cf */
 };
 
 /* Where a message is, as far as openetrn's state machine cares. */
@@ -90,10 +94,13 @@ void	qb_qinfo_free(struct qb_qinfo *, size_t);
 
 const struct qb_backend *qb_lookup(const char *);
 const char *qb_status_name(enum qb_status);
+enum qb_status qb_run(const char *const *, const char *, const char *,
+	    size_t, struct buf *, int);
 void	qb_idlist_add(struct qb_idlist *, const char *);
 void	qb_idlist_free(struct qb_idlist *);
 
 extern const struct qb_backend qb_postfix;
+extern const struct qb_backend qb_sendmail;
 extern const struct qb_backend qb_null;
 
 #endif

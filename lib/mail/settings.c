@@ -92,6 +92,12 @@ static const struct conf_def settings_defs[] = {
 	{ "postfix_command_directory", CONF_STR, "/usr/sbin",
 	    S(postfix_command_directory), 0, 0, NULL },
 	{ "null_backend_log", CONF_STR, "", S(null_backend_log), 0, 0, NULL },
+	{ "sendmail_command", CONF_STR, "/usr/sbin/sendmail",
+	    S(sendmail_command), 0, 0, NULL },
+	{ "sendmail_config_file", CONF_STR, "", S(sendmail_config_file), 0, 0,
+	    NULL },
+	{ "sendmail_queue_directory", CONF_STR, "",
+	    S(sendmail_queue_directory), 0, 0, NULL },
 	{ "policy_listen", CONF_STR, "unix:/run/openetrn/policy.sock",
 	    S(policy_listen), 0, 0, NULL },
 	{ "policy_socket_group", CONF_STR, "postfix", S(policy_socket_group),
@@ -139,6 +145,23 @@ settings_check_listen(const char *list, const char *origin, struct buf *err)
 	}
 	free(copy);
 	return rc;
+}
+
+/* settings_check_sendmail - absolute paths */
+static int
+settings_check_sendmail(struct oe_settings *s, const char *origin,
+    struct buf *err)
+{
+	const char *cf = s->sendmail_config_file;
+	const char *qd = s->sendmail_queue_directory;
+
+	if (*s->sendmail_command != '/' || (*cf && *cf != '/') ||
+	    (*qd && *qd != '/')) {
+		buf_printf(err, "%s: sendmail_command, sendmail_config_file and "
+		    "sendmail_queue_directory must be absolute paths", origin);
+		return -1;
+	}
+	return 0;
 }
 
 /* settings_check - cross-field checks after parsing */
@@ -204,11 +227,14 @@ settings_check(struct oe_settings *s, const char *origin, struct buf *err)
 		    s->log_facility);
 		return -1;
 	}
-	if (strcmp(s->mta, "postfix") != 0 && strcmp(s->mta, "null") != 0) {
-		buf_printf(err, "%s: bad mta \"%s\" (expected postfix or null)",
-		    origin, s->mta);
+	if (strcmp(s->mta, "postfix") != 0 && strcmp(s->mta, "null") != 0 &&
+	    strcmp(s->mta, "sendmail") != 0) {
+		buf_printf(err, "%s: bad mta \"%s\" (expected postfix, "
+		    "sendmail or null)", origin, s->mta);
 		return -1;
 	}
+	if (settings_check_sendmail(s, origin, err) < 0)
+		return -1;
 	if (s->warn_time >= s->hold_time)
 		s->warn_time = 0;
 	return 0;

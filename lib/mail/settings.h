@@ -51,10 +51,13 @@ struct oe_settings {
 	long long dsn_timeout;		/* s, per DSN submission */
 	long long queue_run_interval;	/* ms, runner's checking interval */
 	/* MTA queue backend */
-	char	*mta;			/* postfix | null */
+	char	*mta;			/* postfix | sendmail | null */
 	char	*postfix_config_directory;
 	char	*postfix_command_directory;
 	char	*null_backend_log;
+	char	*sendmail_command;	/* the sendmail binary */
+	char	*sendmail_config_file;	/* -C file, "" default .cf */
+	char	*sendmail_queue_directory;	/* "" : from the .cf */
 	/* etrn-policy */
 	char	*policy_listen;		/* unix:/path or inet:host:port */
 	char	*policy_socket_group;

@@ -1,0 +1,175 @@
+#!/bin/bash
+# t-sendmail - the whole cycle on a real Sendmail 8.17 (unpacked privately,
+# its own .cf, queue and port next to the sandbox's Postfix): etrn-milter
+# quarantines mail for a dial-up domain (hf file, tag header with the
+# record's token, record in Redis); ETRN to etrnd's listener (mta =
+# sendmail) releases it to the customer's server (Sendmail's own ETRN is
+# refused); mail for other domains passes, a message with mixed recipients
+# is split; at its deadline held mail is returned with one RFC 3464 DSN
+# (parsed with Python's email package) and deleted; a file whose token is
+# not the record's is never deleted; a release the customer's server does
+# not take is put back in quarantine.  Skips only when Sendmail cannot be
+# unpacked.
+set -eu
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
+sb_init sendmail
+[ "$(id -u)" = 0 ] || sb_skip "needs root"
+. "$SB_SRCDIR/tests/sendmail/sendmail-lab.sh"
+sm_require
+SB_MILTER=none sb_start
+. "$SB_SRCDIR/tests/lib/common.sh"
+sm_start
+etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"; }
+held_count() { find "$SM_DIR/spool" -maxdepth 1 -name 'hf*' | grep -c . || true; }
+held_is() { [ "$(held_count)" = "$1" ]; }
+dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }
+dsn_is() { [ "$(dsns | grep -c . || true)" = "$1" ]; }
+
+# 1. Hold: quarantined by Sendmail, recorded in Redis with the token.
+out=$(sm_send --from s@example.org --to u1@dialup.test \
+    --header 'Subject: held one') || fail "send: $out"
+q1=$(sm_qid_of "$out")
+[ -n "$q1" ] || fail "no queue ID in: $out"
+out=$(sm_send --from s@example.org --to u2@dialup.test) || fail "send: $out"
+q2=$(sm_qid_of "$out")
+sb_wait_for 10 sm_held "$q1" || fail "$q1 not quarantined"
+sm_held "$q2" || fail "$q2 not quarantined"
+sm_run -bp -qQ | grep -q 'QUARANTINE: held for ETRN by dialup.test' ||
+    fail "sendmail -bp -qQ does not show the quarantine"
+[ "$(sm_field "$q1" state)" = held ] || fail "record state"
+[ "$(sm_field "$q1" domain)" = dialup.test ] || fail "record domain"
+token=$(sm_field "$q1" token)
+[ ${#token} = 32 ] || fail "token '$token'"
+grep -q "^H??X-ETRN-Hold: dialup.test; host=$SM_HOST; token=$token;" \
+    "$SM_DIR/spool/hf$q1" || fail "hf$q1 does not carry the token"
+redis_is 2 ZCARD etrn:held:dialup.test || fail "held index"
+pass "two messages quarantined (hf files), recorded with the tag's token"
+
+# Mail for other domains passes through untouched.
+sm_send --from s@example.org --to x@example.net \
+    --header 'Subject: passes' >/dev/null || fail "send pass"
+sb_wait_for 20 sb_sink_grep internet '^Subject: passes' || fail "not passed"
+[ "$(held_count)" = 2 ] || fail "pass-through mail was held"
+pass "mail for a non-dial-up domain is delivered at once"
+
+# Mixed recipients: the dial-up one is split off (re-injected into
+# Sendmail, held there), the other gets the original at once.
+sm_send --from s@example.org --to m1@dialup.test --to m2@example.net \
+    --header 'Subject: mixed' >/dev/null || fail "send mixed"
+sb_wait_for 20 sb_sink_grep internet '^Subject: mixed' || fail "mixed: not passed"
+f=$(sb_sink_grep internet '^Subject: mixed')
+grep -q '^X-Rcpt-Args: <m2@example.net>' "$f" || fail "mixed: rcpt"
+[ "$(grep -c '^X-Rcpt-Args:' "$f")" = 1 ] ||
+    fail "mixed: the dial-up recipient got the original too"
+sb_wait_for 20 held_is 3 || fail "mixed: copy not held"
+redis_is 3 ZCARD etrn:held:dialup.test || fail "mixed: held index"
+pass "mixed recipients: split on Sendmail, the copy for dialup.test held"
+
+# Sendmail's own ETRN is refused (noetrn) and releases nothing.
+out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$SM_PORT" dialup.test)
+case $out in
+5*) ;;
+*) fail "Sendmail's ETRN: $out" ;;
+esac
+sleep 1
+[ "$(held_count)" = 3 ] || fail "Sendmail's ETRN released something"
+pass "ETRN to Sendmail itself is refused: $out"
+
+# 2. ETRN through etrnd's listener: released and delivered.
+out=$(etrn dialup.test)
+[ "$out" = "253 OK, 3 pending messages for node dialup.test started" ] ||
+    fail "253: $out"
+sb_wait_for 30 sink_is customer 3 ||
+    fail "customer got $(sb_sink_count customer) of 3"
+sb_sink_grep customer '^Subject: mixed' >/dev/null || fail "no split copy"
+sb_sink_grep customer '^Subject: held one' >/dev/null || fail "wrong mail"
+sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
+sb_wait_for 10 redis_is 3 HGET etrn:stats:dialup.test flushed ||
+    fail "flushed counter"
+if sm_queued "$q1" || sm_queued "$q2"; then fail "still in the queue"; fi
+redis_is 0 EXISTS "etrn:msg:$SM_HOST:$q1" || fail "record left"
+pass "ETRN 253; all three delivered to the customer; queue, index and records follow"
+
+# 3. Expiry: a DSN that parses as RFC 3464, the file deleted.
+sb_redis HSET etrn:domain:dialup2.test hold_time 6 warn_time 0 >/dev/null
+sleep 2		# domain_refresh
+out=$(sm_send --from a@example.org --mail-opt RET=FULL \
+    --mail-opt ENVID=ENV+2Bsm \
+    --to 'v1@dialup2.test ORCPT=rfc822;orig+2Bv1@dialup2.test' \
+    --header 'Subject: expires' --body $'the body line\n') ||
+    fail "send: $out"
+q3=$(sm_qid_of "$out")
+out=$(sm_send --from b@example.org --to 'v2@dialup2.test NOTIFY=NEVER') ||
+    fail "send: $out"
+q4=$(sm_qid_of "$out")
+sb_wait_for 10 sm_held "$q3" || fail "$q3 not held"
+sm_held "$q4" || fail "$q4 not held"
+sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
+sb_wait_for 20 dsn_is 1 || fail "want 1 DSN, got $(dsns | grep -c . || true)"
+if sm_queued "$q3" || sm_queued "$q4"; then fail "expired files left"; fi
+[ ! -e "$SM_DIR/spool/df$q3" ] || fail "df$q3 left"
+redis_is 2 HGET etrn:stats:dialup2.test expired || fail "expired counter"
+# shellcheck disable=SC2046
+python3 "$SB_SRCDIR/tests/lib/dsncheck.py" $(dsns) >"$SB/dsn.json" || {
+	cat "$SB/dsn.json" >&2; fail "the DSN is not multipart/report"; }
+python3 - "$SB/dsn.json" "$SM_HOST" <<'PY' || fail "DSN content"
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1])]
+assert len(d) == 1, d
+x = d[0]
+assert x["to"] == "a@example.org", x["to"]
+assert x["report_type"] == "delivery-status", x
+assert x["parts"] == 3 and x["defects"] == [], x
+assert x["per_message"]["reporting-mta"] == "dns; " + sys.argv[2], x
+assert x["per_message"]["original-envelope-id"] == "ENV+sm", x
+r = x["per_recipient"]
+assert len(r) == 1 and r[0]["action"] == "failed", r
+assert r[0]["status"] == "4.4.7", r
+assert r[0]["final-recipient"].replace(" ", "") == "rfc822;v1@dialup2.test", r
+assert r[0]["original-recipient"].replace(" ", "") == "rfc822;orig+v1@dialup2.test", r
+assert x["returned_type"] == "message/rfc822", x["returned_type"]
+assert "Subject: expires" in x["returned_text"], x["returned_text"]
+assert "the body line" in x["returned_text"], x["returned_text"]
+assert not x["returned_has_tag"], "hold tag returned"
+PY
+pass "expired: one RFC 3464 DSN (RET=FULL, ENVID, ORCPT), none for NEVER; files deleted"
+
+# 4. A record whose token is not in the queue file: the file stays.
+sb_redis HSET etrn:domain:dialup2.test hold_time 3 >/dev/null
+sleep 2
+out=$(sm_send --from g@example.org --to x@dialup2.test) || fail "send: $out"
+q5=$(sm_qid_of "$out")
+sb_wait_for 10 sm_held "$q5" || fail "$q5 not held"
+sb_redis HSET "etrn:msg:$SM_HOST:$q5" token \
+    00000000000000000000000000000000 >/dev/null
+sb_wait_for 20 redis_is 0 EXISTS "etrn:msg:$SM_HOST:$q5" ||
+    fail "record not dropped"
+sleep 1
+sm_held "$q5" || fail "a file with another token was deleted"
+dsn_is 1 || fail "a DSN was sent for it"
+grep -q "$q5: queue file does not carry token" "$SM_DIR/log/etrnd.log" ||
+    fail "not logged"
+pass "token mismatch: record dropped, quarantined file left alone, no DSN"
+
+# 5. The customer's server is down: released, tried, back in quarantine.
+kill "$SINK_CUSTOMER_PID"
+sb_wait_for 10 sh -c "! kill -0 $SINK_CUSTOMER_PID 2>/dev/null" ||
+    fail "sink still runs"
+out=$(sm_send --from s@example.org --to u3@dialup.test) || fail "send: $out"
+q6=$(sm_qid_of "$out")
+sb_wait_for 10 sm_held "$q6" || fail "$q6 not held"
+sleep 1.5
+out=$(etrn dialup.test)
+case $out in
+"253 OK, 1 pending message for node dialup.test started") ;;
+*) fail "253: $out" ;;
+esac
+sb_wait_for 30 grep -q "$q6: back on hold domain=dialup.test" \
+    "$SM_DIR/log/etrnd.log" || fail "not put back: state $(sm_field "$q6" state)"
+sm_held "$q6" || fail "$q6 not in quarantine"
+grep -q '^N[1-9]' "$SM_DIR/spool/hf$q6" || fail "$q6 was never tried"
+grep -q '^qheld for ETRN (not taken)' "$SM_DIR/spool/hf$q6" ||
+    fail "quarantined again with another reason"
+[ "$(sm_field "$q6" state)" = held ] || fail "record state $(sm_field "$q6" state)"
+redis_is 1 ZCARD etrn:held:dialup.test || fail "index"
+pass "not taken by the customer's server: back in quarantine, still recorded"
