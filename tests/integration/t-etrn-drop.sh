@@ -15,7 +15,7 @@ stop_drop() {
 	wait "$drop_pid" 2>/dev/null || true
 	drop_pid=
 }
-trap 'rc=$?; stop_drop; (exit $rc); sb_cleanup' EXIT
+trap 'rc=$?; stop_drop; sb_cleanup $rc' EXIT
 
 # The customer's server: takes one message, then drops mid-DATA.
 kill "$SINK_CUSTOMER_PID"

@@ -17,7 +17,7 @@ stop_b() {
 	"$SB_SANDBOX" stop "$B" >/dev/null 2>&1 || true
 	[ "${KEEP_SANDBOX:-0}" = 1 ] || rm -rf "$B"
 }
-trap 'rc=$?; [ $rc = 0 ] || sb_log_tail "$B/log/etrnd.log" 30; stop_b; (exit $rc); sb_cleanup' EXIT
+trap 'rc=$?; [ $rc = 0 ] || sb_log_tail "$B/log/etrnd.log" 30; stop_b; sb_cleanup $rc' EXIT
 # B's ports: the unused ports above A's redis port (see sb_port_base).
 b_smtp=$((REDIS_PORT + 1))
 SMTP_PORT=$b_smtp SINK_PORT=$((b_smtp + 1)) REINJECT_PORT=$((b_smtp + 2)) \

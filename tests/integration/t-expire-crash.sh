@@ -19,7 +19,7 @@ stop_etrnd() {
 	kill "$etrnd_pid" 2>/dev/null || true
 	wait "$etrnd_pid" 2>/dev/null || true
 }
-trap 'rc=$?; stop_etrnd; (exit $rc); sb_cleanup' EXIT
+trap 'rc=$?; stop_etrnd; sb_cleanup $rc' EXIT
 dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }
 dsn_is() { [ "$(dsns | grep -c . || true)" = "$1" ]; }
 

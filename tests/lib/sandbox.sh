@@ -77,8 +77,12 @@ sb_log_tail() {
 }
 
 # EXIT trap: on failure print the logs; stop the sandbox; remove its dir.
+# A test's own EXIT trap calls it last as "sb_cleanup $rc" (the status
+# the test exits with).  Nothing here may end the trap early (set -e).
 sb_cleanup() {
 	local rc=$?
+	[ $# -gt 0 ] && rc=$1
+	set +e
 	trap - EXIT INT TERM
 	if [ -n "$SB" ] && [ -d "$SB" ]; then
 		if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ "$SB_STARTED" = 1 ]
