@@ -604,15 +604,8 @@ pf_submit(const struct qb_conf *qc, const char *sender, const char *rcpt,
 {
 	const char *args[] = { "-f", *sender ? sender : "<>", "-i", "--",
 		rcpt, NULL };
-	const char *p;
 
-	for (p = rcpt; *p; p++)
-		if ((unsigned char)*p < 32 || *p == 127)
-			return QB_BAD;
-	for (p = sender; *p; p++)
-		if ((unsigned char)*p < 32 || *p == 127)
-			return QB_BAD;
-	if (*rcpt == '\0' || *rcpt == '-' || *sender == '-')
+	if (!qb_submit_ok(sender, rcpt))
 		return QB_BAD;
 	return pf_cmd(qc, "sendmail", "-C", args, msg, len, NULL);
 }

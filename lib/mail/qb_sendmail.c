@@ -543,15 +543,8 @@ sm_submit(const struct qb_conf *qc, const char *sender, const char *rcpt,
 {
 	const char *args[] = { "-odb", "-oi", "-f", *sender ? sender : "<>",
 		"--", rcpt };
-	const char *p;
 
-	for (p = rcpt; *p; p++)
-		if ((unsigned char)*p < 32 || *p == 127)
-			return QB_BAD;
-	for (p = sender; *p; p++)
-		if ((unsigned char)*p < 32 || *p == 127)
-			return QB_BAD;
-	if (*rcpt == '\0' || *rcpt == '-' || *sender == '-')
+	if (!qb_submit_ok(sender, rcpt))
 		return QB_BAD;
 	return sm_cmd(qc, args, sizeof(args) / sizeof(args[0]), msg, len,
 	    NULL);

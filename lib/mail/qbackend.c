@@ -58,6 +58,24 @@ qb_run(const char *const *argv, const char *what, const char *in,
 	return QB_FAIL;
 }
 
+/*
+ * qb_submit_ok - may sender and rcpt go on a submit command line: no
+ * control character, a recipient, neither taken for an option
+ */
+int
+qb_submit_ok(const char *sender, const char *rcpt)
+{
+	const char *p;
+
+	for (p = rcpt; *p; p++)
+		if ((unsigned char)*p < 32 || *p == 127)
+			return 0;
+	for (p = sender; *p; p++)
+		if ((unsigned char)*p < 32 || *p == 127)
+			return 0;
+	return *rcpt != '\0' && *rcpt != '-' && *sender != '-';
+}
+
 /* qb_status_name - for log lines */
 const char *
 qb_status_name(enum qb_status st)

@@ -94,6 +94,7 @@ void	qb_qinfo_free(struct qb_qinfo *, size_t);
 
 const struct qb_backend *qb_lookup(const char *);
 const char *qb_status_name(enum qb_status);
+int	qb_submit_ok(const char *, const char *);
 enum qb_status qb_run(const char *const *, const char *, const char *,
 	    size_t, struct buf *, int);
 void	qb_idlist_add(struct qb_idlist *, const char *);
