@@ -15,8 +15,8 @@
  *	the tag's token it is counted as ok.  Otherwise the record is built
  *	again: domain, token, arrived and expires from the tag; host this
  *	host's hostname; state held; sender, recipients (with NOTIFY and
- *	ORCPT), size, RET and ENVID from the queue file's envelope (`postcat
- *	-e', see rc_envelope); headers from the queue file without the tag,
+ *	ORCPT), size, RET and ENVID from the queue file's envelope (backend
+ *	envelope: `postcat -e', or Sendmail's control file); headers from the queue file without the tag,
  *	bounded by max_header_bytes as the milter does.  client and warn_at
  *	are not in the queue file: client is empty and no delay warning is
  *	sent.  One Lua script per message writes the record and its index
@@ -61,16 +61,7 @@
 #include "mail/holdtag.h"
 #include "mail/rkeys.h"
 #include "util/log.h"
-#include "util/spawn.h"
 #include "util/xalloc.h"
-
-/* DSN bits in Postfix's queue file (Postfix's dsn_mask.h). */
-#define PF_NOTIFY_NEVER		1
-#define PF_NOTIFY_SUCCESS	2
-#define PF_NOTIFY_FAILURE	4
-#define PF_NOTIFY_DELAY		8
-#define PF_RET_FULL		1
-#define PF_RET_HDRS		2
 
 #define RC_GRACE	30	/* s: a younger record is never dropped */
 
@@ -96,23 +87,12 @@ struct rcn {
 	struct strv seen;	/* queue IDs in the hold queue */
 };
 
-/* A queued message's envelope, and the recipient being read. */
-struct rc_env {
-	struct buf sender, rcpts, envid;
-	const char *ret;
-	long long size;
-	size_t	nrcpt;
-	int	have_sender;
-	long	notify;		/* pending: the next recipient's */
-	struct buf orcpt, orig;
-};
-
 /* A message to record. */
 struct rc_msg {
 	struct holdtag tag;
 	struct buf hdrs;
 	int	trunc;
-	struct rc_env env;
+	struct qb_envelope env;
 };
 
 /*
@@ -195,187 +175,6 @@ rc_note(struct rcn *r, const char *qid, enum rc_act act, const char *domain,
 	it->act = act;
 	it->domain = domain && *domain ? xstrdup(domain) : NULL;
 	it->why = xstrdup(why);
-}
-
-/* rc_xtext - append s as xtext (RFC 3461) */
-static void
-rc_xtext(struct buf *b, const char *s)
-{
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)s; *p; p++)
-		if (*p < 33 || *p > 126 || *p == '+' || *p == '=')
-			buf_printf(b, "+%02X", *p);
-		else
-			buf_addch(b, *p);
-}
-
-/* rc_notify - append Postfix's NOTIFY bits as the SMTP keywords */
-static void
-rc_notify(struct buf *b, long bits)
-{
-	static const struct {
-		long	bit;
-		const char *word;
-	} w[] = {
-		{ PF_NOTIFY_NEVER, "NEVER" }, { PF_NOTIFY_SUCCESS, "SUCCESS" },
-		{ PF_NOTIFY_FAILURE, "FAILURE" }, { PF_NOTIFY_DELAY, "DELAY" },
-	};
-	size_t	i, n = 0;
-
-	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
-		if (bits & w[i].bit) {
-			if (n++ > 0)
-				buf_addch(b, ',');
-			buf_cat(b, w[i].word);
-		}
-}
-
-/* rc_env_rcpt - a recipient record: one "addr TAB notify TAB orcpt" line */
-static void
-rc_env_rcpt(struct rc_env *e, const char *value)
-{
-	const char *addr = e->orig.len ? buf_terminate(&e->orig) : value;
-	const char *semi;
-
-	buf_cat(&e->rcpts, addr);
-	buf_addch(&e->rcpts, '\t');
-	rc_notify(&e->rcpts, e->notify);
-	buf_addch(&e->rcpts, '\t');
-	/* Postfix records "rfc822;<address>" when no ORCPT was given. */
-	semi = e->orcpt.len ? strchr(buf_terminate(&e->orcpt), ';') : NULL;
-	if (semi != NULL && !(strncasecmp(e->orcpt.s, "rfc822;", 7) == 0 &&
-	    strcasecmp(semi + 1, addr) == 0)) {
-		buf_add(&e->rcpts, e->orcpt.s, (size_t)(semi - e->orcpt.s) + 1);
-		rc_xtext(&e->rcpts, semi + 1);
-	}
-	buf_addch(&e->rcpts, '\n');
-	e->nrcpt++;
-}
-
-/* rc_env_attr - a named attribute "name=value" */
-static void
-rc_env_attr(struct rc_env *e, const char *kv)
-{
-	const char *v = strchr(kv, '=');
-	size_t	n;
-	long	bits;
-
-	if (v == NULL)
-		return;
-	n = (size_t)(v++ - kv);
-	bits = strtol(v, NULL, 10);
-	if (n == 11 && strncmp(kv, "envelope_id", n) == 0) {
-		buf_reset(&e->envid);
-		rc_xtext(&e->envid, v);
-	} else if (n == 9 && strncmp(kv, "ret_flags", n) == 0)
-		e->ret = bits & PF_RET_FULL ? "FULL" : bits & PF_RET_HDRS ?
-		    "HDRS" : "";
-	else if (n == 12 && strncmp(kv, "notify_flags", n) == 0)
-		e->notify = bits;
-	else if (n == 13 && strncmp(kv, "dsn_orig_rcpt", n) == 0) {
-		buf_reset(&e->orcpt);
-		buf_cat(&e->orcpt, v);
-	}
-}
-
-/* rc_env_line - one "name: value" line of postcat -e */
-static void
-rc_env_line(struct rc_env *e, char *line)
-{
-	char	*v = strstr(line, ": ");
-	size_t	len;
-	int	next = 0;
-
-	if (v != NULL) {
-		*v = '\0';
-		v += 2;
-	} else {
-		v = line + strlen(line);	/* "sender:", nothing more */
-		if ((len = strlen(line)) > 0 && line[len - 1] == ':')
-			line[len - 1] = '\0';
-	}
-	if (strcmp(line, "message_size") == 0)
-		e->size = strtoll(v, NULL, 10);
-	else if (strcmp(line, "sender") == 0) {
-		buf_reset(&e->sender);
-		buf_cat(&e->sender, v);
-		e->have_sender = 1;
-	} else if (strcmp(line, "named_attribute") == 0)
-		rc_env_attr(e, v);
-	else if (strcmp(line, "original_recipient") == 0) {
-		buf_reset(&e->orig);
-		buf_cat(&e->orig, v);
-	} else if (strcmp(line, "recipient") == 0) {
-		rc_env_rcpt(e, v);
-		next = 1;
-	} else if (strcmp(line, "done_recipient") == 0 ||
-	    strcmp(line, "canceled_recipient") == 0)
-		next = 1;
-	if (next) {		/* the attributes were this recipient's */
-		e->notify = 0;
-		buf_reset(&e->orcpt);
-		buf_reset(&e->orig);
-	}
-}
-
-/* rc_env_parse - the envelope from postcat -e output; -1 if incomplete */
-static int
-rc_env_parse(char *text, struct rc_env *e)
-{
-	char	*line, *save = NULL;
-
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
-		if (*line != '\0' && strncmp(line, "*** ", 4) != 0)
-			rc_env_line(e, line);
-	buf_terminate(&e->sender);
-	buf_terminate(&e->rcpts);
-	buf_terminate(&e->envid);
-	return e->have_sender && e->nrcpt > 0 ? 0 : -1;
-}
-
-/*
- * rc_envelope - sender, recipients, size, RET and ENVID of a queued
- * message, from `postcat [-c DIR] -q -e ID'.  This belongs in the queue
- * backend (an "envelope" operation in qbackend.h, done in qb_postfix.c);
- * it is here until the backend has it.
- */
-static int
-rc_envelope(struct rcn *r, const char *qid, struct rc_env *e)
-{
-	const char *argv[8], *dir = r->c->s.postfix_config_directory;
-	struct buf path = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
-	struct spawn_result res;
-	int	n = 0, rc = -1;
-
-	if (strcmp(r->c->s.mta, "postfix") != 0) {
-		log_err("%s: the %s queue backend cannot give the envelope",
-		    qid, r->c->s.mta);
-		return -1;
-	}
-	buf_printf(&path, "%s/postcat", r->c->s.postfix_command_directory);
-	argv[n++] = path.s;
-	if (dir != NULL && *dir != '\0') {
-		argv[n++] = "-c";
-		argv[n++] = dir;
-	}
-	argv[n++] = "-q";
-	argv[n++] = "-e";
-	argv[n++] = qid;
-	argv[n] = NULL;
-	if (spawn_run(argv, NULL, 0, &out, &err, CTL_MTA_TIMEOUT, &res) < 0 ||
-	    !res.exited || res.status != 0)
-		log_err("%s: %s -e failed: %.200s", qid, path.s,
-		    err.len ? buf_terminate(&err) : "no output");
-	else if (rc_env_parse((char *)buf_terminate(&out), e) < 0)
-		log_err("%s: no sender or no recipient in its envelope", qid);
-	else
-		rc = 0;
-	buf_free(&path);
-	buf_free(&out);
-	buf_free(&err);
-	return rc;
 }
 
 /* rc_field_end - the LF ending the header field at p, or its NUL */
@@ -541,11 +340,7 @@ static void
 rc_msg_free(struct rc_msg *m)
 {
 	buf_free(&m->hdrs);
-	buf_free(&m->env.sender);
-	buf_free(&m->env.rcpts);
-	buf_free(&m->env.envid);
-	buf_free(&m->env.orcpt);
-	buf_free(&m->env.orig);
+	qb_env_free(&m->env);
 }
 
 /* rc_rebuild - a tagged message without its record; -1 Redis failed */
@@ -553,11 +348,18 @@ static int
 rc_rebuild(struct rcn *r, const char *qid, struct rc_msg *m, int have)
 {
 	struct buf why = BUF_INIT;
+	enum qb_status qs;
 	char	when[32];
 	int	st = 1;
 
-	if (rc_envelope(r, qid, &m->env) < 0) {
-		rc_note(r, qid, RC_FAILED, m->tag.domain,
+	if (r->q.qb->envelope == NULL) {
+		rc_note(r, qid, RC_FAILED, m->tag.domain, "the queue backend "
+		    "cannot give the envelope");
+		return 0;
+	}
+	if ((qs = r->q.qb->envelope(&r->q.qc, qid, &m->env)) != QB_OK) {
+		rc_note(r, qid, RC_FAILED, m->tag.domain, qs == QB_DENY ?
+		    "no sender or no recipient in its envelope" :
 		    "cannot read its envelope");
 		return 0;
 	}

@@ -1,9 +1,10 @@
 /*
  * NAME
- *	pfqueue - parse the output of Postfix's `postqueue -j`
+ *	pfqueue - parse the output of Postfix's `postqueue -j`, `postcat -e`
  * SUMMARY
  *	pfq_parse(text, len, &list, &badline, &why);
  *	pfq_sort(&list); m = pfq_find(&list, queue_id);
+ *	pfq_envelope(postcat_e_output, &envelope);
  * DESCRIPTION
  *	postqueue -j prints one JSON object per queued message, one a line:
  *	queue_name, queue_id, arrival_time, message_size, forced_expire,
@@ -17,6 +18,16 @@
  *	that decodes to something that cannot be a C string or is absurdly
  *	long (\u0000, a lone surrogate, more than PFQ_MAX_STR bytes) is kept
  *	as "", which never equals a queue ID or an address.
+ *
+ *	pfq_envelope() reads the envelope records `postcat -e` prints, one
+ *	"name: value" a line: sender, message_size, recipient (and the
+ *	original_recipient and named attributes notify_flags and
+ *	dsn_orig_rcpt before it, which belong to that recipient),
+ *	done_recipient (delivered: left out), and the named attributes
+ *	envelope_id and ret_flags.  The result is what etrn-milter records
+ *	(struct qb_envelope): NOTIFY and RET as the SMTP keywords, ENVID and
+ *	the ORCPT address as xtext (Postfix keeps them decoded), and no
+ *	ORCPT where Postfix made up "rfc822;<recipient>" itself.
  * DIAGNOSTICS
  *	pfq_parse_line() and pfq_parse() return -1 with a reason (and the
  *	1-based line number) for anything that is not well-formed: a
@@ -29,7 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <strings.h>
+
 #include "mail/pfqueue.h"
+#include "mail/qbackend.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -507,4 +521,165 @@ pfq_list_free(struct pfq_list *l)
 		pfq_msg_free(&l->v[i]);
 	free(l->v);
 	memset(l, 0, sizeof(*l));
+}
+
+/* DSN bits in Postfix's queue file (Postfix's dsn_mask.h). */
+#define PF_NOTIFY_NEVER		1
+#define PF_NOTIFY_SUCCESS	2
+#define PF_NOTIFY_FAILURE	4
+#define PF_NOTIFY_DELAY		8
+#define PF_RET_FULL		1
+#define PF_RET_HDRS		2
+
+/* The recipient being read: attributes come before its record. */
+struct pfq_rcpt {
+	long	notify;
+	struct buf orcpt, orig, line;
+};
+
+/* pfq_xtext - append s as xtext (RFC 3461) */
+static void
+pfq_xtext(struct buf *b, const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < 33 || *p > 126 || *p == '+' || *p == '=')
+			buf_printf(b, "+%02X", *p);
+		else
+			buf_addch(b, *p);
+}
+
+/* pfq_notify - append Postfix's NOTIFY bits as the SMTP keywords */
+static void
+pfq_notify(struct buf *b, long bits)
+{
+	static const struct {
+		long	bit;
+		const char *word;
+	} w[] = {
+		{ PF_NOTIFY_NEVER, "NEVER" }, { PF_NOTIFY_SUCCESS, "SUCCESS" },
+		{ PF_NOTIFY_FAILURE, "FAILURE" }, { PF_NOTIFY_DELAY, "DELAY" },
+	};
+	size_t	i, n = 0;
+
+	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (bits & w[i].bit) {
+			if (n++ > 0)
+				buf_addch(b, ',');
+			buf_cat(b, w[i].word);
+		}
+}
+
+/* pfq_env_rcpt - a recipient record, with the attributes before it */
+static void
+pfq_env_rcpt(struct qb_envelope *e, struct pfq_rcpt *r, const char *value)
+{
+	const char *addr = r->orig.len ? buf_terminate(&r->orig) : value;
+	const char *semi;
+	struct buf notify = BUF_INIT;
+
+	buf_reset(&r->line);
+	pfq_notify(&notify, r->notify);
+	/* Postfix records "rfc822;<address>" when no ORCPT was given. */
+	semi = r->orcpt.len ? strchr(buf_terminate(&r->orcpt), ';') : NULL;
+	if (semi != NULL && !(strncasecmp(r->orcpt.s, "rfc822;", 7) == 0 &&
+	    strcasecmp(semi + 1, addr) == 0)) {
+		buf_add(&r->line, r->orcpt.s, (size_t)(semi - r->orcpt.s) + 1);
+		pfq_xtext(&r->line, semi + 1);
+	}
+	qb_env_rcpt(e, addr, buf_terminate(&notify), buf_terminate(&r->line));
+	buf_free(&notify);
+}
+
+/* pfq_env_attr - a named attribute "name=value" */
+static void
+pfq_env_attr(struct qb_envelope *e, struct pfq_rcpt *r, const char *kv)
+{
+	const char *v = strchr(kv, '=');
+	size_t	n;
+	long	bits;
+
+	if (v == NULL)
+		return;
+	n = (size_t)(v++ - kv);
+	bits = strtol(v, NULL, 10);
+	if (n == 11 && strncmp(kv, "envelope_id", n) == 0) {
+		buf_reset(&e->envid);
+		pfq_xtext(&e->envid, v);
+	} else if (n == 9 && strncmp(kv, "ret_flags", n) == 0)
+		e->ret = bits & PF_RET_FULL ? "FULL" : bits & PF_RET_HDRS ?
+		    "HDRS" : "";
+	else if (n == 12 && strncmp(kv, "notify_flags", n) == 0)
+		r->notify = bits;
+	else if (n == 13 && strncmp(kv, "dsn_orig_rcpt", n) == 0) {
+		buf_reset(&r->orcpt);
+		buf_cat(&r->orcpt, v);
+	}
+}
+
+/* pfq_env_line - one "name: value" line of postcat -e; 1 for sender */
+static int
+pfq_env_line(struct qb_envelope *e, struct pfq_rcpt *r, char *line)
+{
+	char	*v = strstr(line, ": ");
+	size_t	len;
+	int	next = 0, sender = 0;
+
+	if (v != NULL) {
+		*v = '\0';
+		v += 2;
+	} else {
+		v = line + strlen(line);	/* "sender:", nothing more */
+		if ((len = strlen(line)) > 0 && line[len - 1] == ':')
+			line[len - 1] = '\0';
+	}
+	if (strcmp(line, "message_size") == 0)
+		e->size = strtoll(v, NULL, 10);
+	else if (strcmp(line, "sender") == 0) {
+		buf_reset(&e->sender);
+		buf_cat(&e->sender, v);
+		sender = 1;
+	} else if (strcmp(line, "named_attribute") == 0)
+		pfq_env_attr(e, r, v);
+	else if (strcmp(line, "original_recipient") == 0) {
+		buf_reset(&r->orig);
+		buf_cat(&r->orig, v);
+	} else if (strcmp(line, "recipient") == 0) {
+		pfq_env_rcpt(e, r, v);
+		next = 1;
+	} else if (strcmp(line, "done_recipient") == 0 ||
+	    strcmp(line, "canceled_recipient") == 0)
+		next = 1;
+	if (next) {		/* the attributes were this recipient's */
+		r->notify = 0;
+		buf_reset(&r->orcpt);
+		buf_reset(&r->orig);
+	}
+	return sender;
+}
+
+/*
+ * pfq_envelope - the envelope from postcat -e output (changed in place);
+ * -1 without a sender or a recipient still to deliver
+ */
+int
+pfq_envelope(char *text, struct qb_envelope *e)
+{
+	struct pfq_rcpt r = { 0, BUF_INIT, BUF_INIT, BUF_INIT };
+	char	*line, *save = NULL;
+	int	have_sender = 0;
+
+	e->ret = "";
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if (*line != '\0' && strncmp(line, "*** ", 4) != 0)
+			have_sender |= pfq_env_line(e, &r, line);
+	buf_terminate(&e->sender);
+	buf_terminate(&e->rcpts);
+	buf_terminate(&e->envid);
+	buf_free(&r.orcpt);
+	buf_free(&r.orig);
+	buf_free(&r.line);
+	return have_sender && e->nrcpt > 0 ? 0 : -1;
 }

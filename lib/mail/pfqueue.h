@@ -1,4 +1,4 @@
-/* pfqueue.h - parse Postfix's queue listing (postqueue -j) */
+/* pfqueue.h - parse Postfix's queue listing (postqueue -j), postcat -e */
 #ifndef OE_PFQUEUE_H
 #define OE_PFQUEUE_H
 
@@ -31,5 +31,8 @@ void	pfq_sort(struct pfq_list *);
 const struct pfq_msg *pfq_find(const struct pfq_list *, const char *);
 void	pfq_msg_free(struct pfq_msg *);
 void	pfq_list_free(struct pfq_list *);
+
+struct qb_envelope;
+int	pfq_envelope(char *, struct qb_envelope *);
 
 #endif

@@ -35,6 +35,7 @@
  *	held_since: the hold directory's files written at or after a time
  *	(a DSN etrnd submitted to the holding dsn_server, after a crash).
  *	read: `postcat -q -h ID` (headers) or `postcat -q -bh ID`.
+ *	envelope: `postcat -q -e ID` (see pfqueue.c).
  *	With config_directory set, every command gets `-c DIR`.
  * SECURITY
  *	Every queue ID passes qid_valid() first; postsuper would accept
@@ -351,6 +352,25 @@ pf_read(const struct qb_conf *qc, const char *id, enum qb_read what,
 	return pf_cmd(qc, "postcat", "-c", args, NULL, 0, out);
 }
 
+/* pf_envelope - `postcat -q -e ID', parsed by pfq_envelope() */
+static enum qb_status
+pf_envelope(const struct qb_conf *qc, const char *id, struct qb_envelope *e)
+{
+	const char *args[] = { "-q", "-e", id, NULL };
+	struct buf out = BUF_INIT;
+	enum qb_status st;
+
+	if (!qid_valid(id))
+		return QB_BAD;
+	if ((st = pf_cmd(qc, "postcat", "-c", args, NULL, 0, &out)) ==
+	    QB_OK && pfq_envelope((char *)buf_terminate(&out), e) < 0) {
+		log_warnx("%s: no sender or no recipient in its envelope", id);
+		st = QB_DENY;
+	}
+	buf_free(&out);
+	return st;
+}
+
 /* pf_mtime_add - remember one queue file */
 static void
 pf_mtime_add(struct pf_mtimes *mt, const char *id, int dir, time_t mtime)
@@ -623,4 +643,5 @@ const struct qb_backend qb_postfix = {
 	.locate = pf_locate,
 	.held_since = pf_held_since,
 	.submit = pf_submit,
+	.envelope = pf_envelope,
 };

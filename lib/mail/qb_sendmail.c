@@ -26,6 +26,9 @@
  *	read: the H lines of the control file (hf, or qf once released) as
  *	"Name: value" lines; for the whole message followed by an empty
  *	line and the df file.
+ *	envelope: the control file's S, Z, F, Q and R lines (smqueue.c); the
+ *	size is the queued message's (df file and headers), which includes
+ *	the headers Sendmail adds after the milter saw the message.
  *	status and locate: hf file present: held; neither hf nor qf, in
  *	two looks (quarantining writes the new file before it unlinks the
  *	old one): gone; a qf file that was tried (N) and whose last attempt
@@ -536,6 +539,46 @@ sm_locate(const struct qb_conf *qc, struct qb_qinfo *info, size_t n)
 	return sm_states(qc, info, n, 0);
 }
 
+/*
+ * sm_envelope - from the control file; the size is the data file's and
+ * the headers', each header line counted with CRLF
+ */
+static enum qb_status
+sm_envelope(const struct qb_conf *qc, const char *id, struct qb_envelope *e)
+{
+	struct buf hdrs = BUF_INIT, path = BUF_INIT;
+	struct smq_qf qf;
+	struct stat sb;
+	enum qb_status st;
+	long long size = 0;
+	time_t	mtime;
+	size_t	i;
+	char	kind;
+
+	if (!smq_qid_valid(id))
+		return QB_BAD;
+	if ((st = sm_find(qc, id, &kind, &qf, &hdrs, &mtime)) != QB_OK)
+		return st;
+	if (kind == 0)
+		st = QB_DENY;
+	else {
+		sm_path(qc, 'd', id, &path);
+		if (stat(path.s, &sb) == 0)
+			size = (long long)sb.st_size;
+		for (i = 0; i < hdrs.len; i++)
+			size += hdrs.s[i] == '\n' ? 2 : 1;
+		if (smq_qf_envelope(&qf, size + 2, e) < 0) {
+			log_warnx("%s: sendmail: no sender or no recipient in "
+			    "its control file", id);
+			st = QB_DENY;
+		}
+	}
+	smq_qf_free(&qf);
+	buf_free(&hdrs);
+	buf_free(&path);
+	return st;
+}
+
 /* sm_submit - a new message (a DSN) through sendmail, argv only */
 static enum qb_status
 sm_submit(const struct qb_conf *qc, const char *sender, const char *rcpt,
@@ -562,4 +605,5 @@ const struct qb_backend qb_sendmail = {
 	.locate = sm_locate,
 	.held_since = sm_held_since,
 	.submit = sm_submit,
+	.envelope = sm_envelope,
 };

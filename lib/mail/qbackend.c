@@ -93,6 +93,25 @@ qb_status_name(enum qb_status st)
 	return "?";
 }
 
+/* qb_env_rcpt - one recipient line: address, NOTIFY, ORCPT (or "") */
+void
+qb_env_rcpt(struct qb_envelope *e, const char *addr, const char *notify,
+    const char *orcpt)
+{
+	buf_printf(&e->rcpts, "%s\t%s\t%s\n", addr, notify, orcpt);
+	e->nrcpt++;
+}
+
+/* qb_env_free - release */
+void
+qb_env_free(struct qb_envelope *e)
+{
+	buf_free(&e->sender);
+	buf_free(&e->rcpts);
+	buf_free(&e->envid);
+	memset(e, 0, sizeof(*e));
+}
+
 /* qb_idlist_add - append a copy */
 void
 qb_idlist_add(struct qb_idlist *l, const char *id)

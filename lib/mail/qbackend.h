@@ -45,6 +45,19 @@ struct qb_qinfo {
 	size_t	nrcpt;
 };
 
+/*
+ * A queued message's envelope, in the form etrn-milter records it: the
+ * sender without <> ("" for the null sender), one line per recipient
+ * "address TAB notify TAB orcpt" (NOTIFY and ORCPT as SMTP carries
+ * them, "" when not given), ENVID as xtext, RET "FULL", "HDRS" or "".
+ */
+struct qb_envelope {
+	struct buf sender, rcpts, envid;
+	const char *ret;
+	long long size;		/* octets, as the milter counts them */
+	size_t	nrcpt;
+};
+
 struct qb_idlist {
 	char	**id;
 	size_t	n, cap;
@@ -88,6 +101,10 @@ struct qb_backend {
 	 * recipient, the message text. */
 	enum qb_status (*submit)(const struct qb_conf *, const char *,
 	    const char *, const char *, size_t);
+	/* The envelope of a queued message (etrnctl reconcile); NULL
+	 * where the MTA cannot give it. */
+	enum qb_status (*envelope)(const struct qb_conf *, const char *,
+	    struct qb_envelope *);
 };
 
 void	qb_qinfo_free(struct qb_qinfo *, size_t);
@@ -97,6 +114,9 @@ const char *qb_status_name(enum qb_status);
 int	qb_submit_ok(const char *, const char *);
 enum qb_status qb_run(const char *const *, const char *, const char *,
 	    size_t, struct buf *, int);
+void	qb_env_rcpt(struct qb_envelope *, const char *, const char *,
+	    const char *);
+void	qb_env_free(struct qb_envelope *);
 void	qb_idlist_add(struct qb_idlist *, const char *);
 void	qb_idlist_free(struct qb_idlist *);
 

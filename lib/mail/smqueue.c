@@ -10,6 +10,11 @@
  *	adds only for mailers with a flag (H?P?Return-Path:) and whose
  *	value still holds a macro reference (octet 0201) is left out: it is
  *	not part of the message as received.
+ *	The envelope comes from the lines S (sender), Z (ENVID), F (flags:
+ *	d = RET given, n = RET=HDRS), Q (ORCPT of the R line after it) and
+ *	the flags of each R line (N = NOTIFY given, then S, F, D for
+ *	SUCCESS, FAILURE, DELAY; N alone is NEVER); smq_qf_envelope() puts
+ *	it in the form etrn-milter records (qbackend.h).
  *	smq_cf_parse() finds QueueDirectory and Timeout.queuereturn in a
  *	sendmail.cf.  smq_time() reads Sendmail time values ("5d", "1d12h").
  *	smq_qid_valid() is stricter than qid_valid(): Sendmail's -qI
@@ -27,6 +32,7 @@
 #include <string.h>
 
 #include "mail/holdtag.h"
+#include "mail/qbackend.h"
 #include "mail/smqueue.h"
 #include "util/xalloc.h"
 
@@ -63,25 +69,77 @@ smq_number(const char *p, size_t len)
 	return n;
 }
 
-/* smq_rcpt - keep the address of an R line: "R<flags>:<address>" */
+/* smq_strndup - a copy of len octets */
+static char *
+smq_strndup(const char *p, size_t len)
+{
+	char	*s = xmalloc(len + 1);
+
+	memcpy(s, p, len);
+	s[len] = '\0';
+	return s;
+}
+
+/* smq_notify - NOTIFY from an R line's flags ("" when not given) */
+static char *
+smq_notify(const char *flags, size_t len)
+{
+	static const char *const words[] = { "SUCCESS", "FAILURE", "DELAY" };
+	static const char letters[] = "SFD";
+	struct buf b = BUF_INIT;
+	size_t	i;
+
+	if (memchr(flags, 'N', len) == NULL)
+		return xstrdup("");
+	for (i = 0; i < 3; i++)
+		if (memchr(flags, letters[i], len) != NULL) {
+			if (b.len > 0)
+				buf_addch(&b, ',');
+			buf_cat(&b, words[i]);
+		}
+	if (b.len == 0)
+		buf_cat(&b, "NEVER");
+	return (char *)buf_terminate(&b);
+}
+
+/* smq_rcpt - keep an R line: "R<flags>:<address>" */
 static void
 smq_rcpt(struct smq_qf *qf, const char *p, size_t len)
 {
-	const char *colon = memchr(p, ':', len);
-	size_t	i;
+	const char *colon = memchr(p, ':', len), *flags = p;
+	size_t	i, nflags = 0;
 
 	if (colon != NULL) {
 		for (i = 0; p + i < colon && isupper((unsigned char)p[i]); i++)
 			;
-		if (p + i == colon) {
-			len -= (size_t)(colon + 1 - p);
-			p = colon + 1;
-		}
+		if (p + i == colon)
+			nflags = i + 1;
 	}
 	qf->rcpt = xreallocarray(qf->rcpt, qf->nrcpt + 1, sizeof(char *));
-	qf->rcpt[qf->nrcpt] = xmalloc(len + 1);
-	memcpy(qf->rcpt[qf->nrcpt], p, len);
-	qf->rcpt[qf->nrcpt++][len] = '\0';
+	qf->notify = xreallocarray(qf->notify, qf->nrcpt + 1, sizeof(char *));
+	qf->orcpt = xreallocarray(qf->orcpt, qf->nrcpt + 1, sizeof(char *));
+	p += nflags;
+	len -= nflags;
+	if (len >= 2 && p[0] == '<' && p[len - 1] == '>') {
+		p++;		/* "<a@b>" as given in RCPT TO */
+		len -= 2;
+	}
+	qf->rcpt[qf->nrcpt] = smq_strndup(p, len);
+	qf->notify[qf->nrcpt] = smq_notify(flags, nflags);
+	qf->orcpt[qf->nrcpt] = qf->pending_orcpt ? qf->pending_orcpt :
+	    xstrdup("");
+	qf->pending_orcpt = NULL;
+	qf->nrcpt++;
+}
+
+/* smq_flags - RET from the F line */
+static void
+smq_flags(struct smq_qf *qf, const char *p, size_t len)
+{
+	if (memchr(p, 'd', len) == NULL)
+		qf->ret = "";
+	else
+		qf->ret = memchr(p, 'n', len) != NULL ? "HDRS" : "FULL";
 }
 
 /*
@@ -127,6 +185,7 @@ smq_qf_parse(const char *text, size_t len, struct smq_qf *qf,
 	int	in_hdr = 0, version = 0, rc;
 
 	memset(qf, 0, sizeof(*qf));
+	qf->ret = "";
 	*why = NULL;
 	while (p < end) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
@@ -164,6 +223,21 @@ smq_qf_parse(const char *text, size_t len, struct smq_qf *qf,
 		case 'R':
 			smq_rcpt(qf, p + 1, l - 1);
 			break;
+		case 'Q':
+			free(qf->pending_orcpt);
+			qf->pending_orcpt = smq_strndup(p + 1, l - 1);
+			break;
+		case 'S':
+			free(qf->sender);
+			qf->sender = smq_strndup(p + 1, l - 1);
+			break;
+		case 'Z':
+			free(qf->envid);
+			qf->envid = smq_strndup(p + 1, l - 1);
+			break;
+		case 'F':
+			smq_flags(qf, p + 1, l - 1);
+			break;
 		case 'H':
 			if ((rc = smq_header(p + 1, l - 1, hdrs)) < 0) {
 				*why = "bad header line";
@@ -178,16 +252,62 @@ smq_qf_parse(const char *text, size_t len, struct smq_qf *qf,
 	return -1;
 }
 
-/* smq_qf_free - the recipients */
+/* smq_qf_free - the recipients and the envelope */
 void
 smq_qf_free(struct smq_qf *qf)
 {
 	size_t	i;
 
-	for (i = 0; i < qf->nrcpt; i++)
+	for (i = 0; i < qf->nrcpt; i++) {
 		free(qf->rcpt[i]);
+		free(qf->notify[i]);
+		free(qf->orcpt[i]);
+	}
 	free(qf->rcpt);
+	free(qf->notify);
+	free(qf->orcpt);
+	free(qf->sender);
+	free(qf->envid);
+	free(qf->pending_orcpt);
 	memset(qf, 0, sizeof(*qf));
+}
+
+/* smq_unbracket - append an address without its <> */
+static void
+smq_unbracket(struct buf *b, const char *a)
+{
+	size_t	n = strlen(a);
+
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>')
+		buf_add(b, a + 1, n - 2);
+	else
+		buf_cat(b, a);
+}
+
+/*
+ * smq_qf_envelope - the envelope of a parsed control file as etrn-milter
+ * records it; size is the caller's (the data file's length and the
+ * headers'); -1 without a sender or a recipient
+ */
+int
+smq_qf_envelope(const struct smq_qf *qf, long long size,
+    struct qb_envelope *e)
+{
+	size_t	i;
+
+	if (qf->sender == NULL || qf->nrcpt == 0)
+		return -1;
+	smq_unbracket(&e->sender, qf->sender);
+	buf_terminate(&e->sender);
+	buf_cat(&e->envid, qf->envid ? qf->envid : "");
+	buf_terminate(&e->envid);
+	e->ret = qf->ret ? qf->ret : "";
+	e->size = size;
+	for (i = 0; i < qf->nrcpt; i++) {
+		qb_env_rcpt(e, qf->rcpt[i], qf->notify[i], qf->orcpt[i]);
+	}
+	buf_terminate(&e->rcpts);
+	return 0;
 }
 
 /*

@@ -402,9 +402,61 @@ test_status(void)
 		fprintf(stderr, "could not remove %s\n", top);
 }
 
+/* test_envelope - postcat -e output to the form the milter records */
+static void
+test_envelope(void)
+{
+	static const char out[] =
+	    "*** ENVELOPE RECORDS hold/4ABCD12345 ***\n"
+	    "message_size:             812             292               2"
+	    "               0             812               0\n"
+	    "message_arrival_time: Sat Nov 28 23:00:00 2026\n"
+	    "create_time: Sat Nov 28 23:00:00 2026\n"
+	    "named_attribute: rewrite_context=local\n"
+	    "sender_fullname: \n"
+	    "sender: s@example.org\n"
+	    "named_attribute: envelope_id=id 1+x\n"
+	    "named_attribute: ret_flags=2\n"
+	    "original_recipient: U@dialup.test\n"
+	    "named_attribute: notify_flags=6\n"
+	    "named_attribute: dsn_orig_rcpt=rfc822;U@dialup.test\n"
+	    "recipient: u@dialup.test\n"
+	    "named_attribute: dsn_orig_rcpt=rfc822;alias+1@x.test\n"
+	    "done_recipient: d@dialup.test\n"
+	    "named_attribute: notify_flags=1\n"
+	    "named_attribute: dsn_orig_rcpt=x400;a=b c\n"
+	    "recipient: v@dialup.test\n"
+	    "*** HEADER EXTRACTED hold/4ABCD12345 ***\n"
+	    "*** MESSAGE FILE END hold/4ABCD12345 ***\n";
+	struct qb_envelope e;
+	char	*text = strdup(out);
+
+	memset(&e, 0, sizeof(e));
+	CHECK_INT(pfq_envelope(text, &e), 0, "postcat -e parses");
+	CHECK_STR(e.sender.s, "s@example.org", "sender");
+	CHECK_INT(e.size, 812, "message_size");
+	CHECK_STR(e.ret, "HDRS", "ret_flags 2: HDRS");
+	CHECK_STR(e.envid.s, "id+201+2Bx", "ENVID as xtext");
+	CHECK_INT(e.nrcpt, 2, "the delivered recipient left out");
+	CHECK_STR(e.rcpts.s,
+	    "U@dialup.test\tSUCCESS,FAILURE\t\n"
+	    "v@dialup.test\tNEVER\tx400;a+3Db+20c\n",
+	    "original address, NOTIFY words, ORCPT only where given");
+	qb_env_free(&e);
+	free(text);
+
+	text = strdup("*** ENVELOPE RECORDS hold/4ABCD12345 ***\n"
+	    "recipient: u@dialup.test\n");
+	memset(&e, 0, sizeof(e));
+	CHECK_INT(pfq_envelope(text, &e), -1, "no sender: not used");
+	qb_env_free(&e);
+	free(text);
+}
+
 int
 main(void)
 {
+	test_envelope();
 	test_lines();
 	test_truncated();
 	test_huge();

@@ -86,11 +86,68 @@ test_qf(void)
 	CHECK_INT(qf.nrcpt, 2, "R lines");
 	if (qf.nrcpt == 2) {
 		CHECK_STR(qf.rcpt[0], "u@dialup.test", "R 1");
-		CHECK_STR(qf.rcpt[1], "<v@dialup.test>", "R 2");
+		CHECK_STR(qf.rcpt[1], "v@dialup.test", "R 2 (without its <>)");
 	}
 	CHECK_STR(buf_terminate(&h), hdrs_want, "headers");
 	smq_qf_free(&qf);
 	buf_free(&h);
+}
+
+/* An item with DSN parameters: ENVID, RET=HDRS, NOTIFY and ORCPT. */
+static const char qf_dsn[] =
+	"V8\n"
+	"T1795458310\n"
+	"qheld for ETRN by dialup.test\n"
+	"Fbdn\n"
+	"S<>\n"
+	"Zabc+2Bdef\n"
+	"Qrfc822;orig+2Bx@dialup.test\n"
+	"RPNSF:<u@dialup.test>\n"
+	"RPN:v@dialup.test\n"
+	"RPFD:w@dialup.test\n"
+	"H??Subject: a\n"
+	".\n";
+
+/* test_envelope - the envelope as etrn-milter records it */
+static void
+test_envelope(void)
+{
+	struct qb_envelope e;
+	struct smq_qf qf;
+	const char *why;
+
+	memset(&e, 0, sizeof(e));
+	CHECK_INT(smq_qf_parse(qf_dsn, sizeof(qf_dsn) - 1, &qf, NULL, &why),
+	    0, "parse with DSN lines");
+	CHECK_INT(smq_qf_envelope(&qf, 1234, &e), 0, "envelope");
+	CHECK_STR(e.sender.s, "", "S<>: the null sender");
+	CHECK_STR(e.envid.s, "abc+2Bdef", "Z: ENVID kept as xtext");
+	CHECK_STR(e.ret, "HDRS", "F d and n: RET=HDRS");
+	CHECK_INT(e.size, 1234, "size");
+	CHECK_INT(e.nrcpt, 3, "three recipients");
+	CHECK_STR(e.rcpts.s,
+	    "u@dialup.test\tSUCCESS,FAILURE\trfc822;orig+2Bx@dialup.test\n"
+	    "v@dialup.test\tNEVER\t\n"
+	    "w@dialup.test\t\t\n", "recipients: NOTIFY, ORCPT of the Q line");
+	qb_env_free(&e);
+	smq_qf_free(&qf);
+
+	memset(&e, 0, sizeof(e));
+	CHECK_INT(smq_qf_parse(qf_held, sizeof(qf_held) - 1, &qf, NULL, &why),
+	    0, "parse without DSN lines");
+	CHECK_INT(smq_qf_envelope(&qf, 1, &e), 0, "envelope");
+	CHECK_STR(e.sender.s, "s@example.org", "S<s@example.org>");
+	CHECK_STR(e.ret, "", "no F d: no RET");
+	CHECK_STR(e.envid.s, "", "no Z: no ENVID");
+	qb_env_free(&e);
+	smq_qf_free(&qf);
+
+	memset(&e, 0, sizeof(e));
+	CHECK_INT(smq_qf_parse("V8\nRPF:a@b\n.\n", 13, &qf, NULL, &why), 0,
+	    "parse without S");
+	CHECK_INT(smq_qf_envelope(&qf, 1, &e), -1, "no sender: no envelope");
+	qb_env_free(&e);
+	smq_qf_free(&qf);
 }
 
 /* Control files that must not be used. */
@@ -413,6 +470,7 @@ int
 main(void)
 {
 	test_qf();
+	test_envelope();
 	test_qf_bad();
 	test_time();
 	test_cf();
