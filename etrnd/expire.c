@@ -524,6 +524,8 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 		if (exp_hset(r, qid, k->state, "queued", k->qid, held,
 		    NULL) < 0)
 			return -1;
+		log_info("%s: DSN to <%s> on hold as %s", qid, rc->sender,
+		    held);
 	}
 	if (later != NULL) {
 		qb_idlist_add(later, held);

@@ -56,9 +56,14 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
 	struct conn *cn = xcalloc(1, sizeof(*cn));
 	struct buf b = BUF_INIT;
+	const char *daemon;
 
 	cn->cfg = cfg_acquire();
 	cn->client_addr = conn_addr(sa);
+	/* etrnd's DSN port: every message is held, none is recorded. */
+	daemon = smfi_getsymval(ctx, (char *)"{daemon_name}");
+	cn->dsn = *cn->cfg->s.dsn_daemon_name != '\0' && daemon != NULL &&
+	    strcmp(daemon, cn->cfg->s.dsn_daemon_name) == 0;
 	buf_printf(&b, "%s[%s]", hostname ? hostname : "unknown",
 	    cn->client_addr);
 	cn->client = buf_steal(&b);
@@ -136,7 +141,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		buf_free(&why);
 		return hold_reply(ctx, R_BAD_RCPT);
 	}
-	return conn_classify(ctx, cn);
+	return cn->dsn ? SMFIS_CONTINUE : conn_classify(ctx, cn);
 }
 
 /* conn_plan - after the last RCPT: does the message need a copy */

@@ -16,6 +16,11 @@
  *	   waits in the deferred queue and expires like any undeliverable
  *	   mail).  A record whose message never reached the hold queue is
  *	   dropped by expiry or reconcile, which check the queue.
+ *	On the MTA daemon named by dsn_daemon_name (the {daemon_name}
+ *	macro), where etrnd submits DSNs, every message is put on hold
+ *	(quarantined) as it is, without a record: etrnd notes its queue ID
+ *	and releases it itself (etrnd/dsnsend.c).  Recipients there are not
+ *	looked up, so a DSN to a dial-up domain is not held for ETRN.
  * DIAGNOSTICS
  *	One log line per decision, queue ID first: held, split, pass (in
  *	verbose mode), tempfail with the reason.
@@ -170,6 +175,22 @@ hold_original(SMFICTX *ctx, struct conn *cn, const char *qid,
 	return rc;
 }
 
+/* hold_dsn - a DSN from etrnd: on hold, no record (see above) */
+static sfsistat
+hold_dsn(SMFICTX *ctx, struct conn *cn, const char *qid)
+{
+	if (smfi_quarantine(ctx, (char *)"openetrn DSN, released by etrnd") !=
+	    MI_SUCCESS) {
+		log_err("%s: tempfail: the MTA refused to hold a DSN from %s",
+		    qid ? qid : "NOQUEUE", cn->client);
+		return hold_reply(ctx, R_HOLD_TEMPFAIL);
+	}
+	log_info("%s: DSN held for etrnd: daemon=%s client=%s nrcpt=%zu",
+	    qid ? qid : "NOQUEUE", cn->cfg->s.dsn_daemon_name, cn->client,
+	    cn->msg.nrcpt);
+	return SMFIS_CONTINUE;
+}
+
 /* hold_eom - end of message (see above) */
 sfsistat
 hold_eom(SMFICTX *ctx, struct conn *cn)
@@ -181,6 +202,8 @@ hold_eom(SMFICTX *ctx, struct conn *cn)
 
 	if (qid != NULL && !qid_valid(qid))
 		qid = NULL;
+	if (cn->dsn)
+		return hold_dsn(ctx, cn, qid);
 	if (plan_make(m, &p) && qid == NULL) {
 		log_err("NOQUEUE: tempfail: no valid queue ID macro {i} at end "
 		    "of message");

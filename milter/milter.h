@@ -65,6 +65,7 @@ struct conn {
 	struct cfg *cfg;
 	char	*client;	/* "name[addr]" */
 	char	*client_addr;
+	int	dsn;		/* on the MTA daemon dsn_daemon_name */
 	struct msg msg;
 };
 

@@ -24,6 +24,14 @@ dnl it stays there when another filter's lists are merged in.  If the .mc
 dnl already sets these lists, add the macros to them rather than using two
 dnl definitions.
 dnl
+dnl DSNs: etrnd submits them to a loopback port of their own, where
+dnl etrn-milter holds everything (openetrn.conf: dsn_server and
+dnl dsn_daemon_name = openetrn-dsn).  It is not defined here, because a
+dnl .mc with one DAEMON_OPTIONS line loses Sendmail's default daemon; add
+dnl both to the .mc (docs/sendmail.md):
+dnl 	DAEMON_OPTIONS(`Port=smtp, Name=MTA')dnl
+dnl 	DAEMON_OPTIONS(`Family=inet, Addr=127.0.0.1, Port=10027, Name=openetrn-dsn')dnl
+dnl
 dnl PrivacyOptions noetrn: Sendmail's own ETRN never releases quarantined
 dnl mail; customers send ETRN to etrnd's listener (docs/sendmail.md).  Add
 dnl noetrn to an existing confPRIVACY_FLAGS instead of replacing it.

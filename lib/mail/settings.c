@@ -83,6 +83,7 @@ static const struct conf_def settings_defs[] = {
 	{ "release_timeout", CONF_TIME, "15m", S(release_timeout), 10,
 	    86400, NULL },
 	{ "dsn_server", CONF_STR, "", S(dsn_server), 0, 0, NULL },
+	{ "dsn_daemon_name", CONF_STR, "", S(dsn_daemon_name), 0, 0, NULL },
 	{ "dsn_timeout", CONF_TIME, "60s", S(dsn_timeout), 1, 600, NULL },
 	{ "queue_run_interval", CONF_MSEC, "1s", S(queue_run_interval), 100,
 	    60000, NULL },

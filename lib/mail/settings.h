@@ -48,6 +48,7 @@ struct oe_settings {
 	long long flush_lock_time;	/* s, repeat ETRN: in progress */
 	long long release_timeout;	/* s, released but not delivered */
 	char	*dsn_server;		/* SMTP service that holds DSNs */
+	char	*dsn_daemon_name;	/* milter: {daemon_name} to hold */
 	long long dsn_timeout;		/* s, per DSN submission */
 	long long queue_run_interval;	/* ms, runner's checking interval */
 	/* MTA queue backend */

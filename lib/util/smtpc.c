@@ -224,19 +224,33 @@ smtpc_data(struct smtpc *s, const char *text, size_t len)
 	return rc;
 }
 
-/* smtpc_queued_as - the queue ID in "250 ... queued as ID", or NULL */
+/*
+ * smtpc_queued_as - the queue ID in the last reply, or NULL: Postfix's
+ * "250 2.0.0 Ok: queued as ID", Sendmail's "250 2.0.0 ID Message accepted
+ * for delivery"
+ */
 const char *
 smtpc_queued_as(const struct smtpc *s, char *id, size_t size)
 {
-	const char *p;
+	static const char sm_text[] = " Message accepted for delivery";
+	const char *p, *e;
 	size_t	n;
 
-	if (s->last.s == NULL || (p = strstr(s->last.s, "queued as ")) ==
-	    NULL)
+	if (s->last.s == NULL)
 		return NULL;
-	p += strlen("queued as ");
-	for (n = 0; p[n] && p[n] != ' ' && p[n] != ';' && p[n] != '/'; n++)
-		;
+	if ((p = strstr(s->last.s, "queued as ")) != NULL) {
+		p += strlen("queued as ");
+		for (n = 0; p[n] && p[n] != ' ' && p[n] != ';' && p[n] != '/';
+		    n++)
+			;
+	} else if (strncmp(s->last.s, "250 2.0.0 ", 10) == 0 &&
+	    (e = strstr(s->last.s + 10, sm_text)) != NULL) {
+		p = s->last.s + 10;
+		n = (size_t)(e - p);
+		if (memchr(p, ' ', n) != NULL)
+			return NULL;
+	} else
+		return NULL;
 	if (n == 0 || n >= size)
 		return NULL;
 	memcpy(id, p, n);

@@ -5,8 +5,11 @@
 #
 #   sm_require          unpack Sendmail if needed (contrib/sendmail/
 #                       unpack-sendmail); skip the test (77) only if that fails
-#   sm_start            etrn-milter, sendmail -bD on 127.0.0.1:$SM_PORT and
-#                       etrnd (mta = sendmail) on $ETRND_PORT, below $SB/sm
+#   sm_start            etrn-milter, sendmail -bD on 127.0.0.1:$SM_PORT (and
+#                       its DSN port $SM_DSN_PORT, where etrn-milter holds
+#                       everything) and etrnd (mta = sendmail) on
+#                       $ETRND_PORT, below $SB/sm
+#   sm_etrnd_stop, sm_etrnd_start   stop and start that etrnd
 #   sm_run ARGS...      the private sendmail with its .cf
 #   sm_send ARGS...     tests/lib/send.py to the private sendmail
 #   sm_qid_of TEXT      the queue ID in "250 2.0.0 ID Message accepted"
@@ -112,6 +115,7 @@ FEATURE(\`accept_unqualified_senders')dnl
 FEATURE(\`promiscuous_relay')dnl
 DAEMON_OPTIONS(\`Family=inet, Addr=127.0.0.1, Port=$SM_PORT, Name=MTA')dnl
 DAEMON_OPTIONS(\`Family=inet, Addr=127.0.0.1, Port=$SM_REINJECT_PORT, Name=reinject')dnl
+DAEMON_OPTIONS(\`Family=inet, Addr=127.0.0.1, Port=$SM_DSN_PORT, Name=openetrn-dsn')dnl
 include(\`$SB_SRCDIR/contrib/sendmail/openetrn.m4')dnl
 MAILER(\`local')dnl
 MAILER(\`smtp')dnl
@@ -165,6 +169,8 @@ etrnd_listen = inet:127.0.0.1:$ETRND_PORT
 etrn_allow = 127.0.0.0/8
 queue_run_interval = 500ms
 flush_lock_time = 1s
+dsn_server = inet:127.0.0.1:$SM_DSN_PORT
+dsn_daemon_name = openetrn-dsn
 CONF
 	if [ -n "${SM_EXTRA_CONF:-}" ]; then
 		printf '%s\n' "$SM_EXTRA_CONF" >>"$SM_CONF"
@@ -227,8 +233,9 @@ sm_start() {
 	SM_CONF=$SM_DIR/etc/openetrn.conf
 	SM_PORT=$((SMTP_PORT + 7))
 	SM_REINJECT_PORT=$((SMTP_PORT + 8))
+	SM_DSN_PORT=$((SMTP_PORT + 9))
 	local p
-	for p in "$SM_PORT" "$SM_REINJECT_PORT" "$ETRND_PORT"; do
+	for p in "$SM_PORT" "$SM_REINJECT_PORT" "$SM_DSN_PORT" "$ETRND_PORT"; do
 		! sm_listening "$p" || fail "port $p is in use"
 	done
 	mkdir -p "$SM_DIR/etc" "$SM_DIR/spool" "$SM_DIR/run" "$SM_DIR/log" \
@@ -251,7 +258,22 @@ sm_start() {
 	    -C "$SM_DIR/etc/sendmail.cf" -bD -q1m
 	sb_wait_for 30 sm_listening "$SM_PORT" ||
 	    fail "sendmail did not listen on $SM_PORT"
+	sm_etrnd_start
+}
+
+# Start etrnd (mta = sendmail); its PID in SM_ETRND_PID.
+sm_etrnd_start() {
 	sm_spawn "$SM_DIR/log/etrnd.log" "${SM_UTS[@]}" \
 	    "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$SM_CONF"
+	SM_ETRND_PID=$SM_LAST_PID
 	sb_wait_for 20 sm_listening "$ETRND_PORT" || fail "etrnd did not start"
+}
+
+# Stop etrnd (SIGTERM, by PID) and wait until its listener is gone.
+sm_etrnd_stop() {
+	kill -TERM "$SM_ETRND_PID" 2>/dev/null || true
+	wait "$SM_ETRND_PID" 2>/dev/null || true
+	SM_PIDS=$(printf '%s\n' $SM_PIDS | grep -vx "$SM_ETRND_PID" | tr '\n' ' ')
+	sb_wait_for 10 eval '! sm_listening "$ETRND_PORT"' ||
+	    fail "etrnd still listens"
 }

@@ -9,8 +9,10 @@
 # (parsed with Python's email package) and deleted; a file whose token is
 # not the record's is never deleted; after Redis lost the index, etrnctl
 # reconcile rebuilds the records from the control files; a release the
-# customer's server does not take is put back in quarantine.  Skips only when Sendmail cannot be
-# unpacked.
+# customer's server does not take is put back in quarantine; DSNs go
+# through Sendmail's DSN port, held there, and each sender gets exactly
+# one even when etrnd stopped around the hand-over.  Skips only when
+# Sendmail cannot be unpacked.
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init sendmail
@@ -236,3 +238,74 @@ grep -q '^qheld for ETRN (not taken)' "$SM_DIR/spool/hf$q6" ||
 [ "$(sm_field "$q6" state)" = held ] || fail "record state $(sm_field "$q6" state)"
 redis_is 1 ZCARD etrn:held:dialup.test || fail "index"
 pass "not taken by the customer's server: back in quarantine, still recorded"
+
+# 7. DSNs exactly once: etrnd hands them to Sendmail's DSN port, where
+# etrn-milter quarantines them, notes the queue ID and releases them.  The
+# instants a kill cannot be aimed at, set up with etrnd stopped: a DSN
+# Sendmail took while the record still says "sending", one recorded as
+# "queued", and a "sending" whose DSN never reached Sendmail.
+grep -q ': DSN held for etrnd: daemon=openetrn-dsn' \
+    "$SM_DIR/log/etrn-milter.log" || fail "the DSNs of step 3 were not held"
+grep -q "$q3: DSN to <a@example.org> on hold as [0-9A-Za-z]" \
+    "$SM_DIR/log/etrnd.log" || fail "no DSN log line for $q3"
+sm_etrnd_stop
+sb_redis HSET etrn:domain:dialup2.test hold_time 1h >/dev/null
+sleep 2
+declare -A q tok
+for s in a b c; do
+	out=$(sm_send --from "crash-$s@example.org" --to "w$s@dialup2.test") ||
+	    fail "send: $out"
+	q[$s]=$(sm_qid_of "$out")
+	sb_wait_for 10 sm_held "${q[$s]}" || fail "${q[$s]} not held"
+	tok[$s]=$(sm_field "${q[$s]}" token)
+done
+# held_dsn LETTER - what etrnd had submitted to the DSN port
+held_dsn() {
+	swaks --server 127.0.0.1 --port "$SM_DSN_PORT" -f '<>' \
+	    -t "crash-$1@example.org" \
+	    --header "Message-Id: <expired.${tok[$1]}@$SM_HOST>" \
+	    --header "Auto-Submitted: auto-replied" \
+	    --header "Subject: the held DSN $1" --body "held-dsn-$1" 2>&1 |
+	    sed -n 's/.*250 2\.0\.0 \([A-Za-z0-9]*\) Message accepted.*/\1/p' |
+	    tail -n 1
+}
+since=$(($(date +%s) - 1))
+for s in a b c; do
+	sb_redis HSET "etrn:msg:$SM_HOST:${q[$s]}" state expiring \
+	    dsn_state sending dsn_since "$since" >/dev/null
+done
+da=$(held_dsn a)
+[ -n "$da" ] || fail "DSN a not taken"
+db=$(held_dsn b)
+[ -n "$db" ] || fail "DSN b not taken"
+sb_redis HSET "etrn:msg:$SM_HOST:${q[b]}" dsn_state queued \
+    dsn_queue_id "$db" >/dev/null
+sm_held "$da" && sm_held "$db" || fail "the DSNs are not quarantined"
+redis_is 0 EXISTS "etrn:msg:$SM_HOST:$da" || fail "a DSN got a hold record"
+before=$(dsns | grep -c . || true)
+sm_etrnd_start
+for s in a b c; do
+	sb_redis ZADD "etrn:expiry:$SM_HOST" 0 "${q[$s]}" >/dev/null
+done
+sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
+sb_wait_for 30 dsn_is $((before + 3)) ||
+    fail "want 3 more DSNs, got $(($(dsns | grep -c . || true) - before))"
+sleep 3
+dsn_is $((before + 3)) || fail "more than one DSN for a sender"
+for s in a b c; do
+	n=$(dsns | xargs grep -l "^To: <\?crash-$s@example.org" | wc -l)
+	[ "$n" = 1 ] || fail "crash-$s got $n DSNs"
+done
+dsns | xargs grep -l "held-dsn-a" >/dev/null ||
+    fail "the DSN on hold (sending) was not the one delivered"
+dsns | xargs grep -l "held-dsn-b" >/dev/null ||
+    fail "the DSN on hold (queued) was not the one delivered"
+f=$(dsns | xargs grep -l "^To: <\?crash-c@example.org")
+grep -q "^Content-Type: multipart/report" "$f" || fail "crash-c: not a new DSN"
+for s in a b c; do
+	if sm_queued "${q[$s]}"; then fail "${q[$s]} left in the queue"; fi
+done
+if sm_queued "$da" || sm_queued "$db"; then fail "a DSN left in the queue"; fi
+grep -q "${q[a]}: DSN found on hold as $da" "$SM_DIR/log/etrnd.log" ||
+    fail "no log line for the found DSN"
+pass "Sendmail DSNs exactly once: one taken but not recorded, one recorded as queued, one never taken: one DSN each"
