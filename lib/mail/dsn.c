@@ -27,8 +27,9 @@
  *	     the internal X-ETRN-Hold header (and its continuation lines),
  *	     line ends made LF; a bare CR ends a line in the body but
  *	     becomes a space in the header section, where it could
- *	     otherwise start a header line of its own.  8bit when a byte is
- *	     >= 0x80.  With nothing to return, a text/plain note says so.
+ *	     otherwise start a header line of its own; a line over 998
+ *	     octets is broken with LF SPACE.  8bit when a byte is >= 0x80.
+ *	     With nothing to return, a text/plain note says so.
  *	Only recipients for which dsn_wanted() holds are listed; none, or
  *	no sender, is an error.
  *
@@ -66,6 +67,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +412,20 @@ duration(struct buf *b, long long s)
 		unit(b, s, "second");
 }
 
+/*
+ * span - seconds from a to b, 0 if b is earlier.  The times come from a
+ * hold record; absurd ones must not overflow the subtraction.
+ */
+static long long
+span(long long a, long long b)
+{
+	if (b <= a)
+		return 0;
+	if (a < 0 && b > LLONG_MAX + a)
+		return LLONG_MAX;
+	return b - a;
+}
+
 /* is_holdtag - is this header line our X-ETRN-Hold header */
 static int
 is_holdtag(const char *p, size_t n)
@@ -434,11 +450,33 @@ line_end(const char *p, size_t len, size_t i, int in_hdr)
 	return i;
 }
 
+/*
+ * orig_line - one line of the original and its LF.  A bare CR ends no
+ * header line.  Over 998 octets, the line is broken with LF SPACE, as
+ * Postfix's SMTP client does (smtp_line_length_limit): the report must
+ * keep the limit whatever the held message had.
+ */
+static void
+orig_line(struct buf *out, const char *p, size_t n, int in_hdr)
+{
+	size_t	k, col = 0;
+
+	for (k = 0; k < n; k++) {
+		if (col == LINE_MAX_LEN) {
+			buf_cat(out, "\n ");
+			col = 1;
+		}
+		buf_addch(out, in_hdr && p[k] == '\r' ? ' ' : p[k]);
+		col++;
+	}
+	buf_addch(out, '\n');
+}
+
 /* orig_copy - LF line ends, no X-ETRN-Hold; headers only unless full */
 static void
 orig_copy(struct buf *out, const char *p, size_t len, int full)
 {
-	size_t	i = 0, s, e, k;
+	size_t	i = 0, s, e;
 	int	in_hdr = 1, skip = 0;
 
 	while (i < len) {
@@ -457,11 +495,8 @@ orig_copy(struct buf *out, const char *p, size_t len, int full)
 					continue;
 			} else if ((skip = is_holdtag(p + s, e - s)))
 				continue;
-			for (k = s; k < e; k++)	/* a bare CR ends no header */
-				buf_addch(out, p[k] == '\r' ? ' ' : p[k]);
-		} else
-			buf_add(out, p + s, e - s);
-		buf_addch(out, '\n');
+		}
+		orig_line(out, p + s, e - s, in_hdr);
 	}
 }
 
@@ -650,8 +685,8 @@ ctx_init(struct dsn_ctx *c, const struct dsn_input *in)
 	ascii_add(&c->dom, in->domain);
 	rfc_date(&c->arr, in->arrived);
 	rfc_date(&c->dead, in->expires);
-	duration(&c->held, (in->action == DSN_FAILED ? in->expires :
-	    in->now) - in->arrived);
+	duration(&c->held, span(in->arrived, in->action == DSN_FAILED ?
+	    in->expires : in->now));
 }
 
 /* ctx_free - release the context */

@@ -20,6 +20,10 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +73,15 @@ etrn_entry(const struct domlist *dl, const struct etrn_req *r)
 	return domlist_match(dl, parent);
 }
 
+/* etrn_is_address - an IPv4 or IPv6 address in text form */
+static int
+etrn_is_address(const char *s)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
 /* etrn_authorize - may client flush r; ETRN_STARTED means yes */
 enum etrn_outcome
 etrn_authorize(const struct domlist *dl, const char *default_allow,
@@ -92,8 +105,13 @@ etrn_authorize(const struct domlist *dl, const char *default_allow,
 		if (m < 0)
 			log_warnx("domain=%s bad allow list: %s", e->name,
 			    buf_terminate(&err));
-		buf_printf(reason, "client %s is not authorized for it",
-		    client);
+		/* Named only when it is an address: the text may reach an
+		 * SMTP reply (etrn-policy's client_address is Postfix's). */
+		if (etrn_is_address(client))
+			buf_printf(reason, "client %s is not authorized for it",
+			    client);
+		else
+			buf_cat(reason, "the client is not authorized for it");
 		buf_free(&err);
 		return ETRN_NOT_ALLOWED;
 	}
@@ -117,15 +135,23 @@ int
 ratetab_allow(struct rate_entry **tab, const char *addr, long long now,
     long long limit)
 {
-	struct rate_entry **pp = &tab[rate_hash(addr)], *e;
+	struct rate_entry **pp, *e;
 	long long window = now / 60;
+	char	key[sizeof(e->addr)];
 
+	/*
+	 * Count an address by what the entry can hold: compared whole, an
+	 * address too long for it never matched its own entry and got a
+	 * new one per ETRN, unlimited.
+	 */
+	snprintf(key, sizeof(key), "%s", addr);
+	pp = &tab[rate_hash(key)];
 	for (e = *pp; e != NULL; e = e->next)
-		if (strcmp(e->addr, addr) == 0)
+		if (strcmp(e->addr, key) == 0)
 			break;
 	if (e == NULL) {
 		e = xcalloc(1, sizeof(*e));
-		snprintf(e->addr, sizeof(e->addr), "%s", addr);
+		memcpy(e->addr, key, sizeof(e->addr));
 		e->next = *pp;
 		*pp = e;
 	}
