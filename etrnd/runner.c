@@ -20,10 +20,13 @@
  *	below it).  The queue is asked first: a record whose message is not
  *	in the queue (yet, or any more) is left alone: it may be a message
  *	still being written, and expiry or reconcile removes it if it stays
- *	so; the others are released through the backend in batches and
- *	marked "released" (etrn:released:<host>).
- *	If a release fails, the messages that left the hold anyway are
- *	marked, the rest stay held.
+ *	so; the others are marked "released" (etrn:released:<host>) and
+ *	then released through the backend, in batches: a crash or a Redis
+ *	outage after the MTA moved them leaves them followed, not recorded
+ *	as held.  If a release fails, the messages still on hold are put
+ *	back to "held"; the ones that left the hold anyway stay marked.
+ *	A record found marked "released" with its file still on hold (the
+ *	release never happened) is released again by the next flush.
  *
  *	runner_track() looks at every released message: gone from the queue
  *	-> the record is deleted, counters updated (held - 1, bytes - size,
@@ -145,6 +148,21 @@ static struct rscript run_mark_script = {
 	"  end\n"
 	"end\n"
 	"return out\n",
+	""
+};
+
+/* KEYS: released; ARGV: msg prefix, qids.  Records still in state
+ * released go back to held (a release that did not happen). */
+static struct rscript run_unmark_script = {
+	"for i = 2, #ARGV do\n"
+	"  local k = ARGV[1] .. ARGV[i]\n"
+	"  if redis.call('HGET', k, 'state') == 'released' then\n"
+	"    redis.call('HSET', k, 'state', 'held')\n"
+	"    redis.call('HDEL', k, 'released_at')\n"
+	"  end\n"
+	"  redis.call('ZREM', KEYS[1], ARGV[i])\n"
+	"end\n"
+	"return {}\n",
 	""
 };
 
@@ -701,10 +719,11 @@ run_subdomains(struct runner *r, const char *domain, struct qb_idlist *doms)
 	return rc;
 }
 
-/* run_list - this host's records indexed for d: held ones, orphans */
+/* run_list - this host's records indexed for d: held ones, orphans,
+ * released ones */
 static int
 run_list(struct runner *r, const char *d, struct qb_idlist *held,
-    struct qb_idlist *orphans)
+    struct qb_idlist *orphans, struct qb_idlist *released)
 {
 	struct buf key = BUF_INIT, member = BUF_INIT, msg = BUF_INIT;
 	struct rargs a = { NULL, NULL, 0, 0 };
@@ -727,6 +746,8 @@ run_list(struct runner *r, const char *d, struct qb_idlist *held,
 			    "index ignored", d, q ? q : "");
 		else if (strcmp(st, RSTATE_HELD) == 0)
 			qb_idlist_add(held, q);
+		else if (strcmp(st, RSTATE_RELEASED) == 0)
+			qb_idlist_add(released, q);
 		else if (*st == '\0')
 			qb_idlist_add(orphans, q);
 	}
@@ -806,10 +827,10 @@ run_gone(struct runner *r, char *const *ids, size_t n, int track,
 	return rc;
 }
 
-/* run_mark - state=released for ids; count those marked */
+/* run_mark - state=released for ids; those marked are added to out */
 static int
 run_mark(struct runner *r, const char *d, const char *client,
-    char *const *ids, size_t n, size_t *marked)
+    char *const *ids, size_t n, struct qb_idlist *out)
 {
 	struct buf rel = BUF_INIT, msg = BUF_INIT;
 	struct rargs a = { NULL, NULL, 0, 0 };
@@ -828,10 +849,37 @@ run_mark(struct runner *r, const char *d, const char *client,
 		rargs_str(&a, ids[i]);
 	rc = run_script(r, &run_mark_script, "mark released", 1, &a, &rep);
 	for (i = 0; rc == 0 && i < rep.nelem; i++) {
+		if (rep.elems[i] == NULL || !qid_valid(rep.elems[i]))
+			continue;
 		log_debug("%s: released domain=%s client=%.100s",
-		    rep.elems[i] ? rep.elems[i] : "?", d, client);
-		(*marked)++;
+		    rep.elems[i], d, client);
+		qb_idlist_add(out, rep.elems[i]);
 	}
+	rr_reply_free(&rep);
+	rargs_free(&a);
+	buf_free(&rel);
+	buf_free(&msg);
+	return rc;
+}
+
+/* run_unmark - records of a release that did not happen: held again */
+static int
+run_unmark(struct runner *r, char *const *ids, size_t n)
+{
+	struct buf rel = BUF_INIT, msg = BUF_INIT;
+	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rr_reply rep;
+	size_t	i;
+	int	rc;
+
+	rkey_released(&rel, r->s->hostname);
+	rkey_msg(&msg, r->s->hostname, "");
+	rargs_str(&a, rel.s);
+	rargs_str(&a, msg.s);
+	for (i = 0; i < n; i++)
+		rargs_str(&a, ids[i]);
+	rc = run_script(r, &run_unmark_script, "unmark released", 1, &a,
+	    &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&rel);
@@ -863,21 +911,42 @@ run_left_hold(struct runner *r, char **ids, size_t n)
 	return lo;
 }
 
-/* run_release - release a batch, mark what left the hold */
+/*
+ * run_release - mark a batch released, release it, unmark what stayed.
+ * The records are marked before the MTA moves anything: if etrnd dies
+ * or Redis fails after postsuper -H, the mail on its way out is already
+ * followed by tracking, instead of leaving records that say "held" for
+ * mail delivered meanwhile (counted as held until reconcile or the
+ * deadline).  A record marked for a release that never happened (a
+ * crash before postsuper, or a failed unmark) is released again by the
+ * next flush (run_again), or put back to "held" by tracking after
+ * release_timeout.
+ */
 static int
 run_release(struct runner *r, const char *d, const char *client, char **ids,
-    size_t n, size_t *marked)
+    size_t n, size_t *released)
 {
+	struct qb_idlist m = { NULL, 0, 0 };
 	enum qb_status st;
-	size_t	k = n;
+	size_t	k;
+	int	rc;
 
-	if ((st = r->qb->release(&r->qc, ids, n)) != QB_OK) {
-		k = run_left_hold(r, ids, n);
+	if ((rc = run_mark(r, d, client, ids, n, &m)) < 0 || m.n == 0) {
+		qb_idlist_free(&m);
+		return rc;
+	}
+	k = m.n;
+	if ((st = r->qb->release(&r->qc, m.id, m.n)) != QB_OK) {
+		k = run_left_hold(r, m.id, m.n);
 		log_warnx("flush domain=%s client=%.100s: release of %zu "
 		    "messages failed (%s); %zu left the hold anyway, %zu stay "
-		    "held", d, client, n, qb_status_name(st), k, n - k);
+		    "held", d, client, m.n, qb_status_name(st), k, m.n - k);
+		if (k < m.n)
+			rc = run_unmark(r, m.id + k, m.n - k);
 	}
-	return k ? run_mark(r, d, client, ids, k, marked) : 0;
+	*released += k;
+	qb_idlist_free(&m);
+	return rc;
 }
 
 /* run_candidates - ask the queue: stale ones out, the rest to release */
@@ -902,6 +971,41 @@ run_candidates(struct runner *r, const char *d, struct qb_idlist *held,
 		log_warnx("flush domain=%s: queue status unavailable (%s), "
 		    "nothing released", d, qb_status_name(st));
 	return st == QB_OK ? 0 : 1;
+}
+
+/*
+ * run_again - records marked released whose file is still on hold: the
+ * release never happened (etrnd died between marking and the MTA
+ * command, or Redis failed while a failed release was undone).  They go
+ * back to held and join this flush instead of waiting release_timeout
+ * for tracking.  Tracking runs in this process, never meanwhile, and a
+ * second postsuper -H of an "etrnctl release" is harmless.
+ */
+static int
+run_again(struct runner *r, const char *d, struct qb_idlist *released,
+    struct qb_idlist *held)
+{
+	struct qb_idlist on = { NULL, 0, 0 };
+	struct qb_qinfo *qi;
+	size_t	i;
+	int	rc = 0;
+
+	if (released->n == 0 ||
+	    (qi = run_status(r, released->id, released->n, NULL)) == NULL)
+		return 0;
+	for (i = 0; i < released->n; i++)
+		if (qi[i].state == QS_HELD)
+			qb_idlist_add(&on, qi[i].id);
+	qb_qinfo_free(qi, released->n);
+	free(qi);
+	if (on.n > 0 && (rc = run_unmark(r, on.id, on.n)) == 0)
+		for (i = 0; i < on.n; i++) {
+			log_info("%s: marked released but still on hold, "
+			    "released again domain=%s", on.id[i], d);
+			qb_idlist_add(held, on.id[i]);
+		}
+	qb_idlist_free(&on);
+	return rc;
 }
 
 /* run_last_flush - the domain's last_flush counter */
@@ -932,11 +1036,13 @@ static int
 run_flush_domain(struct runner *r, const char *d, const char *client)
 {
 	struct qb_idlist held = { NULL, 0, 0 }, orphans = { NULL, 0, 0 },
-	    stale = { NULL, 0, 0 }, rel = { NULL, 0, 0 };
+	    stale = { NULL, 0, 0 }, rel = { NULL, 0, 0 },
+	    released = { NULL, 0, 0 };
 	size_t	i, nrel = 0, nstale = 0;
 	int	rc, qs = 1;
 
-	if ((rc = run_list(r, d, &held, &orphans)) == 0 &&
+	if ((rc = run_list(r, d, &held, &orphans, &released)) == 0 &&
+	    (rc = run_again(r, d, &released, &held)) == 0 &&
 	    (qs = run_candidates(r, d, &held, &stale, &rel)) == 0) {
 		/*
 		 * A record without a queue file is not removed here: the
@@ -960,6 +1066,7 @@ run_flush_domain(struct runner *r, const char *d, const char *client)
 	qb_idlist_free(&orphans);
 	qb_idlist_free(&stale);
 	qb_idlist_free(&rel);
+	qb_idlist_free(&released);
 	return rc;
 }
 
