@@ -1,0 +1,131 @@
+#!/bin/bash
+# t-unauth-etrn - ETRN from a client outside the domain's allow list is
+# refused with 459 and releases nothing, in every spelling of the domain
+# (case, trailing dot, @ and # forms), on etrnd's listener and through
+# Postfix's smtpd with etrn-policy: the hold queue, the hold records and
+# the domain's index are unchanged, no flush request or marker is
+# queued, no last_etrn is written, and the customer's host gets nothing.
+# The domain allows only ::1 and the client connects from 127.0.0.1.
+# An authorized ETRN for another domain afterwards is the barrier (the
+# queue runner reads requests in order); the same client allowed at
+# last gets 253 and the mail, so the refusal was the allow list's.
+# Then the reverse, with etrnd listening on ::1 too: the domain allows
+# only 127.0.0.1 and the client connects from ::1.
+set -eu
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
+sb_init sec-unauth
+policy=unix:$SB/run/policy.sock
+SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="flush_lock_time = 1s" \
+    SB_EXTRA_MAIN_CF="smtpd_etrn_restrictions = check_policy_service $policy" \
+    sb_start
+. "$SB_SRCDIR/tests/lib/common.sh"
+. "$SB_SRCDIR/tests/security/seclib.sh"
+etrnd_etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"; }
+smtpd_etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$SMTP_PORT" "$@"; }
+
+sb_redis HSET etrn:domain:dialup.test allow ::1/128 >/dev/null
+for i in 1 2; do
+	sb_swaks -f s@example.org -t "u$i@dialup.test" >/dev/null || fail "swaks"
+done
+sb_swaks -f s@example.org -t v@dialup2.test >/dev/null || fail "swaks"
+sb_wait_for 10 hold_is 3 || fail "mail not held"
+sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup.test || fail "index"
+sleep 2		# domain_refresh = 1s: the listener has the allow list
+d2=$(sb_redis ZRANGE etrn:held:dialup2.test 0 -1)
+d2=${d2#*:}
+[ -n "$d2" ] || fail "no dialup2.test record"
+before=$(held_snapshot | grep -v -e dialup2 -e "$d2")
+
+out=$(etrnd_etrn dialup.test DIALUP.TEST dialup.test. @dialup.test \
+    '#dialup.test' @DiAlUp.TeSt)
+n=$(printf '%s\n' "$out" |
+    grep -c '^459 Node .* not allowed: client 127.0.0.1 is not authorized' ||
+    true)
+[ "$n" = 6 ] || fail "etrnd: want 6 refusals with 459, got: $out"
+pass "etrnd's listener: 459 for all 6 spellings from 127.0.0.1 (allow ::1/128)"
+
+out=$(smtpd_etrn dialup.test DIALUP.TEST)
+n=$(printf '%s\n' "$out" | grep -c '^459 4.7.1 <[a-zA-Z.]*>: Etrn command rejected: client 127.0.0.1 is not authorized' || true)
+[ "$n" = 2 ] || fail "Postfix smtpd + etrn-policy: $out"
+pass "Postfix's smtpd with etrn-policy: 459 4.7.1 for 127.0.0.1"
+
+[ "$(sb_redis XLEN etrn:flush)" = 0 ] || fail "a flush request was queued"
+[ "$(sb_redis EXISTS etrn:flushing:dialup.test)" = 0 ] ||
+    fail "a flush marker was set"
+[ -z "$(sb_redis HGET etrn:stats:dialup.test last_etrn)" ] ||
+    fail "last_etrn written for a refused ETRN"
+
+# Barrier: an authorized flush of dialup2.test; once its mail is at the
+# customer, the runner has read everything queued before it.
+out=$(etrnd_etrn dialup2.test)
+[ "$out" = "253 OK, 1 pending message for node dialup2.test started" ] ||
+    fail "dialup2.test: $out"
+sb_wait_for 20 sink_is customer 1 || fail "dialup2.test mail not delivered"
+sb_wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
+sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup2.test || fail "dialup2 index"
+after=$(held_snapshot | grep -v -e dialup2 -e "$d2")
+[ "$after" = "$before" ] ||
+    fail "hold records changed: before '$before' after '$after'"
+sb_sink_grep customer 'u[12]@dialup.test' >/dev/null &&
+    fail "dialup.test mail reached the customer"
+redis_is 2 ZCARD etrn:held:dialup.test || fail "dialup.test index changed"
+schema_check
+pass "nothing of dialup.test released: hold queue, records, index unchanged; customer got only dialup2.test"
+
+# Control: the same client, now allowed, releases the mail.
+sb_redis HSET etrn:domain:dialup.test allow 127.0.0.1/32 >/dev/null
+sb_wait_for 10 sh -c "python3 '$SB_SRCDIR/tests/lib/etrn.py' $ETRND_PORT dialup.test | grep -q '^253 OK, 2 pending'" ||
+    fail "allowed client: no 253"
+sb_wait_for 20 sink_is customer 3 || fail "customer has $(sb_sink_count customer) of 3"
+pass "control: allowed 127.0.0.1/32 gets 253 and both messages"
+
+
+# The reverse: the domain allows only 127.0.0.1, the client comes from
+# ::1.  etrnd is restarted listening on both loopback addresses.
+kill -TERM "$ETRND_PID"
+sb_wait_for 20 eval '! kill -0 "$ETRND_PID" 2>/dev/null' || fail "etrnd did not stop"
+sed -i "s|^etrnd_listen = .*|etrnd_listen = inet:127.0.0.1:$ETRND_PORT, inet:[::1]:$ETRND_PORT|" \
+    "$OPENETRN_CONF"
+"$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" \
+    >>"$SB_LOG_DIR/etrnd.log" 2>&1 </dev/null &
+ETRND_PID=$!
+echo "$ETRND_PID" >"$SB/run/etrnd.pid"	# the sandbox's stop ends it
+etrn6() {
+	python3 -c 'import smtplib, sys
+s = smtplib.SMTP("::1", int(sys.argv[1]), local_hostname="customer.test",
+                 timeout=30)
+s.ehlo()
+for a in sys.argv[2:]:
+    c, m = s.docmd("ETRN " + a)
+    print(c, m.decode())
+s.quit()' "$ETRND_PORT" "$@"
+}
+sb_wait_for 20 etrn6 example.com || fail "etrnd does not listen on ::1"
+for i in 3 4; do
+	sb_swaks -f s@example.org -t "u$i@dialup.test" >/dev/null || fail "swaks"
+done
+sb_swaks -f s@example.org -t v2@dialup2.test >/dev/null || fail "swaks"
+sb_wait_for 10 hold_is 3 || fail "mail not held"
+sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup.test || fail "index"
+d2=$(sb_redis ZRANGE etrn:held:dialup2.test 0 -1)
+d2=${d2#*:}
+before=$(held_snapshot | grep -v -e dialup2 -e "$d2")
+out=$(etrn6 dialup.test @dialup.test DIALUP.TEST)
+n=$(printf '%s\n' "$out" |
+    grep -c '^459 Node .* not allowed: client ::1 is not authorized' || true)
+[ "$n" = 3 ] || fail "from ::1: want 3 refusals with 459, got: $out"
+out=$(etrnd_etrn dialup2.test)
+[ "$out" = "253 OK, 1 pending message for node dialup2.test started" ] ||
+    fail "dialup2.test: $out"
+sb_wait_for 20 sink_is customer 4 || fail "dialup2.test mail not delivered"
+sb_wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
+[ "$(held_snapshot | grep -v -e dialup2 -e "$d2")" = "$before" ] ||
+    fail "hold records changed after ETRN from ::1"
+out=$(etrnd_etrn dialup.test)
+[ "$out" = "253 OK, 2 pending messages for node dialup.test started" ] ||
+    fail "control from 127.0.0.1: $out"
+sb_wait_for 20 sink_is customer 6 || fail "customer has $(sb_sink_count customer) of 6"
+schema_check
+pass "reverse: allow 127.0.0.1/32, ETRN from ::1 gets 459 and releases nothing; from 127.0.0.1 253"
+stop_and_check_logs
+pass "clean stop: no daemon ignored SIGTERM, no sanitizer report in any log"
