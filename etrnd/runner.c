@@ -26,7 +26,11 @@
  *	as held.  If a release fails, the messages still on hold are put
  *	back to "held"; the ones that left the hold anyway stay marked.
  *	A record found marked "released" with its file still on hold (the
- *	release never happened) is released again by the next flush.
+ *	release never happened) is released again by the next flush.  When
+ *	a release fails, or the queue cannot be read, the domain's flush is
+ *	tried again by itself after 10 s, 30 s, 1, 2 and 5 minutes (the
+ *	customer's server may be online only a short while; it should not
+ *	have to send ETRN again); the retries live in this process only.
  *
  *	runner_track() looks at every released message: gone from the queue
  *	-> the record is deleted, counters updated (held - 1, bytes - size,
@@ -69,6 +73,7 @@
 #define RUN_QB_TIMEOUT	60	/* s, per MTA command */
 #define RUN_RETRY_MS	1000	/* pause after a failure */
 #define RUN_QB_BACKOFF_MS 30000	/* next try after the MTA failed */
+#define RUN_REFLUSH_MAX	32	/* domains waiting for a flush retry */
 
 /* What the loop keeps between calls (one runner per process). */
 static struct {
@@ -78,7 +83,23 @@ static struct {
 	int	qb_ready;	/* backend init done */
 	long long next_init;	/* monotonic ms: next backend init try */
 	long long next_track;	/* monotonic ms: next runner_track() */
+	struct reflush {
+		char	domain[256];
+		char	client[64];
+		long long due;	/* monotonic ms */
+		int	tries;	/* retries done */
+	}	reflush[RUN_REFLUSH_MAX];
+	size_t	nreflush;
 } rs;
+
+/* Delays of the retries of a failed flush, in seconds. */
+static const int run_reflush_delay[] = { 10, 30, 60, 120, 300 };
+#define RUN_REFLUSH_TRIES \
+	((int)(sizeof(run_reflush_delay) / sizeof(run_reflush_delay[0])))
+
+static int run_reflush(struct runner *);
+static int run_flush_domain_try(struct runner *, const char *, const char *,
+	    int);
 
 /* A released message being tracked. */
 enum run_act { ACT_NONE, ACT_GONE, ACT_REHOLD, ACT_HELD };
@@ -677,6 +698,10 @@ runner_loop(struct runner *r)
 				rs.next_track = run_now_ms() + 50;
 			continue;
 		}
+		if (rs.nreflush > 0 && run_reflush(r) < 0) {
+			run_pause(RUN_RETRY_MS);
+			continue;
+		}
 		if ((n = run_read(r, pending ? "0" : ">", &last)) < 0) {
 			pending = 1;
 			run_pause(RUN_RETRY_MS);
@@ -924,7 +949,7 @@ run_left_hold(struct runner *r, char **ids, size_t n)
  */
 static int
 run_release(struct runner *r, const char *d, const char *client, char **ids,
-    size_t n, size_t *released)
+    size_t n, size_t *released, int *failed)
 {
 	struct qb_idlist m = { NULL, 0, 0 };
 	enum qb_status st;
@@ -941,8 +966,10 @@ run_release(struct runner *r, const char *d, const char *client, char **ids,
 		log_warnx("flush domain=%s client=%.100s: release of %zu "
 		    "messages failed (%s); %zu left the hold anyway, %zu stay "
 		    "held", d, client, m.n, qb_status_name(st), k, m.n - k);
-		if (k < m.n)
+		if (k < m.n) {
 			rc = run_unmark(r, m.id + k, m.n - k);
+			*failed = 1;
+		}
 	}
 	*released += k;
 	qb_idlist_free(&m);
@@ -1031,15 +1058,86 @@ run_last_flush(struct runner *r, const char *d)
 	return rc;
 }
 
+/*
+ * run_reflush_later - try the flush of d again later (tries: retries
+ * done so far); after the last one, say that the next ETRN will do
+ */
+static void
+run_reflush_later(const char *d, const char *client, int tries)
+{
+	struct reflush *f = NULL;
+	size_t	i;
+
+	for (i = 0; i < rs.nreflush; i++)
+		if (strcmp(rs.reflush[i].domain, d) == 0)
+			f = &rs.reflush[i];
+	if (tries >= RUN_REFLUSH_TRIES) {
+		log_warnx("flush domain=%s client=%.100s: release failed %d "
+		    "times; held mail waits for the next ETRN", d, client,
+		    tries + 1);
+		return;
+	}
+	if (f == NULL) {
+		if (rs.nreflush == RUN_REFLUSH_MAX) {
+			log_warnx("flush domain=%s: too many domains to retry; "
+			    "held mail waits for the next ETRN", d);
+			return;
+		}
+		f = &rs.reflush[rs.nreflush++];
+		snprintf(f->domain, sizeof(f->domain), "%s", d);
+	} else if (f->tries > tries)
+		return;		/* a later retry is already set */
+	snprintf(f->client, sizeof(f->client), "%s", client);
+	f->tries = tries;
+	f->due = run_now_ms() + run_reflush_delay[tries] * 1000LL;
+	log_info("flush domain=%s client=%.100s: release incomplete; retry %d "
+	    "of %d in %d s", d, client, tries + 1, RUN_REFLUSH_TRIES,
+	    run_reflush_delay[tries]);
+}
+
+/* run_reflush - the flushes due for a retry; -1 Redis failed */
+static int
+run_reflush(struct runner *r)
+{
+	struct reflush f;
+	long long now = run_now_ms();
+	size_t	i;
+
+	for (i = 0; i < rs.nreflush; i++) {
+		if (rs.reflush[i].due > now)
+			continue;
+		f = rs.reflush[i];
+		rs.reflush[i] = rs.reflush[--rs.nreflush];
+		log_info("flush domain=%s client=%.100s: retry %d of %d",
+		    f.domain, f.client, f.tries + 1, RUN_REFLUSH_TRIES);
+		if (run_flush_domain_try(r, f.domain, f.client, f.tries + 1) <
+		    0)
+			return -1;
+		return 0;	/* one per call: the stream is served between */
+	}
+	return 0;
+}
+
 /* run_flush_domain - release one domain's held mail on this host */
 static int
 run_flush_domain(struct runner *r, const char *d, const char *client)
+{
+	return run_flush_domain_try(r, d, client, 0);
+}
+
+/*
+ * run_flush_domain_try - the same as the tries-th retry: when the queue
+ * could not be read or a release failed, another is set
+ */
+static int
+run_flush_domain_try(struct runner *r, const char *d, const char *client,
+    int tries)
 {
 	struct qb_idlist held = { NULL, 0, 0 }, orphans = { NULL, 0, 0 },
 	    stale = { NULL, 0, 0 }, rel = { NULL, 0, 0 },
 	    released = { NULL, 0, 0 };
 	size_t	i, nrel = 0, nstale = 0;
-	int	rc, qs = 1;
+	int	rc, qs = 1, failed = 0;
 
 	if ((rc = run_list(r, d, &held, &orphans, &released)) == 0 &&
 	    (rc = run_again(r, d, &released, &held)) == 0 &&
@@ -1055,13 +1153,15 @@ run_flush_domain(struct runner *r, const char *d, const char *client)
 		for (i = 0; rc == 0 && i < rel.n; i += RUN_BATCH)
 			rc = run_release(r, d, client, rel.id + i,
 			    rel.n - i < RUN_BATCH ? rel.n - i : RUN_BATCH,
-			    &nrel);
+			    &nrel, &failed);
 		if (rc == 0)
 			rc = run_last_flush(r, d);
 	}
 	if (rc == 0 && qs == 0)
 		log_info("flush domain=%s client=%.100s released=%zu "
 		    "not_queued=%zu", d, client, nrel, nstale);
+	if (rc == 0 && (qs != 0 || failed))
+		run_reflush_later(d, client, tries);
 	qb_idlist_free(&held);
 	qb_idlist_free(&orphans);
 	qb_idlist_free(&stale);
