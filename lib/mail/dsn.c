@@ -426,7 +426,10 @@ span(long long a, long long b)
 	return b - a;
 }
 
-/* is_holdtag - is this header line our X-ETRN-Hold header */
+/*
+ * is_holdtag - is this header line our X-ETRN-Hold header.  A bare CR
+ * counts as the space it becomes in the copy (orig_line).
+ */
 static int
 is_holdtag(const char *p, size_t n)
 {
@@ -434,7 +437,7 @@ is_holdtag(const char *p, size_t n)
 
 	if (n < k || strncasecmp(p, HOLDTAG_HEADER, k) != 0)
 		return 0;
-	while (k < n && WSP(p[k]))
+	while (k < n && (WSP(p[k]) || p[k] == '\r'))
 		k++;
 	return k < n && p[k] == ':';
 }
