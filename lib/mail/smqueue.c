@@ -102,6 +102,16 @@ smq_notify(const char *flags, size_t len)
 	return (char *)buf_terminate(&b);
 }
 
+/* smq_bare - an address without the <> it was given in */
+static void
+smq_bare(const char **p, size_t *len)
+{
+	if (*len >= 2 && (*p)[0] == '<' && (*p)[*len - 1] == '>') {
+		(*p)++;
+		*len -= 2;
+	}
+}
+
 /* smq_rcpt - keep an R line: "R<flags>:<address>" */
 static void
 smq_rcpt(struct smq_qf *qf, const char *p, size_t len)
@@ -120,10 +130,7 @@ smq_rcpt(struct smq_qf *qf, const char *p, size_t len)
 	qf->orcpt = xreallocarray(qf->orcpt, qf->nrcpt + 1, sizeof(char *));
 	p += nflags;
 	len -= nflags;
-	if (len >= 2 && p[0] == '<' && p[len - 1] == '>') {
-		p++;		/* "<a@b>" as given in RCPT TO */
-		len -= 2;
-	}
+	smq_bare(&p, &len);
 	qf->rcpt[qf->nrcpt] = smq_strndup(p, len);
 	qf->notify[qf->nrcpt] = smq_notify(flags, nflags);
 	qf->orcpt[qf->nrcpt] = qf->pending_orcpt ? qf->pending_orcpt :
@@ -272,18 +279,6 @@ smq_qf_free(struct smq_qf *qf)
 	memset(qf, 0, sizeof(*qf));
 }
 
-/* smq_unbracket - append an address without its <> */
-static void
-smq_unbracket(struct buf *b, const char *a)
-{
-	size_t	n = strlen(a);
-
-	if (n >= 2 && a[0] == '<' && a[n - 1] == '>')
-		buf_add(b, a + 1, n - 2);
-	else
-		buf_cat(b, a);
-}
-
 /*
  * smq_qf_envelope - the envelope of a parsed control file as etrn-milter
  * records it; size is the caller's (the data file's length and the
@@ -293,11 +288,14 @@ int
 smq_qf_envelope(const struct smq_qf *qf, long long size,
     struct qb_envelope *e)
 {
-	size_t	i;
+	const char *sender = qf->sender;
+	size_t	i, len;
 
-	if (qf->sender == NULL || qf->nrcpt == 0)
+	if (sender == NULL || qf->nrcpt == 0)
 		return -1;
-	smq_unbracket(&e->sender, qf->sender);
+	len = strlen(sender);
+	smq_bare(&sender, &len);
+	buf_add(&e->sender, sender, len);
 	buf_terminate(&e->sender);
 	buf_cat(&e->envid, qf->envid ? qf->envid : "");
 	buf_terminate(&e->envid);
