@@ -120,6 +120,20 @@ def mode_policy(sock, canary):
 
 def mode_etrnctl(etrnctl, conf, canary):
     bad = n = 0
+
+    def refused(words):
+        """Run etrnctl with words; True when it exits 1 or 2 (refused)."""
+        full = [etrnctl.encode(), b"-c", conf.encode()] + words
+        r = subprocess.run(full, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        if r.returncode in (1, 2):
+            return True
+        print("BAD: etrnctl %r exit %d: %r %r" % (
+            b" ".join(words)[:80], r.returncode, r.stdout[:200],
+            r.stderr[:200]))
+        return False
+
     cmds = [["flush"], ["list"], ["release"], ["expire"], ["domains", "add"],
             ["domains", "del"], ["domains", "show"], ["status"]]
     args = [p.decode("latin-1").encode("latin-1")
@@ -131,17 +145,8 @@ def mode_etrnctl(etrnctl, conf, canary):
                                                             "expire"):
                 continue
             for argv in ([a], a.split(b" ")) if b" " in a else ([a],):
-                full = [etrnctl.encode(), b"-c", conf.encode()] + \
-                    [x.encode() for x in cmd] + argv
-                r = subprocess.run(full, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, timeout=30)
                 n += 1
-                if r.returncode not in (1, 2):
-                    print("BAD: etrnctl %r exit %d: %r %r" % (
-                        b" ".join(full[3:])[:80], r.returncode,
-                        r.stdout[:200], r.stderr[:200]))
-                    bad += 1
+                bad += not refused([x.encode() for x in cmd] + argv)
     # Hostile values and keys for a real dial-up domain's settings.
     for key in (b"hold_time", b"warn_time", b"allow", b"max_messages",
                 b"max_bytes", b"sasl_users"):
@@ -152,28 +157,12 @@ def mode_etrnctl(etrnctl, conf, canary):
                     ch < 0x20 or ch == 0x7f for ch in a):
                 continue
             for sub in (b"set", b"add"):
-                full = [etrnctl.encode(), b"-c", conf.encode(), b"domains",
-                        sub, b"dialup2.test", key + b"=" + a]
-                r = subprocess.run(full, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, timeout=30)
                 n += 1
-                if r.returncode not in (1, 2):
-                    print("BAD: etrnctl %r exit %d: %r %r" % (
-                        b" ".join(full[3:])[:80], r.returncode,
-                        r.stdout[:200], r.stderr[:200]))
-                    bad += 1
+                bad += not refused([b"domains", sub, b"dialup2.test",
+                                    key + b"=" + a])
     for a in args[:12]:
-        full = [etrnctl.encode(), b"-c", conf.encode(), b"domains", b"set",
-                b"dialup2.test", a + b"=1"]
-        r = subprocess.run(full, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=30)
         n += 1
-        if r.returncode not in (1, 2):
-            print("BAD: etrnctl domains set key %r exit %d" % (a[:60],
-                                                               r.returncode))
-            bad += 1
+        bad += not refused([b"domains", b"set", b"dialup2.test", a + b"=1"])
     print("etrnctl: %d hostile command lines refused" % (n - bad))
     return bad
 

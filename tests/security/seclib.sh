@@ -92,3 +92,15 @@ stop_and_check_logs() {
 		fail "sanitizer reports in: $hits"
 	}
 }
+
+# hold_three A B V - hold mail for A@ and B@dialup.test and V@dialup2.test
+# (the hold queue must be empty before) and wait until all three are
+# held and dialup.test's two are indexed.
+hold_three() {
+	local r
+	for r in "$1@dialup.test" "$2@dialup.test" "$3@dialup2.test"; do
+		sb_swaks -f s@example.org -t "$r" >/dev/null || fail "swaks $r"
+	done
+	sb_wait_for 10 hold_is 3 || fail "mail not held"
+	sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup.test || fail "index"
+}

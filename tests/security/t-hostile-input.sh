@@ -22,12 +22,7 @@ SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="etrnd_max_errors = 100" sb_start
 hostile() { python3 "$SB_SRCDIR/tests/security/hostile.py" "$@"; }
 canary_init
 
-for i in 1 2; do
-	sb_swaks -f s@example.org -t "u$i@dialup.test" >/dev/null || fail "swaks"
-done
-sb_swaks -f s@example.org -t v@dialup2.test >/dev/null || fail "swaks"
-sb_wait_for 10 hold_is 3 || fail "mail not held"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup.test || fail "index"
+hold_three u1 u2 v
 before=$(held_snapshot)
 [ "$(printf '%s\n' "$before" | grep -c '^hold ')" = 3 ] || fail "snapshot"
 
