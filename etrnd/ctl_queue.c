@@ -18,12 +18,13 @@
  *
  *	list: one line per member of etrn:held:<domain>, oldest first.
  *
- *	flush: one Lua script, like the listener's ETRN (etrn.c): it counts
- *	the held messages (for "@domain" those of the subdomains too) and,
- *	unless there are none, sets etrn:flushing:<domain> and appends the
- *	request, with client and via "etrnctl", to the stream etrn:flush
- *	that the queue runner of every host reads.  Authorization and the
- *	flush lock are not checked: the administrator may always flush.
+ *	flush: the listener's script (flushreq.c): for the domain (for
+ *	"@domain" also every held domain below it, asked from Redis first)
+ *	it counts the held messages and, for each domain with some, sets
+ *	etrn:flushing:<domain> and appends one request, with client and via
+ *	"etrnctl", to the stream etrn:flush that the queue runner of every
+ *	host reads.  Authorization and the flush lock are not checked: the
+ *	administrator may always flush, every domain.
  *	last_etrn and last_etrn_client are left alone: they record the
  *	customer's ETRN.
  *
@@ -62,6 +63,7 @@
 #include <unistd.h>
 
 #include "etrnd/ctl.h"
+#include "mail/etrnauth.h"
 #include "mail/flushreq.h"
 #include "mail/holdtag.h"
 #include "mail/qbackend.h"
@@ -535,11 +537,40 @@ flush_report(struct ctl *c, const char *domain, int sub, long long n,
 		    "queued\n", domain, sub ? " or its subdomains" : "");
 }
 
+/* flush_below - d, and for "@d" the held domains below it, into doms */
+static int
+flush_below(struct ctl *c, const char *d, int sub, struct strv *doms)
+{
+	struct flushreq_below b;
+	struct rr_reply r;
+	size_t	i;
+	int	rc = 0;
+
+	strv_add(doms, d);
+	if (!sub)
+		return 0;
+	flushreq_below_args(&b, d);
+	if ((rc = ctl_script(c, &flushreq_below_script, FLUSHREQ_BELOW_KEYS,
+	    FLUSHREQ_BELOW_ARGC, b.av, &r)) == 0) {
+		if (flushreq_below_result(&r) < 0) {
+			log_err("flush: unexpected reply from Redis");
+			rc = -1;
+		}
+		for (i = 0; rc == 0 && i < r.nelem; i++)
+			if (r.elems[i] != NULL && etrn_below(d, r.elems[i]))
+				strv_add(doms, r.elems[i]);
+		rr_reply_free(&r);
+	}
+	flushreq_below_free(&b);
+	return rc;
+}
+
 /* cmd_flush - etrnctl flush DOMAIN | @DOMAIN */
 int
 cmd_flush(struct ctl *c, int argc, char **argv)
 {
 	struct buf d = BUF_INIT, err = BUF_INIT;
+	struct strv doms = { NULL, 0, 0 };
 	struct flushreq f;
 	struct flushreq_args a;
 	struct rr_reply r;
@@ -553,16 +584,21 @@ cmd_flush(struct ctl *c, int argc, char **argv)
 		buf_free(&err);
 		return CTL_ERR;
 	}
-	f.domain = d.s;
-	f.sub = sub;
+	if (flush_below(c, d.s, sub, &doms) < 0) {
+		strv_free(&doms);
+		buf_free(&d);
+		return CTL_ERR;
+	}
+	f.domains = (const char *const *)doms.v;
+	f.ndomains = doms.n;
 	f.client = CTL_CLIENT;
 	f.via = CTL_CLIENT;
 	f.lock_ttl = c->s.flush_lock_time;
 	f.now = c->now;
 	f.force = 1;
 	flushreq_args(&a, &f);
-	if (ctl_script(c, &flushreq_script, FLUSHREQ_KEYS,
-	    FLUSHREQ_ARGC, a.av, &r) == 0) {
+	if (ctl_script(c, &flushreq_script, FLUSHREQ_KEYS, a.argc, a.av,
+	    &r) == 0) {
 		if (flushreq_result(&r, &n, &busy, &id) < 0)
 			log_err("flush: unexpected reply from Redis");
 		else {
@@ -572,6 +608,7 @@ cmd_flush(struct ctl *c, int argc, char **argv)
 		rr_reply_free(&r);
 	}
 	flushreq_args_free(&a);
+	strv_free(&doms);
 	buf_free(&d);
 	return rc;
 }

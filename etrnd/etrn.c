@@ -2,16 +2,22 @@
  * NAME
  *	etrn - the ETRN command: parse, authorize, count, queue the flush
  * DESCRIPTION
- *	The argument is parsed and the client authorized by etrnarg.c; the
- *	count and the request are one script (flushreq.c) that every host's
- *	queue runner reads from the stream etrn:flush.
+ *	The argument is parsed and the client authorized by etrnauth.c.  For
+ *	"@domain" Redis is asked first for the held domains below it
+ *	(flushreq_below_script); each is authorized on its own against the
+ *	allow list of the entry that governs it, and only the authorized
+ *	ones are named in the request.  The count and the request are one
+ *	script (flushreq.c) that every host's queue runner reads from the
+ *	stream etrn:flush, one entry per domain.
  * SECURITY
  *	The argument is validated before use; it reaches Redis only as a
  *	script argument (never as a command or key pattern) and a reply
  *	only in its normalised form or as typed after validation.
  * DIAGNOSTICS
- *	One log line per ETRN: session, client, argument, result code and
- *	pending count, or the reason for a refusal.
+ *	One log line per ETRN: session, client, argument, result code,
+ *	pending count and domains authorized of those considered, or the
+ *	reason for a refusal (which the reply never shows: every refusal
+ *	has the same text).
  */
 #include "config.h"
 
@@ -34,12 +40,12 @@ etrn_finish(struct session *ss, enum etrn_outcome o, long long n,
 {
 	struct buf out = BUF_INIT;
 
-	reply_etrn(&out, o, ss->req.node, n, reason);
+	reply_etrn(&out, o, ss->req.node, n);
 	log_info("%s: client=%s etrn=%s domain=%s sub=%d result=%.3s "
-	    "pending=%lld%s%s", ss->id, ss->addr, ss->req.node,
-	    ss->req.domain, ss->req.sub, out.s, n, reason ? " reason=" : "",
-	    reason ? reason : "");
-	session_reply(ss, out.s, out.len);
+	    "pending=%lld domains=%zu/%zu%s%s", ss->id, ss->addr,
+	    ss->req.node, ss->req.domain, ss->req.sub, out.s, n, ss->req.nok,
+	    ss->req.ncand, reason ? " reason=" : "", reason ? reason : "");
+	ls_write(ss->c, out.s, out.len);
 	buf_free(&out);
 }
 
@@ -52,11 +58,8 @@ etrn_reply_cb(struct rr_reply *r, void *arg)
 	int	busy;
 	const char *id;
 
-	ss->busy = 0;
-	if (ss->dead) {
-		session_close(ss);
+	if (!ls_unbusy(ss->c))
 		return;
-	}
 	if (flushreq_result(r, &n, &busy, &id) < 0) {
 		log_warnx("%s: redis: %s", ss->id, r->str ? r->str :
 		    "unexpected reply");
@@ -64,29 +67,91 @@ etrn_reply_cb(struct rr_reply *r, void *arg)
 	} else
 		etrn_finish(ss, n == 0 ? ETRN_NOTHING : busy ?
 		    ETRN_IN_PROGRESS : ETRN_STARTED, n, NULL);
-	session_resume(ss);
+	ls_resume(ss->c);
 }
 
-/* etrn_request - run the flush-request script for an authorized request */
+/* etrn_request - run the flush-request script for the authorized domains */
 static int
-etrn_request(struct session *ss)
+etrn_request(struct session *ss, const struct etrn_auth *a)
 {
 	struct listener *l = ss->l;
 	struct flushreq f;
-	struct flushreq_args a;
+	struct flushreq_args fa;
 	int	rc;
 
-	f.domain = ss->req.domain;
-	f.sub = ss->req.sub;
+	f.domains = a->ok;
+	f.ndomains = a->nok;
 	f.client = ss->addr;
 	f.via = l->s->hostname;
 	f.lock_ttl = l->s->flush_lock_time;
 	f.now = (long long)time(NULL);
 	f.force = 0;
-	flushreq_args(&a, &f);
+	flushreq_args(&fa, &f);
 	rc = ra_script(l->redis, &flushreq_script, etrn_reply_cb, ss,
-	    FLUSHREQ_KEYS, FLUSHREQ_ARGC, a.av, NULL);
-	flushreq_args_free(&a);
+	    FLUSHREQ_KEYS, fa.argc, fa.av, NULL);
+	flushreq_args_free(&fa);
+	return rc;
+}
+
+/*
+ * etrn_decide - authorize each domain the request covers (below: the
+ * held domains under "@domain"), then queue or refuse; 1: queueing
+ */
+static int
+etrn_decide(struct session *ss, char *const *below, size_t n)
+{
+	struct listener *l = ss->l;
+	struct buf reason = BUF_INIT;
+	struct etrn_auth a;
+	enum etrn_outcome o;
+	int	busy = 0;
+
+	etrn_auth_init(&a);
+	o = etrn_authorize(&l->dw.domains, l->s->etrn_allow, &ss->req, below,
+	    n, ss->addr, &a, &reason);
+	ss->req.ncand = a.n;
+	ss->req.nok = a.nok;
+	if (o != ETRN_STARTED)
+		etrn_finish(ss, ETRN_NOT_ALLOWED, 0, buf_terminate(&reason));
+	else if (etrn_request(ss, &a) < 0)
+		etrn_finish(ss, ETRN_UNAVAILABLE, 0, NULL);
+	else {
+		ls_busy(ss->c);
+		busy = 1;
+	}
+	etrn_auth_free(&a);
+	buf_free(&reason);
+	return busy;
+}
+
+/* etrn_below_cb - the held domains below "@domain": decide */
+static void
+etrn_below_cb(struct rr_reply *r, void *arg)
+{
+	struct session *ss = arg;
+
+	if (!ls_unbusy(ss->c))
+		return;
+	if (flushreq_below_result(r) < 0) {
+		log_warnx("%s: redis: %s", ss->id, r->str ? r->str :
+		    "unexpected reply");
+		etrn_finish(ss, ETRN_UNAVAILABLE, 0, NULL);
+	} else if (etrn_decide(ss, r->elems, r->nelem))
+		return;
+	ls_resume(ss->c);
+}
+
+/* etrn_ask_below - ask Redis for the held domains below "@domain" */
+static int
+etrn_ask_below(struct session *ss)
+{
+	struct flushreq_below b;
+	int	rc;
+
+	flushreq_below_args(&b, ss->req.domain);
+	rc = ra_script(ss->l->redis, &flushreq_below_script, etrn_below_cb,
+	    ss, FLUSHREQ_BELOW_KEYS, FLUSHREQ_BELOW_ARGC, b.av, NULL);
+	flushreq_below_free(&b);
 	return rc;
 }
 
@@ -95,8 +160,6 @@ void
 etrn_command(struct session *ss, const char *arg)
 {
 	struct listener *l = ss->l;
-	struct buf reason = BUF_INIT;
-	enum etrn_outcome o;
 
 	if (etrn_parse(arg, &ss->req) < 0) {
 		ss->errors++;
@@ -113,16 +176,10 @@ etrn_command(struct session *ss, const char *arg)
 		etrn_finish(ss, ETRN_UNAVAILABLE, 0, NULL);
 		return;
 	}
-	if ((o = etrn_authorize(&l->dw.domains, l->s->etrn_allow, &ss->req,
-	    ss->addr, &reason)) != ETRN_STARTED) {
-		etrn_finish(ss, o, 0, buf_terminate(&reason));
-		buf_free(&reason);
-		return;
-	}
-	buf_free(&reason);
-	ss->busy = 1;
-	if (etrn_request(ss) < 0) {
-		ss->busy = 0;
+	if (!ss->req.sub)
+		(void)etrn_decide(ss, NULL, 0);
+	else if (etrn_ask_below(ss) < 0)
 		etrn_finish(ss, ETRN_UNAVAILABLE, 0, NULL);
-	}
+	else
+		ls_busy(ss->c);
 }

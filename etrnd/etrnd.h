@@ -27,7 +27,7 @@ void	runner_free(struct runner *);
 /* One pass over this host's released messages; for tests and the loop. */
 int	runner_track(struct runner *);
 /* Release this host's held mail for a domain (sub: and subdomains). */
-int	runner_flush(struct runner *, const char *, int, const char *);
+int	runner_flush(struct runner *, const char *, const char *);
 
 /* The listener (listener.c, session.c, etrn.c): the unprivileged child. */
 int	listener_main(struct oe_settings *, const char *, int *, int);

@@ -2,19 +2,14 @@
 #ifndef OE_LISTENER_H
 #define OE_LISTENER_H
 
-#include <sys/queue.h>
-
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "mail/domain.h"
 #include "mail/domwatch.h"
 #include "mail/etrnauth.h"
 #include "mail/settings.h"
+#include "util/lserver.h"
 #include "util/redis_async.h"
-
-struct session;
 
 struct listener {
 	struct event_base *base;
@@ -22,41 +17,31 @@ struct listener {
 	const char *conf_path;
 	struct ra *redis;
 	struct domwatch dw;	/* the dial-up domains */
-	struct evconnlistener **lev;
-	int	nlev;
-	struct event *resume_ev, *purge_ev;
-	struct event *sig_term, *sig_int, *sig_hup;
-	int	nsessions;
-	int	stopping;
-	unsigned long long next_id;
+	struct ls_server *srv;	/* sockets, connections, limits */
 	struct rate_entry *rates[RATE_BUCKETS];
-	TAILQ_HEAD(, session) sessions;
 };
 
+/* One SMTP client; the connection itself is the core's (lserver.c). */
 struct session {
 	struct listener *l;
-	struct bufferevent *bev;
-	struct event *deadline;	/* etrnd_timeout per command */
-	char	id[24];
-	char	addr[64];
+	struct ls_conn *c;
+	const char *id;		/* c->id */
+	const char *addr;	/* c->addr */
 	int	helo;
 	int	errors;
-	int	busy;		/* a Redis request is outstanding */
-	int	dead;		/* closed while busy: free on the reply */
-	int	closing;	/* close once the output is written */
 	int	discarding;	/* skipping the rest of an overlong line */
 	struct etrn_req req;
-	TAILQ_ENTRY(session) entry;
 };
 
 #define SMTP_LINE_MAX	512	/* RFC 5321 command line, with CRLF */
+#define SMTP_INPUT_MAX	4096	/* unread input before reading stops */
 
-/* session.c */
-void	session_new(struct listener *, evutil_socket_t, struct sockaddr *,
-	    int);
-void	session_reply(struct session *, const char *, size_t);
-void	session_close(struct session *);
-void	session_resume(struct session *);
+/* session.c: the protocol, for the core's ls_ops */
+int	session_open(struct ls_conn *);
+void	session_limit_bye(struct ls_conn *, enum ls_limit);
+void	session_input(struct ls_conn *, struct evbuffer *);
+void	session_free(struct ls_conn *);
+void	session_limits(const struct oe_settings *, struct ls_limits *);
 
 /* etrn.c, etrnarg.c (parsing and authorization: mail/etrnauth.h) */
 void	etrn_command(struct session *, const char *);

@@ -17,11 +17,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include <netinet/in.h>
-
 #include <errno.h>
 #include <grp.h>
-#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,8 +33,6 @@
 #include "util/log.h"
 #include "util/net.h"
 #include "util/xalloc.h"
-
-#define MAX_LISTEN	16
 
 volatile sig_atomic_t etrnd_stop;
 volatile sig_atomic_t etrnd_reload;
@@ -72,54 +67,18 @@ on_signal(int sig)
 	errno = saved;
 }
 
-/* bind_one - a listening socket for one "inet:host:port" */
-static int
-bind_one(const char *spec, int *fds, int *nfds)
-{
-	struct addrinfo hints, *res, *ai;
-	struct net_addr na;
-	int	fd, on = 1, n = 0;
-
-	if (net_parse(spec, &na) < 0 || na.kind != NET_INET)
-		log_fatalx("etrnd_listen: bad address \"%s\" (expected "
-		    "inet:host:port)", spec);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (getaddrinfo(na.host, na.port, &hints, &res) != 0)
-		log_fatalx("etrnd_listen: cannot resolve \"%s\"", spec);
-	for (ai = res; ai && *nfds < MAX_LISTEN; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-			    sizeof(on));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-		    listen(fd, 1024) < 0)
-			log_fatal("etrnd_listen: cannot listen on %s", spec);
-		fds[(*nfds)++] = fd;
-		n++;
-	}
-	freeaddrinfo(res);
-	return n;
-}
-
-/* bind_all - every address of etrnd_listen */
+/* bind_all - every address of etrnd_listen, as root */
 static int
 bind_all(const char *list, int *fds)
 {
-	char	*copy = xstrdup(list), *p, *save = NULL;
-	int	nfds = 0;
+	struct net_listen_opts o = { (uid_t)-1, (gid_t)-1, 0600 };
+	struct buf err = BUF_INIT;
+	int	n;
 
-	for (p = strtok_r(copy, ", \t", &save); p != NULL;
-	    p = strtok_r(NULL, ", \t", &save))
-		bind_one(p, fds, &nfds);
-	free(copy);
-	if (nfds == 0)
-		log_fatalx("etrnd_listen: no address to listen on");
-	return nfds;
+	if ((n = net_listen(list, &o, fds, NET_LISTEN_MAX, &err)) < 0)
+		log_fatalx("etrnd_listen: %s", buf_terminate(&err));
+	buf_free(&err);
+	return n;
 }
 
 /* start_listener - fork the unprivileged listener */
@@ -213,7 +172,7 @@ main(int argc, char **argv)
 	struct oe_settings s;
 	struct buf err = BUF_INIT;
 	struct runner r;
-	int	fds[MAX_LISTEN], nfds;
+	int	fds[NET_LISTEN_MAX], nfds;
 
 	daemon_opts_parse(argc, argv, "etrnd", OE_DEFAULT_CONF, &o);
 	path = o.conf;

@@ -4,7 +4,7 @@
  *	then follow each released message until it is gone or back on hold
  * SUMMARY
  *	runner_init(&r, settings); runner_loop(&r); runner_free(&r);
- *	runner_flush(&r, domain, sub, client); runner_track(&r);
+ *	runner_flush(&r, domain, client); runner_track(&r);
  * DESCRIPTION
  *	runner_loop() consumes the stream etrn:flush with this host's
  *	consumer group etrnd:<host> (consumer name: the host name): first
@@ -16,8 +16,11 @@
  *	every SIGCHLD (MTA commands are child processes too) costs nothing.
  *
  *	runner_flush() releases this host's records in state "held" for the
- *	domain (and, with sub, for every domain of etrn:hostdomains:<host>
- *	below it).  The queue is asked first: a record whose message is not
+ *	domain named, and only for it: the listener authorized each domain
+ *	of an "ETRN @domain" on its own and queued one entry per domain, so
+ *	the runner never looks below a domain (an entry with sub 1, written
+ *	by an older listener, releases the domain named only).  The queue
+ *	is asked first: a record whose message is not
  *	in the queue (yet, or any more) is left alone: it may be a message
  *	still being written, and expiry or reconcile removes it if it stays
  *	so; the others are marked "released" (etrn:released:<host>) and
@@ -538,6 +541,7 @@ static int
 run_entry(struct runner *r, const char *eid, char **f, const size_t *fl,
     long long nf)
 {
+	/* sub is read for the log only: the runner never expands it. */
 	const char *domain = NULL, *sub = "0", *client = "-", *via = "-";
 	long long i;
 	int	rc = 1;
@@ -563,7 +567,7 @@ run_entry(struct runner *r, const char *eid, char **f, const size_t *fl,
 	else {
 		log_debug("flush request %s: domain=%.260s sub=%.3s client=%.100s"
 		    " via=%.100s", eid, domain, sub, client, via);
-		rc = runner_flush(r, domain, strcmp(sub, "1") == 0, client);
+		rc = runner_flush(r, domain, client);
 	}
 	if (rc < 0 && rs.redis_io)
 		return -1;	/* read again when Redis is back */
@@ -711,37 +715,6 @@ runner_loop(struct runner *r)
 			run_wait(r, last.s ? last.s : "", ms);
 	}
 	buf_free(&last);
-}
-
-/* run_subdomains - add this host's domains below domain */
-static int
-run_subdomains(struct runner *r, const char *domain, struct qb_idlist *doms)
-{
-	struct buf key = BUF_INIT, norm = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
-	struct rr_reply rep;
-	size_t	i, dl = strlen(domain), ml;
-	int	rc;
-
-	rkey_hostdomains(&key, r->s->hostname);
-	rargs_str(&a, "SMEMBERS");
-	rargs_str(&a, key.s);
-	rc = run_cmd(r, "SMEMBERS", &a, &rep);
-	for (i = 0; rc == 0 && i < rep.nelem; i++) {
-		const char *m = rep.elems[i];
-
-		if (m == NULL || (ml = strlen(m)) <= dl + 1 ||
-		    m[ml - dl - 1] != '.' || strcmp(m + ml - dl, domain) != 0)
-			continue;
-		if (dom_normalize(m, &norm, NULL) == 0 &&
-		    strcmp(norm.s, m) == 0)
-			qb_idlist_add(doms, m);
-	}
-	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&key);
-	buf_free(&norm);
-	return rc;
 }
 
 /* run_list - this host's records indexed for d: held ones, orphans,
@@ -1170,15 +1143,11 @@ run_flush_domain_try(struct runner *r, const char *d, const char *client,
 	return rc;
 }
 
-/* runner_flush - release held mail for domain (and below, with sub) */
+/* runner_flush - release this host's held mail for domain, only it */
 int
-runner_flush(struct runner *r, const char *domain, int sub,
-    const char *client)
+runner_flush(struct runner *r, const char *domain, const char *client)
 {
-	struct qb_idlist doms = { NULL, 0, 0 };
 	struct buf norm = BUF_INIT;
-	size_t	i;
-	int	rc = 0;
 
 	if (client == NULL || *client == '\0')
 		client = "-";
@@ -1192,13 +1161,7 @@ runner_flush(struct runner *r, const char *domain, int sub,
 	buf_free(&norm);
 	if (!run_ready(r))
 		return -1;
-	qb_idlist_add(&doms, domain);
-	if (sub)
-		rc = run_subdomains(r, domain, &doms);
-	for (i = 0; rc == 0 && i < doms.n; i++)
-		rc = run_flush_domain(r, doms.id[i], client);
-	qb_idlist_free(&doms);
-	return rc;
+	return run_flush_domain(r, domain, client);
 }
 
 /* run_track_load - this host's released messages and release times */

@@ -2,18 +2,24 @@
  * NAME
  *	session - one SMTP client of etrnd's listener
  * DESCRIPTION
- *	Parses command lines and dispatches them through a command table;
- *	ETRN itself is in etrn.c.  Commands are handled strictly in order:
- *	while an ETRN waits for Redis, pipelined lines stay in the input
- *	buffer.  Mail commands are refused: this listener accepts no mail.
+ *	The SMTP protocol of etrnd's listener, above the line-server core
+ *	(lib/util/lserver.c), which owns the sockets, the connections and
+ *	their limits.  Parses command lines and dispatches them through a
+ *	command table; ETRN itself is in etrn.c.  Commands are handled
+ *	strictly in order: while an ETRN waits for Redis, or while the
+ *	client leaves its replies unread, pipelined lines stay unread.
+ *	Mail commands are refused: this listener accepts no mail.
  * SECURITY
  *	A command line may be at most 512 octets (RFC 5321) including CRLF;
  *	longer input is discarded up to the next line end and answered
  *	with 500.  NUL and bare CR in a line are refused.  Every refusal
  *	counts as an error; after etrnd_max_errors the connection is
- *	closed, as it is after etrnd_timeout without a complete command
- *	(a deadline per command, so a client trickling bytes cannot hold
- *	its slot).
+ *	closed.  Every line counts as a command (etrnd_max_commands);
+ *	the core cuts a session off after etrnd_timeout without a complete
+ *	command (a deadline per command, so a client trickling bytes cannot
+ *	hold its slot), after etrnd_max_session_time, and when it does not
+ *	read its replies; it refuses connections beyond etrnd_max_clients
+ *	and etrnd_max_per_client per client network.  Each gets a 421.
  *	Reply text never echoes client input except a validated ETRN node.
  * DIAGNOSTICS
  *	Connect and disconnect lines with the session ID and client; one
@@ -21,25 +27,16 @@
  */
 #include "config.h"
 
-#include <sys/socket.h>
-
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <event2/buffer.h>
-
 #include "etrnd/listener.h"
 #include "mail/replies.h"
 #include "util/log.h"
 #include "util/xalloc.h"
-
-static void session_read_cb(struct bufferevent *, void *);
 
 struct smtp_cmd {
 	const char *name;
@@ -54,7 +51,7 @@ session_sr(struct session *ss, enum smtp_reply r)
 	struct buf b = BUF_INIT;
 
 	reply_smtp(&b, r, ss->l->s->hostname);
-	session_reply(ss, b.s, b.len);
+	ls_write(ss->c, b.s, b.len);
 	buf_free(&b);
 }
 
@@ -63,8 +60,7 @@ static void
 session_bye(struct session *ss, enum smtp_reply r)
 {
 	session_sr(ss, r);
-	ss->closing = 1;
-	bufferevent_disable(ss->bev, EV_READ);
+	ls_bye(ss->c);
 }
 
 /* cmd_helo - HELO/EHLO: an argument is required */
@@ -148,29 +144,6 @@ static const struct smtp_cmd smtp_cmds[] = {
 	{ NULL, 0, NULL },
 };
 
-/* session_deadline - (re)start the time allowed for the next command */
-static void
-session_deadline(struct session *ss)
-{
-	struct timeval tv = { (time_t)ss->l->s->etrnd_timeout, 0 };
-
-	evtimer_add(ss->deadline, &tv);
-}
-
-/* session_deadline_cb - no complete command in time */
-static void
-session_deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *ss = arg;
-
-	(void)fd;
-	(void)what;
-	if (ss->closing || ss->dead)
-		return;
-	log_info("%s: client=%s timeout", ss->id, ss->addr);
-	session_bye(ss, SR_TIMEOUT);
-}
-
 /* session_line - one complete command line */
 static void
 session_line(struct session *ss, char *line, size_t len)
@@ -179,7 +152,6 @@ session_line(struct session *ss, char *line, size_t len)
 	char	*arg;
 	size_t	n;
 
-	session_deadline(ss);
 	if (memchr(line, '\0', len) != NULL || memchr(line, '\r', len)) {
 		ss->errors++;
 		session_sr(ss, SR_BAD_CHARS);
@@ -219,32 +191,59 @@ session_discard(struct session *ss, struct evbuffer *in)
 	return 1;
 }
 
-/* session_read_cb - process complete lines while not busy */
-static void
-session_read_cb(struct bufferevent *bev, void *arg)
+/*
+ * session_getline - the next command line into line (SMTP_LINE_MAX
+ * bytes): 1 and its length, 0 not complete yet, -1 too long (a complete
+ * one is dropped; of an incomplete one the rest is discarded)
+ */
+static int
+session_getline(struct session *ss, struct evbuffer *in, char *line,
+    size_t *len)
 {
-	struct session *ss = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	char	*line;
-	size_t	len;
+	struct evbuffer_ptr eol;
+	size_t	eol_len = 0;
 
-	while (!ss->busy && !ss->closing) {
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+	if (eol.pos < 0) {
+		if (evbuffer_get_length(in) < SMTP_LINE_MAX)
+			return 0;
+		ss->discarding = 1;
+		return -1;
+	}
+	if ((size_t)eol.pos > SMTP_LINE_MAX - 2) {
+		evbuffer_drain(in, (size_t)eol.pos + eol_len);
+		return -1;
+	}
+	*len = (size_t)eol.pos;
+	evbuffer_remove(in, line, *len);
+	line[*len] = '\0';
+	evbuffer_drain(in, eol_len);
+	return 1;
+}
+
+/* session_input - process complete lines while the core lets us */
+void
+session_input(struct ls_conn *c, struct evbuffer *in)
+{
+	struct session *ss = c->ctx;
+	char	line[SMTP_LINE_MAX];
+	size_t	len = 0;
+	int	got;
+
+	while (ls_ready(c)) {
 		if (ss->discarding && !session_discard(ss, in))
 			return;
-		line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
-		if (line == NULL) {
-			if (evbuffer_get_length(in) < SMTP_LINE_MAX)
-				return;
-			ss->discarding = 1;
-			ss->errors++;
-			session_sr(ss, SR_LINE_TOO_LONG);
-		} else if (len > SMTP_LINE_MAX - 2) {
+		if ((got = session_getline(ss, in, line, &len)) == 0)
+			return;
+		if (ls_command(c) < 0)	/* cut off: 421 sent */
+			return;
+		if (got < 0) {
 			ss->errors++;
 			session_sr(ss, SR_LINE_TOO_LONG);
 		} else
 			session_line(ss, line, len);
-		free(line);
-		if (ss->errors >= ss->l->s->etrnd_max_errors && !ss->closing) {
+		if (ss->errors >= ss->l->s->etrnd_max_errors &&
+		    !c->closing) {
 			log_info("%s: client=%s cut off: too many errors",
 			    ss->id, ss->addr);
 			session_bye(ss, SR_TOO_MANY_ERRORS);
@@ -252,114 +251,61 @@ session_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* session_write_cb - close once a final reply is out */
-static void
-session_write_cb(struct bufferevent *bev, void *arg)
+/* session_open - a client the core admitted: greet */
+int
+session_open(struct ls_conn *c)
 {
-	struct session *ss = arg;
-
-	(void)bev;
-	if (ss->closing && !ss->busy)
-		session_close(ss);
-}
-
-/* session_event_cb - EOF, error or timeout */
-static void
-session_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *ss = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT)	/* the client does not read */
-		log_info("%s: client=%s write timeout", ss->id, ss->addr);
-	session_close(ss);
-}
-
-/* session_reply - queue output */
-void
-session_reply(struct session *ss, const char *s, size_t len)
-{
-	bufferevent_write(ss->bev, s, len);
-}
-
-/* session_resume - after an asynchronous reply, go on with the input */
-void
-session_resume(struct session *ss)
-{
-	session_read_cb(ss->bev, ss);
-	if (ss->closing && evbuffer_get_length(bufferevent_get_output(ss->bev))
-	    == 0)
-		session_close(ss);
-}
-
-/* session_close - free now, or when the outstanding reply arrives */
-void
-session_close(struct session *ss)
-{
-	struct listener *l = ss->l;
-
-	if (ss->busy) {
-		ss->dead = 1;
-		evtimer_del(ss->deadline);
-		bufferevent_disable(ss->bev, EV_READ | EV_WRITE);
-		return;
-	}
-	log_debug("%s: disconnect client=%s", ss->id, ss->addr);
-	TAILQ_REMOVE(&l->sessions, ss, entry);
-	event_free(ss->deadline);
-	bufferevent_free(ss->bev);
-	free(ss);
-	l->nsessions--;
-}
-
-/* session_addr - printable peer address */
-static void
-session_addr(const struct sockaddr *sa, char *out, size_t size)
-{
-	const void *a = NULL;
-
-	if (sa->sa_family == AF_INET)
-		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-	else if (sa->sa_family == AF_INET6)
-		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-	if (a == NULL || inet_ntop(sa->sa_family, a, out, (socklen_t)size) ==
-	    NULL)
-		snprintf(out, size, "unknown");
-}
-
-/* session_new - a new client: greet, or refuse when full */
-void
-session_new(struct listener *l, evutil_socket_t fd, struct sockaddr *sa,
-    int salen)
-{
+	struct listener *l = ls_arg(c->srv);
 	struct session *ss = xcalloc(1, sizeof(*ss));
-	struct timeval tv = { (time_t)l->s->etrnd_timeout, 0 };
 
-	(void)salen;
 	ss->l = l;
-	session_addr(sa, ss->addr, sizeof(ss->addr));
-	snprintf(ss->id, sizeof(ss->id), "S%llu", ++l->next_id);
-	ss->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (ss->bev == NULL) {
-		evutil_closesocket(fd);
-		free(ss);
-		return;
-	}
-	TAILQ_INSERT_TAIL(&l->sessions, ss, entry);
-	l->nsessions++;
-	ss->deadline = evtimer_new(l->base, session_deadline_cb, ss);
-	session_deadline(ss);
-	bufferevent_setcb(ss->bev, session_read_cb, session_write_cb,
-	    session_event_cb, ss);
-	bufferevent_set_timeouts(ss->bev, NULL, &tv);
-	bufferevent_enable(ss->bev, EV_READ | EV_WRITE);
-	if (l->nsessions > l->s->etrnd_max_clients || l->stopping) {
-		log_info("%s: client=%s refused: %s", ss->id, ss->addr,
-		    l->stopping ? "shutting down" : "too many connections");
-		session_bye(ss, l->stopping ? SR_SHUTDOWN :
-		    SR_TOO_MANY_CLIENTS);
-		return;
-	}
-	log_debug("%s: connect client=%s", ss->id, ss->addr);
+	ss->c = c;
+	ss->id = c->id;
+	ss->addr = c->addr;
+	c->ctx = ss;
 	session_sr(ss, SR_GREETING);
+	return 0;
+}
+
+/* session_limit_bye - the 421 for a refused or cut off client */
+void
+session_limit_bye(struct ls_conn *c, enum ls_limit why)
+{
+	static const enum smtp_reply last[] = {
+		[LS_FULL] = SR_TOO_MANY_CLIENTS,
+		[LS_PER_CLIENT] = SR_TOO_MANY_FROM_CLIENT,
+		[LS_STOPPING] = SR_SHUTDOWN,
+		[LS_TIMEOUT] = SR_TIMEOUT,
+		[LS_LIFETIME] = SR_SESSION_TIME,
+		[LS_COMMANDS] = SR_TOO_MANY_COMMANDS,
+	};
+	struct listener *l = ls_arg(c->srv);
+	struct buf b = BUF_INIT;
+
+	reply_smtp(&b, last[why], l->s->hostname);
+	ls_write(c, b.s, b.len);
+	buf_free(&b);
+}
+
+/* session_free - the core is done with the connection */
+void
+session_free(struct ls_conn *c)
+{
+	free(c->ctx);
+	c->ctx = NULL;
+}
+
+/* session_limits - the core's limits from the settings */
+void
+session_limits(const struct oe_settings *s, struct ls_limits *lim)
+{
+	lim->max_clients = s->etrnd_max_clients;
+	lim->max_per_client = s->etrnd_max_per_client;
+	lim->v4_prefix = (int)s->client_ipv4_prefix;
+	lim->v6_prefix = (int)s->client_ipv6_prefix;
+	lim->timeout = s->etrnd_timeout;
+	lim->max_session = s->etrnd_max_session_time;
+	lim->max_commands = s->etrnd_max_commands;
+	lim->max_output = (size_t)s->etrnd_max_output;
+	lim->max_input = SMTP_INPUT_MAX;
 }

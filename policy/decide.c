@@ -2,15 +2,17 @@
  * NAME
  *	decide - etrn-policy's decisions and the words of its answers (pure)
  * DESCRIPTION
- *	decide_etrn() turns the address check (etrn_authorize(), shared
- *	with etrnd) and the domain's sasl_users into OK or 459: a client is
- *	authorized for a dial-up domain by its address or by the SASL login
- *	it authenticated with.  decide_quota() refuses a recipient while
- *	the domain's held mail has reached max_messages or max_bytes (or
- *	would pass max_bytes with the message's declared SIZE=).
+ *	decide_etrn() turns the address check of one domain (etrnauth.c,
+ *	shared with etrnd) and its entry's sasl_users into OK or 459: a
+ *	client is authorized for a dial-up domain by its address or by the
+ *	SASL login it authenticated with.  decide_quota() refuses a
+ *	recipient while the domain's held mail has reached max_messages or
+ *	max_bytes (or would pass max_bytes with the message's declared
+ *	SIZE=).
  *
  *	policy_action() is the one place that words the answers: every
- *	"action=" line etrn-policy sends comes from its table.
+ *	"action=" line etrn-policy sends comes from its table.  Every ETRN
+ *	refusal has the same words; its reason goes to the log only.
  * SECURITY
  *	Reasons quote only normalised domains, client addresses and
  *	numbers; never raw attribute values.
@@ -25,19 +27,21 @@
 static const struct {
 	const char *code;	/* the first word of the action */
 	const char *text;	/* NULL: none; else before the reason */
+	int	reason;		/* the reason follows the text */
 } pol_actions[] = {
-	[POL_OK] = { "OK", NULL },
-	[POL_DUNNO] = { "DUNNO", NULL },
-	[POL_ETRN_DENIED] = { "459", "4.7.1 " },
+	[POL_OK] = { "OK", NULL, 0 },
+	[POL_DUNNO] = { "DUNNO", NULL, 0 },
+	/* One text for every refusal: the reason is logged only. */
+	[POL_ETRN_DENIED] = { "459", "4.7.1 ETRN not allowed here", 0 },
 	[POL_ETRN_RATE] = { "458", "4.7.1 Too many ETRN requests, try again "
-	    "later" },
+	    "later", 0 },
 	[POL_ETRN_DOWN] = { "458", "4.3.0 Unable to queue messages, try "
-	    "again later" },
-	[POL_QUOTA] = { "452", "4.2.2 " },
+	    "again later", 0 },
+	[POL_QUOTA] = { "452", "4.2.2 ", 1 },
 	[POL_RCPT_DOWN_DEFER_IF_PERMIT] = { "DEFER_IF_PERMIT", "4.3.0 Held "
-	    "mail quota cannot be checked, try again later" },
+	    "mail quota cannot be checked, try again later", 0 },
 	[POL_RCPT_DOWN_DEFER] = { "DEFER", "4.3.0 Held mail quota cannot be "
-	    "checked, try again later" },
+	    "checked, try again later", 0 },
 };
 
 /* policy_action - the answer: "action=CODE text\n\n" */
@@ -47,7 +51,7 @@ policy_action(struct buf *out, enum pol_action a, const char *reason)
 	buf_printf(out, "action=%s", pol_actions[a].code);
 	if (pol_actions[a].text != NULL)
 		buf_printf(out, " %s%s", pol_actions[a].text,
-		    reason ? reason : "");
+		    pol_actions[a].reason && reason ? reason : "");
 	buf_cat(out, "\n\n");
 }
 

@@ -15,7 +15,7 @@
 enum pol_action {
 	POL_OK,			/* ETRN authorized and queued */
 	POL_DUNNO,		/* no opinion */
-	POL_ETRN_DENIED,	/* 459: not authorized (reason) */
+	POL_ETRN_DENIED,	/* 459: not authorized (one text) */
 	POL_ETRN_RATE,		/* 458: too many ETRN from the client */
 	POL_ETRN_DOWN,		/* 458: Redis unavailable */
 	POL_QUOTA,		/* 452 4.2.2: the domain's held mail is full */

@@ -6,9 +6,10 @@
  *	etrn-policy [-fhtvV] [-c config_file]
  * DESCRIPTION
  *	See etrn-policy(8) and docs/etrn-policy.md.  main() reads top to
- *	bottom: arguments, the configuration, the listening socket
- *	(policy_listen, opened as root; a unix socket is given to `user`
- *	and policy_socket_group with policy_socket_mode), the pid file,
+ *	bottom: arguments, the configuration, the listening sockets
+ *	(every address of policy_listen, opened as root; a unix socket is
+ *	given to `user` and policy_socket_group with policy_socket_mode),
+ *	the pid file,
  *	privileges dropped to `user`, the configuration read again as that
  *	user, then the event loop (server.c) until SIGTERM/SIGINT.
  * SECURITY
@@ -18,13 +19,8 @@
  */
 #include "config.h"
 
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-
 #include <errno.h>
 #include <grp.h>
-#include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,75 +34,45 @@
 #include "util/net.h"
 #include "util/xalloc.h"
 
-/* open_inet - a listening TCP socket on the first address of host:port */
-static int
-open_inet(const struct net_addr *na, const char *spec)
-{
-	struct addrinfo hints, *res;
-	int	fd, on = 1;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (getaddrinfo(na->host, na->port, &hints, &res) != 0)
-		log_fatalx("policy_listen: cannot resolve \"%s\"", spec);
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		log_fatal("policy_listen: socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-	    listen(fd, 1024) < 0)
-		log_fatal("policy_listen: cannot listen on %s", spec);
-	freeaddrinfo(res);
-	return fd;
-}
-
 /*
- * open_unix - a listening unix socket, owned by the run-as user and
- * policy_socket_group.  A stale socket is removed; one that accepts a
- * connection belongs to a running server and is left alone.
+ * open_all - every address of policy_listen, as root; a unix socket is
+ * given to the run-as user and policy_socket_group
  */
 static int
-open_unix(const struct net_addr *na, const struct oe_settings *s,
-    const struct passwd *pw)
+open_all(const struct oe_settings *s, const struct passwd *pw, int *fds)
 {
-	struct sockaddr_un sun;
+	struct net_listen_opts o;
 	struct group *gr = NULL;
-	struct stat st;
-	mode_t	old;
-	int	fd, probe;
+	struct buf err = BUF_INIT;
+	int	n;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(na->path) >= sizeof(sun.sun_path))
-		log_fatalx("policy_listen: path too long: %s", na->path);
-	memcpy(sun.sun_path, na->path, strlen(na->path) + 1);
 	if (*s->policy_socket_group &&
 	    (gr = getgrnam(s->policy_socket_group)) == NULL)
 		log_fatalx("policy_socket_group \"%s\" does not exist",
 		    s->policy_socket_group);
-	if (lstat(na->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-		if ((probe = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0 &&
-		    connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-			log_fatalx("policy_listen: %s is in use", na->path);
-		if (probe >= 0)
-			close(probe);
-		(void)unlink(na->path);
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		log_fatal("policy_listen: socket");
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		log_fatal("policy_listen: cannot bind %s", na->path);
-	umask(old);
-	if ((pw || gr) && chown(na->path, pw ? pw->pw_uid : (uid_t)-1,
-	    gr ? gr->gr_gid : (gid_t)-1) < 0)
-		log_fatal("chown %s", na->path);
-	if (chmod(na->path, (mode_t)s->policy_socket_mode) < 0)
-		log_fatal("chmod %s", na->path);
-	if (listen(fd, 1024) < 0)
-		log_fatal("policy_listen: listen %s", na->path);
-	return fd;
+	o.uid = pw ? pw->pw_uid : (uid_t)-1;
+	o.gid = gr ? gr->gr_gid : (gid_t)-1;
+	o.mode = (mode_t)s->policy_socket_mode;
+	if ((n = net_listen(s->policy_listen, &o, fds, NET_LISTEN_MAX,
+	    &err)) < 0)
+		log_fatalx("policy_listen: %s", buf_terminate(&err));
+	buf_free(&err);
+	return n;
+}
+
+/* remove_sockets - the unix sockets of a policy_listen list */
+static void
+remove_sockets(const char *list)
+{
+	char	*copy = xstrdup(list), *p, *save = NULL;
+	struct net_addr na;
+
+	for (p = strtok_r(copy, ", \t", &save); p != NULL;
+	    p = strtok_r(NULL, ", \t", &save))
+		if (net_parse(p, &na) == 0 && na.kind == NET_UNIX &&
+		    unlink(na.path) < 0 && errno != ENOENT)
+			log_warn("cannot remove socket %s", na.path);
+	free(copy);
 }
 
 /* remove_file - unlink at exit; a warning if that fails */
@@ -124,9 +90,8 @@ main(int argc, char **argv)
 	struct oe_settings *s = xcalloc(1, sizeof(*s));
 	struct passwd *pw = NULL;
 	struct buf err = BUF_INIT;
-	struct net_addr na;
-	char	*pid_file, *sock_path = NULL;
-	int	fd, rc;
+	char	*pid_file, *listen;
+	int	fds[NET_LISTEN_MAX], nfds, rc;
 
 	daemon_opts_parse(argc, argv, "etrn-policy", OE_DEFAULT_CONF, &o);
 	log_init(argv[0], LOG_MAIL, o.fg || o.test);
@@ -140,13 +105,8 @@ main(int argc, char **argv)
 	}
 	if (*s->user && (pw = getpwnam(s->user)) == NULL)
 		log_fatalx("user \"%s\" does not exist", s->user);
-	if (net_parse(s->policy_listen, &na) < 0)
-		log_fatalx("bad policy_listen \"%s\"", s->policy_listen);
-	if (na.kind == NET_UNIX) {
-		fd = open_unix(&na, s, pw);
-		sock_path = xstrdup(na.path);
-	} else
-		fd = open_inet(&na, s->policy_listen);
+	nfds = open_all(s, pw, fds);
+	listen = xstrdup(s->policy_listen);
 	if (!o.fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
 	daemon_write_pid("policy_pid_file", s->policy_pid_file, pw);
@@ -158,11 +118,10 @@ main(int argc, char **argv)
 	log_verbose = s->verbose || o.verbose;
 	log_info("starting: listen=%s user=%s", s->policy_listen,
 	    pw ? pw->pw_name : "(unchanged)");
-	rc = policyd_run(s, o.conf, fd);	/* frees s */
-	if (sock_path != NULL)
-		remove_file("socket", sock_path);
+	rc = policyd_run(s, o.conf, fds, nfds);	/* frees s */
+	remove_sockets(listen);
 	remove_file("policy_pid_file", pid_file);
-	free(sock_path);
+	free(listen);
 	free(pid_file);
 	buf_free(&err);
 	return rc;

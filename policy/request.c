@@ -1,17 +1,30 @@
 /*
  * NAME
- *	request - dispatch a policy request, ask Redis, answer "action="
+ *	request - the policy protocol: read requests, ask Redis, answer
  * DESCRIPTION
+ *	The protocol of etrn-policy's connections, above the line-server
+ *	core (lib/util/lserver.c), which owns them and their limits:
+ *	request_input() feeds the input to pattr.c and dispatches every
+ *	complete request; requests are answered strictly in order,
+ *	pipelined input waits while one waits for Redis or while answers
+ *	are unread.  Postfix keeps its connection open between requests;
+ *	so does etrn-policy, up to policy_max_requests answers (then it
+ *	closes the connection after the last one; Postfix opens another).
+ *
  *	A request type table (only smtpd_access_policy exists) and, within
  *	it, a table by protocol_state:
  *
- *	ETRN	etrn_domain is parsed and the client authorized as etrnd
- *		does (lib/mail/etrnauth.c: rate limit, dial-up entry, its
- *		allow list or etrn_allow) or by a SASL login listed in the
- *		entry's sasl_users; then the flush request is queued on the
- *		stream every etrnd reads, by the script etrnd and etrnctl
- *		use (lib/mail/flushreq.c).  The answer is OK (Postfix then
- *		replies 250 itself), 459 or 458.
+ *	ETRN	Postfix strips the "@" of "ETRN @domain" before it asks,
+ *		so etrn_domain d is always taken as "@d": d and every held
+ *		domain below it (asked from Redis first), each authorized
+ *		on its own as etrnd does (lib/mail/etrnauth.c: the entry
+ *		that governs it, its allow list or etrn_allow) or by a SASL
+ *		login listed in that entry's sasl_users (a second script
+ *		reads them); then one flush request per authorized domain
+ *		is queued on the stream every etrnd reads, by the script
+ *		etrnd and etrnctl use (lib/mail/flushreq.c).  The answer is
+ *		OK (Postfix then replies 250 itself), 458, or 459 with one
+ *		text for every refusal; the reason is logged only.
  *	RCPT	for a recipient in a dial-up domain the domain's held mail
  *		is compared with its max_messages and max_bytes: 452 4.2.2
  *		when full, else DUNNO.
@@ -22,6 +35,9 @@
  *	unreachable (or the domain list not yet read) the answer is
  *	policy_redis_down_etrn or policy_redis_down_rcpt.
  * SECURITY
+ *	A protocol error (see pattr.c) closes the connection without an
+ *	answer, as the policy protocol expects of a server that cannot
+ *	trust what follows.
  *	etrn_domain and the recipient's domain are normalised (host name
  *	syntax, lowercase) before they reach a key; Redis sees them only as
  *	script arguments.  Attribute values are logged only in normalised
@@ -43,6 +59,7 @@
 #include "policy/decide.h"
 #include "policy/policyd.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 /*
  * KEYS: domain entry hash, held index, stats.
@@ -63,6 +80,39 @@ struct req_type {
 	const char *name;	/* value of request= or protocol_state= */
 	int	(*handle)(struct conn *);
 };
+
+/* conn_answer - queue an answer; the next request may start */
+static void
+conn_answer(struct conn *c, const char *s, size_t len)
+{
+	ls_write(c->lc, s, len);
+	pattr_reset(&c->req);
+	buf_reset(&c->reason);
+	ls_deadline(c->lc);
+	if (c->lc->commands >= c->pd->s->policy_max_requests)
+		ls_limit(c->lc, LS_COMMANDS);
+}
+
+/* conn_busy - a request waits for Redis */
+static void
+conn_busy(struct conn *c)
+{
+	ls_busy(c->lc);
+}
+
+/* conn_unbusy - Redis answered; 0: the connection is gone, forget it */
+static int
+conn_unbusy(struct conn *c)
+{
+	return ls_unbusy(c->lc);
+}
+
+/* conn_resume - after an asynchronous answer, go on with the input */
+static void
+conn_resume(struct conn *c)
+{
+	ls_resume(c->lc);
+}
 
 /* printable - a copy of s for a log line, control bytes as '?' */
 static const char *
@@ -114,7 +164,7 @@ facts(struct conn *c, ra_cb *cb)
 	for (i = 0; i < 3; i++)
 		buf_free(&k[i]);
 	if (rc == 0)
-		c->busy = 1;
+		conn_busy(c);
 	return rc;
 }
 
@@ -136,12 +186,7 @@ facts_ok(const struct rr_reply *r)
 static int
 reply_begin(struct conn *c)
 {
-	c->busy = 0;
-	if (c->dead) {
-		conn_close(c);
-		return 0;
-	}
-	return 1;
+	return conn_unbusy(c);
 }
 
 /* etrn_log - one line per ETRN */
@@ -159,7 +204,7 @@ etrn_log(struct conn *c, enum pol_action a, const char *extra)
 	buf_free(&p);
 }
 
-/* etrn_refuse - log and answer a refusal with c->reason */
+/* etrn_refuse - log c->reason, answer the one refusal text */
 static void
 etrn_refuse(struct conn *c, enum pol_action a)
 {
@@ -167,7 +212,7 @@ etrn_refuse(struct conn *c, enum pol_action a)
 
 	buf_printf(&x, "reason=%s", buf_terminate(&c->reason));
 	etrn_log(c, a, x.s);
-	answer(c, a, c->reason.s);
+	answer(c, a, NULL);
 	buf_free(&x);
 }
 
@@ -180,6 +225,23 @@ etrn_down(struct conn *c)
 
 	etrn_log(c, a, "reason=redis-unavailable");
 	answer(c, a, NULL);
+}
+
+/* redis_failed - log an error reply, or one not of the expected shape */
+static void
+redis_failed(const struct conn *c, const struct rr_reply *r)
+{
+	log_warnx("%s: redis: %s", c->id, r->str ? r->str :
+	    "unexpected reply");
+}
+
+/* etrn_failed - a script for an ETRN failed: 458, then the next request */
+static void
+etrn_failed(struct conn *c, const struct rr_reply *r)
+{
+	redis_failed(c, r);
+	etrn_down(c);
+	conn_resume(c);
 }
 
 /* etrn_queued_cb - the flush-request script's answer */
@@ -195,12 +257,12 @@ etrn_queued_cb(struct rr_reply *r, void *arg)
 	if (!reply_begin(c))
 		return;
 	if (flushreq_result(r, &n, &busy, &id) < 0) {
-		log_warnx("%s: redis: %s", c->id, r->str ? r->str :
-		    "unexpected reply");
+		redis_failed(c, r);
 		etrn_down(c);
 	} else {
-		buf_printf(&x, "pending=%lld queued=%s", n, n == 0 ? "no" :
-		    busy ? "already" : "yes");
+		buf_printf(&x, "pending=%lld queued=%s domains=%zu/%zu", n,
+		    n == 0 ? "no" : busy ? "already" : "yes", c->etrn.nok,
+		    c->etrn.ncand);
 		etrn_log(c, POL_OK, x.s);
 		answer(c, POL_OK, NULL);
 	}
@@ -208,66 +270,188 @@ etrn_queued_cb(struct rr_reply *r, void *arg)
 	conn_resume(c);
 }
 
-/* etrn_queue - run the shared flush-request script */
+/* etrn_queue - run the shared flush-request script for a->ok */
 static int
-etrn_queue(struct conn *c)
+etrn_queue(struct conn *c, const struct etrn_auth *a)
 {
 	const struct oe_settings *s = c->pd->s;
 	struct flushreq f;
-	struct flushreq_args a;
+	struct flushreq_args fa;
 	int	rc;
 
-	f.domain = c->etrn.domain;
-	f.sub = 0;		/* Postfix strips "@": a domain only */
+	f.domains = a->ok;
+	f.ndomains = a->nok;
 	f.client = client_of(c);
 	f.via = s->hostname;
 	f.lock_ttl = s->flush_lock_time;
 	f.now = (long long)time(NULL);
 	f.force = 0;
-	flushreq_args(&a, &f);
+	flushreq_args(&fa, &f);
 	rc = ra_script(c->pd->redis, &flushreq_script, etrn_queued_cb, c,
-	    FLUSHREQ_KEYS, FLUSHREQ_ARGC, a.av, NULL);
-	flushreq_args_free(&a);
+	    FLUSHREQ_KEYS, fa.argc, fa.av, NULL);
+	flushreq_args_free(&fa);
 	if (rc == 0)
-		c->busy = 1;
+		conn_busy(c);
 	return rc;
 }
 
-/* etrn_facts_cb - the entry's sasl_users: authorize, then queue */
+/* etrn_finish - queue what a authorizes, or refuse */
 static void
-etrn_facts_cb(struct rr_reply *r, void *arg)
+etrn_finish(struct conn *c, struct etrn_auth *a)
+{
+	c->etrn.ncand = a->n;
+	if (etrn_verdict(a, client_of(c), NULL) != ETRN_STARTED)
+		etrn_refuse(c, POL_ETRN_DENIED);
+	else {
+		c->etrn.nok = a->nok;
+		if (etrn_queue(c, a) < 0)
+			etrn_down(c);
+	}
+}
+
+/*
+ * KEYS: the entry hash of each candidate the address did not authorize.
+ * ARGV: per key its domain, then the domains the address authorized.
+ * Returns {domain, by_address, sasl_users, ...}: one triple per domain,
+ * by_address "1" or "0", sasl_users "" where none (or not needed).
+ */
+static struct rscript sasl_script = {
+	"local out, nk = {}, #KEYS\n"
+	"for i = 1, #ARGV do\n"
+	"  out[#out + 1] = ARGV[i]\n"
+	"  if i <= nk then\n"
+	"    out[#out + 1] = '0'\n"
+	"    out[#out + 1] = redis.call('HGET', KEYS[i],\n"
+	"      '" DF_SASL_USERS "') or ''\n"
+	"  else\n"
+	"    out[#out + 1] = '1'\n"
+	"    out[#out + 1] = ''\n"
+	"  end\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
+/* etrn_sasl_cb - sasl_users of the entries: authorize by login, queue */
+static void
+etrn_sasl_cb(struct rr_reply *r, void *arg)
 {
 	struct conn *c = arg;
-	enum pol_action a;
+	const char *user = pattr_get(&c->req, PA_SASL_USERNAME);
+	struct etrn_auth a;
+	size_t	i;
 
 	if (!reply_begin(c))
 		return;
-	if (!facts_ok(r)) {
-		log_warnx("%s: redis: %s", c->id, r->str ? r->str :
-		    "unexpected reply");
-		etrn_down(c);
-	} else if ((a = decide_etrn(c->by_addr, r->elems[2],
-	    pattr_get(&c->req, PA_SASL_USERNAME), &c->reason)) != POL_OK) {
-		etrn_refuse(c, a);
-	} else if (etrn_queue(c) < 0)
-		etrn_down(c);
+	if (r->status != RR_OK || r->type != RRT_ARRAY || r->nelem % 3) {
+		etrn_failed(c, r);
+		return;
+	}
+	etrn_auth_init(&a);
+	for (i = 0; i + 2 < r->nelem; i += 3) {
+		if (r->elems[i] == NULL || r->elems[i + 1] == NULL ||
+		    r->elems[i + 2] == NULL)
+			continue;
+		if (a.n == a.cap) {
+			a.cap = a.cap ? a.cap * 2 : 8;
+			a.v = xreallocarray(a.v, a.cap, sizeof(a.v[0]));
+		}
+		a.v[a.n].domain = r->elems[i];
+		a.v[a.n].entry = NULL;
+		a.v[a.n].why = decide_etrn(strcmp(r->elems[i + 1], "1") == 0 ?
+		    ETRN_STARTED : ETRN_NOT_ALLOWED, r->elems[i + 2], user,
+		    &c->reason) == POL_OK ? EW_OK : EW_NOT_LISTED;
+		a.n++;
+	}
+	etrn_finish(c, &a);
+	etrn_auth_free(&a);
 	conn_resume(c);
 }
 
-/* req_etrn - protocol_state=ETRN */
+/* etrn_sasl - ask for the sasl_users of the entries not authorizing c */
+static int
+etrn_sasl(struct conn *c, const struct etrn_auth *a)
+{
+	struct buf *k = xcalloc(a->n + 1, sizeof(k[0]));
+	const char **av = xcalloc(2 * a->n + 1, sizeof(av[0]));
+	size_t	i, nk = 0, na = 0;
+	int	rc;
+
+	for (i = 0; i < a->n; i++)
+		if (a->v[i].entry != NULL && a->v[i].why != EW_OK) {
+			rkey_domain(&k[nk], a->v[i].entry->name);
+			av[nk] = k[nk].s;
+			nk++;
+		}
+	for (i = 0; i < a->n; i++)
+		if (a->v[i].entry != NULL && a->v[i].why != EW_OK)
+			av[nk + na++] = a->v[i].domain;
+	for (i = 0; i < a->n; i++)
+		if (a->v[i].why == EW_OK)
+			av[nk + na++] = a->v[i].domain;
+	rc = ra_script(c->pd->redis, &sasl_script, etrn_sasl_cb, c, (int)nk,
+	    (int)(nk + na), av, NULL);
+	for (i = 0; i < nk; i++)
+		buf_free(&k[i]);
+	free(k);
+	free(av);
+	if (rc == 0)
+		conn_busy(c);
+	return rc;
+}
+
+/* etrn_below_cb - the held domains below d: authorize each, go on */
+static void
+etrn_below_cb(struct rr_reply *r, void *arg)
+{
+	struct conn *c = arg;
+	struct policyd *pd = c->pd;
+	struct etrn_auth a;
+	size_t	i;
+	int	login = 0;
+
+	if (!reply_begin(c))
+		return;
+	if (flushreq_below_result(r) < 0) {
+		etrn_failed(c, r);
+		return;
+	}
+	etrn_auth_init(&a);
+	(void)etrn_authorize(&pd->dw.domains, pd->s->etrn_allow, &c->etrn,
+	    r->elems, r->nelem, client_of(c), &a, &c->reason);
+	/* A SASL login may authorize what the address did not. */
+	if (*pattr_get(&c->req, PA_SASL_USERNAME) != '\0')
+		for (i = 0; i < a.n; i++)
+			if (a.v[i].entry != NULL && a.v[i].why != EW_OK)
+				login = 1;
+	if (!login)
+		etrn_finish(c, &a);
+	else if (etrn_sasl(c, &a) < 0)
+		etrn_down(c);
+	etrn_auth_free(&a);
+	conn_resume(c);
+}
+
+/*
+ * req_etrn - protocol_state=ETRN.  etrn_domain d is taken as "@d":
+ * Postfix has stripped the "@", so "ETRN d" cannot be told from it.
+ */
 static int
 req_etrn(struct conn *c)
 {
 	struct policyd *pd = c->pd;
-	const struct dom_entry *e;
+	struct flushreq_below b;
+	int	rc;
 
 	if (etrn_parse(pattr_get(&c->req, PA_ETRN_DOMAIN), &c->etrn) < 0) {
-		buf_cat(&c->reason, "not a dial-up domain here");
+		buf_cat(&c->reason, "bad domain syntax");
 		etrn_refuse(c, POL_ETRN_DENIED);
 		return 0;
 	}
-	if (!ratetab_allow(pd->rates, client_of(c), (long long)time(NULL),
-	    pd->s->etrn_rate_limit)) {
+	c->etrn.sub = 1;
+	if (!ratetab_allow(pd->rates, client_of(c),
+	    (int)pd->s->client_ipv4_prefix, (int)pd->s->client_ipv6_prefix,
+	    (long long)time(NULL), pd->s->etrn_rate_limit)) {
 		etrn_log(c, POL_ETRN_RATE, "reason=rate-limit");
 		answer(c, POL_ETRN_RATE, NULL);
 		return 0;
@@ -276,16 +460,14 @@ req_etrn(struct conn *c)
 		etrn_down(c);
 		return 0;
 	}
-	c->by_addr = etrn_authorize(&pd->dw.domains, pd->s->etrn_allow, &c->etrn,
-	    client_of(c), &c->reason);
-	if ((e = etrn_entry(&pd->dw.domains, &c->etrn)) == NULL) {
-		etrn_refuse(c, POL_ETRN_DENIED);
-		return 0;
-	}
-	snprintf(c->entry, sizeof(c->entry), "%s", e->name);
-	snprintf(c->domain, sizeof(c->domain), "%s", c->etrn.domain);
-	if (facts(c, etrn_facts_cb) < 0)
+	flushreq_below_args(&b, c->etrn.domain);
+	rc = ra_script(pd->redis, &flushreq_below_script, etrn_below_cb, c,
+	    FLUSHREQ_BELOW_KEYS, FLUSHREQ_BELOW_ARGC, b.av, NULL);
+	flushreq_below_free(&b);
+	if (rc < 0)
 		etrn_down(c);
+	else
+		conn_busy(c);
 	return 0;
 }
 
@@ -320,8 +502,7 @@ rcpt_facts_cb(struct rr_reply *r, void *arg)
 		return;
 	s = c->pd->s;
 	if (!facts_ok(r)) {
-		log_warnx("%s: redis: %s", c->id, r->str ? r->str :
-		    "unexpected reply");
+		redis_failed(c, r);
 		rcpt_down(c);
 		conn_resume(c);
 		return;
@@ -414,7 +595,7 @@ static const struct req_type requests[] = {
 };
 
 /* request_dispatch - a complete request; -1: protocol error, close */
-int
+static int
 request_dispatch(struct conn *c)
 {
 	const struct req_type *t;
@@ -427,4 +608,73 @@ request_dispatch(struct conn *c)
 	    c->id, printable(&p, pattr_get(&c->req, PA_REQUEST), 64));
 	buf_free(&p);
 	return -1;
+}
+
+/* request_input - read and dispatch complete requests */
+void
+request_input(struct ls_conn *lc, struct evbuffer *in)
+{
+	struct conn *c = lc->ctx;
+	struct evbuffer_iovec v;
+	enum pattr_status st;
+	size_t	used;
+
+	while (ls_ready(lc) && evbuffer_get_length(in) > 0) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		st = pattr_feed(&c->req, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		if (st == PATTR_ERROR) {
+			log_warnx("%s: protocol error: %s; closing", c->id,
+			    c->req.error);
+			ls_bye(lc);
+			return;
+		}
+		if (st == PATTR_DONE && (ls_command(lc) < 0 ||
+		    request_dispatch(c) < 0)) {
+			ls_bye(lc);
+			return;
+		}
+	}
+}
+
+/* request_open - a connection the core admitted */
+int
+request_open(struct ls_conn *lc)
+{
+	struct policyd *pd = ls_arg(lc->srv);
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->pd = pd;
+	c->lc = lc;
+	c->id = lc->id;
+	pattr_init(&c->req, (size_t)pd->s->policy_max_line,
+	    (size_t)pd->s->policy_max_attrs);
+	buf_init(&c->reason);
+	lc->ctx = c;
+	return 0;
+}
+
+/* request_bye - refused or cut off: the protocol has no last words */
+void
+request_bye(struct ls_conn *lc, enum ls_limit why)
+{
+	(void)lc;
+	(void)why;
+}
+
+/* request_free - the core is done with the connection */
+void
+request_free(struct ls_conn *lc)
+{
+	struct conn *c = lc->ctx;
+
+	if (c == NULL)
+		return;
+	if (lc->eof && (c->req.nattrs || c->req.line.len))
+		log_info("%s: connection closed in a request", c->id);
+	pattr_free(&c->req);
+	buf_free(&c->reason);
+	free(c);
+	lc->ctx = NULL;
 }

@@ -8,15 +8,24 @@
  *	it).  The domain goes through dom_normalize(), so only host name
  *	syntax (or an IDN, converted to A-labels) reaches Redis.
  *
- *	etrn_authorize() requires the node to be a dial-up domain (an exact
- *	entry, or a ".parent" entry covering it; for "@domain" also an entry
- *	".domain") and the client address to be in that entry's `allow`
- *	list, or in etrn_allow when the entry has none.  With neither, ETRN
- *	is refused: authorization is default-deny.
+ *	etrn_authorize() authorizes each domain a request covers on its own:
+ *	for "domain" (or "#queue") the domain; for "@domain" the domain and
+ *	every held domain below it (the caller asks Redis for those).  Each
+ *	is governed by the dial-up entry
+ *	the milter held it under (domlist_match(): the exact entry, else the
+ *	nearest ".parent"), and is authorized when the client address is in
+ *	that entry's `allow' list, or in etrn_allow when the entry has none.
+ *	The request is authorized when one of them is; only the authorized
+ *	domains are released and counted.  Without an entry, or with
+ *	neither list, nothing is: authorization is default-deny.  The
+ *	reason of a refusal is for the log only: every refusal gets the
+ *	same reply, so the customer list cannot be read from it.
  *
- *	ratetab_allow() counts ETRN commands per client address and minute
- *	in a table of RATE_BUCKETS chains; ratetab_purge() forgets past
- *	minutes.  Shared by etrnd and etrn-policy.
+ *	ratetab_allow() counts ETRN commands per client network (the
+ *	address cut to client_ipv4_prefix or client_ipv6_prefix bits, so an
+ *	IPv6 client cannot escape the limit by rotating through its /64)
+ *	and minute in a table of RATE_BUCKETS chains; ratetab_purge()
+ *	forgets past minutes.  Shared by etrnd and etrn-policy.
  */
 #include "config.h"
 
@@ -60,17 +69,97 @@ etrn_parse(const char *arg, struct etrn_req *r)
 	return 0;
 }
 
-/* etrn_entry - the dial-up entry covering the request, or NULL */
-const struct dom_entry *
-etrn_entry(const struct domlist *dl, const struct etrn_req *r)
+/* etrn_below - is m, as stored in Redis, a domain strictly below d */
+int
+etrn_below(const char *d, const char *m)
 {
-	const struct dom_entry *e;
-	char	parent[258];
+	struct buf norm = BUF_INIT;
+	size_t	dl = strlen(d), ml = strlen(m);
+	int	ok;
 
-	if ((e = domlist_match(dl, r->domain)) != NULL || !r->sub)
-		return e;
-	snprintf(parent, sizeof(parent), ".%s", r->domain);
-	return domlist_match(dl, parent);
+	if (ml <= dl + 1 || m[ml - dl - 1] != '.' || strcmp(m + ml - dl, d))
+		return 0;
+	ok = dom_normalize(m, &norm, NULL) == 0 && strcmp(norm.s, m) == 0;
+	buf_free(&norm);
+	return ok;
+}
+
+/* etrn_auth_init - an empty candidate list */
+void
+etrn_auth_init(struct etrn_auth *a)
+{
+	memset(a, 0, sizeof(*a));
+}
+
+/* etrn_auth_free - release the lists (not the domains: borrowed) */
+void
+etrn_auth_free(struct etrn_auth *a)
+{
+	free(a->v);
+	free(a->ok);
+	etrn_auth_init(a);
+}
+
+/* etrn_cand_add - append a candidate */
+static void
+etrn_cand_add(struct etrn_auth *a, const char *domain,
+    const struct dom_entry *e)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 8;
+		a->v = xreallocarray(a->v, a->cap, sizeof(a->v[0]));
+	}
+	a->v[a->n].domain = domain;
+	a->v[a->n].entry = e;
+	a->v[a->n].why = e == NULL ? EW_NO_ENTRY : EW_NOT_LISTED;
+	a->n++;
+}
+
+/*
+ * etrn_candidates - what r covers: its domain, and for "@d" each held
+ * domain below d (from Redis: below[0..n-1], NULL or odd ones skipped);
+ * each with the entry the milter held it under.
+ */
+void
+etrn_candidates(const struct domlist *dl, const struct etrn_req *r,
+    char *const *below, size_t n, struct etrn_auth *a)
+{
+	size_t	i;
+
+	etrn_cand_add(a, r->domain, domlist_match(dl, r->domain));
+	if (!r->sub)
+		return;
+	for (i = 0; i < n; i++)
+		if (below[i] != NULL && etrn_below(r->domain, below[i]))
+			etrn_cand_add(a, below[i], domlist_match(dl, below[i]));
+}
+
+/* etrn_check_addr - mark the candidates whose allow list has client */
+void
+etrn_check_addr(struct etrn_auth *a, const char *default_allow,
+    const char *client)
+{
+	struct buf err = BUF_INIT;
+	const char *allow;
+	size_t	i;
+	int	m;
+
+	for (i = 0; i < a->n; i++) {
+		if (a->v[i].entry == NULL)
+			continue;
+		allow = a->v[i].entry->allow ? a->v[i].entry->allow :
+		    default_allow;
+		if (*allow == '\0') {
+			a->v[i].why = EW_NO_CLIENTS;
+			continue;
+		}
+		buf_reset(&err);
+		if ((m = cidr_match_list(allow, client, &err)) < 0)
+			log_warnx("domain=%s bad allow list: %s",
+			    a->v[i].entry->name, buf_terminate(&err));
+		a->v[i].why = m > 0 ? EW_OK : EW_NOT_LISTED;
+	}
+	buf_free(&err);
 }
 
 /* etrn_is_address - an IPv4 or IPv6 address in text form */
@@ -82,41 +171,58 @@ etrn_is_address(const char *s)
 	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
-/* etrn_authorize - may client flush r; ETRN_STARTED means yes */
+/*
+ * etrn_verdict - ETRN_STARTED when some candidate is authorized, with
+ * the authorized domains in a->ok; else ETRN_NOT_ALLOWED and, for the
+ * log only, the reason of the first candidate that has an entry.
+ */
+enum etrn_outcome
+etrn_verdict(struct etrn_auth *a, const char *client, struct buf *reason)
+{
+	const struct etrn_cand *why = NULL;
+	size_t	i;
+
+	free(a->ok);
+	a->ok = xcalloc(a->n + 1, sizeof(a->ok[0]));
+	a->nok = 0;
+	for (i = 0; i < a->n; i++) {
+		if (a->v[i].why == EW_OK)
+			a->ok[a->nok++] = a->v[i].domain;
+		else if (why == NULL && a->v[i].why != EW_NO_ENTRY)
+			why = &a->v[i];
+	}
+	if (a->nok > 0)
+		return ETRN_STARTED;
+	if (reason == NULL)
+		return ETRN_NOT_ALLOWED;
+	if (why == NULL)
+		buf_cat(reason, "not a dial-up domain here");
+	else if (why->why == EW_NO_CLIENTS)
+		buf_printf(reason, "no ETRN clients are authorized for %s",
+		    why->entry ? why->entry->name : "it");
+	else if (etrn_is_address(client))
+		buf_printf(reason, "client %s is not authorized for %s",
+		    client, why->entry ? why->entry->name : "it");
+	else
+		buf_printf(reason, "the client is not authorized for %s",
+		    why->entry ? why->entry->name : "it");
+	return ETRN_NOT_ALLOWED;
+}
+
+/*
+ * etrn_authorize - may client flush r: each domain it covers on its own
+ * (etrn_candidates), by the allow list of the entry that governs it, or
+ * etrn_allow when that has none.  ETRN_STARTED means some; a->ok names
+ * them.
+ */
 enum etrn_outcome
 etrn_authorize(const struct domlist *dl, const char *default_allow,
-    const struct etrn_req *r, const char *client, struct buf *reason)
+    const struct etrn_req *r, char *const *below, size_t n,
+    const char *client, struct etrn_auth *a, struct buf *reason)
 {
-	const struct dom_entry *e = etrn_entry(dl, r);
-	const char *allow;
-	struct buf err = BUF_INIT;
-	int	m;
-
-	if (e == NULL) {
-		buf_cat(reason, "not a dial-up domain here");
-		return ETRN_NOT_ALLOWED;
-	}
-	allow = e->allow ? e->allow : default_allow;
-	if (*allow == '\0') {
-		buf_cat(reason, "no ETRN clients are authorized for it");
-		return ETRN_NOT_ALLOWED;
-	}
-	if ((m = cidr_match_list(allow, client, &err)) <= 0) {
-		if (m < 0)
-			log_warnx("domain=%s bad allow list: %s", e->name,
-			    buf_terminate(&err));
-		/* Named only when it is an address: the text may reach an
-		 * SMTP reply (etrn-policy's client_address is Postfix's). */
-		if (etrn_is_address(client))
-			buf_printf(reason, "client %s is not authorized for it",
-			    client);
-		else
-			buf_cat(reason, "the client is not authorized for it");
-		buf_free(&err);
-		return ETRN_NOT_ALLOWED;
-	}
-	buf_free(&err);
-	return ETRN_STARTED;
+	etrn_candidates(dl, r, below, n, a);
+	etrn_check_addr(a, default_allow, client);
+	return etrn_verdict(a, client, reason);
 }
 
 /* rate_hash - bucket of an address */
@@ -130,21 +236,25 @@ rate_hash(const char *s)
 	return h % RATE_BUCKETS;
 }
 
-/* ratetab_allow - count one ETRN for addr; 0 when over limit per minute */
+/*
+ * ratetab_allow - count one ETRN for the network of addr (v4len/v6len
+ * bits, cidr_prefix_key()); 0 when over limit per minute
+ */
 int
-ratetab_allow(struct rate_entry **tab, const char *addr, long long now,
-    long long limit)
+ratetab_allow(struct rate_entry **tab, const char *addr, int v4len,
+    int v6len, long long now, long long limit)
 {
 	struct rate_entry **pp, *e;
 	long long window = now / 60;
 	char	key[sizeof(e->addr)];
 
 	/*
-	 * Count an address by what the entry can hold: compared whole, an
-	 * address too long for it never matched its own entry and got a
-	 * new one per ETRN, unlimited.
+	 * An IPv6 client has a /64 or more to rotate through: counted by
+	 * address, it would never be limited.  What is no address is
+	 * counted by what the entry can hold: compared whole, a string too
+	 * long for it would never match its own entry.
 	 */
-	snprintf(key, sizeof(key), "%s", addr);
+	cidr_prefix_key(addr, v4len, v6len, key, sizeof(key));
 	pp = &tab[rate_hash(key)];
 	for (e = *pp; e != NULL; e = e->next)
 		if (strcmp(e->addr, key) == 0)

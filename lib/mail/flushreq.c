@@ -2,17 +2,32 @@
  * NAME
  *	flushreq - queue a flush request on the stream every host reads
  * DESCRIPTION
- *	One Lua script, shared by etrnd's listener (ETRN) and etrnctl
- *	(flush), so counting and queueing are atomic and worded once: it
- *	counts the held messages of the domain on all hosts (with sub, also
- *	of its subdomains, from etrn:helddomains), records last_etrn and
- *	last_etrn_client (not for an admin's forced flush), and unless
- *	nothing is held or, for ETRN, a flush of the domain started less
- *	than flush_lock_time ago (marker etrn:flushing:<domain>, SET NX),
- *	appends the request to etrn:flush.
+ *	One Lua script, shared by etrnd's listener (ETRN), etrn-policy and
+ *	etrnctl (flush), so counting and queueing are atomic and worded
+ *	once.  It is given the domains the caller has authorized (for
+ *	"@domain" the caller first asks flushreq_below_script for the held
+ *	domains below it and decides on each), and for each one: counts its
+ *	held messages on all hosts, records last_etrn and last_etrn_client
+ *	(not for an admin's forced flush), and unless nothing is held or,
+ *	for ETRN, a flush of that domain started less than flush_lock_time
+ *	ago (marker etrn:flushing:<domain>, SET NX), appends one entry for
+ *	it, sub 0, to etrn:flush.  A runner therefore releases exactly the
+ *	domains named, on every host: no entry names a domain the client
+ *	was not authorized for, and none asks the runner to look below it.
  *
- *	flushreq_result() reads the answer: pending count, whether a flush
- *	was already under way, and the stream entry's ID ("" if none).
+ *	flushreq_result() reads the answer: pending count (of the named
+ *	domains), whether a flush was already under way for all of those
+ *	with mail, and the first stream entry's ID ("" if none).
+ *
+ *	flushreq_below_script returns the members of etrn:helddomains below
+ *	a domain (suffix "." domain) whose etrn:held:<domain> is not empty,
+ *	sorted (so the stream's order does not depend on the set's), and
+ *	filtered in Redis so the set is not copied whole.
+ * SECURITY
+ *	Domains reach Redis only as script arguments; the script builds the
+ *	per-domain keys from the prefixes of rkeys.c (design.md: no Redis
+ *	Cluster).  What the below script returns is checked again by the
+ *	caller (etrn_below()) before it is used.
  */
 #include "config.h"
 
@@ -21,38 +36,65 @@
 
 #include "mail/flushreq.h"
 #include "mail/rkeys.h"
+#include "util/xalloc.h"
 
 /*
- * KEYS: held helddomains flushing stream stats
- * ARGV: domain sub held_prefix lock_ttl client via now maxlen force
- * Returns {pending, in_progress, stream entry ID or ""}.
+ * KEYS: stream
+ * ARGV: held_prefix stats_prefix flushing_prefix lock_ttl client via now
+ *	 maxlen force ndomains domain...
+ * Returns {pending, in_progress, first stream entry ID or ""}.
  */
 struct rscript flushreq_script = {
-	"local n = redis.call('ZCARD', KEYS[1])\n"
-	"if ARGV[2] == '1' then\n"
-	"  local suffix = '.' .. ARGV[1]\n"
-	"  for _, d in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
-	"    if #d > #suffix and string.sub(d, -#suffix) == suffix then\n"
-	"      n = n + redis.call('ZCARD', ARGV[3] .. d)\n"
+	"local n, queued, busy, first = 0, 0, 0, ''\n"
+	"for i = 11, 10 + tonumber(ARGV[10]) do\n"
+	"  local d = ARGV[i]\n"
+	"  local c = redis.call('ZCARD', ARGV[1] .. d)\n"
+	"  if ARGV[9] ~= '1' then\n"
+	"    redis.call('HSET', ARGV[2] .. d, '" SF_LAST_ETRN "', ARGV[7],\n"
+	"      '" SF_LAST_CLIENT "', ARGV[5])\n"
+	"  end\n"
+	"  if c > 0 then\n"
+	"    n = n + c\n"
+	"    local lock\n"
+	"    if ARGV[9] == '1' then\n"
+	"      lock = redis.call('SET', ARGV[3] .. d, ARGV[5], 'EX', ARGV[4])\n"
+	"    else\n"
+	"      lock = redis.call('SET', ARGV[3] .. d, ARGV[5], 'NX', 'EX',\n"
+	"        ARGV[4])\n"
+	"    end\n"
+	"    if lock then\n"
+	"      local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[8],\n"
+	"        '*', '" FF_DOMAIN "', d, '" FF_SUB "', '0',\n"
+	"        '" FF_CLIENT "', ARGV[5], '" FF_VIA "', ARGV[6],\n"
+	"        '" FF_TIME "', ARGV[7])\n"
+	"      if first == '' then first = id end\n"
+	"      queued = queued + 1\n"
+	"    else\n"
+	"      busy = busy + 1\n"
 	"    end\n"
 	"  end\n"
 	"end\n"
-	"if ARGV[9] ~= '1' then\n"
-	"  redis.call('HSET', KEYS[5], '" SF_LAST_ETRN "', ARGV[7],\n"
-	"    '" SF_LAST_CLIENT "', ARGV[5])\n"
-	"end\n"
 	"if n == 0 then return {0, 0, ''} end\n"
-	"if ARGV[9] == '1' then\n"
-	"  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4])\n"
-	"elseif not redis.call('SET', KEYS[3], ARGV[5], 'NX', 'EX',\n"
-	"    ARGV[4]) then\n"
-	"  return {n, 1, ''}\n"
+	"if queued == 0 then return {n, 1, ''} end\n"
+	"return {n, 0, first}\n",
+	""
+};
+
+/*
+ * KEYS: helddomains
+ * ARGV: domain held_prefix
+ * Returns the held domains below domain.
+ */
+struct rscript flushreq_below_script = {
+	"local suffix, out = '.' .. ARGV[1], {}\n"
+	"for _, d in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+	"  if #d > #suffix and string.sub(d, -#suffix) == suffix and\n"
+	"      redis.call('ZCARD', ARGV[2] .. d) > 0 then\n"
+	"    out[#out + 1] = d\n"
+	"  end\n"
 	"end\n"
-	"local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*',\n"
-	"  '" FF_DOMAIN "', ARGV[1], '" FF_SUB "', ARGV[2],\n"
-	"  '" FF_CLIENT "', ARGV[5], '" FF_VIA "', ARGV[6],\n"
-	"  '" FF_TIME "', ARGV[7])\n"
-	"return {n, 0, id}\n",
+	"table.sort(out)\n"
+	"return out\n",
 	""
 };
 
@@ -60,41 +102,47 @@ struct rscript flushreq_script = {
 void
 flushreq_args(struct flushreq_args *a, const struct flushreq *f)
 {
-	int	i;
+	size_t	i;
+	int	k = 0;
 
-	for (i = 0; i < FLUSHREQ_KEYS; i++)
-		buf_init(&a->k[i]);
-	buf_init(&a->prefix);
-	rkey_held(&a->k[0], f->domain);
-	rkey_helddomains(&a->k[1]);
-	rkey_flushing(&a->k[2], f->domain);
-	rkey_flush_stream(&a->k[3]);
-	rkey_stats(&a->k[4], f->domain);
-	rkey_held(&a->prefix, "");
+	buf_init(&a->stream);
+	buf_init(&a->held);
+	buf_init(&a->stats);
+	buf_init(&a->flushing);
+	rkey_flush_stream(&a->stream);
+	rkey_held(&a->held, "");
+	rkey_stats(&a->stats, "");
+	rkey_flushing(&a->flushing, "");
 	snprintf(a->ttl, sizeof(a->ttl), "%lld", f->lock_ttl);
 	snprintf(a->now, sizeof(a->now), "%lld", f->now);
-	for (i = 0; i < FLUSHREQ_KEYS; i++)
-		a->av[i] = a->k[i].s;
-	a->av[i++] = f->domain;
-	a->av[i++] = f->sub ? "1" : "0";
-	a->av[i++] = a->prefix.s;
-	a->av[i++] = a->ttl;
-	a->av[i++] = f->client;
-	a->av[i++] = f->via;
-	a->av[i++] = a->now;
-	a->av[i++] = FLUSH_STREAM_MAXLEN;
-	a->av[i++] = f->force ? "1" : "0";
+	a->argc = FLUSHREQ_KEYS + FLUSHREQ_FIXED + (int)f->ndomains;
+	a->av = xcalloc((size_t)a->argc + 1, sizeof(a->av[0]));
+	a->av[k++] = a->stream.s;
+	a->av[k++] = a->held.s;
+	a->av[k++] = a->stats.s;
+	a->av[k++] = a->flushing.s;
+	a->av[k++] = a->ttl;
+	a->av[k++] = f->client;
+	a->av[k++] = f->via;
+	a->av[k++] = a->now;
+	a->av[k++] = FLUSH_STREAM_MAXLEN;
+	a->av[k++] = f->force ? "1" : "0";
+	snprintf(a->nd, sizeof(a->nd), "%zu", f->ndomains);
+	a->av[k++] = a->nd;
+	for (i = 0; i < f->ndomains; i++)
+		a->av[k++] = f->domains[i];
 }
 
 /* flushreq_args_free - release the key buffers */
 void
 flushreq_args_free(struct flushreq_args *a)
 {
-	int	i;
-
-	for (i = 0; i < FLUSHREQ_KEYS; i++)
-		buf_free(&a->k[i]);
-	buf_free(&a->prefix);
+	buf_free(&a->stream);
+	buf_free(&a->held);
+	buf_free(&a->stats);
+	buf_free(&a->flushing);
+	free(a->av);
+	a->av = NULL;
 }
 
 /* flushreq_result - pending count, in progress, entry ID; -1 if odd */
@@ -109,4 +157,32 @@ flushreq_result(const struct rr_reply *r, long long *pending,
 	*in_progress = r->elems[1][0] == '1';
 	*id = r->elems[2];
 	return 0;
+}
+
+/* flushreq_below_args - keys and arguments of the below script */
+void
+flushreq_below_args(struct flushreq_below *b, const char *domain)
+{
+	buf_init(&b->key);
+	buf_init(&b->prefix);
+	rkey_helddomains(&b->key);
+	rkey_held(&b->prefix, "");
+	b->av[0] = b->key.s;
+	b->av[1] = domain;
+	b->av[2] = b->prefix.s;
+}
+
+/* flushreq_below_free - release the key buffers */
+void
+flushreq_below_free(struct flushreq_below *b)
+{
+	buf_free(&b->key);
+	buf_free(&b->prefix);
+}
+
+/* flushreq_below_result - 0 when r is the below script's answer */
+int
+flushreq_below_result(const struct rr_reply *r)
+{
+	return r->status == RR_OK && r->type == RRT_ARRAY ? 0 : -1;
 }

@@ -35,10 +35,13 @@ reply_get(enum reply_id id)
 	return &reply_table[id];
 }
 
-/* reply_etrn - one ETRN reply line with CRLF (RFC 1985 wording) */
+/*
+ * reply_etrn - one ETRN reply line with CRLF (RFC 1985 wording).  Every
+ * refusal has the same words, whatever the reason (which goes to the log
+ * only): a dial-up domain cannot be told from any other name by them.
+ */
 void
-reply_etrn(struct buf *b, enum etrn_outcome o, const char *node, long long n,
-    const char *reason)
+reply_etrn(struct buf *b, enum etrn_outcome o, const char *node, long long n)
 {
 	switch (o) {
 	case ETRN_STARTED:
@@ -62,8 +65,8 @@ reply_etrn(struct buf *b, enum etrn_outcome o, const char *node, long long n,
 		    "many ETRN requests, try again later\r\n", node);
 		break;
 	case ETRN_NOT_ALLOWED:
-		buf_printf(b, "459 Node %s not allowed: %s\r\n", node,
-		    reason ? reason : "refused");
+		buf_printf(b, "459 4.7.1 %s: ETRN not allowed here\r\n",
+		    node);
 		break;
 	case ETRN_SYNTAX:
 		buf_cat(b, "501 5.5.4 Syntax: ETRN domain, ETRN @domain or "
@@ -136,6 +139,18 @@ reply_smtp(struct buf *b, enum smtp_reply r, const char *host)
 	case SR_BUSY:
 		buf_cat(b, "421 4.3.0 Error: temporary failure, closing "
 		    "connection\r\n");
+		break;
+	case SR_TOO_MANY_FROM_CLIENT:
+		buf_printf(b, "421 4.7.0 %s Error: too many connections from "
+		    "your network, try again later\r\n", host);
+		break;
+	case SR_TOO_MANY_COMMANDS:
+		buf_printf(b, "421 4.7.0 %s Error: too many commands, closing "
+		    "connection\r\n", host);
+		break;
+	case SR_SESSION_TIME:
+		buf_printf(b, "421 4.4.2 %s Error: session time limit "
+		    "exceeded, closing connection\r\n", host);
 		break;
 	}
 }

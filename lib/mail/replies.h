@@ -28,19 +28,19 @@ enum etrn_outcome {
 	ETRN_IN_PROGRESS,	/* 250: a flush started moments ago */
 	ETRN_UNAVAILABLE,	/* 458: Redis down or slow */
 	ETRN_RATE_LIMITED,	/* 458: too many requests */
-	ETRN_NOT_ALLOWED,	/* 459 with a reason */
+	ETRN_NOT_ALLOWED,	/* 459, one text for every reason */
 	ETRN_SYNTAX,		/* 501 */
 };
 
-void	reply_etrn(struct buf *, enum etrn_outcome, const char *, long long,
-	    const char *);
+void	reply_etrn(struct buf *, enum etrn_outcome, const char *, long long);
 
 /* Other replies of etrnd's SMTP listener. */
 enum smtp_reply {
 	SR_GREETING, SR_HELO, SR_EHLO, SR_OK, SR_BYE, SR_HELP,
 	SR_NEED_HELO, SR_NOT_IMPL, SR_UNKNOWN, SR_SYNTAX_HELO,
 	SR_LINE_TOO_LONG, SR_BAD_CHARS, SR_TOO_MANY_ERRORS, SR_TIMEOUT,
-	SR_TOO_MANY_CLIENTS, SR_SHUTDOWN, SR_BUSY,
+	SR_TOO_MANY_CLIENTS, SR_SHUTDOWN, SR_BUSY, SR_TOO_MANY_FROM_CLIENT,
+	SR_TOO_MANY_COMMANDS, SR_SESSION_TIME,
 };
 
 void	reply_smtp(struct buf *, enum smtp_reply, const char *);

@@ -76,8 +76,20 @@ static const struct conf_def settings_defs[] = {
 	    NULL },
 	{ "etrnd_max_errors", CONF_INT, "10", S(etrnd_max_errors), 1, 1000,
 	    NULL },
+	{ "etrnd_max_per_client", CONF_INT, "10", S(etrnd_max_per_client), 0,
+	    100000, NULL },
+	{ "etrnd_max_session_time", CONF_TIME, "300s",
+	    S(etrnd_max_session_time), 1, 86400, NULL },
+	{ "etrnd_max_commands", CONF_INT, "100", S(etrnd_max_commands), 1,
+	    1000000, NULL },
+	{ "etrnd_max_output", CONF_SIZE, "16k", S(etrnd_max_output), 1024,
+	    1048576, NULL },
 	{ "etrn_rate_limit", CONF_INT, "10", S(etrn_rate_limit), 1, 100000,
 	    NULL },
+	{ "client_ipv4_prefix", CONF_INT, "32", S(client_ipv4_prefix), 8, 32,
+	    NULL },
+	{ "client_ipv6_prefix", CONF_INT, "64", S(client_ipv6_prefix), 16,
+	    128, NULL },
 	{ "flush_lock_time", CONF_TIME, "60s", S(flush_lock_time), 1, 3600,
 	    NULL },
 	{ "release_timeout", CONF_TIME, "15m", S(release_timeout), 10,
@@ -110,6 +122,14 @@ static const struct conf_def settings_defs[] = {
 	    100000, NULL },
 	{ "policy_timeout", CONF_TIME, "330s", S(policy_timeout), 1, 3600,
 	    NULL },
+	{ "policy_max_per_client", CONF_INT, "0", S(policy_max_per_client), 0,
+	    100000, NULL },
+	{ "policy_max_session_time", CONF_TIME, "3600s",
+	    S(policy_max_session_time), 1, 86400, NULL },
+	{ "policy_max_requests", CONF_INT, "10000", S(policy_max_requests), 1,
+	    10000000, NULL },
+	{ "policy_max_output", CONF_SIZE, "64k", S(policy_max_output), 1024,
+	    1048576, NULL },
 	{ "policy_max_line", CONF_SIZE, "4k", S(policy_max_line), 256,
 	    1048576, NULL },
 	{ "policy_max_attrs", CONF_INT, "100", S(policy_max_attrs), 10,
@@ -125,9 +145,10 @@ static const struct conf_def settings_defs[] = {
 	{ NULL, CONF_STR, NULL, 0, 0, 0, NULL },
 };
 
-/* settings_check_listen - etrnd_listen: inet:host:port entries */
+/* settings_check_listen - a list of listening addresses */
 static int
-settings_check_listen(const char *list, const char *origin, struct buf *err)
+settings_check_listen(const char *name, const char *list, int unix_ok,
+    const char *origin, struct buf *err)
 {
 	char	*copy = xstrdup(list), *p, *save = NULL;
 	struct net_addr na;
@@ -135,13 +156,19 @@ settings_check_listen(const char *list, const char *origin, struct buf *err)
 
 	for (p = strtok_r(copy, ", \t", &save); p != NULL && rc == 0;
 	    p = strtok_r(NULL, ", \t", &save), n++)
-		if (net_parse(p, &na) < 0 || na.kind != NET_INET) {
-			buf_printf(err, "%s: bad etrnd_listen address \"%s\" "
-			    "(expected inet:host:port)", origin, p);
+		if (net_parse(p, &na) < 0 || na.kind == NET_INET_AT ||
+		    (na.kind == NET_UNIX && !unix_ok)) {
+			buf_printf(err, "%s: bad %s address \"%s\" (expected "
+			    "inet:host:port%s)", origin, name, p, unix_ok ?
+			    " or unix:/path" : "");
 			rc = -1;
 		}
 	if (rc == 0 && n == 0) {
-		buf_printf(err, "%s: etrnd_listen is empty", origin);
+		buf_printf(err, "%s: %s is empty", origin, name);
+		rc = -1;
+	}
+	if (rc == 0 && n > 16) {
+		buf_printf(err, "%s: %s: more than 16 addresses", origin, name);
 		rc = -1;
 	}
 	free(copy);
@@ -204,17 +231,14 @@ settings_check(struct oe_settings *s, const char *origin, struct buf *err)
 		    "unix:/path or inet:port@host)", origin, s->milter_socket);
 		return -1;
 	}
-	if (settings_check_listen(s->etrnd_listen, origin, err) < 0)
+	if (settings_check_listen("etrnd_listen", s->etrnd_listen, 0, origin,
+	    err) < 0 || settings_check_listen("policy_listen",
+	    s->policy_listen, 1, origin, err) < 0)
 		return -1;
 	if (*s->dsn_server && (net_parse(s->dsn_server, &na) < 0 ||
 	    na.kind == NET_INET_AT)) {
 		buf_printf(err, "%s: bad dsn_server \"%s\" (expected "
 		    "inet:host:port or unix:/path)", origin, s->dsn_server);
-		return -1;
-	}
-	if (net_parse(s->policy_listen, &na) < 0 || na.kind == NET_INET_AT) {
-		buf_printf(err, "%s: bad policy_listen \"%s\" (expected "
-		    "unix:/path or inet:host:port)", origin, s->policy_listen);
 		return -1;
 	}
 	if (cidr_match_list(s->etrn_allow, "127.0.0.1", &why) < 0) {

@@ -44,7 +44,14 @@ struct oe_settings {
 	long long etrnd_max_clients;
 	long long etrnd_timeout;	/* s, waiting for a command */
 	long long etrnd_max_errors;	/* bad commands before hanging up */
+	long long etrnd_max_per_client;	/* connections per client prefix,
+					 * 0: no cap */
+	long long etrnd_max_session_time;	/* s, a session's lifetime */
+	long long etrnd_max_commands;	/* commands per session */
+	long long etrnd_max_output;	/* unsent bytes before reading stops */
 	long long etrn_rate_limit;	/* ETRN per client per minute */
+	long long client_ipv4_prefix;	/* a "client" for the limits: /32 */
+	long long client_ipv6_prefix;	/* and /64 */
 	long long flush_lock_time;	/* s, repeat ETRN: in progress */
 	long long release_timeout;	/* s, released but not delivered */
 	char	*dsn_server;		/* SMTP service that holds DSNs */
@@ -66,6 +73,10 @@ struct oe_settings {
 	char	*policy_pid_file;
 	long long policy_max_clients;
 	long long policy_timeout;	/* s, for a whole request */
+	long long policy_max_per_client;	/* connections per prefix */
+	long long policy_max_session_time;	/* s */
+	long long policy_max_requests;	/* per connection */
+	long long policy_max_output;	/* unsent bytes before reading stops */
 	long long policy_max_line;	/* bytes of one attribute line */
 	long long policy_max_attrs;	/* attributes per request */
 	int	policy_redis_down_rcpt;	/* POLICY_DOWN_RCPT_* */

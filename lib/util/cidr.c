@@ -7,14 +7,24 @@
  *	A list is networks separated by commas and/or blanks; a network is
  *	an IPv4 or IPv6 address with an optional /length.  An IPv4-mapped
  *	IPv6 client address (::ffff:192.0.2.1) matches IPv4 networks.
+ *
+ *	cidr_prefix_key() names the network an address is counted in for
+ *	per-client limits: "192.0.2.0/24" for 192.0.2.77 with v4len 24,
+ *	"2001:db8:1:2::/64" for any address of that /64 with v6len 64.  The
+ *	form is canonical (inet_ntop of the masked address), so every
+ *	spelling of an address gives the same key; an IPv4-mapped address
+ *	counts as IPv4.
  * DIAGNOSTICS
  *	1 when the address matches, 0 when not, -1 when the list (or the
  *	address) is not valid, with the reason in *err.  An invalid list
- *	never matches anything.
+ *	never matches anything.  cidr_prefix_key() copies anything that is
+ *	not an address (a unix socket peer: "unknown") as it is, cut to fit.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -125,4 +135,34 @@ cidr_match_list(const char *list, const char *addr, struct buf *err)
 		p += n;
 	}
 	return match;
+}
+
+/* cidr_prefix_key - the network of addr counted as one client */
+void
+cidr_prefix_key(const char *addr, int v4len, int v6len, char *out,
+    size_t size)
+{
+	struct cidr_addr a;
+	char	text[INET6_ADDRSTRLEN];
+	int	len, full, i;
+
+	if (cidr_parse_addr(addr, &a) < 0) {
+		snprintf(out, size, "%s", addr);
+		return;
+	}
+	len = a.family == AF_INET ? v4len : v6len;
+	if (len < 0)
+		len = 0;
+	if (len > (a.family == AF_INET ? 32 : 128))
+		len = a.family == AF_INET ? 32 : 128;
+	full = len / 8;
+	if (len % 8) {
+		a.a[full] &= (unsigned char)(0xff << (8 - len % 8));
+		full++;
+	}
+	for (i = full; i < 16; i++)
+		a.a[i] = 0;
+	if (inet_ntop(a.family, a.a, text, sizeof(text)) == NULL)
+		snprintf(text, sizeof(text), "?");
+	snprintf(out, size, "%s/%d", text, len);
 }

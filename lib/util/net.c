@@ -6,12 +6,24 @@
  *	and libmilter's "inet:port@host".  net_connect() connects a blocking
  *	TCP or unix stream socket within a time limit and sets the same
  *	limit on each later read and write (SO_RCVTIMEO/SO_SNDTIMEO).
+ *
+ *	net_listen() opens the listening sockets of a list of addresses
+ *	(separated by commas or blanks): for "inet:host:port" one socket
+ *	per address the host name resolves to (IPv6 ones V6ONLY, so
+ *	"inet:localhost:N" listens on 127.0.0.1 and ::1), for "unix:/path"
+ *	a socket given the owner and mode of the options.  A stale unix
+ *	socket is replaced; one that accepts a connection belongs to a
+ *	running server and is an error.  The daemons call it as root
+ *	before they drop privileges.
  * DIAGNOSTICS
  *	-1 with errno set (EINVAL for a bad address, ETIMEDOUT).
+ *	net_listen(): the number of sockets, or -1 with the reason in *err
+ *	(sockets already opened are closed).
  */
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
@@ -22,6 +34,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -198,4 +211,141 @@ net_connect(const struct net_addr *na, int ms)
 	}
 	freeaddrinfo(res);
 	return fd;
+}
+
+/* net_listen_inet - every address of host:port; sockets added, or -1 */
+static int
+net_listen_inet(const struct net_addr *na, const char *spec, int *fds,
+    int *n, int max, struct buf *err)
+{
+	struct addrinfo hints, *res, *ai;
+	int	fd, on = 1, got = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(na->host, na->port, &hints, &res) != 0) {
+		buf_printf(err, "cannot resolve \"%s\"", spec);
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (*n >= max) {
+			buf_printf(err, "%s: more than %d addresses", spec, max);
+			freeaddrinfo(res);
+			return -1;
+		}
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;	/* e.g. no IPv6 on this host */
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (ai->ai_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+		    listen(fd, 1024) < 0) {
+			buf_printf(err, "cannot listen on %s: %s", spec,
+			    strerror(errno));
+			close(fd);
+			freeaddrinfo(res);
+			return -1;
+		}
+		fds[(*n)++] = fd;
+		got++;
+	}
+	freeaddrinfo(res);
+	if (got == 0) {
+		buf_printf(err, "cannot listen on %s: no usable address", spec);
+		return -1;
+	}
+	return 0;
+}
+
+/* net_listen_unix - a unix socket with owner and mode; its fd or -1 */
+static int
+net_listen_unix(const struct net_addr *na, const struct net_listen_opts *o,
+    struct buf *err)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	mode_t	old;
+	int	fd, probe;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, na->path, strlen(na->path) + 1);
+	if (lstat(na->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		if ((probe = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0 &&
+		    connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			buf_printf(err, "%s is in use", na->path);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		(void)unlink(na->path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		buf_printf(err, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		buf_printf(err, "cannot bind %s: %s", na->path,
+		    strerror(errno));
+		umask(old);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (((o->uid != (uid_t)-1 || o->gid != (gid_t)-1) &&
+	    chown(na->path, o->uid, o->gid) < 0) ||
+	    chmod(na->path, o->mode) < 0 || listen(fd, 1024) < 0) {
+		buf_printf(err, "%s: %s", na->path, strerror(errno));
+		close(fd);
+		(void)unlink(na->path);
+		return -1;
+	}
+	return fd;
+}
+
+/* net_listen - listening sockets for a list of addresses; see above */
+int
+net_listen(const char *list, const struct net_listen_opts *o, int *fds,
+    int max, struct buf *err)
+{
+	char	*copy = strdup(list), *p, *save = NULL;
+	struct net_addr na;
+	int	n = 0, rc = 0, i;
+
+	if (copy == NULL) {
+		buf_printf(err, "out of memory");
+		return -1;
+	}
+	for (p = strtok_r(copy, ", \t", &save); p != NULL && rc == 0;
+	    p = strtok_r(NULL, ", \t", &save)) {
+		if (net_parse(p, &na) < 0 || na.kind == NET_INET_AT) {
+			buf_printf(err, "bad address \"%s\" (expected "
+			    "inet:host:port or unix:/path)", p);
+			rc = -1;
+		} else if (na.kind == NET_INET)
+			rc = net_listen_inet(&na, p, fds, &n, max, err);
+		else if (n >= max) {
+			buf_printf(err, "more than %d addresses", max);
+			rc = -1;
+		} else if ((fds[n] = net_listen_unix(&na, o, err)) < 0)
+			rc = -1;
+		else
+			n++;
+	}
+	free(copy);
+	if (rc == 0 && n == 0) {
+		buf_printf(err, "no address to listen on");
+		rc = -1;
+	}
+	if (rc < 0) {
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		return -1;
+	}
+	return n;
 }

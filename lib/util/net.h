@@ -15,7 +15,22 @@ struct net_addr {
 	char	port[8];
 };
 
+#include <sys/types.h>
+
+#include "util/buf.h"
+
+/* Owner and mode of listening unix sockets; (uid_t)-1: unchanged. */
+struct net_listen_opts {
+	uid_t	uid;
+	gid_t	gid;
+	mode_t	mode;
+};
+
+#define NET_LISTEN_MAX	16	/* sockets for one list of addresses */
+
 int	net_parse(const char *, struct net_addr *);
+int	net_listen(const char *, const struct net_listen_opts *, int *, int,
+	    struct buf *);
 int	net_connect(const struct net_addr *, int);
 int	net_set_timeout(int, int);
 

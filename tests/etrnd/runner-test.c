@@ -2,7 +2,7 @@
  * NAME
  *	runner-test - drive etrnd's queue runner from a test script
  * SUMMARY
- *	runner-test CONF flush DOMAIN [sub] [CLIENT]
+ *	runner-test CONF flush DOMAIN [CLIENT]
  *	runner-test CONF track
  *	runner-test CONF loop SECONDS
  * DESCRIPTION
@@ -68,7 +68,7 @@ loop(struct runner *r, int secs)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: runner-test CONF flush DOMAIN [sub] [CLIENT]\n"
+	fprintf(stderr, "usage: runner-test CONF flush DOMAIN [CLIENT]\n"
 	    "       runner-test CONF track\n"
 	    "       runner-test CONF loop SECONDS\n");
 	exit(2);
@@ -80,9 +80,8 @@ run(struct runner *r, int argc, char **argv)
 {
 	int	secs;
 
-	if (strcmp(argv[2], "flush") == 0 && argc >= 4 && argc <= 6)
-		return runner_flush(r, argv[3], argc >= 5 &&
-		    strcmp(argv[4], "sub") == 0, argc == 6 ? argv[5] :
+	if (strcmp(argv[2], "flush") == 0 && argc >= 4 && argc <= 5)
+		return runner_flush(r, argv[3], argc == 5 ? argv[4] :
 		    "127.0.0.1") == 0 ? 0 : 1;
 	if (strcmp(argv[2], "track") == 0 && argc == 3)
 		return runner_track(r) == 0 ? 0 : 1;

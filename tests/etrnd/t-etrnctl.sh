@@ -417,7 +417,10 @@ t_flush() {
 	    j["queued"])')" \
 	    "('sub.test', True, 1, True)"
 	id=$(json 'j["stream_id"]')
-	check_eq "flush @domain: sub=1" "$(stream_field "$id" sub)" 1
+	check_eq "flush @domain: one entry per held domain, sub=0" \
+	    "$(stream_field "$id" domain) $(stream_field "$id" sub)" \
+	    "a.sub.test 0"
+	check_eq "flush @domain: queued" "$(rcli XLEN etrn:flush)" 3
 	ctl flush nothing.test
 	check_rc "flush without mail" 0
 	check_out "flush without mail: says so" "no messages waiting"

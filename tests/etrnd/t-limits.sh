@@ -107,6 +107,7 @@ redis_timeout = 500ms
 etrnd_listen = inet:127.0.0.1:$port
 etrn_allow = 127.0.0.0/8
 etrnd_max_clients = 20
+etrnd_max_per_client = 0
 etrnd_max_errors = 3
 etrnd_timeout = 2s
 flush_lock_time = 1s

@@ -12,8 +12,10 @@
  *	- an ASCII host name (any case, one trailing dot) is accepted;
  *	- what the reply echoes holds no control character or blank, and
  *	  each reply is one line ending in CRLF with its RFC 1985 code;
- *	- authorization only says yes for a listed entry covering the
- *	  domain and a client in its list, and a refusal has a reason;
+ *	- authorization only names domains the request covers (the domain,
+ *	  or for "@domain" a held domain below it), each governed by an
+ *	  entry whose list has the client; a refusal has a reason and
+ *	  names nothing;
  *	- the rate limit lets exactly `limit` ETRNs per client and minute
  *	  through, whatever the address looks like.
  */
@@ -65,7 +67,7 @@ check_reply(enum etrn_outcome o, const char *node)
 	struct buf b = BUF_INIT;
 	size_t	i;
 
-	reply_etrn(&b, o, node, 3, o == ETRN_NOT_ALLOWED ? "why" : NULL);
+	reply_etrn(&b, o, node, 3);
 	FUZZ_CHECK(b.len >= 6 && strncmp(b.s, code[o], 3) == 0 &&
 	    b.s[3] == ' ');
 	FUZZ_CHECK(b.s[b.len - 2] == '\r' && b.s[b.len - 1] == '\n');
@@ -100,34 +102,49 @@ check_parsed(const char *arg, const struct etrn_req *r)
 	buf_free(&again);
 }
 
-/* check_authorize - yes only for a covering entry and a listed client */
+/* check_one - d is covered by r and its governing entry lists client */
+static void
+check_one(const struct domlist *dl, const struct etrn_req *r, const char *d,
+    const char *client)
+{
+	const struct dom_entry *e = domlist_match(dl, d);
+	struct buf err = BUF_INIT;
+
+	FUZZ_CHECK(strcmp(d, r->domain) == 0 || (r->sub &&
+	    etrn_below(r->domain, d)));
+	FUZZ_CHECK(e != NULL);
+	FUZZ_CHECK(cidr_match_list(e->allow ? e->allow : DEFAULT_ALLOW,
+	    client, &err) > 0);
+	buf_free(&err);
+}
+
+/* check_authorize - yes only for domains whose own entry lists client */
 static void
 check_authorize(const struct domlist *dl, const struct etrn_req *r,
     const char *client)
 {
-	const struct dom_entry *e = etrn_entry(dl, r);
-	struct buf reason = BUF_INIT, err = BUF_INIT;
+	static const char *const held[] = { "x.dialup.test", "a.parent.test",
+		"x.deep.parent.test", "a.nobody.test", "dialup.test.evil" };
+	struct buf reason = BUF_INIT;
+	struct etrn_auth a;
+	char	*below[8];
 	enum etrn_outcome o;
-	size_t	dn, en;
+	size_t	i;
 
-	o = etrn_authorize(dl, DEFAULT_ALLOW, r, client, &reason);
+	for (i = 0; i < sizeof(held) / sizeof(held[0]); i++)
+		below[i] = (char *)held[i];
+	etrn_auth_init(&a);
+	o = etrn_authorize(dl, DEFAULT_ALLOW, r, below, i, client, &a,
+	    &reason);
 	FUZZ_CHECK(o == ETRN_STARTED || o == ETRN_NOT_ALLOWED);
-	if (o == ETRN_NOT_ALLOWED) {
-		FUZZ_CHECK(reason.len > 0);
-		buf_free(&reason);
-		return;
-	}
-	FUZZ_CHECK(reason.len == 0 && e != NULL);
-	dn = strlen(r->domain);
-	en = strlen(e->name);
-	FUZZ_CHECK(strcmp(e->name, r->domain) == 0 ||
-	    (e->name[0] == '.' && dn > en &&
-	    strcmp(r->domain + dn - en, e->name) == 0) ||
-	    (r->sub && e->name[0] == '.' && strcmp(e->name + 1,
-	    r->domain) == 0));
-	FUZZ_CHECK(cidr_match_list(e->allow ? e->allow : DEFAULT_ALLOW,
-	    client, &err) > 0);
-	buf_free(&err);
+	if (o == ETRN_NOT_ALLOWED)
+		FUZZ_CHECK(reason.len > 0 && a.nok == 0);
+	else
+		FUZZ_CHECK(reason.len == 0);
+	for (i = 0; i < a.nok; i++)
+		check_one(dl, r, a.ok[i], client);
+	etrn_auth_free(&a);
+	buf_free(&reason);
 }
 
 /* check_rate - exactly limit ETRNs per minute, then a fresh minute */
@@ -140,9 +157,9 @@ check_rate(const char *client)
 
 	memset(tab, 0, sizeof(tab));
 	for (i = 0; i < 3; i++)
-		FUZZ_CHECK(ratetab_allow(tab, client, now, 3) == 1);
-	FUZZ_CHECK(ratetab_allow(tab, client, now + 1, 3) == 0);
-	FUZZ_CHECK(ratetab_allow(tab, client, now + 60, 3) == 1);
+		FUZZ_CHECK(ratetab_allow(tab, client, 32, 64, now, 3) == 1);
+	FUZZ_CHECK(ratetab_allow(tab, client, 32, 64, now + 1, 3) == 0);
+	FUZZ_CHECK(ratetab_allow(tab, client, 32, 64, now + 60, 3) == 1);
 	ratetab_purge(tab, now + 600);
 	for (i = 0; i < RATE_BUCKETS; i++)
 		FUZZ_CHECK(tab[i] == NULL);

@@ -19,7 +19,7 @@ sb_wait_for 10 hold_is 4 || fail "mail not held"
 out=$(etrn xn--bcher-kva.test example.com - 'bad domain')
 printf '%s\n' "$out" | sed -n 1p | grep -qx '251 OK, no messages waiting for node xn--bcher-kva.test' ||
     fail "251: $out"
-printf '%s\n' "$out" | sed -n 2p | grep -q '^459 Node example.com not allowed: not a dial-up domain' ||
+printf '%s\n' "$out" | sed -n 2p | grep -qx '459 4.7.1 example.com: ETRN not allowed here' ||
     fail "459 unknown: $out"
 [ "$(printf '%s\n' "$out" | grep -c '^501 ')" = 2 ] || fail "501: $out"
 pass "251 nothing held, 459 not a dial-up domain, 501 bad syntax"
@@ -28,7 +28,7 @@ sb_redis HSET etrn:domain:dialup2.test allow 192.0.2.0/24 >/dev/null
 sleep 2		# domain_refresh = 1s
 out=$(etrn dialup2.test)
 case $out in
-"459 Node dialup2.test not allowed: client 127.0.0.1 is not authorized"*) ;;
+"459 4.7.1 dialup2.test: ETRN not allowed here") ;;
 *) fail "459 allow: $out" ;;
 esac
 sleep 2

@@ -9,6 +9,8 @@
 #   canary_check        fail if anything appeared in $CANARY_DIR
 #   held_snapshot       print the hold queue IDs and every hold record
 #                       (sorted), to compare before and after an attack
+#   log_client LOG ADDR REGEX   LOG has a line naming client ADDR that
+#                       matches REGEX (grep -E, any case)
 
 # Print the keys that match no documented shape; fail if there are any.
 schema_bad_keys() {
@@ -73,6 +75,13 @@ held_snapshot() {
 	    --pattern 'etrn:held:*' | sort); do
 		echo "$k $(sb_redis ZRANGE "$k" 0 -1 | paste -sd' ')"
 	done
+}
+
+# Succeed when log $1 has a line with the address $2 (not as part of a
+# longer address) that matches extended regex $3, in any case.
+log_client() {
+	local a=${2//./\\.}
+	grep -E "(^|[^0-9.])$a([^0-9.]|\$)" "$1" | grep -Eiq -e "$3"
 }
 
 # Stop the sandbox (SIGTERM to every daemon) and fail if a daemon's log

@@ -18,6 +18,7 @@ set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init sec-abuse
 SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="etrnd_max_clients = 30
+etrnd_max_per_client = 0
 etrnd_timeout = 3s
 etrnd_max_errors = 5
 flush_lock_time = 1s
@@ -221,7 +222,7 @@ for t in ts: t.join()
 bad = []
 if not res["garbage"][0]:
     bad.append("garbage %r" % (res["garbage"],))
-if not (res["normal"][0].startswith("action=459 4.7.1 client 192.0.2.1")
+if not (res["normal"][0] == "action=459 4.7.1 ETRN not allowed here"
         and res["normal"][1] < 2):
     bad.append("normal %r" % (res["normal"],))
 for k, v in res.items():

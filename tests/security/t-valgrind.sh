@@ -58,7 +58,7 @@ sb_wait_for 60 sink_is customer 3 || fail "customer has $(sb_sink_count customer
 sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
 out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$SMTP_PORT" example.com)
 case $out in
-"459 4.7.1 <example.com>: Etrn command rejected: not a dial-up domain here") ;;
+"459 4.7.1 <example.com>: Etrn command rejected: ETRN not allowed here") ;;
 *) fail "ETRN through Postfix: $out" ;;
 esac
 pass "ETRN released 3 messages; a policy query for ETRN answered 459"

@@ -139,7 +139,10 @@ test_actions(void)
 	} acts[] = {
 		{ POL_OK, NULL, "action=OK\n\n" },
 		{ POL_DUNNO, "ignored", "action=DUNNO\n\n" },
-		{ POL_ETRN_DENIED, "why", "action=459 4.7.1 why\n\n" },
+		{ POL_ETRN_DENIED, "why", "action=459 4.7.1 ETRN not allowed "
+		    "here\n\n" },
+		{ POL_ETRN_DENIED, NULL, "action=459 4.7.1 ETRN not allowed "
+		    "here\n\n" },
 		{ POL_ETRN_RATE, NULL, "action=458 4.7.1 Too many ETRN "
 		    "requests, try again later\n\n" },
 		{ POL_ETRN_DOWN, NULL, "action=458 4.3.0 Unable to queue "
