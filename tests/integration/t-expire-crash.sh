@@ -12,7 +12,7 @@ set -eu
 sb_init expirecrash
 SB_ETRND=1 sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-N=30
+N=80	# enough that the kill lands while the sweep runs
 etrnd_pid=
 stop_etrnd() {
 	[ -n "$etrnd_pid" ] || return 0

@@ -71,8 +71,12 @@ out=$(python3 "$flood" per-client "$ETRND_PORT" 5 127.0.0.5 - 127.0.0.6) ||
     fail "etrnd_max_per_client:
 $out"
 logged 'network|per.?client|prefix|too many connections' 127.0.0.5
+# 25 refusals within the minute: five lines, the rest counted, not logged.
+nref=$(grep -c 'client=127\.0\.0\.5 refused: too many connections from' \
+    "$SB_LOG_DIR/etrnd.log" || true)
+[ "$nref" = 5 ] || fail "refusals of 127.0.0.5 logged $nref times, want 5"
 kill -0 "$ETRND_PID" || fail "etrnd died"
-pass "etrnd_max_per_client: $(printf '%s\n' "$out" | paste -sd' ')"
+pass "etrnd_max_per_client: $(printf '%s\n' "$out" | paste -sd' '); 25 refusals, $nref log lines"
 
 out=$(python3 "$flood" policy-requests "$POLICY_SOCK" 3) ||
     fail "policy_max_requests:
