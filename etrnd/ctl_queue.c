@@ -16,7 +16,10 @@
  *	`bytes' counter has drifted.  Held messages include those released
  *	and not yet delivered (state released).
  *
- *	list: one line per member of etrn:held:<domain>, oldest first.
+ *	list: one line per member of etrn:held:<domain>, oldest first, then
+ *	one per record of this host that is still pending for the domain
+ *	(etrn:pending:<host>; state "pending": recorded by etrn-milter, not
+ *	yet seen on hold by etrnd, counted nowhere).
  *
  *	flush: the listener's script (flushreq.c): for the domain (for
  *	"@domain" also every held domain below it, asked from Redis first)
@@ -444,6 +447,44 @@ list_one(struct ctl *c, const char *member, const char *score,
 	return 0;
 }
 
+/* list_pending - this host's pending records for domain d; -1 Redis
+ * failed, else the number shown */
+static int
+list_pending(struct ctl *c, const char *d, struct table *t, struct jw *w)
+{
+	struct buf key = BUF_INIT, member = BUF_INIT;
+	struct rr_reply r, f;
+	size_t	i;
+	int	n = 0;
+
+	rkey_pending(&key, c->s.hostname);
+	if (ctl_redis(c, &r, "ZRANGE", key.s, "0", "-1", NULL) < 0) {
+		buf_free(&key);
+		return -1;
+	}
+	for (i = 0; i < r.nelem && n >= 0; i++) {
+		if (r.elems[i] == NULL || !qid_valid(r.elems[i]))
+			continue;
+		rkey_msg(&key, c->s.hostname, r.elems[i]);
+		if (ctl_redis(c, &f, "HMGET", key.s, RF_DOMAIN, RF_STATE,
+		    NULL) < 0) {
+			n = -1;
+			break;
+		}
+		if (f.nelem == 2 && f.elems[0] && strcmp(f.elems[0], d) == 0 &&
+		    f.elems[1] && strcmp(f.elems[1], RSTATE_PENDING) == 0) {
+			buf_reset(&member);
+			rkey_member(&member, c->s.hostname, r.elems[i]);
+			n = list_one(c, member.s, "", t, w) < 0 ? -1 : n + 1;
+		}
+		rr_reply_free(&f);
+	}
+	rr_reply_free(&r);
+	buf_free(&key);
+	buf_free(&member);
+	return n;
+}
+
 /* list_begin - the table's header, or the JSON document's start */
 static void
 list_begin(struct ctl *c, const char *domain, struct table *t, struct jw *w)
@@ -474,7 +515,7 @@ cmd_list(struct ctl *c, int argc, char **argv)
 	struct table t;
 	struct jw w;
 	size_t	i;
-	int	rc = CTL_OK;
+	int	rc = CTL_OK, np = 0;
 
 	(void)argc;
 	if (ctl_domain_arg(argv[0], 0, &d, &err) < 0) {
@@ -493,10 +534,12 @@ cmd_list(struct ctl *c, int argc, char **argv)
 			if (r.elems[i] && list_one(c, r.elems[i],
 			    r.elems[i + 1], &t, &w) < 0)
 				rc = CTL_ERR;
+		if (rc == CTL_OK && (np = list_pending(c, d.s, &t, &w)) < 0)
+			rc = CTL_ERR;
 		if (rc == CTL_OK && c->json) {
 			jw_close(&w, ']');
 			jw_close(&w, '}');
-		} else if (rc == CTL_OK && r.nelem > 0)
+		} else if (rc == CTL_OK && (r.nelem > 0 || np > 0))
 			table_print(&t, &c->out);
 		else if (rc == CTL_OK)
 			buf_printf(&c->out, "no mail held for %s\n", d.s);

@@ -13,21 +13,36 @@
  *	the ID is recorded does the queue runner release the DSN.  So a DSN
  *	the MTA took while etrnd could not record it (killed, Redis down)
  *	is still on hold, unseen by anyone, when etrnd goes on: it looks for
- *	it (dsn_find_held: the hold queue files written since the attempt
- *	began, by their Message-ID, which is derived from the hold token)
- *	and releases that one instead of sending another.  Release is
+ *	it (dsn_find_held: the hold queue files from the null sender
+ *	written since the attempt began, by their Message-ID, which is
+ *	derived from the hold token with the secret key, dsn.c) and
+ *	releases that one instead of sending another.  Release is
  *	requeue where the backend has it (Postfix: one `postsuper -r - hold`
  *	for a sweep's DSNs, through pickup at once), else release.
+ *
+ *	MAIL FROM declares what the DSN carries (dsn_needs): BODY=8BITMIME
+ *	when any octet is 8-bit; SMTPUTF8 for a UTF-8 recipient or UTF-8 in
+ *	the DSN's own header, and for a returned message/global where the
+ *	server offers it.  8-bit data is never sent undeclared: a server
+ *	without 8BITMIME, or without SMTPUTF8 for a message/global part,
+ *	gets the DSN downgraded (dsn_downgrade: quoted-printable, or an
+ *	8-bit message/rfc822 as its headers), and err says so on success;
+ *	a UTF-8 recipient or DSN header cannot be downgraded and needs
+ *	SMTPUTF8.
  * SECURITY
  *	The recipient (the original envelope sender) is refused if it holds
  *	a control character, so it cannot add an SMTP command.  Found files
- *	are matched on the whole Message-ID value.
+ *	are matched on the whole Message-ID value and must have the null
+ *	envelope sender; the Message-ID cannot be guessed without the
+ *	secret key.
  * DIAGNOSTICS
  *	dsn_submit: 0 accepted (qid may be empty if the reply named none),
  *	1 refused for good (5xx, or an address SMTP cannot carry), -1
- *	try again; the reason in err.  dsn_find_held: 1 found, 0 not, -1
- *	the queue could not be read.  dsn_release: which DSNs are out of the
- *	hold queue, -1 when the queue cannot be asked.
+ *	try again; the reason in err (with 0: how the DSN was downgraded,
+ *	or nothing).  dsn_find_held: 1 found, 0 not, -1
+ *	the queue could not be read (also when a held file's headers could
+ *	not be read while it is still there).  dsn_release: which DSNs are
+ *	out of the hold queue, -1 when the queue cannot be asked.
  */
 #include "config.h"
 
@@ -38,9 +53,30 @@
 #include <strings.h>
 
 #include "etrnd/runner.h"
+#include "mail/dsn.h"
 #include "mail/holdtag.h"
 #include "util/log.h"
 #include "util/smtpc.h"
+
+/*
+ * dsn_fit - the DSN text made fit for server s (dsn_downgrade into alt),
+ * text, len and need updated; the extension s lacks, NULL if it fits
+ */
+static const char *
+dsn_fit(const struct smtpc *s, const char **text, size_t *len, int *need,
+    struct buf *alt)
+{
+	if (!((*need & DSN_8BITMIME) && !s->eightbit) &&
+	    !((*need & DSN_GLOBAL) && !s->smtputf8))
+		return NULL;
+	/* RFC 6533 6.3, RFC 6532 3.7: encoded, or headers only. */
+	if (dsn_downgrade(*text, *len, s->eightbit, s->smtputf8, alt) == 0) {
+		*text = alt->s;
+		*len = alt->len;
+		*need = dsn_needs(alt->s, alt->len);
+	}
+	return s->eightbit ? "SMTPUTF8" : "8BITMIME";
+}
 
 /* dsn_submit - one DSN to dsn_server (see DESCRIPTION) */
 int
@@ -49,7 +85,9 @@ dsn_submit(struct runner *r, const char *rcpt, const char *text, size_t len,
 {
 	struct smtpc s;
 	const unsigned char *p;
-	int	utf8 = 0, rc = -1;
+	struct buf alt = BUF_INIT;
+	const char *down = NULL;
+	int	utf8 = 0, rc = -1, need = dsn_needs(text, len);
 
 	*qid = '\0';
 	for (p = (const unsigned char *)rcpt; *p; p++) {
@@ -66,21 +104,32 @@ dsn_submit(struct runner *r, const char *rcpt, const char *text, size_t len,
 	if (smtpc_open(&s, r->s->dsn_server, (int)r->s->dsn_timeout * 1000,
 	    "DSN server", r->s->hostname, err) < 0)
 		return -1;
+	utf8 |= (need & DSN_SMTPUTF8) != 0;
 	if (utf8 && !s.smtputf8) {
 		buf_cat(err, "DSN server does not offer SMTPUTF8");
 		rc = 1;
-	} else if (smtpc_cmd(&s, 2, "MAIL FROM:<>%s", utf8 ? " SMTPUTF8" :
-	    "") == 0 && smtpc_cmd(&s, 2, "RCPT TO:<%s>", rcpt) == 0 &&
+	} else if ((down = dsn_fit(&s, &text, &len, &need, &alt)) != NULL &&
+	    (need & DSN_8BITMIME) && !s.eightbit) {
+		buf_cat(err, "the DSN cannot be made 7-bit");
+		rc = 1;
+	} else if (smtpc_cmd(&s, 2, "MAIL FROM:<>%s%s", need & DSN_8BITMIME ?
+	    " BODY=8BITMIME" : "", utf8 || ((need & DSN_GLOBAL) &&
+	    s.smtputf8) ? " SMTPUTF8" : "") == 0 &&
+	    smtpc_cmd(&s, 2, "RCPT TO:<%s>", rcpt) == 0 &&
 	    smtpc_cmd(&s, 3, "DATA") == 0 && smtpc_data(&s, text, len) == 0 &&
 	    smtpc_cmd(&s, 2, NULL) == 0) {
 		if (smtpc_queued_as(&s, qid, qidsize) == NULL ||
 		    !qid_valid(qid))
 			*qid = '\0';
 		(void)smtpc_cmd(&s, 2, "QUIT");
+		if (down != NULL)
+			buf_printf(err, "downgraded for a DSN server without "
+			    "%s", down);
 		rc = 0;
 	} else if (s.last.s != NULL && s.last.s[0] == '5')
 		rc = 1;
 	smtpc_close(&s);
+	buf_free(&alt);
 	return rc;
 }
 
@@ -108,6 +157,44 @@ dsn_message_id_is(const char *hdrs, const char *want)
 	return 0;
 }
 
+/*
+ * dsn_null_sender - is the queued message's envelope sender null: only
+ * such a file can be a DSN of ours (anyone may submit a message with a
+ * chosen Message-ID to the holding service); 0 when unknown
+ */
+static int
+dsn_null_sender(struct runner *r, const char *qid)
+{
+	struct qb_envelope env;
+	int	null;
+
+	if (r->qb->envelope == NULL)
+		return 0;
+	memset(&env, 0, sizeof(env));
+	null = r->qb->envelope(&r->qc, qid, &env) == QB_OK &&
+	    env.sender.len == 0;
+	qb_env_free(&env);
+	if (!null)
+		log_warnx("%s: held with the Message-ID of a DSN of ours but "
+		    "not from the null sender: ignored", qid);
+	return null;
+}
+
+/* dsn_gone - the queue says the file of qid is gone */
+static int
+dsn_gone(struct runner *r, char *qid)
+{
+	struct qb_qinfo *qi;
+	int	gone;
+
+	if ((qi = run_status(r, &qid, 1, NULL)) == NULL)
+		return 0;
+	gone = qi[0].state == QS_GONE;
+	qb_qinfo_free(qi, 1);
+	free(qi);
+	return gone;
+}
+
 /* dsn_find_held - a held DSN with this Message-ID written since */
 int
 dsn_find_held(struct runner *r, long long since, const char *msgid,
@@ -129,10 +216,15 @@ dsn_find_held(struct runner *r, long long since, const char *msgid,
 	for (i = 0; i < ids.n && !found; i++) {
 		buf_reset(&hdrs);
 		if (r->qb->read(&r->qc, ids.id[i], QB_READ_HEADERS, &hdrs) !=
-		    QB_OK)
-			continue;	/* gone meanwhile: not a held DSN */
+		    QB_OK) {
+			/* Gone meanwhile: not a held DSN.  Still there, or
+			 * not known: it may be ours, so no answer now. */
+			found = dsn_gone(r, ids.id[i]) ? 0 : -1;
+			continue;
+		}
 		if (dsn_message_id_is(buf_terminate(&hdrs), msgid) &&
-		    strlen(ids.id[i]) < qidsize) {
+		    strlen(ids.id[i]) < qidsize &&
+		    dsn_null_sender(r, ids.id[i])) {
 			snprintf(qid, qidsize, "%s", ids.id[i]);
 			found = 1;
 		}

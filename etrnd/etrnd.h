@@ -8,12 +8,16 @@
 #include "mail/settings.h"
 #include "util/redis_sync.h"
 
+struct lease;
+
 /* The queue runner (runner.c): the root process. */
 struct runner {
 	struct oe_settings *s;		/* current settings */
 	struct rpool *redis;		/* blocking Redis pool */
 	const struct qb_backend *qb;	/* queue backend */
 	struct qb_conf qc;
+	struct lease *lease;		/* this host's lease (lease.c): no
+					 * record is touched without it */
 };
 
 /* Set by signal handlers in main.c; the runner loop checks them. */

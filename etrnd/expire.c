@@ -11,8 +11,10 @@
  *	stopped:
  *	  held -> expiring                  (runner_flush leaves it alone)
  *	  the queue file is checked: in the hold queue and carrying the
- *	  record's token; gone -> the record is dropped; another token ->
- *	  the record is dropped and the file left alone (a reused ID)
+ *	  record's token in a signed tag (or an unsigned one of an older
+ *	  version: the record exists); gone -> the record is dropped;
+ *	  another token or a forged tag only -> the record is dropped and
+ *	  the file left alone (a reused ID; the forged tag is logged)
  *	  dsn_state: (unset) -> sending (-> queued) -> sent | none; with
  *	  dsn_server the sweep's DSNs wait on hold and are released
  *	  together (one command) before any file is deleted
@@ -22,7 +24,8 @@
  *	state of every due message, once to check the deleted files gone.
  *	A DSN is sent only to a non-null sender and only for recipients
  *	whose NOTIFY asks for failures (dsn.c).  Its Message-ID is derived
- *	from the hold token, so should etrnd die between handing the DSN
+ *	from the hold token with the secret key (holdtag_derive(): it does
+ *	not show the token), so should etrnd die between handing the DSN
  *	to the MTA and recording "sent", the copy sent again on restart has
  *	the same Message-ID as the first: recipients' systems see it as a
  *	duplicate.  Nothing is deleted before its DSN is out.
@@ -301,7 +304,7 @@ exp_tag(struct runner *r, const char *qid, const char *token,
 	struct holdtag t;
 	struct buf val = BUF_INIT;
 	const char *p, *e;
-	int	found = 0;
+	int	found = 0, st;
 
 	buf_reset(hdrs);
 	if (run_qb(r->qb->read(&r->qc, qid, QB_READ_HEADERS, hdrs),
@@ -320,9 +323,21 @@ exp_tag(struct runner *r, const char *qid, const char *token,
 				break;
 			buf_addch(&val, *e);
 		}
-		if (holdtag_parse(buf_terminate(&val), &t) == 0 &&
-		    strcmp(t.token, token) == 0)
+		/* An unsigned tag (older version) is taken for its record
+		 * only; a forged one never (docs/design.md, Forged tags). */
+		st = holdtag_parse(buf_terminate(&val), &t);
+		if (st == HOLDTAG_FORGED)
+			log_warnx("%s: forged %s header ignored (its MAC does "
+			    "not verify) domain=%s", qid, HOLDTAG_HEADER,
+			    t.domain);
+		else if ((st == HOLDTAG_OK || st == HOLDTAG_UNSIGNED) &&
+		    strcmp(t.token, token) == 0) {
+			if (st == HOLDTAG_UNSIGNED)
+				log_info("%s: unsigned %s header (held before "
+				    "tags were signed) taken for its record",
+				    qid, HOLDTAG_HEADER);
 			found = 1;
+		}
 	}
 	buf_free(&val);
 	return found;
@@ -512,6 +527,9 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 			log_warnx("%s: DSN to <%s> %s: %s", qid, rc->sender,
 			    st > 0 ? "refused for good, none sent" :
 			    "not submitted, trying again",
+			    buf_terminate(&err));
+		else if (err.len > 0)	/* how it was made fit */
+			log_info("%s: DSN to <%s> %s", qid, rc->sender,
 			    buf_terminate(&err));
 		buf_free(&err);
 		if (st != 0)

@@ -5,8 +5,10 @@
  *	etrnd [-fhtvV] [-c config_file]
  * DESCRIPTION
  *	See etrnd(8) and docs/etrnd.md.  main() reads top to bottom: the
- *	configuration, the listening sockets (bound as root), the pid file,
- *	then a fork: the child drops privileges to `user` and runs the SMTP
+ *	configuration, this host's lease (lease.c: another etrnd with the
+ *	same hostname makes it exit 1 here, before it binds or detaches),
+ *	the listening sockets (bound as root), the pid file, then a fork:
+ *	the child drops privileges to `user` and runs the SMTP
  *	listener (listener.c); the parent stays root and runs the queue
  *	runner (runner.c), restarting the listener should it die.
  *	SIGTERM/SIGINT stop both; SIGHUP is passed to the listener, which
@@ -29,6 +31,8 @@
 #include <unistd.h>
 
 #include "etrnd/etrnd.h"
+#include "etrnd/lease.h"
+#include "mail/holdtag.h"
 #include "util/daemonopt.h"
 #include "util/log.h"
 #include "util/net.h"
@@ -91,8 +95,7 @@ start_listener(struct oe_settings *s, const char *path, int *fds, int nfds)
 	sigset_t set, old;
 	pid_t	pid;
 
-	if (*s->user && (pw = getpwnam(s->user)) == NULL)
-		log_fatalx("user \"%s\" does not exist", s->user);
+	pw = daemon_user(s->user);	/* as root: an empty user is fatal */
 	/* SIGCHLD waits until listener_pid is set, or a quick death is lost. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -172,7 +175,8 @@ main(int argc, char **argv)
 	struct oe_settings s;
 	struct buf err = BUF_INIT;
 	struct runner r;
-	int	fds[NET_LISTEN_MAX], nfds;
+	struct lease *lease;
+	int	fds[NET_LISTEN_MAX], nfds, rc;
 
 	daemon_opts_parse(argc, argv, "etrnd", OE_DEFAULT_CONF, &o);
 	path = o.conf;
@@ -185,6 +189,21 @@ main(int argc, char **argv)
 		printf("%s: configuration OK\n", path);
 		exit(0);
 	}
+	/* Refused here, before detaching, rather than in the listener. */
+	(void)daemon_user(s.user);
+	daemon_check_pid("etrnd_pid_file", s.etrnd_pid_file);
+	if (holdtag_key_load(s.hold_secret_file, &err) < 0)
+		log_fatalx("hold_secret_file: %s", buf_terminate(&err));
+	/* Before binding (a second etrnd on this machine is told why, not
+	 * "address in use") and detaching (a refusal is this command's
+	 * status). */
+	lease = lease_new(&s);
+	if (lease_start(lease, &err) < 0) {
+		log_err("%s", buf_terminate(&err));
+		if (!o.fg)	/* the log went to syslog only */
+			fprintf(stderr, "etrnd: error: %s\n", err.s);
+		exit(1);
+	}
 	nfds = bind_all(s.etrnd_listen, fds);
 	if (!o.fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
@@ -193,6 +212,7 @@ main(int argc, char **argv)
 	/* The consumer group first: no flush request may fall between. */
 	if (runner_init(&r, &s) < 0)
 		log_warnx("queue runner: starting with errors (see above)");
+	r.lease = lease;
 	start_listener(&s, path, fds, nfds);
 	log_info("starting: listen=%s redis=%s host=%s mta=%s dsn=%s",
 	    s.etrnd_listen, s.redis_server, s.hostname, s.mta,
@@ -211,9 +231,10 @@ main(int argc, char **argv)
 	}
 	log_info("stopping");
 	stop_listener();
+	rc = lease_refused(r.lease) ? 1 : 0;
 	runner_free(&r);
 	if (*s.etrnd_pid_file)
 		unlink(s.etrnd_pid_file);
 	settings_free(&s);
-	return 0;
+	return rc;
 }

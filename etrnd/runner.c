@@ -27,7 +27,8 @@
  *	then released through the backend, in batches: a crash or a Redis
  *	outage after the MTA moved them leaves them followed, not recorded
  *	as held.  If a release fails, the messages still on hold are put
- *	back to "held"; the ones that left the hold anyway stay marked.
+ *	back to "held"; the ones that left the hold anyway stay marked (all
+ *	stay marked when the queue cannot be read then).
  *	A record found marked "released" with its file still on hold (the
  *	release never happened) is released again by the next flush.  When
  *	a release fails, or the queue cannot be read, the domain's flush is
@@ -41,6 +42,9 @@
  *	delivered after release_timeout -> back on hold (the queue is asked
  *	again after the rehold, and only what is really on hold is marked
  *	held), recipients that were delivered are dropped from the record.
+ *	A queue that cannot be read (the backend fails the whole call) is
+ *	no evidence: nothing is dropped, counted, released or put back on
+ *	hold in that pass, and the next pass starts afresh.
  *
  *	Each multi-key change is one Lua script; keys come from rkeys.c,
  *	keys that depend on stored data (the record's domain) are built in
@@ -63,6 +67,7 @@
 #include <time.h>
 
 #include "etrnd/etrnd.h"
+#include "etrnd/lease.h"
 #include "etrnd/runner.h"
 #include "mail/domain.h"
 #include "mail/holdtag.h"
@@ -347,11 +352,30 @@ run_redis(int rc, const char *what, const struct rr_reply *rep)
 	return rc;
 }
 
+/*
+ * run_leased - 1 while this host's lease is held (or there is none: the
+ * runner's tests).  Else rep is a failure like an outage, so that no
+ * record is touched and the flush request at hand is read again later.
+ */
+static int
+run_leased(struct runner *r, struct rr_reply *rep)
+{
+	if (r->lease == NULL || lease_hold(r->lease, r->redis))
+		return 1;
+	memset(rep, 0, sizeof(*rep));
+	rep->status = RR_IO;
+	rep->str = xstrdup("lease not held");
+	rs.redis_io = 1;
+	return 0;
+}
+
 /* run_cmd - a command; -1 (logged once) on failure */
 int
 run_cmd(struct runner *r, const char *what, struct rargs *a,
     struct rr_reply *rep)
 {
+	if (!run_leased(r, rep))
+		return -1;
 	return run_redis(rpool_command(r->redis, a->n, a->v, a->l, rep), what,
 	    rep);
 }
@@ -361,8 +385,11 @@ int
 run_script(struct runner *r, struct rscript *sc, const char *what,
     int nkeys, struct rargs *a, struct rr_reply *rep)
 {
-	int	rc = rpool_script(r->redis, sc, nkeys, a->n, a->v, a->l, rep);
+	int	rc;
 
+	if (!run_leased(r, rep))
+		return -1;
+	rc = rpool_script(r->redis, sc, nkeys, a->n, a->v, a->l, rep);
 	if (rc == 0 && rep->type != RRT_ARRAY && rep->status != RR_NIL) {
 		rr_reply_free(rep);
 		rep->str = xstrdup("unexpected reply");
@@ -503,10 +530,14 @@ runner_init(struct runner *r, struct oe_settings *s)
 	return run_group(r) < 0 ? -1 : 0;
 }
 
-/* runner_free - release what runner_init made */
+/* runner_free - release what runner_init made, and the lease */
 void
 runner_free(struct runner *r)
 {
+	if (r->lease != NULL) {
+		lease_release(r->lease, r->redis);
+		lease_free(r->lease);
+	}
 	rpool_free(r->redis);
 	free(r->qc.queue_directory);
 	memset(r, 0, sizeof(*r));
@@ -667,7 +698,12 @@ run_block_ms(struct runner *r)
 	return ms;
 }
 
-/* runner_loop - serve flush requests and track (see DESCRIPTION) */
+/*
+ * runner_loop - serve flush requests and track (see DESCRIPTION).  Every
+ * step needs this host's lease (lease.c), renewed here when due: without
+ * it nothing is released, tracked or expired.  Another etrnd found
+ * holding it before this one ever did stops etrnd (a refused start).
+ */
 void
 runner_loop(struct runner *r)
 {
@@ -676,14 +712,25 @@ runner_loop(struct runner *r)
 	long long ms, start, spent;
 	int	more;
 
+	if (r->lease == NULL)	/* etrnd takes it at start, tests here */
+		r->lease = lease_new(r->s);
 	while (!etrnd_stop && !etrnd_child_exited) {
+		if (!lease_hold(r->lease, r->redis)) {
+			if (lease_refused(r->lease))
+				etrnd_stop = 1;
+			run_pause(RUN_RETRY_MS);
+			pending = 1;
+			continue;
+		}
 		if (!run_ready(r)) {
 			run_pause(RUN_RETRY_MS);
 			continue;
 		}
 		if ((start = run_now_ms()) >= rs.next_track) {
+			(void)pending_sweep(r);
 			(void)runner_track(r);
-			more = expire_sweep(r) > 0;
+			more = lease_hold(r->lease, r->redis) &&
+			    expire_sweep(r) > 0;
 			/*
 			 * A pass reads the queue directories (and, for a
 			 * message put back on hold, the queue listing): on a
@@ -696,6 +743,8 @@ runner_loop(struct runner *r)
 			    RUN_QB_BACKOFF_MS : spent * 4 >
 			    r->s->queue_run_interval ? spent * 4 :
 			    r->s->queue_run_interval);
+			if (lease_hold(r->lease, r->redis) && rcnrun_step(r) > 0)
+				more = 1;	/* a reconcile pass goes on */
 			/* Expiry still behind: go on after a look at the
 			 * stream, so flush requests are served meanwhile. */
 			if (more && !rs.qb_down)
@@ -706,13 +755,20 @@ runner_loop(struct runner *r)
 			run_pause(RUN_RETRY_MS);
 			continue;
 		}
+		if (!lease_hold(r->lease, r->redis))
+			continue;
 		if ((n = run_read(r, pending ? "0" : ">", &last)) < 0) {
 			pending = 1;
 			run_pause(RUN_RETRY_MS);
 		} else if (pending)
 			pending = n > 0;
-		else if (n == 0 && (ms = run_block_ms(r)) > 0)
-			run_wait(r, last.s ? last.s : "", ms);
+		else if (n == 0 && (ms = run_block_ms(r)) > 0) {
+			/* Wake for the lease's renewal, never past it. */
+			if (ms > lease_wait_ms(r->lease))
+				ms = lease_wait_ms(r->lease);
+			if (ms > 0)
+				run_wait(r, last.s ? last.s : "", ms);
+		}
 	}
 	buf_free(&last);
 }
@@ -885,8 +941,11 @@ run_unmark(struct runner *r, char *const *ids, size_t n)
 	return rc;
 }
 
-/* run_left_hold - after a failed release: those out of hold first */
-static size_t
+/*
+ * run_left_hold - after a failed release: those out of hold first, their
+ * number; -1 when the queue could not be read (ids unchanged)
+ */
+static long
 run_left_hold(struct runner *r, char **ids, size_t n)
 {
 	struct qb_qinfo *qi = xcalloc(n, sizeof(*qi));
@@ -897,16 +956,17 @@ run_left_hold(struct runner *r, char **ids, size_t n)
 	for (i = 0; i < n; i++)
 		qi[i].id = ids[i];
 	ok = r->qb->locate(&r->qc, qi, n) == QB_OK;
-	for (i = 0; i < n; i++)
-		if (ok && qi[i].state != QS_HELD)
+	for (i = 0; ok && i < n; i++)
+		if (qi[i].state != QS_HELD)
 			tmp[lo++] = qi[i].id;
 		else
 			tmp[--hi] = qi[i].id;
-	memcpy(ids, tmp, n * sizeof(*tmp));
+	if (ok)
+		memcpy(ids, tmp, n * sizeof(*tmp));
 	qb_qinfo_free(qi, n);
 	free(qi);
 	free(tmp);
-	return lo;
+	return ok ? (long)lo : -1;
 }
 
 /*
@@ -927,6 +987,7 @@ run_release(struct runner *r, const char *d, const char *client, char **ids,
 	struct qb_idlist m = { NULL, 0, 0 };
 	enum qb_status st;
 	size_t	k;
+	long	left = 0;
 	int	rc;
 
 	if ((rc = run_mark(r, d, client, ids, n, &m)) < 0 || m.n == 0) {
@@ -934,8 +995,18 @@ run_release(struct runner *r, const char *d, const char *client, char **ids,
 		return rc;
 	}
 	k = m.n;
-	if ((st = r->qb->release(&r->qc, m.id, m.n)) != QB_OK) {
-		k = run_left_hold(r, m.id, m.n);
+	if ((st = r->qb->release(&r->qc, m.id, m.n)) != QB_OK &&
+	    (left = run_left_hold(r, m.id, m.n)) < 0) {
+		/* No evidence either way: the marks stay, so tracking
+		 * follows them and the retry releases what is on hold. */
+		log_warnx("flush domain=%s client=%.100s: release of %zu "
+		    "messages failed (%s) and the queue cannot be read; all "
+		    "stay marked released", d, client, m.n,
+		    qb_status_name(st));
+		k = 0;
+		*failed = 1;
+	} else if (st != QB_OK) {
+		k = (size_t)left;
 		log_warnx("flush domain=%s client=%.100s: release of %zu "
 		    "messages failed (%s); %zu left the hold anyway, %zu stay "
 		    "held", d, client, m.n, qb_status_name(st), k, m.n - k);

@@ -36,4 +36,9 @@ int	dsn_release_one(struct runner *, const char *);
 /* expire.c: return held mail past its deadline, send delay warnings. */
 int	expire_sweep(struct runner *);
 
+/* rcnrun.c: reconcile every reconcile_interval, one step per call. */
+int	rcnrun_step(struct runner *);
+/* pending.c: count recorded mail once on hold, drop what never got there. */
+int	pending_sweep(struct runner *);
+
 #endif

@@ -11,6 +11,12 @@
  *	non-dial-up domains keeps flowing while Redis is away.  Until the
  *	first successful load, lookups answer DC_UNKNOWN and the configured
  *	on_redis_error action applies.
+ *
+ *	The same thread asks reinject_server's EHLO (reinject_probe) when it
+ *	starts and after each SIGUSR1, so a server that would make splits
+ *	fail (no DSN, 8BITMIME or SMTPUTF8) is named in the log before mail
+ *	needs it.  A server not up yet (the MTA starting after the milter)
+ *	is asked once more at the next refresh.
  * DIAGNOSTICS
  *	A warning when a refresh fails and an info line when it works again
  *	or the number of domains changes, not one line per refresh.
@@ -31,6 +37,8 @@ static int dc_loaded;
 static pthread_mutex_t dc_wake_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t dc_wake = PTHREAD_COND_INITIALIZER;
 static int dc_wake_flag;
+
+#define PROBE_TRIES	2	/* reinject_server probes at start, reload */
 
 /* domcache_refresh - load once; 0 on success */
 static int
@@ -79,11 +87,14 @@ domcache_thread(void *arg)
 	struct timespec ts;
 	long long every;
 	struct cfg *c;
+	int	probes = PROBE_TRIES, woken;
 
 	(void)arg;
 	for (;;) {
 		c = cfg_acquire();
 		every = c->s.domain_refresh;
+		if (probes > 0)
+			probes = reinject_probe(c) < 0 ? probes - 1 : 0;
 		cfg_release(c);
 		/* Retry sooner while no list was ever loaded. */
 		if (!dc_loaded && every > 2)
@@ -95,8 +106,11 @@ domcache_thread(void *arg)
 			if (pthread_cond_timedwait(&dc_wake, &dc_wake_lock,
 			    &ts) != 0)
 				break;
+		woken = dc_wake_flag;
 		dc_wake_flag = 0;
 		pthread_mutex_unlock(&dc_wake_lock);
+		if (woken)	/* SIGUSR1: the server may have changed */
+			probes = PROBE_TRIES;
 		domcache_refresh();
 	}
 	return NULL;

@@ -4,18 +4,22 @@
  * DESCRIPTION
  *	hold_eom() turns the plan (record.c) into milter actions, in an
  *	order chosen so that a failure at any step leaves nothing lost:
- *	1. forged X-ETRN-Hold headers are deleted from every message;
+ *	1. forged X-ETRN-Hold headers are deleted from every message (on
+ *	   the DSN daemon too);
  *	2. each dial-up domain that must leave the original is re-injected
  *	   as its own copy (reinject.c); any failure tempfails the
  *	   original, before anything else was changed;
  *	3. the copied recipients are removed from the original;
  *	4. for the domain held with the original: the hold record is
- *	   written to Redis first, then the tag header is added and the
- *	   message quarantined.  If Redis fails the original is tempfailed
+ *	   written to Redis first, then the tag header, signed with the
+ *	   installation's secret (holdtag.c), is added and the message
+ *	   quarantined.  If Redis fails the original is tempfailed
  *	   (on_redis_error = tempfail) or passed on unheld (accept: it then
  *	   waits in the deferred queue and expires like any undeliverable
- *	   mail).  A record whose message never reached the hold queue is
- *	   dropped by expiry or reconcile, which check the queue.
+ *	   mail).  The record is written "pending": it counts nowhere
+ *	   until etrnd finds the message on hold, and one whose message
+ *	   never reaches the hold queue is dropped after pending_timeout
+ *	   (etrnd/pending.c).
  *	On the MTA daemon named by dsn_daemon_name (the {daemon_name}
  *	macro), where etrnd submits DSNs, every message is put on hold
  *	(quarantined) as it is, without a record: etrnd notes its queue ID
@@ -202,8 +206,10 @@ hold_eom(SMFICTX *ctx, struct conn *cn)
 
 	if (qid != NULL && !qid_valid(qid))
 		qid = NULL;
-	if (cn->dsn)
+	if (cn->dsn) {
+		hold_untag(ctx, qid ? qid : "NOQUEUE", m->ntags);
 		return hold_dsn(ctx, cn, qid);
+	}
 	if (plan_make(m, &p) && qid == NULL) {
 		log_err("NOQUEUE: tempfail: no valid queue ID macro {i} at end "
 		    "of message");

@@ -6,9 +6,18 @@
  * DESCRIPTION
  *	See etrn-milter(8).  main() reads top to bottom: arguments, the
  *	configuration, the listening socket (opened as root, then given to
- *	milter_socket_group with milter_socket_mode), privileges dropped to
- *	`user`, the domain cache thread, the SIGUSR1 reload thread, then
+ *	milter_socket_group with milter_socket_mode), the pid file,
+ *	privileges dropped to `user`, the domain cache thread, the SIGUSR1 reload thread, then
  *	smfi_main() until SIGTERM/SIGINT/SIGHUP (libmilter owns those).
+ * SECURITY
+ *	Started as root, it refuses an empty `user` (daemon_user); `user =
+ *	root` keeps root on purpose.  Root binds a unix socket only in a
+ *	directory that root alone can write, with umask 0177 (root's, 0600:
+ *	nobody else can connect), then chowns and chmods it by its resolved
+ *	path, which nobody else can replace there; the pid file is written
+ *	there too, by rename (safepath.c), and stays root's, so the milter,
+ *	running as `user`, leaves both behind at exit: the next start
+ *	replaces them.
  */
 #include "config.h"
 
@@ -31,10 +40,12 @@
 
 #include <libmilter/mfapi.h>
 
+#include "mail/holdtag.h"
 #include "milter/milter.h"
 #include "util/daemonopt.h"
 #include "util/log.h"
 #include "util/net.h"
+#include "util/safepath.h"
 #include "util/xalloc.h"
 
 extern struct smfiDesc milter_desc;
@@ -143,18 +154,35 @@ socket_nodelay(void)
 	}
 }
 
-/* open_socket - listen, set owner and mode of a unix socket */
+/*
+ * open_socket - listen; a unix socket is bound in a root-only directory
+ * (the resolved path, see safepath.c) with umask 0177, so that nobody
+ * but root reaches it before it gets its owner and mode by that path
+ */
 static void
 open_socket(const struct oe_settings *s, const struct passwd *pw)
 {
+	static struct buf conn = BUF_INIT;	/* libmilter keeps a pointer */
+	struct buf path = BUF_INIT, err = BUF_INIT;
 	struct net_addr na;
 	struct group *gr = NULL;
+	mode_t	old;
+	int	rc;
 
 	if (net_parse(s->milter_socket, &na) < 0)
 		log_fatalx("bad milter_socket \"%s\"", s->milter_socket);
-	if (smfi_setconn((char *)s->milter_socket) != MI_SUCCESS)
+	if (na.kind == NET_UNIX) {
+		if (safepath_resolve(na.path, &path, &err) < 0)
+			log_fatalx("milter_socket: %s", buf_terminate(&err));
+		buf_printf(&conn, "unix:%s", buf_terminate(&path));
+	} else
+		buf_cat(&conn, s->milter_socket);
+	if (smfi_setconn((char *)buf_terminate(&conn)) != MI_SUCCESS)
 		log_fatalx("smfi_setconn %s failed", s->milter_socket);
-	if (smfi_opensocket(1) != MI_SUCCESS)
+	old = umask(0177);
+	rc = smfi_opensocket(1);
+	umask(old);
+	if (rc != MI_SUCCESS)
 		log_fatalx("cannot listen on %s (directory missing, or in "
 		    "use?)", s->milter_socket);
 	if (na.kind != NET_UNIX) {
@@ -165,11 +193,13 @@ open_socket(const struct oe_settings *s, const struct passwd *pw)
 	    (gr = getgrnam(s->milter_socket_group)) == NULL)
 		log_fatalx("milter_socket_group \"%s\" does not exist",
 		    s->milter_socket_group);
-	if ((pw || gr) && chown(na.path, pw ? pw->pw_uid : (uid_t)-1,
+	if ((pw || gr) && chown(path.s, pw ? pw->pw_uid : (uid_t)-1,
 	    gr ? gr->gr_gid : (gid_t)-1) < 0)
-		log_fatal("chown %s", na.path);
-	if (chmod(na.path, (mode_t)s->milter_socket_mode) < 0)
-		log_fatal("chmod %s", na.path);
+		log_fatal("chown %s", path.s);
+	if (chmod(path.s, (mode_t)s->milter_socket_mode) < 0)
+		log_fatal("chmod %s", path.s);
+	buf_free(&path);
+	buf_free(&err);
 }
 
 int
@@ -196,14 +226,16 @@ main(int argc, char **argv)
 		printf("%s: configuration OK\n", path);
 		exit(0);
 	}
-	if (*c->s.user && (pw = getpwnam(c->s.user)) == NULL)
-		log_fatalx("user \"%s\" does not exist", c->s.user);
+	pw = daemon_user(c->s.user);
+	if (holdtag_key_load(c->s.hold_secret_file, &err) < 0)
+		log_fatalx("hold_secret_file: %s", buf_terminate(&err));
 	if (smfi_register(milter_desc) != MI_SUCCESS)
 		log_fatalx("smfi_register failed");
 	signal(SIGPIPE, SIG_IGN);
+	daemon_check_pid("milter_pid_file", c->s.milter_pid_file);
+	open_socket(&c->s, pw);	/* before detaching: a failure is our status */
 	if (!o.fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
-	open_socket(&c->s, pw);
 	daemon_write_pid("milter_pid_file", c->s.milter_pid_file, pw);
 	daemon_drop_privileges(pw);
 	/*
@@ -223,13 +255,16 @@ main(int argc, char **argv)
 		log_fatal("cannot start threads");
 	log_info("starting: socket=%s redis=%s host=%s user=%s",
 	    c->s.milter_socket, c->s.redis_server, c->s.hostname,
-	    pw ? pw->pw_name : "(unchanged)");
+	    *c->s.user ? c->s.user : "(unchanged)");
 	cfg_release(c);
 	rc = smfi_main();
 	log_info("stopping");
 	c = cfg_acquire();
-	if (*c->s.milter_pid_file && unlink(c->s.milter_pid_file) < 0 && errno != ENOENT)
-		log_warn("cannot remove milter_pid_file %s", c->s.milter_pid_file);
+	/* As `user` it cannot remove root's pid file: the next start will. */
+	if (*c->s.milter_pid_file && unlink(c->s.milter_pid_file) < 0 &&
+	    errno != ENOENT && errno != EACCES && errno != EPERM)
+		log_warn("cannot remove milter_pid_file %s",
+		    c->s.milter_pid_file);
 	cfg_release(c);
 	return rc == MI_SUCCESS ? 0 : 1;
 }

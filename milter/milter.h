@@ -101,8 +101,12 @@ struct hold_result {
 };
 
 /* Re-injection of per-domain copies (reinject.c). */
+struct smtpc;
 int	reinject_copy(const struct cfg *, struct msg *, const struct rgroup *,
 	    struct buf *, struct buf *);
+const char *reinject_lacks(const struct msg *, const struct rgroup *,
+	    const struct smtpc *);
+int	reinject_probe(const struct cfg *);
 
 /* Redis writes (store.c). */
 struct hold_info {

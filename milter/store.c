@@ -2,10 +2,14 @@
  * NAME
  *	store - etrn-milter's Redis reads and writes
  * DESCRIPTION
- *	store_hold() writes a hold record and every index in one Lua script,
- *	so Redis never shows a half-recorded message: the record hash, the
- *	domain's held set, its counters (held, bytes, oldest, received), the
- *	host's expiry and warning indexes and the host's domain set.  When a
+ *	store_hold() writes a hold record in state "pending" in one Lua
+ *	script: the record hash, its entry in etrn:pending:<host> (score:
+ *	arrival in ms) and the domain sets.  The milter writes it before it
+ *	tags and quarantines the message, and a later milter or cleanup may
+ *	still reject the message, so a pending record counts nowhere: not in
+ *	the domain's held set, counters, expiry or warning indexes.  etrnd
+ *	promotes it to "held" (and counts it) once it finds the message on
+ *	hold, or drops it after pending_timeout (etrnd/pending.c).  When a
  *	record with the same host and queue ID already exists (Postfix
  *	reused the ID of a message whose file is gone), its contributions
  *	are taken out first (held set, counters, oldest, expiry and warning
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mail/domstore.h"
 #include "mail/rkeys.h"
@@ -31,49 +36,42 @@
 #include "util/log.h"
 
 /*
- * KEYS: msg held stats expiry warn hostdomains helddomains
- * ARGV: member qid arrived expires warn_at size domain held_prefix
- *       stats_prefix, then field/value pairs of the record
+ * KEYS: msg pending expiry warn hostdomains helddomains
+ * ARGV: member qid arrived_ms domain held_prefix stats_prefix, then
+ *       field/value pairs of the record
  */
 static struct rscript store_hold_script = {
 	UNHOLD_LUA
 	"local old = redis.call('HMGET', KEYS[1], 'domain', 'size')\n"
 	"if old[1] then\n"
-	"  unhold(ARGV[8] .. old[1], ARGV[9] .. old[1], ARGV[1], old[2])\n"
+	"  unhold(ARGV[5] .. old[1], ARGV[6] .. old[1], ARGV[1], old[2])\n"
+	"  redis.call('ZREM', KEYS[3], ARGV[2])\n"
 	"  redis.call('ZREM', KEYS[4], ARGV[2])\n"
-	"  redis.call('ZREM', KEYS[5], ARGV[2])\n"
 	"  redis.call('DEL', KEYS[1])\n"
 	"end\n"
-	"redis.call('HSET', KEYS[1], unpack(ARGV, 10))\n"
-	"redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])\n"
-	"redis.call('HINCRBY', KEYS[3], 'held', 1)\n"
-	"redis.call('HINCRBY', KEYS[3], 'bytes', ARGV[6])\n"
-	"redis.call('HINCRBY', KEYS[3], 'received', 1)\n"
-	"local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
-	"redis.call('HSET', KEYS[3], 'oldest', first[2])\n"
-	"redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])\n"
-	"if ARGV[5] ~= '0' then\n"
-	"  redis.call('ZADD', KEYS[5], ARGV[5], ARGV[2])\n"
-	"end\n"
-	"redis.call('SADD', KEYS[6], ARGV[7])\n"
-	"redis.call('SADD', KEYS[7], ARGV[7])\n"
+	"redis.call('HSET', KEYS[1], unpack(ARGV, 7))\n"
+	"redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])\n"
+	"redis.call('SADD', KEYS[5], ARGV[4])\n"
+	"redis.call('SADD', KEYS[6], ARGV[4])\n"
 	"return 1\n",
 	""
 };
 
-#define HOLD_KEYS	7
-#define HOLD_FIXED	9
+#define HOLD_KEYS	6
+#define HOLD_FIXED	6
 #define HOLD_FIELDS	17
 #define HOLD_ARGS	(HOLD_KEYS + HOLD_FIXED + 2 * HOLD_FIELDS)
 
-/* store_hold - record a held message (see above) */
+/* store_hold - record a message about to be held, pending (see above) */
 int
 store_hold(const struct cfg *c, const struct msg *m, const struct rgroup *g,
     const struct hold_info *h, struct buf *err)
 {
 	struct buf k[HOLD_KEYS], member = BUF_INIT, heldp = BUF_INIT,
 	    statsp = BUF_INIT, rcpts = BUF_INIT;
-	char	arrived[24], expires[24], warn_at[24], size[24], nrcpt[24];
+	char	arrived[24], arrived_ms[24], expires[24], warn_at[24],
+	    size[24], nrcpt[24];
+	struct timespec ts;
 	const char *av[HOLD_ARGS];
 	size_t	al[HOLD_ARGS];
 	struct rr_reply r;
@@ -83,17 +81,19 @@ store_hold(const struct cfg *c, const struct msg *m, const struct rgroup *g,
 	for (i = 0; i < HOLD_KEYS; i++)
 		buf_init(&k[i]);
 	rkey_msg(&k[0], host, h->qid);
-	rkey_held(&k[1], h->domain);
-	rkey_stats(&k[2], h->domain);
-	rkey_expiry(&k[3], host);
-	rkey_warn(&k[4], host);
-	rkey_hostdomains(&k[5], host);
-	rkey_helddomains(&k[6]);
+	rkey_pending(&k[1], host);
+	rkey_expiry(&k[2], host);
+	rkey_warn(&k[3], host);
+	rkey_hostdomains(&k[4], host);
+	rkey_helddomains(&k[5]);
 	rkey_member(&member, host, h->qid);
 	rkey_held(&heldp, "");		/* the prefixes "etrn:held:" and */
 	rkey_stats(&statsp, "");	/* "etrn:stats:" for the old record */
 	record_rcpts(&rcpts, m, g);
 	snprintf(arrived, sizeof(arrived), "%lld", h->arrived);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(arrived_ms, sizeof(arrived_ms), "%lld",
+	    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	snprintf(expires, sizeof(expires), "%lld", h->expires);
 	snprintf(warn_at, sizeof(warn_at), "%lld", h->warn_at);
 	snprintf(size, sizeof(size), "%llu", m->size);
@@ -106,10 +106,7 @@ store_hold(const struct cfg *c, const struct msg *m, const struct rgroup *g,
 		ARG(k[i].s, k[i].len);
 	STR(member.s);
 	STR(h->qid);
-	STR(arrived);
-	STR(expires);
-	STR(warn_at);
-	STR(size);
+	STR(arrived_ms);
 	STR(h->domain);
 	STR(heldp.s);
 	STR(statsp.s);
@@ -117,7 +114,7 @@ store_hold(const struct cfg *c, const struct msg *m, const struct rgroup *g,
 	FIELD(RF_HOST, host);
 	FIELD(RF_QUEUEID, h->qid);
 	FIELD(RF_TOKEN, h->token);
-	FIELD(RF_STATE, RSTATE_HELD);
+	FIELD(RF_STATE, RSTATE_PENDING);
 	FIELD(RF_SENDER, m->sender);
 	STR(RF_RCPTS);
 	ARG(rcpts.s, rcpts.len);

@@ -15,7 +15,12 @@
  * SECURITY
  *	Runs as `user` after opening its socket; needs no root afterwards
  *	and no access to the mail queue: a flush request goes to Redis,
- *	where etrnd's queue runner validates it again.
+ *	where etrnd's queue runner validates it again.  Started as root it
+ *	refuses an empty `user` (`user = root` keeps root on purpose).  Its
+ *	unix sockets and pid file are created by root only in directories
+ *	root alone can write (net.c, safepath.c) and the pid file stays
+ *	root's: running as `user`, it leaves both behind at exit, and the
+ *	next start replaces them.
  */
 #include "config.h"
 
@@ -70,16 +75,22 @@ remove_sockets(const char *list)
 	for (p = strtok_r(copy, ", \t", &save); p != NULL;
 	    p = strtok_r(NULL, ", \t", &save))
 		if (net_parse(p, &na) == 0 && na.kind == NET_UNIX &&
-		    unlink(na.path) < 0 && errno != ENOENT)
+		    unlink(na.path) < 0 && errno != ENOENT &&
+		    errno != EACCES && errno != EPERM)
 			log_warn("cannot remove socket %s", na.path);
 	free(copy);
 }
 
-/* remove_file - unlink at exit; a warning if that fails */
+/*
+ * remove_file - unlink at exit; a warning if that fails for another
+ * reason than the directory being root's (then the next start replaces
+ * the file)
+ */
 static void
 remove_file(const char *what, const char *path)
 {
-	if (*path && unlink(path) < 0 && errno != ENOENT)
+	if (*path && unlink(path) < 0 && errno != ENOENT &&
+	    errno != EACCES && errno != EPERM)
 		log_warn("cannot remove %s %s", what, path);
 }
 
@@ -103,8 +114,8 @@ main(int argc, char **argv)
 		printf("%s: configuration OK\n", o.conf);
 		exit(0);
 	}
-	if (*s->user && (pw = getpwnam(s->user)) == NULL)
-		log_fatalx("user \"%s\" does not exist", s->user);
+	pw = daemon_user(s->user);
+	daemon_check_pid("policy_pid_file", s->policy_pid_file);
 	nfds = open_all(s, pw, fds);
 	listen = xstrdup(s->policy_listen);
 	if (!o.fg && daemon(0, 0) < 0)
@@ -117,7 +128,7 @@ main(int argc, char **argv)
 		log_fatalx("%s", buf_terminate(&err));
 	log_verbose = s->verbose || o.verbose;
 	log_info("starting: listen=%s user=%s", s->policy_listen,
-	    pw ? pw->pw_name : "(unchanged)");
+	    *s->user ? s->user : "(unchanged)");
 	rc = policyd_run(s, o.conf, fds, nfds);	/* frees s */
 	remove_sockets(listen);
 	remove_file("policy_pid_file", pid_file);

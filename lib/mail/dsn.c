@@ -5,6 +5,8 @@
  *	if (dsn_wanted(DSN_FAILED, notify, sender)) ...
  *	dsn_build(&in, &msg, &err);	(submit msg with a null sender)
  *	dsn_message_id(&mid, DSN_FAILED, token, hostname);
+ *	flags = dsn_needs(msg.s, msg.len);	(BODY=8BITMIME, SMTPUTF8)
+ *	dsn_downgrade(msg.s, msg.len, has8bitmime, hassmtputf8, &fit);
  * DESCRIPTION
  *	dsn_build() writes a complete multipart/report message (RFC 6522)
  *	with LF line ends, for the held message described by a struct
@@ -23,7 +25,10 @@
  *	     failed has Status 4.4.7 (delivery time expired: the code MTAs
  *	     report with "failed" when a queue lifetime runs out), delayed
  *	     4.4.1 (no answer from host).
- *	  3. message/rfc822 (whole message) or text/rfc822-headers, without
+ *	  3. message/rfc822 (whole message) or text/rfc822-headers, or for
+ *	     a UTF-8 original (raw UTF-8 in its header section, as an
+ *	     SMTPUTF8 message has) message/global or message/global-headers
+ *	     (RFC 6532 3.7, RFC 6533 6.3); without
  *	     the internal X-ETRN-Hold header (and its continuation lines),
  *	     line ends made LF; a bare CR ends a line in the body but
  *	     becomes a space in the header section, where it could
@@ -47,8 +52,33 @@
  *	for NEVER; with a NOTIFY list only for FAILURE (failed) or DELAY
  *	(delayed); without NOTIFY for both, as MTAs do.
  *
- *	dsn_message_id() is <expired.TOKEN@host> or <delayed.TOKEN@host>:
- *	a DSN sent again after a crash carries the same Message-ID.
+ *	dsn_message_id() is <expired.ID@host> or <delayed.ID@host>, ID
+ *	derived from the hold token with the secret key (holdtag_derive()):
+ *	a DSN sent again after a crash carries the same Message-ID, and
+ *	none shows the token, the last check before a queue file is
+ *	deleted, to the sender.
+ *
+ *	dsn_needs() tells the submitter what a built DSN declares in MAIL
+ *	FROM: DSN_8BITMIME when any octet is >= 0x80 (BODY=8BITMIME, RFC
+ *	6152); DSN_SMTPUTF8 when its own header section holds UTF-8 (a UTF-8
+ *	sender in To:), which needs SMTPUTF8 (RFC 6531); DSN_GLOBAL when a
+ *	part is message/global or message/global-headers (sent with
+ *	SMTPUTF8 where offered: such a part is opaque 8-bit content without
+ *	it, RFC 6532 3.7).  It reads only the top header and the part
+ *	headers, found by the boundary, which occurs in no content.
+ *
+ *	dsn_downgrade() makes a built DSN fit for a server without 8BITMIME
+ *	or SMTPUTF8 (RFC 6152, RFC 6532 3.7, RFC 6533 6.3).  Without
+ *	8BITMIME every 8-bit part is encoded quoted-printable, except an
+ *	8-bit message/rfc822, which no encoding may wrap: it is replaced by
+ *	its header section as text/rfc822-headers (quoted-printable if
+ *	8-bit), and a paragraph at the end of the text says only the headers
+ *	are attached.  Without SMTPUTF8 the message/global and
+ *	message/global-headers parts are encoded; the rest is left as is.
+ *	The top header's 8bit line is set anew.  A UTF-8 top header (a
+ *	UTF-8 sender) cannot be downgraded: the caller refuses that DSN.
+ *	The delivery-status part is US-ASCII by construction (above), so it
+ *	is never message/global-delivery-status.
  * SECURITY
  *	Nothing from the envelope, the record or the original message can
  *	add a header line or a MIME part: every value written to a header
@@ -60,7 +90,8 @@
  *	bits and is drawn again if it occurs anywhere in the content of a
  *	part.
  * DIAGNOSTICS
- *	dsn_build() returns -1 and appends a reason to err when no
+ *	dsn_downgrade() returns -1 for a message not shaped as dsn_build()
+ *	writes it.  dsn_build() returns -1 and appends a reason to err when no
  *	recipient wants a DSN, there is no sender, an input is missing, a
  *	line of the report would exceed 998 octets (an absurdly long
  *	address), or no usable boundary was found.
@@ -96,6 +127,7 @@ struct dsn_ctx {
 	struct buf text, status, orig;	/* part contents */
 	const char *orig_type;
 	int	orig_ok;		/* the original is returned */
+	int	orig_utf8;		/* ... with UTF-8 in its header */
 };
 
 /* dsn_wanted - does NOTIFY ask for a DSN for this action */
@@ -183,14 +215,18 @@ id_add(struct buf *b, const char *s)
 	}
 }
 
-/* dsn_message_id - <expired.TOKEN@host> or <delayed.TOKEN@host> */
+/* dsn_message_id - <expired.ID@host> or <delayed.ID@host> (see above) */
 void
 dsn_message_id(struct buf *b, enum dsn_action act, const char *token,
     const char *host)
 {
+	char	id[HOLD_TOKEN_LEN + 1];
+
+	holdtag_derive(act == DSN_FAILED ? "expired" : "delayed", token, id,
+	    sizeof(id));
 	buf_reset(b);
 	buf_cat(b, act == DSN_FAILED ? "<expired." : "<delayed.");
-	id_add(b, token);
+	id_add(b, token && *token ? id : NULL);
 	buf_addch(b, '@');
 	id_add(b, host);
 	buf_addch(b, '>');
@@ -651,6 +687,36 @@ status_rcpt(struct dsn_ctx *c, const struct dsn_rcpt *r)
 	buf_free(&v);
 }
 
+/*
+ * utf8_header - does the header section of a copy made by orig_copy hold
+ * UTF-8 (RFC 6532): 8-bit octets, all of them valid UTF-8.  Other 8-bit
+ * octets are no UTF-8 message; it goes back as before.
+ */
+static int
+utf8_header(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned long cp;
+	size_t	i, n, end = len;
+	int	eight = 0;
+
+	for (i = 0; i + 1 < len; i++)
+		if (s[i] == '\n' && s[i + 1] == '\n') {
+			end = i + 1;
+			break;
+		}
+	for (i = 0; i < end; i += n) {
+		if (p[i] < 0x80) {
+			n = 1;
+			continue;
+		}
+		if ((n = utf8_len(p + i, &cp)) == 0 || i + n > end)
+			return 0;
+		eight = 1;
+	}
+	return eight;
+}
+
 /* orig_part - the returned message or its headers, or a note */
 static void
 orig_part(struct dsn_ctx *c)
@@ -663,8 +729,14 @@ orig_part(struct dsn_ctx *c)
 		buf_cat(&c->orig, "The original message is not available.\n");
 		c->orig_type = "text/plain; charset=us-ascii";
 	} else {
-		c->orig_type = in->original_is_full ? "message/rfc822" :
-		    "text/rfc822-headers";
+		c->orig_utf8 = utf8_header(buf_terminate(&c->orig),
+		    c->orig.len);
+		if (c->orig_utf8)
+			c->orig_type = in->original_is_full ?
+			    "message/global" : "message/global-headers";
+		else
+			c->orig_type = in->original_is_full ?
+			    "message/rfc822" : "text/rfc822-headers";
 		c->orig_ok = 1;
 	}
 	buf_terminate(&c->orig);
@@ -731,10 +803,8 @@ boundary_pick(struct dsn_ctx *c, struct buf *b)
 		buf_cat(b, BOUNDARY_PREFIX);
 		if (hold_token_new(rnd, sizeof(rnd)) == 0)
 			buf_cat(b, rnd);
-		else {	/* no randomness: the check below still holds */
-			id_add(b, c->in->token);
-			buf_printf(b, "_%d", try);
-		}
+		else	/* no randomness: the check below still holds */
+			buf_printf(b, "%lld_%d", c->in->now, try);
 		if (!contains(c->text.s, c->text.len, b->s) &&
 		    !contains(c->status.s, c->status.len, b->s) &&
 		    !contains(c->orig.s, c->orig.len, b->s))
@@ -893,4 +963,339 @@ done:
 	ctx_free(&c);
 	buf_free(&bnd);
 	return st;
+}
+
+/*
+ * top_boundary - the boundary of the top header [m, hend) in b: the
+ * boundary="..." of its Content-Type field (an address in To: may hold
+ * the same text); -1 if none
+ */
+static int
+top_boundary(const char *m, const char *hend, struct buf *b)
+{
+	static const char ct[] = "content-type:", bp[] = "boundary=\"";
+	const char *p, *e, *q, *v;
+
+	for (p = m; p < hend; p = e) {
+		/* The field: up to an LF not followed by white space. */
+		for (e = p; e < hend && (*e != '\n' || (e + 1 < hend &&
+		    WSP(e[1]))); e++)
+			;
+		if (e < hend)
+			e++;
+		if ((size_t)(e - p) < sizeof(ct) - 1 ||
+		    strncasecmp(p, ct, sizeof(ct) - 1) != 0)
+			continue;
+		if ((v = memmem(p, (size_t)(e - p), bp, sizeof(bp) - 1)) ==
+		    NULL)
+			return -1;
+		v += sizeof(bp) - 1;
+		if ((q = memchr(v, '"', (size_t)(e - v))) == NULL || q == v)
+			return -1;
+		buf_add(b, v, (size_t)(q - v));
+		buf_terminate(b);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * part_ctype - the first Content-Type value of a part header, from its
+ * first non-blank octet to the end of its line (*len octets); NULL when
+ * there is none
+ */
+static const char *
+part_ctype(const char *h, size_t n, size_t *len)
+{
+	static const char ct[] = "content-type:";
+	size_t	i, k;
+
+	for (i = 0; i < n; i = k + 1) {
+		for (k = i; k < n && h[k] != '\n'; k++)
+			;
+		if (k - i < sizeof(ct) - 1 ||
+		    strncasecmp(h + i, ct, sizeof(ct) - 1) != 0)
+			continue;
+		for (i += sizeof(ct) - 1; i < k && WSP(h[i]); i++)
+			;
+		*len = k - i;
+		return h + i;
+	}
+	return NULL;
+}
+
+/* part_is_global - does a part header declare message/global(-headers) */
+static int
+part_is_global(const char *h, size_t n)
+{
+	const char *v;
+	size_t	len;
+
+	v = part_ctype(h, n, &len);
+	return v != NULL && len >= 14 &&
+	    strncasecmp(v, "message/global", 14) == 0;
+}
+
+/* dsn_needs - DSN_8BITMIME, DSN_SMTPUTF8, DSN_GLOBAL of a built DSN */
+int
+dsn_needs(const char *m, size_t len)
+{
+	const char *hend, *p, *q;
+	struct buf delim = BUF_INIT, bnd = BUF_INIT;
+	int	flags = 0;
+
+	if (!has_8bit(m, len))
+		return 0;
+	flags |= DSN_8BITMIME;
+	hend = memmem(m, len, "\n\n", 2);
+	hend = hend ? hend + 1 : m + len;
+	if (has_8bit(m, (size_t)(hend - m)))
+		flags |= DSN_SMTPUTF8;
+	if (top_boundary(m, hend, &bnd) < 0)
+		return flags;
+	buf_printf(&delim, "\n--%s\n", bnd.s);
+	buf_free(&bnd);
+	for (p = hend; (p = memmem(p, len - (size_t)(p - m), delim.s,
+	    delim.len)) != NULL;) {
+		p += delim.len;
+		q = memmem(p, len - (size_t)(p - m), "\n\n", 2);
+		if (part_is_global(p, q ? (size_t)(q - p) + 1 :
+		    len - (size_t)(p - m)))
+			flags |= DSN_GLOBAL;
+	}
+	buf_free(&delim);
+	return flags;
+}
+
+/* One MIME part of a built DSN, as dsn_downgrade() reads it. */
+struct dsn_part {
+	const char *h, *b;	/* its header section (with the LF ending the
+				 * last field) and its content */
+	size_t	hlen, blen;
+	char	type[48];	/* the media type, lowercase, "" if unknown */
+	const char *ctype;	/* a new Content-Type, NULL to keep it */
+	int	qp, headers_only, note;	/* what dsn_downgrade does */
+};
+
+#define DSN_MAX_PARTS	8	/* dsn_build() writes 3 */
+#define QP_WIDTH	76	/* RFC 2045 6.7 (5) */
+
+/* part_type - the media type of a part header, lowercase, in t */
+static void
+part_type(const char *h, size_t n, char *t, size_t size)
+{
+	const char *v;
+	size_t	i, len, j = 0;
+
+	*t = '\0';
+	if ((v = part_ctype(h, n, &len)) == NULL)
+		return;
+	for (i = 0; i < len && v[i] != ';' && !WSP(v[i]) && j + 1 < size; i++)
+		t[j++] = (char)(v[i] >= 'A' && v[i] <= 'Z' ?
+		    v[i] - 'A' + 'a' : v[i]);
+	t[j] = '\0';
+}
+
+/* qp_add - content encoded quoted-printable (RFC 2045 6.7), LF line ends */
+static void
+qp_add(struct buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char c;
+	size_t	i, col = 0, w;
+	int	lit;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c == '\n') {
+			buf_addch(out, '\n');
+			col = 0;
+			continue;
+		}
+		/* Space and tab stay, unless they end a line. */
+		lit = (c >= 33 && c <= 126 && c != '=') ||
+		    (WSP(c) && i + 1 < n && s[i + 1] != '\n');
+		w = lit ? 1 : 3;
+		if (col + w > QP_WIDTH - 1) {
+			buf_cat(out, "=\n");
+			col = 0;
+		}
+		if (lit)
+			buf_addch(out, (char)c);
+		else {
+			buf_addch(out, '=');
+			buf_addch(out, hex[c >> 4]);
+			buf_addch(out, hex[c & 15]);
+		}
+		col += w;
+	}
+}
+
+/* parts_split - the parts of a built DSN after hend; their number or -1 */
+static int
+parts_split(const char *m, size_t len, const char *hend, const char *bnd,
+    size_t bl, struct dsn_part *pv, const char **pre_end, const char **close)
+{
+	const char *p = hend, *end = m + len, *d, *q;
+	int	n = -1;
+
+	for (;;) {
+		d = memmem(p, (size_t)(end - p), "\n--", 3);
+		while (d != NULL && ((size_t)(end - d) < 3 + bl + 1 ||
+		    memcmp(d + 3, bnd, bl) != 0 || (d[3 + bl] != '\n' &&
+		    d[3 + bl] != '-')))
+			d = memmem(d + 1, (size_t)(end - d - 1), "\n--", 3);
+		if (d == NULL)
+			return -1;
+		if (n < 0)
+			*pre_end = d;
+		else
+			pv[n].blen = (size_t)(d - pv[n].b);
+		if (d[3 + bl] == '-') {
+			*close = d;
+			return n < 0 ? -1 : n + 1;
+		}
+		if (++n == DSN_MAX_PARTS)
+			return -1;
+		pv[n].h = d + 3 + bl + 1;
+		if ((q = memmem(pv[n].h, (size_t)(end - pv[n].h), "\n\n",
+		    2)) == NULL)
+			return -1;
+		pv[n].hlen = (size_t)(q + 1 - pv[n].h);
+		pv[n].b = q + 2;
+		part_type(pv[n].h, pv[n].hlen, pv[n].type,
+		    sizeof(pv[n].type));
+		p = pv[n].b;
+	}
+}
+
+/* part_plan - what becomes of part pv for the server (see dsn_downgrade) */
+static void
+part_plan(struct dsn_part *pv, int eightbit, int utf8)
+{
+	pv->ctype = NULL;
+	pv->qp = pv->headers_only = pv->note = 0;
+	if (!has_8bit(pv->b, pv->blen))
+		return;
+	if (strncmp(pv->type, "message/global", 14) == 0)
+		pv->qp = !eightbit || !utf8;
+	else if (strcmp(pv->type, "message/rfc822") == 0 && !eightbit) {
+		pv->headers_only = 1;
+		pv->ctype = "text/rfc822-headers";
+	} else
+		pv->qp = !eightbit;
+}
+
+/* part_emit - one part as planned: delimiter, header, content */
+static void
+part_emit(struct buf *out, const char *bnd, const struct dsn_part *pv,
+    const char *note)
+{
+	static const char ct[] = "Content-Type:", cte[] =
+	    "Content-Transfer-Encoding:", cd[] = "Content-Description:";
+	const char *h = pv->h, *e, *b = pv->b, *q;
+	size_t	blen = pv->blen, n;
+	struct buf body = BUF_INIT;
+	int	skip = 0, eight, qp;
+
+	buf_printf(out, "\n--%s\n", bnd);
+	for (; h < pv->h + pv->hlen; h = e + 1) {
+		e = memchr(h, '\n', (size_t)(pv->h + pv->hlen - h));
+		n = (size_t)(e - h);
+		if (!WSP(*h))
+			skip = (pv->ctype && n >= sizeof(ct) - 1 &&
+			    strncasecmp(h, ct, sizeof(ct) - 1) == 0) ||
+			    (n >= sizeof(cte) - 1 &&
+			    strncasecmp(h, cte, sizeof(cte) - 1) == 0);
+		if (pv->headers_only && n >= sizeof(cd) - 1 &&
+		    strncasecmp(h, cd, sizeof(cd) - 1) == 0) {
+			buf_printf(out, "%.*s Headers\n", (int)n, h);
+			continue;
+		}
+		if (!skip)
+			buf_add(out, h, n + 1);
+		else if (pv->ctype && strncasecmp(h, ct, sizeof(ct) - 1) == 0)
+			hdr_add(out, "Content-Type", pv->ctype);
+	}
+	if (pv->headers_only &&
+	    (q = memmem(b, blen, "\n\n", 2)) != NULL)
+		blen = (size_t)(q + 1 - b);	/* the header section */
+	buf_add(&body, b, blen);
+	if (note != NULL)
+		buf_cat(&body, note);
+	eight = has_8bit(body.s, body.len);
+	qp = pv->qp || (pv->headers_only && eight);
+	if (qp || eight)
+		hdr_add(out, "Content-Transfer-Encoding", qp ?
+		    "quoted-printable" : "8bit");
+	buf_addch(out, '\n');
+	if (qp)
+		qp_add(out, body.s, body.len);
+	else
+		buf_add(out, body.s, body.len);
+	buf_free(&body);
+}
+
+/*
+ * dsn_downgrade - a DSN built by dsn_build() made fit for a server without
+ * 8BITMIME (eightbit 0) or without SMTPUTF8 (utf8 0), in out; 0, or -1 if
+ * m is not shaped as dsn_build() writes it (out is then empty)
+ */
+int
+dsn_downgrade(const char *m, size_t len, int eightbit, int utf8,
+    struct buf *out)
+{
+	static const char cte8[] = "Content-Transfer-Encoding: 8bit\n";
+	struct dsn_part pv[DSN_MAX_PARTS];
+	struct buf parts = BUF_INIT, bnd = BUF_INIT, note = BUF_INIT;
+	struct buf para = BUF_INIT;
+	const char *hend, *b, *e, *pre_end = NULL, *close = NULL;
+	int	n, i, headers_only = 0;
+
+	buf_reset(out);
+	if ((hend = memmem(m, len, "\n\n", 2)) == NULL ||
+	    top_boundary(m, hend + 1, &bnd) < 0) {
+		buf_free(&bnd);
+		return -1;
+	}
+	if ((n = parts_split(m, len, hend + 1, bnd.s, bnd.len, pv, &pre_end,
+	    &close)) < 0) {
+		buf_free(&bnd);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		part_plan(&pv[i], eightbit, utf8);
+		headers_only |= pv[i].headers_only;
+	}
+	if (headers_only) {
+		buf_cat(&para, "Only the headers of your message are attached: "
+		    "the mail server that took this report does not accept "
+		    "8-bit data (no 8BITMIME).");
+		buf_addch(&note, '\n');
+		wrap_add(&note, &para);
+		note.len--;	/* one LF ends it, as the text's last line */
+	}
+	/* The note goes at the end of the text (part 1). */
+	for (i = 0; i < n; i++)
+		part_emit(&parts, bnd.s, &pv[i], headers_only && i == 0 &&
+		    strcmp(pv[0].type, "text/plain") == 0 ? buf_terminate(&note) :
+		    NULL);
+	/* The top header without its 8bit line, which is set anew. */
+	for (b = m; b < hend + 1; b = e + 1) {
+		e = memchr(b, '\n', (size_t)(hend + 1 - b));
+		if ((size_t)(e + 1 - b) != sizeof(cte8) - 1 ||
+		    strncasecmp(b, cte8, sizeof(cte8) - 1) != 0)
+			buf_add(out, b, (size_t)(e + 1 - b));
+	}
+	if (has_8bit(parts.s, parts.len))
+		buf_cat(out, cte8);
+	buf_add(out, hend + 1, (size_t)(pre_end - hend - 1));
+	buf_add(out, parts.s, parts.len);
+	buf_add(out, close, (size_t)(m + len - close));
+	buf_terminate(out);
+	buf_free(&parts);
+	buf_free(&bnd);
+	buf_free(&note);
+	buf_free(&para);
+	return 0;
 }

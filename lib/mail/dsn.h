@@ -40,6 +40,13 @@ int	dsn_build(const struct dsn_input *, struct buf *, struct buf *);
 /* The deterministic Message-ID for (action, token, host). */
 void	dsn_message_id(struct buf *, enum dsn_action, const char *,
 	    const char *);
+/* What a built DSN needs in MAIL FROM (dsn_needs). */
+#define DSN_8BITMIME	0x01	/* an octet >= 0x80: BODY=8BITMIME */
+#define DSN_SMTPUTF8	0x02	/* UTF-8 in its own header: SMTPUTF8 */
+#define DSN_GLOBAL	0x04	/* a message/global part: SMTPUTF8 if offered */
+int	dsn_needs(const char *, size_t);
+/* A built DSN for a server without 8BITMIME (0) or SMTPUTF8 (0). */
+int	dsn_downgrade(const char *, size_t, int, int, struct buf *);
 /* Decode xtext (RFC 3461); -1 if malformed. */
 int	xtext_decode(const char *, struct buf *);
 

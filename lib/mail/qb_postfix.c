@@ -32,6 +32,12 @@
  *	messages takes half a second.  IDs not found are looked for in a
  *	second scan before they count as gone.  Without permission to read
  *	the queue (not root) it falls back to status.
+ *	Every scan (locate, the deferred times of status, held_since) is
+ *	all or nothing: a queue directory or subdirectory that cannot be
+ *	opened or read to its end, an entry that is neither a file nor a
+ *	directory (symbolic links are not followed) or a tree deeper than
+ *	PF_SCAN_DEPTH fails the call, so that a message in a directory that
+ *	could not be read is never reported gone.
  *	held_since: the hold directory's files written at or after a time
  *	(a DSN etrnd submitted to the holding dsn_server, after a crash).
  *	read: `postcat -q -h ID` (headers) or `postcat -q -bh ID`.
@@ -45,7 +51,9 @@
  *	never look "gone" because a line was not understood.
  * DIAGNOSTICS
  *	QB_FAIL (logged) when a command cannot run, fails or times out, or
- *	its output does not parse; QB_BAD for an invalid queue ID.
+ *	its output does not parse, or a queue directory cannot be read (one
+ *	line per call, naming the directory and the errno); QB_BAD for an
+ *	invalid queue ID.
  */
 #include "config.h"
 
@@ -68,7 +76,7 @@
 #include "util/xalloc.h"
 
 #define PF_FLUSH_BATCH	20	/* above this, one postqueue -f */
-#define PF_SCAN_DEPTH	4	/* subdirectory levels below deferred/ */
+#define PF_SCAN_DEPTH	4	/* subdirectory levels read below a queue */
 
 /*
  * The queue directories locate() looks in, in the order of the moves a
@@ -388,33 +396,106 @@ pf_mtime_add(struct pf_mtimes *mt, const char *id, int dir, time_t mtime)
 	mt->v[mt->n++].mtime = mtime;
 }
 
-/* pf_scan - queue files below an open directory (fd is consumed) */
+/*
+ * pf_scan_fail - log why the directory path (plus name, when not NULL)
+ * could not be read; errno is the cause; -1
+ */
 static int
-pf_scan(int fd, int dir, int depth, struct pf_mtimes *mt)
+pf_scan_fail(const struct buf *path, const char *name)
+{
+	log_warn("postfix: cannot read %s%s%s",
+	    path->s, name ? "/" : "", name ? name : "");
+	return -1;
+}
+
+static int pf_scan(int, struct buf *, int, int, struct pf_mtimes *);
+
+/*
+ * pf_scan_sub - the subdirectory name of the directory d (path) scanned
+ * in turn; -1 (logged) when it cannot be, or is deeper than PF_SCAN_DEPTH
+ * below its queue
+ */
+static int
+pf_scan_sub(DIR *d, struct buf *path, const char *name, int dir, int depth,
+    struct pf_mtimes *mt)
+{
+	size_t	len = path->len;
+	int	sub, rc;
+
+	if (depth >= PF_SCAN_DEPTH) {
+		log_warnx("postfix: cannot read %s/%s: more than %d levels of "
+		    "subdirectories", path->s, name, PF_SCAN_DEPTH);
+		return -1;
+	}
+	/* O_NONBLOCK: a FIFO must fail (ENOTDIR), not block. */
+	if ((sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC)) < 0)
+		return pf_scan_fail(path, name);
+	buf_printf(path, "/%s", name);
+	rc = pf_scan(sub, path, dir, depth + 1, mt);
+	path->len = len;
+	buf_terminate(path);
+	return rc;
+}
+
+/*
+ * pf_scan - queue files below an open directory (fd is consumed); path
+ * names it for the log.  -1 (logged once, with the path and errno) when
+ * a directory of the tree cannot be opened or read to its end, or holds
+ * an entry that is neither a queue file nor a directory (a symbolic link
+ * is not followed) or a directory deeper than PF_SCAN_DEPTH: what cannot
+ * be seen must never look gone.  A file that vanishes between readdir
+ * and fstatat moved meanwhile and is left to the second scan; a directory
+ * (as readdir says) is opened whatever fstatat says, since Postfix never
+ * removes one.
+ */
+static int
+pf_scan(int fd, struct buf *path, int dir, int depth, struct pf_mtimes *mt)
 {
 	struct dirent *e;
 	struct stat st;
 	DIR	*d;
-	int	sub;
+	int	rc = 0;
 
 	if ((d = fdopendir(fd)) == NULL) {
+		rc = pf_scan_fail(path, NULL);
 		close(fd);
-		return -1;
+		return rc;
 	}
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;	/* gone meanwhile: not ours to know */
-		if (S_ISDIR(st.st_mode) && depth < PF_SCAN_DEPTH) {
-			sub = openat(dirfd(d), e->d_name, O_RDONLY |
-			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0)
-				(void)pf_scan(sub, dir, depth + 1, mt);
-		} else if (S_ISREG(st.st_mode) && qid_valid(e->d_name))
-			pf_mtime_add(mt, e->d_name, dir, st.st_mtime);
+	for (;;) {
+		errno = 0;
+		if ((e = readdir(d)) == NULL) {
+			if (errno != 0)
+				rc = pf_scan_fail(path, NULL);
+			break;
+		}
+		if (e->d_name[0] == '.')
+			continue;
+		if (e->d_type == DT_DIR)
+			st.st_mode = S_IFDIR;
+		else if (fstatat(dirfd(d), e->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			rc = pf_scan_fail(path, e->d_name);
+			break;
+		}
+		if (S_ISREG(st.st_mode)) {
+			if (qid_valid(e->d_name))
+				pf_mtime_add(mt, e->d_name, dir, st.st_mtime);
+		} else if (S_ISDIR(st.st_mode)) {
+			if ((rc = pf_scan_sub(d, path, e->d_name, dir, depth,
+			    mt)) < 0)
+				break;
+		} else {
+			log_warnx("postfix: cannot read %s/%s: neither a "
+			    "file nor a directory", path->s, e->d_name);
+			rc = -1;
+			break;
+		}
 	}
 	closedir(d);
-	return 0;
+	return rc;
 }
 
 /* pf_mtime_cmp - order by queue ID */
@@ -427,8 +508,9 @@ pf_mtime_cmp(const void *a, const void *b)
 
 /*
  * pf_files - the files of the queue directories in mask (1 << enum
- * pf_qdir), sorted by queue ID; *denied when the queue may not be read
- * (not root), so that the caller can ask showq instead.
+ * pf_qdir), sorted by queue ID.  When the queue may not be read (not
+ * root), *denied is set without a log line, so that the caller can ask
+ * showq instead; with denied NULL that is a failure like any other.
  */
 static enum qb_status
 pf_files(const struct qb_conf *qc, unsigned mask, struct pf_mtimes *mt,
@@ -437,7 +519,8 @@ pf_files(const struct qb_conf *qc, unsigned mask, struct pf_mtimes *mt,
 	struct buf path = BUF_INIT;
 	int	fd, i;
 
-	*denied = 0;
+	if (denied != NULL)
+		*denied = 0;
 	if (qc->queue_directory == NULL) {
 		log_warnx("postfix: queue_directory unknown (init failed?)");
 		return QB_FAIL;
@@ -448,13 +531,14 @@ pf_files(const struct qb_conf *qc, unsigned mask, struct pf_mtimes *mt,
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s", qc->queue_directory, pf_qdirs[i]);
 		fd = open(path.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 && errno == EACCES) {
+		if (fd < 0 && errno == EACCES && denied != NULL) {
 			*denied = 1;
 			buf_free(&path);
 			return QB_FAIL;
 		}
-		if (fd < 0 || pf_scan(fd, i, 0, mt) < 0) {
-			log_warn("postfix: cannot read %s", path.s);
+		if (fd < 0)
+			(void)pf_scan_fail(&path, NULL);
+		if (fd < 0 || pf_scan(fd, &path, i, 0, mt) < 0) {
 			buf_free(&path);
 			return QB_FAIL;
 		}
@@ -469,9 +553,7 @@ pf_files(const struct qb_conf *qc, unsigned mask, struct pf_mtimes *mt,
 static enum qb_status
 pf_deferred(const struct qb_conf *qc, struct pf_mtimes *mt)
 {
-	int	denied;
-
-	return pf_files(qc, 1u << PFQ_DEFERRED, mt, &denied);
+	return pf_files(qc, 1u << PFQ_DEFERRED, mt, NULL);
 }
 
 /* pf_find - a queue ID in a sorted file list */
@@ -607,9 +689,8 @@ pf_held_since(const struct qb_conf *qc, long long since,
 	struct pf_mtimes mt = { NULL, 0, 0 };
 	enum qb_status st;
 	size_t	i;
-	int	denied;
 
-	if ((st = pf_files(qc, 1u << PFQ_HOLD, &mt, &denied)) == QB_OK)
+	if ((st = pf_files(qc, 1u << PFQ_HOLD, &mt, NULL)) == QB_OK)
 		for (i = 0; i < mt.n; i++)
 			if ((long long)mt.v[i].mtime >= since)
 				qb_idlist_add(out, mt.v[i].id);

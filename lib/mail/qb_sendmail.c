@@ -10,7 +10,8 @@
  *	QueueDirectory option of the .cf (sendmail_config_file, else
  *	/etc/mail/sendmail.cf); the queue lifetime is Timeout.queuereturn
  *	(5 days when the .cf does not set it).  A queue directory with
- *	subdirectories qf/, df/ and xf/ is understood; several queue
+ *	subdirectories qf/, df/ and xf/ (directories or links to them) is
+ *	understood, the layout found at init kept; several queue
  *	directories (queue groups, QueueDirectory=.../q*) are not.
  *	release: `sendmail -qQ -qIID... -Q` takes the items out of
  *	quarantine (hf back to qf), then `sendmail -qIID...` runs them at
@@ -34,7 +35,11 @@
  *	old one): gone; a qf file that was tried (N) and whose last attempt
  *	(K) is not older than the file: failed (Sendmail rewrites the file
  *	right after an attempt; releasing does not change K); any other qf:
- *	pending.  status adds the recipients (R).
+ *	pending.  status adds the recipients (R).  A read problem is never
+ *	"gone": a control file that cannot be opened for another reason
+ *	than ENOENT, or not found in a directory that then cannot be opened
+ *	and read, fails the call; so does a list_held or held_since whose
+ *	directory read ends in an error.
  *	submit: `sendmail -odb -oi -f SENDER -- RCPT` (sender "<>" for the
  *	null sender), the message on stdin.
  *	Every command gets `-C sendmail_config_file` when that is set.
@@ -203,33 +208,62 @@ sm_read_file(const char *path, struct buf *out, time_t *mtime)
 	return 0;
 }
 
-/* sm_is_dir - a directory (not a symbolic link) */
+/* sm_is_dir - a directory (Sendmail allows qf/ and co. to be links) */
 static int
 sm_is_dir(const char *path)
 {
 	struct stat st;
 
-	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* sm_subdir_bit - the bit of sendmail_subdirs for a kind of file */
+static unsigned
+sm_subdir_bit(char kind)
+{
+	return 1u << ((kind == 'h' ? 'q' : kind) - 'a');
 }
 
 /*
  * sm_path - the file "<kind>fID": in <qd>/<kind>f/ when Sendmail keeps
- * such files in a subdirectory (kind 'h' lives with 'q'), else in <qd>
+ * such files in a subdirectory (kind 'h' lives with 'q'), else in <qd>;
+ * the layout is the one init found, so that a subdirectory that cannot
+ * be read later is an error, not an empty queue
  */
 static void
 sm_path(const struct qb_conf *qc, char kind, const char *id, struct buf *p)
 {
-	char	sub = kind == 'h' ? 'q' : kind;
-
 	buf_reset(p);
-	buf_printf(p, "%s/%cf", qc->queue_directory, sub);
-	if (!sm_is_dir(buf_terminate(p))) {
-		buf_reset(p);
-		buf_cat(p, qc->queue_directory);
-	}
+	buf_cat(p, qc->queue_directory);
+	if (qc->sendmail_subdirs & sm_subdir_bit(kind))
+		buf_printf(p, "/%cf", kind == 'h' ? 'q' : kind);
 	if (id != NULL)
 		buf_printf(p, "/%cf%s", kind, id);
 	buf_terminate(p);
+}
+
+/*
+ * sm_dir_readable - the directory of the control files opens and reads:
+ * only then is a control file not found there gone; -1 logged
+ */
+static int
+sm_dir_readable(const struct qb_conf *qc)
+{
+	struct buf dir = BUF_INIT;
+	DIR	*d;
+	int	rc = 0;
+
+	sm_path(qc, 'q', NULL, &dir);
+	errno = 0;
+	if ((d = opendir(dir.s)) == NULL || (readdir(d) == NULL &&
+	    errno != 0)) {
+		log_warn("sendmail: cannot read %s", dir.s);
+		rc = -1;
+	}
+	if (d != NULL)
+		closedir(d);
+	buf_free(&dir);
+	return rc;
 }
 
 /* sm_init - queue directory and lifetime (see DESCRIPTION) */
@@ -239,6 +273,7 @@ sm_init(struct qb_conf *qc)
 	const char *cf = *sm_cf(qc) ? sm_cf(qc) : SM_DEFAULT_CF, *why;
 	const char *qdir = qc->sendmail_queue_directory;
 	struct buf text = BUF_INIT, dir = BUF_INIT;
+	const char *kinds = "qdx", *kind;
 	long long life;
 
 	if (qdir == NULL)
@@ -262,13 +297,21 @@ sm_init(struct qb_conf *qc)
 	buf_free(&text);
 	free(qc->queue_directory);
 	qc->queue_directory = xstrdup(*qdir ? qdir : buf_terminate(&dir));
-	buf_free(&dir);
 	qc->max_lifetime = life;
 	if (!sm_is_dir(qc->queue_directory)) {
 		log_warnx("sendmail: queue directory %s is not a directory",
 		    qc->queue_directory);
+		buf_free(&dir);
 		return QB_FAIL;
 	}
+	qc->sendmail_subdirs = 0;
+	for (kind = kinds; *kind; kind++) {
+		buf_reset(&dir);
+		buf_printf(&dir, "%s/%cf", qc->queue_directory, *kind);
+		if (sm_is_dir(buf_terminate(&dir)))
+			qc->sendmail_subdirs |= sm_subdir_bit(*kind);
+	}
+	buf_free(&dir);
 	return QB_OK;
 }
 
@@ -352,6 +395,7 @@ sm_scan(const struct qb_conf *qc, long long since, struct qb_idlist *out)
 	struct dirent *e;
 	struct stat st;
 	DIR	*d;
+	int	err;
 
 	if (qc->queue_directory == NULL)
 		return QB_FAIL;
@@ -361,15 +405,28 @@ sm_scan(const struct qb_conf *qc, long long since, struct qb_idlist *out)
 		buf_free(&dir);
 		return QB_FAIL;
 	}
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] == 'h' && e->d_name[1] == 'f' &&
-		    smq_qid_valid(e->d_name + 2) &&
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-		    0 && S_ISREG(st.st_mode) && (long long)st.st_mtime >= since)
+	for (;;) {
+		errno = 0;
+		if ((e = readdir(d)) == NULL)
+			break;
+		if (e->d_name[0] != 'h' || e->d_name[1] != 'f' ||
+		    !smq_qid_valid(e->d_name + 2))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+		    0) {
+			if (errno == ENOENT)	/* released meanwhile */
+				continue;
+			break;
+		}
+		if (S_ISREG(st.st_mode) && (long long)st.st_mtime >= since)
 			qb_idlist_add(out, e->d_name + 2);
+	}
+	if ((err = errno) != 0)
+		log_warn("sendmail: cannot read %s%s%s", dir.s, e ? "/" : "",
+		    e ? e->d_name : "");
 	closedir(d);
 	buf_free(&dir);
-	return QB_OK;
+	return err != 0 ? QB_FAIL : QB_OK;
 }
 
 /* sm_list_held - every quarantined item */
@@ -416,6 +473,8 @@ sm_control(const struct qb_conf *qc, const char *id, char *kind,
 		}
 		buf_reset(&text);
 	}
+	if (st == QB_OK && i == sizeof(kinds) && sm_dir_readable(qc) < 0)
+		st = QB_FAIL;	/* not found where nothing can be found */
 	if (st == QB_OK && i < sizeof(kinds)) {
 		if (smq_qf_parse(text.s ? text.s : "", text.len, qf, hdrs,
 		    &why) < 0) {

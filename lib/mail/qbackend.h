@@ -28,6 +28,8 @@ struct qb_conf {
 	const char *sendmail_command;	/* the sendmail binary */
 	const char *sendmail_config_file;	/* sendmail -C, "" default */
 	const char *sendmail_queue_directory;	/* "" : from the .cf */
+	unsigned sendmail_subdirs;	/* init: 1 << (kind - 'a') for each
+					 * of qf/, df/, xf/ present */
 };
 
 /* Where a message is, as far as openetrn's state machine cares. */

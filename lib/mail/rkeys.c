@@ -102,6 +102,13 @@ rkey_hostdomains(struct buf *b, const char *host)
 	rkey_build(b, "hostdomains", host, NULL);
 }
 
+/* rkey_pending - this host's records whose message is not yet on hold */
+void
+rkey_pending(struct buf *b, const char *host)
+{
+	rkey_build(b, "pending", host, NULL);
+}
+
 /* rkey_released - this host's released, not yet delivered messages */
 void
 rkey_released(struct buf *b, const char *host)
@@ -137,4 +144,11 @@ void
 rkey_helddomains(struct buf *b)
 {
 	rkey_build(b, "helddomains", NULL, NULL);
+}
+
+/* rkey_lease - the lease of the etrnd serving this host */
+void
+rkey_lease(struct buf *b, const char *host)
+{
+	rkey_build(b, "lease", host, NULL);
 }

@@ -20,6 +20,9 @@
  *   etrn:hostdomains:<host>       SET   domains with mail held on host
  *   etrn:helddomains              SET   domains with mail held on any
  *                                       host (for ETRN @domain counts)
+ *   etrn:pending:<host>           ZSET  member queueid, score = arrival
+ *                                       (unix ms): recorded by the
+ *                                       milter, not yet seen on hold
  *   etrn:released:<host>          ZSET  member queueid, score = release
  *                                       time: released, not yet gone
  *   etrn:flush                    STREAM flush requests (domain, sub,
@@ -27,9 +30,14 @@
  *                                       group "etrnd:<host>" per host
  *   etrn:flushing:<domain>        STRING a flush started (TTL
  *                                       flush_lock_time)
+ *   etrn:lease:<host>             STRING the etrnd serving <host>:
+ *                                       "instance=I pid=P host=N
+ *                                       started=T proc=B" (TTL
+ *                                       etrnd_lease_time)
  * <domain> is always dom_normalize()d; <host> is this MX's hostname
- * setting; <queueid> is checked by qid_valid().  No key has a TTL: the
- * hold record lives until the message leaves the hold.
+ * setting; <queueid> is checked by qid_valid().  Only the flush marker
+ * and the lease have a TTL: the hold record lives until the message
+ * leaves the hold.
  */
 #ifndef OE_RKEYS_H
 #define OE_RKEYS_H
@@ -68,6 +76,8 @@
 #define RF_WARN_QID	"warn_queue_id"
 #define RF_EXPIRE_AT	"expire_started"
 
+#define RSTATE_PENDING	"pending"	/* not yet seen on hold: counts
+					 * nowhere (etrnd/pending.c) */
 #define RSTATE_HELD	"held"
 #define RSTATE_RELEASED	"released"
 #define RSTATE_EXPIRING	"expiring"
@@ -102,6 +112,38 @@
 	"  else redis.call('HDEL', stats, '" SF_OLDEST "') end\n" \
 	"end\n"
 
+/*
+ * PROMOTE_LUA - the Lua function that counts a pending record once its
+ * message is on hold (etrnd's pending step, etrnctl reconcile):
+ * promote(msg, qid, member, held_prefix, stats_prefix, expiry, warn,
+ * pending) turns state pending into held and only then adds the record
+ * to etrn:held:<domain>, the counters (held, bytes, received, oldest) and
+ * the expiry and warning indexes; qid leaves the pending index in any
+ * case.  Returns the domain, or "" when the record was not pending.
+ */
+#define PROMOTE_LUA \
+	"local function promote(k, q, m, hp, sp, expiry, warn, pending)\n" \
+	"  local f = redis.call('HMGET', k, '" RF_STATE "', '" RF_DOMAIN \
+	"',\n    '" RF_SIZE "', '" RF_ARRIVED "', '" RF_EXPIRES "', '" \
+	RF_WARN_AT "')\n" \
+	"  redis.call('ZREM', pending, q)\n" \
+	"  if f[1] ~= '" RSTATE_PENDING "' or not f[2] then return '' end\n" \
+	"  local held, stats = hp .. f[2], sp .. f[2]\n" \
+	"  redis.call('HSET', k, '" RF_STATE "', '" RSTATE_HELD "')\n" \
+	"  if redis.call('ZADD', held, tonumber(f[4]) or 0, m) == 1 then\n" \
+	"    redis.call('HINCRBY', stats, '" SF_HELD "', 1)\n" \
+	"    redis.call('HINCRBY', stats, '" SF_BYTES "', tonumber(f[3]) or 0)\n" \
+	"  end\n" \
+	"  redis.call('HINCRBY', stats, 'received', 1)\n" \
+	"  local first = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n" \
+	"  redis.call('HSET', stats, '" SF_OLDEST "', first[2])\n" \
+	"  redis.call('ZADD', expiry, tonumber(f[5]) or 0, q)\n" \
+	"  if f[6] and f[6] ~= '0' and f[6] ~= '' then\n" \
+	"    redis.call('ZADD', warn, tonumber(f[6]) or 0, q)\n" \
+	"  end\n" \
+	"  return f[2]\n" \
+	"end\n"
+
 /* Fields of etrn:flush entries. */
 #define FF_DOMAIN	"domain"
 #define FF_SUB		"sub"
@@ -109,6 +151,14 @@
 #define FF_VIA		"via"
 #define FF_TIME		"time"
 #define FLUSH_STREAM_MAXLEN "100000"
+
+/* Fields of the etrn:lease:<host> value, "name=value" separated by
+ * spaces, instance first (the owner's scripts compare that prefix). */
+#define LF_INSTANCE	"instance"	/* random, per etrnd start */
+#define LF_PID		"pid"		/* the queue runner's process */
+#define LF_HOST		"host"		/* gethostname() of its machine */
+#define LF_STARTED	"started"	/* Unix time it started */
+#define LF_PROC		"proc"		/* boot ID:pid namespace, or - */
 
 void	rkey_domains(struct buf *);
 void	rkey_domain_prefix(struct buf *);
@@ -120,10 +170,12 @@ void	rkey_member(struct buf *, const char *, const char *);
 void	rkey_expiry(struct buf *, const char *);
 void	rkey_warn(struct buf *, const char *);
 void	rkey_hostdomains(struct buf *, const char *);
+void	rkey_pending(struct buf *, const char *);
 void	rkey_released(struct buf *, const char *);
 void	rkey_helddomains(struct buf *);
 void	rkey_flush_stream(struct buf *);
 void	rkey_flush_group(struct buf *, const char *);
 void	rkey_flushing(struct buf *, const char *);
+void	rkey_lease(struct buf *, const char *);
 
 #endif

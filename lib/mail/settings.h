@@ -36,6 +36,7 @@ struct oe_settings {
 	long long reinject_timeout;	/* s */
 	char	*tmp_directory;		/* spool of split messages */
 	char	*user;			/* run as this user */
+	char	*hold_secret_file;	/* key of the hold tags' MAC */
 	char	*milter_pid_file;
 	/* etrnd */
 	char	*etrnd_listen;		/* inet:host:port, comma-separated */
@@ -54,10 +55,13 @@ struct oe_settings {
 	long long client_ipv6_prefix;	/* and /64 */
 	long long flush_lock_time;	/* s, repeat ETRN: in progress */
 	long long release_timeout;	/* s, released but not delivered */
+	long long reconcile_interval;	/* s, runner's own reconcile, 0 off */
+	long long pending_timeout;	/* s, recorded but never on hold */
 	char	*dsn_server;		/* SMTP service that holds DSNs */
 	char	*dsn_daemon_name;	/* milter: {daemon_name} to hold */
 	long long dsn_timeout;		/* s, per DSN submission */
 	long long queue_run_interval;	/* ms, runner's checking interval */
+	long long etrnd_lease_time;	/* s, TTL of etrn:lease:<host> */
 	/* MTA queue backend */
 	char	*mta;			/* postfix | sendmail | null */
 	char	*postfix_config_directory;

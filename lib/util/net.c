@@ -15,6 +15,15 @@
  *	socket is replaced; one that accepts a connection belongs to a
  *	running server and is an error.  The daemons call it as root
  *	before they drop privileges.
+ * SECURITY
+ *	A unix socket is bound only in a directory that root alone can
+ *	write (safepath_resolve; as root, anything else is refused), by its
+ *	resolved path, with umask 0177: it is born root's and mode 0600, so
+ *	nobody but root can connect until it is chowned and chmoded to the
+ *	final owner and mode.  Those calls go by path, which is safe
+ *	because no other user can rename, remove or replace an entry of
+ *	that directory in between (fchown/fchmod on a socket descriptor
+ *	would not reach the file on Linux).
  * DIAGNOSTICS
  *	-1 with errno set (EINVAL for a bad address, ETIMEDOUT).
  *	net_listen(): the number of sockets, or -1 with the reason in *err
@@ -40,6 +49,7 @@
 #include <unistd.h>
 
 #include "util/net.h"
+#include "util/safepath.h"
 
 /* net_valid_port - 1..65535, digits only */
 static int
@@ -267,13 +277,22 @@ net_listen_unix(const struct net_addr *na, const struct net_listen_opts *o,
 {
 	struct sockaddr_un sun;
 	struct stat st;
+	struct buf path = BUF_INIT;
 	mode_t	old;
 	int	fd, probe;
 
+	if (safepath_resolve(na->path, &path, err) < 0)
+		return -1;
+	if (path.len >= sizeof(sun.sun_path)) {
+		buf_printf(err, "%s: path too long", buf_terminate(&path));
+		buf_free(&path);
+		return -1;
+	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, na->path, strlen(na->path) + 1);
-	if (lstat(na->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	memcpy(sun.sun_path, buf_terminate(&path), path.len + 1);
+	buf_free(&path);
+	if (lstat(sun.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		if ((probe = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0 &&
 		    connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 			close(probe);
@@ -282,7 +301,7 @@ net_listen_unix(const struct net_addr *na, const struct net_listen_opts *o,
 		}
 		if (probe >= 0)
 			close(probe);
-		(void)unlink(na->path);
+		(void)unlink(sun.sun_path);
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		buf_printf(err, "socket: %s", strerror(errno));
@@ -298,11 +317,11 @@ net_listen_unix(const struct net_addr *na, const struct net_listen_opts *o,
 	}
 	umask(old);
 	if (((o->uid != (uid_t)-1 || o->gid != (gid_t)-1) &&
-	    chown(na->path, o->uid, o->gid) < 0) ||
-	    chmod(na->path, o->mode) < 0 || listen(fd, 1024) < 0) {
+	    chown(sun.sun_path, o->uid, o->gid) < 0) ||
+	    chmod(sun.sun_path, o->mode) < 0 || listen(fd, 1024) < 0) {
 		buf_printf(err, "%s: %s", na->path, strerror(errno));
 		close(fd);
-		(void)unlink(na->path);
+		(void)unlink(sun.sun_path);
 		return -1;
 	}
 	return fd;

@@ -4,10 +4,12 @@
  * SUMMARY
  *	runner-test CONF flush DOMAIN [CLIENT]
  *	runner-test CONF track
+ *	runner-test CONF pending
  *	runner-test CONF loop SECONDS
  * DESCRIPTION
  *	Loads CONF (openetrn.conf), runs runner_init() and then one
- *	runner_flush(), one runner_track(), or runner_loop() for SECONDS
+ *	runner_flush(), one runner_track(), one pending_sweep() (prints
+ *	how many records it promoted or dropped), or runner_loop() for SECONDS
  *	(SIGALRM sets etrnd_stop; SIGTERM and SIGINT too).  Like etrnd's
  *	parent, loop mode sets etrnd_child_exited on SIGCHLD and calls
  *	runner_loop() again after each return: every MTA command the runner
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "etrnd/etrnd.h"
+#include "etrnd/runner.h"
 #include "util/log.h"
 
 volatile sig_atomic_t etrnd_stop;
@@ -70,6 +73,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: runner-test CONF flush DOMAIN [CLIENT]\n"
 	    "       runner-test CONF track\n"
+	    "       runner-test CONF pending\n"
 	    "       runner-test CONF loop SECONDS\n");
 	exit(2);
 }
@@ -85,6 +89,12 @@ run(struct runner *r, int argc, char **argv)
 		    "127.0.0.1") == 0 ? 0 : 1;
 	if (strcmp(argv[2], "track") == 0 && argc == 3)
 		return runner_track(r) == 0 ? 0 : 1;
+	if (strcmp(argv[2], "pending") == 0 && argc == 3) {
+		if ((secs = pending_sweep(r)) < 0)
+			return 1;
+		printf("%d\n", secs);
+		return 0;
+	}
 	if (strcmp(argv[2], "loop") == 0 && argc == 4 &&
 	    (secs = atoi(argv[3])) > 0)
 		return loop(r, secs);

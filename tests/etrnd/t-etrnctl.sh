@@ -63,7 +63,9 @@ redis_server = unix:$T/redis.sock
 mta = null
 null_backend_log = $T/null.log
 flush_lock_time = 120s
+hold_secret_file = $T/hold.secret
 EOF
+	[ -s "$T/hold.secret" ] || make_secret "$T/hold.secret"
 }
 
 # seed QID DOMAIN ARRIVED EXPIRES SIZE SENDER - one record, as the milter

@@ -99,6 +99,7 @@ PY
 start_redis
 rcli SADD etrn:domains dialup.test >/dev/null
 rcli ZADD etrn:held:dialup.test 1 mx.test:AAAAAAAA01 >/dev/null
+make_secret "$T/hold.secret"
 port=$(free_port)
 cat >"$T/etrnd.conf" <<CONF
 hostname = mx.test
@@ -114,6 +115,8 @@ flush_lock_time = 1s
 domain_refresh = 1s
 mta = null
 null_backend_log = $T/null.log
+user = $(id -un)
+hold_secret_file = $T/hold.secret
 CONF
 # A small descriptor limit, so that 60 clients exhaust it.
 prlimit --nofile=48 "$etrnd_bin" -f -c "$T/etrnd.conf" >"$T/etrnd.log" 2>&1 &

@@ -44,15 +44,15 @@ logged() {
 	grep -qF -- "$1" "$LAST"
 }
 
-# Send one message to $1 (more --to in $2...), wait for its hold record,
-# print the queue ID.
+# Send one message to $1 (more --to in $2...), wait for its hold record
+# to be counted (state held), print the queue ID.
 hold_one() {
 	local out qid r to=()
 	for r in "$@"; do to+=(--to "$r"); done
 	out=$(send --from s@example.org "${to[@]}") || rfail "send: $out"
 	qid=$(qid_of "$out")
 	[ -n "$qid" ] || rfail "no queue ID in: $out"
-	sb_wait_for 10 redis_is 1 EXISTS "etrn:msg:$H:$qid" ||
+	sb_wait_for 10 redis_is held HGET "etrn:msg:$H:$qid" state ||
 	    rfail "no hold record for $qid"
 	echo "$qid"
 }

@@ -22,7 +22,9 @@ Always checked, for every id:
     returned, never two queue files;
   * on hold => indexed: a record etrn:msg:<host>:<qid> with the file's
     token and state held/released/expiring, and a member of
-    etrn:held:<domain>;
+    etrn:held:<domain>; or a record still pending (etrn-milter wrote it,
+    etrnd counts it at its next pass) with the token, in
+    etrn:pending:<host>;
   * a dial-up message outside the hold queue (on its way to the customer)
     is in etrn:released:<host>, so etrnd still follows it.
 --dialup says where every accepted dial-up message must be in the end
@@ -126,11 +128,12 @@ def main():
             cmds.append(["HGET", "etrn:msg:%s:%s" % (host, qid), "state"])
             cmds.append(["ZSCORE", "etrn:held:%s" % dom, "%s:%s" % (host, qid)])
             cmds.append(["ZSCORE", "etrn:released:%s" % host, qid])
+            cmds.append(["ZSCORE", "etrn:pending:%s" % host, qid])
             keys.append((mid, qid))
     out = redis(cmds)
     index = {}
     for i, k in enumerate(keys):
-        index[k] = out[4 * i:4 * i + 4]
+        index[k] = out[5 * i:5 * i + 5]
 
     n = {"ids": len(final), "accepted": 0, "refused": 0, "delivered": 0,
          "held": 0, "dsn": 0, "in_transit": 0}
@@ -171,9 +174,14 @@ def main():
             if tag is None:
                 bad.append("%s: on hold without a tag (%s)" % (mid, qid))
                 continue
-            tok, st, zs, _ = index.get((mid, qid), ["", "", "", ""])
+            tok, st, zs, _, pz = index.get((mid, qid), [""] * 5)
+            if st == "pending" and pz:
+                zs = pz		# counted at etrnd's next pass
+            elif st == "pending":
+                st = "pending, not in etrn:pending"
             if tok != tag[2].decode() or st not in ("held", "released",
-                                                     "expiring") or not zs:
+                                                     "expiring",
+                                                     "pending") or not zs:
                 bad.append("%s: on hold as %s but not indexed (token %s, "
                            "state '%s', member %s)" % (
                                mid, qid, "ok" if tok == tag[2].decode()
@@ -182,7 +190,7 @@ def main():
             if a.settled:
                 bad.append("%s: still in %s as %s" % (mid, q, qid))
             elif dial and tag is not None and \
-                    not index.get((mid, qid), ["", "", "", ""])[3]:
+                    not index.get((mid, qid), [""] * 5)[3]:
                 bad.append("%s: in %s as %s, not followed (not in "
                            "etrn:released)" % (mid, q, qid))
         if a.dialup != "any" and dial:

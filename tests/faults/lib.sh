@@ -12,6 +12,12 @@
 #   logged N FILE PAT    FILE has at least N lines matching grep -E PAT
 #   slow_customer SECS   customer sink answering DATA after SECS; stop_customer
 #   mta_wrappers         failing or slow postsuper/postqueue (before sb_start)
+#   queue_subdirs Q...   the hashed subdirectories of Postfix queues Q
+#   links_on Q...        each of them replaced by a symbolic link; links_off
+#   dead_on DIR...       a gone process's /proc/PID/fd mounted on each DIR;
+#                        dead_off DIR... unmounts them
+#   unread_passes PHASE SECS  two more unreadable_logged lines within SECS,
+#                        and 2 s more, acted empty (both the test's own)
 
 FT_DIR=$SB_SRCDIR/tests/faults
 
@@ -123,4 +129,83 @@ exec /usr/sbin/$c "\$@"
 EOW
 		chmod 755 "$bin/$c"
 	done
+}
+
+FT_HEX="0 1 2 3 4 5 6 7 8 9 A B C D E F"
+
+# queue_subdirs Q... - the hashed subdirectories of the Postfix queues Q,
+# one a line
+queue_subdirs() {
+	local q x
+	for q in "$@"; do
+		for x in $FT_HEX; do
+			echo "$PF_SPOOL/$q/$x"
+		done
+	done
+}
+
+# links_on Q... / links_off Q... - each hashed subdirectory of the Postfix
+# queue Q moved to unread-Q/X and replaced by a link ../unread-Q/X, which
+# Postfix follows and etrnd's scan does not (neither file nor directory)
+links_on() {
+	local q x
+	for q in "$@"; do
+		mkdir -p "$PF_SPOOL/unread-$q"
+		for x in $FT_HEX; do
+			if [ ! -d "$PF_SPOOL/$q/$x" ]; then
+				mkdir "$PF_SPOOL/$q/$x"
+				chown --reference="$PF_SPOOL/$q" "$PF_SPOOL/$q/$x"
+				chmod --reference="$PF_SPOOL/$q" "$PF_SPOOL/$q/$x"
+			fi
+			mv "$PF_SPOOL/$q/$x" "$PF_SPOOL/unread-$q/$x"
+			ln -s "../unread-$q/$x" "$PF_SPOOL/$q/$x"
+		done
+	done
+}
+links_off() {
+	local q x
+	for q in "$@"; do
+		[ -d "$PF_SPOOL/unread-$q" ] || continue
+		for x in $FT_HEX; do
+			[ -L "$PF_SPOOL/$q/$x" ] || continue
+			rm "$PF_SPOOL/$q/$x"
+			mv "$PF_SPOOL/unread-$q/$x" "$PF_SPOOL/$q/$x"
+		done
+		rmdir "$PF_SPOOL/unread-$q"
+	done
+}
+
+# dead_on DIR... / dead_off DIR... - the directory of a gone process's
+# descriptors bind-mounted on each DIR: it opens, but cannot be read
+# (fstat, getdents and every lookup in it fail with ENOENT)
+dead_on() {
+	local d pid
+	sleep 600 &
+	pid=$!
+	for d in "$@"; do
+		mount --bind "/proc/$pid/fd" "$d" || fail "cannot mount on $d"
+	done
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+}
+dead_off() {
+	local d
+	for d in "$@"; do
+		! grep -q " $d " /proc/self/mountinfo || umount "$d" ||
+		    umount -l "$d"
+	done
+}
+
+# unread_passes PHASE SECS - while the queue cannot be read: within SECS two
+# more lines counted by the test's unreadable_logged, and nothing printed
+# by its acted then nor 2 s later
+unread_passes() {
+	local n0
+	n0=$(unreadable_logged)
+	# shellcheck disable=SC2016 # eval expands them, each try
+	sb_wait_for "$2" eval '[ "$(unreadable_logged)" -ge $((n0 + 2)) ] || [ -n "$(acted)" ]' || true
+	[ -z "$(acted)" ] || fail "$1: acted on an unreadable queue: $(acted | tail -n 2)"
+	[ "$(unreadable_logged)" -ge $((n0 + 2)) ] || fail "$1: unreadable queue not logged (again)"
+	sleep 2
+	[ -z "$(acted)" ] || fail "$1: acted on an unreadable queue: $(acted | tail -n 2)"
 }

@@ -21,6 +21,13 @@
  *	  per-message group, then one group per recipient that asked for
  *	  this DSN, each with Final-Recipient, Action and Status;
  *	- the returned headers have no X-ETRN-Hold field;
+ *	- dsn_needs() reports DSN_8BITMIME exactly when an octet is 8-bit,
+ *	  DSN_SMTPUTF8 exactly when the top header is, and DSN_GLOBAL only
+ *	  for a returned part with 8-bit headers; on the raw input too it
+ *	  reads nothing out of bounds;
+ *	- dsn_downgrade() takes every built DSN, and without 8BITMIME leaves
+ *	  8-bit octets only in a top header that had them; on the raw input
+ *	  it reads nothing out of bounds;
  *	- with sane inputs (a sender, a wanting recipient, strings under
  *	  150 octets) the build succeeds.
  *	FUZZ_DSN_DUMP=1 in the environment writes each message to stderr.
@@ -310,6 +317,46 @@ cut(const uint8_t **p, const uint8_t *end, int *sane)
 	return (const char *)s;
 }
 
+/* eight - any octet >= 0x80 in [p, p + n) */
+static int
+eight(const char *p, size_t n)
+{
+	while (n-- > 0)
+		if ((unsigned char)*p++ >= 0x80)
+			return 1;
+	return 0;
+}
+
+/* check_downgrade - the 7-bit form has 8-bit octets in its top header only */
+static void
+check_downgrade(const struct buf *m, size_t hlen)
+{
+	struct buf d = BUF_INIT;
+	const char *hend;
+
+	FUZZ_CHECK(dsn_downgrade(m->s, m->len, 0, 0, &d) == 0);
+	hend = strstr(buf_terminate(&d), "\n\n");
+	FUZZ_CHECK(hend != NULL);
+	FUZZ_CHECK(!eight(hend, d.len - (size_t)(hend - d.s)));
+	FUZZ_CHECK(!eight(d.s, (size_t)(hend - d.s)) == !eight(m->s, hlen));
+	FUZZ_CHECK(dsn_downgrade(m->s, m->len, 1, 0, &d) == 0);
+	buf_free(&d);
+}
+
+/* check_needs - dsn_needs() agrees with the message's octets */
+static void
+check_needs(const struct buf *m)
+{
+	int	need = dsn_needs(m->s, m->len);
+	const char *hend = strstr(m->s, "\n\n");
+	size_t	hlen = hend ? (size_t)(hend - m->s) : m->len;
+
+	FUZZ_CHECK(!(need & DSN_8BITMIME) == !eight(m->s, m->len));
+	FUZZ_CHECK(!(need & DSN_SMTPUTF8) == !eight(m->s, hlen));
+	FUZZ_CHECK(!(need & DSN_GLOBAL) || (need & DSN_8BITMIME));
+	check_downgrade(m, hlen);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -354,6 +401,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in.original = (const char *)orig;
 	in.original_len = (size_t)(end - p);
 
+	(void)dsn_needs((const char *)data, size);
+	(void)dsn_downgrade((const char *)data, size, 0, 0, &out);
 	rc = dsn_build(&in, &out, &err);
 	if (rc < 0) {
 		FUZZ_CHECK(err.len > 0 && out.len == 0);
@@ -362,6 +411,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		FUZZ_CHECK(nwant > 0 && err.len == 0);
 		check_message(&out, &in, nwant);
+		check_needs(&out);
 	}
 	free((void *)orig);
 	buf_free(&out);

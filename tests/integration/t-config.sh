@@ -1,7 +1,8 @@
 #!/bin/bash
 # t-config - configuration errors name the file and line; etrn-milter -t
 # checks a file; SIGUSR1 reloads a good file and keeps the running
-# settings when the new file is bad.
+# settings when the new file is bad; etrn-milter and etrnd refuse to
+# start without a usable hold_secret_file.
 set -eu
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${OPENETRN_BUILDDIR:-$top_srcdir}/etrn-milter
@@ -27,20 +28,23 @@ redis_server = unix:$tmp/no-redis.sock
 milter_socket = unix:$tmp/milter.sock
 milter_socket_group =
 milter_socket_mode = 0600
-tmp_directory = $tmp"
+tmp_directory = $tmp
+user = $(id -un)
+hold_secret_file = $tmp/hold.secret"
+(umask 077 && head -c 32 /dev/urandom >"$tmp/hold.secret")
 printf '%s\n' "$base" > "$tmp/good.conf"
 out=$("$bin" -t -c "$tmp/good.conf" 2>&1) || fail "good config: $out"
 pass "good config accepted"
 
-# Each bad line, appended as line 7, must be refused with FILE:7 and why.
+# Each bad line, appended as line 9, must be refused with FILE:9 and why.
 while IFS='|' read -r line want; do
 	printf '%s\n%s\n' "$base" "$line" > "$tmp/bad.conf"
 	if out=$("$bin" -t -c "$tmp/bad.conf" 2>&1); then
 		fail "accepted bad line '$line'"
 	fi
 	case $out in
-	*"$tmp/bad.conf:7: $want"*) ;;
-	*) fail "line '$line': got '$out', want '$tmp/bad.conf:7: $want'" ;;
+	*"$tmp/bad.conf:9: $want"*) ;;
+	*) fail "line '$line': got '$out', want '$tmp/bad.conf:9: $want'" ;;
 	esac
 done <<'EOF_CASES'
 hold_tim = 5d|unknown setting "hold_tim"
@@ -80,7 +84,7 @@ for _ in $(seq 50); do [ -S "$tmp/milter.sock" ] && break; sleep 0.1; done
 printf '%s\nhold_time = forever\n' "$base" > "$tmp/good.conf"
 kill -USR1 "$pid"
 for _ in $(seq 50); do grep -q 'reload failed' "$tmp/milter.log" && break; sleep 0.1; done
-grep -q "reload failed, keeping the running configuration: $tmp/good.conf:7: bad value for hold_time" \
+grep -q "reload failed, keeping the running configuration: $tmp/good.conf:9: bad value for hold_time" \
     "$tmp/milter.log" || fail "bad reload not reported"
 kill -0 "$pid" || fail "milter died on a bad reload"
 printf '%s\nhold_time = 3d\n' "$base" > "$tmp/good.conf"
@@ -98,3 +102,32 @@ pid=
 [ "$rc" = 0 ] || fail "exit status $rc after SIGTERM, want 0"
 grep -q 'etrn-milter: stopping' "$tmp/milter.log" || fail "stop not logged"
 pass "SIGTERM stops it cleanly (exit 0, logged)"
+
+# hold_secret_file: etrn-milter and etrnd refuse to start without a
+# usable one, and say why.
+etrnd_bin=${OPENETRN_BUILDDIR:-$top_srcdir}/etrnd/etrnd
+for case in "missing|No such file" "short|octets; a secret has 32" \
+    "groupw|group- or world-writable" "worldr|readable by others"; do
+	kind=${case%%|*}
+	want=${case#*|}
+	rm -f "$tmp/s.secret"
+	case $kind in
+	short) head -c 16 /dev/urandom >"$tmp/s.secret"; chmod 600 "$tmp/s.secret" ;;
+	groupw) head -c 32 /dev/urandom >"$tmp/s.secret"; chmod 660 "$tmp/s.secret" ;;
+	worldr) head -c 32 /dev/urandom >"$tmp/s.secret"; chmod 644 "$tmp/s.secret" ;;
+	esac
+	printf '%s\n' "$base" | sed "s|^hold_secret_file = .*|hold_secret_file = $tmp/s.secret|" \
+	    >"$tmp/s.conf"
+	for b in "$bin" "$etrnd_bin"; do
+		[ -x "$b" ] || continue
+		rc=0
+		out=$(timeout 10 "$b" -f -c "$tmp/s.conf" 2>&1) || rc=$?
+		[ "$rc" != 0 ] && [ "$rc" != 124 ] ||
+		    fail "$(basename "$b") started with a $kind secret (exit $rc)"
+		case $out in
+		*"hold_secret_file: $tmp/s.secret: "*"$want"*) ;;
+		*) fail "$(basename "$b"), $kind secret: got '$out', want '$want'" ;;
+		esac
+	done
+done
+pass "etrn-milter and etrnd refuse a missing, short, group-writable or world-readable hold_secret_file"

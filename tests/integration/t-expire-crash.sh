@@ -19,7 +19,7 @@ stop_etrnd() {
 	kill "$etrnd_pid" 2>/dev/null || true
 	wait "$etrnd_pid" 2>/dev/null || true
 }
-trap 'rc=$?; stop_etrnd; sb_cleanup $rc' EXIT
+trap 'rc=$?; set +e; stop_etrnd; sb_cleanup $rc' EXIT
 dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }
 dsn_is() { [ "$(dsns | grep -c . || true)" = "$1" ]; }
 
@@ -84,7 +84,7 @@ done
 # held_dsn LETTER - what etrnd had submitted to the holding DSN smtpd
 held_dsn() {
 	swaks --server 127.0.0.1 --port "$DSN_PORT" -f '<>' -t "crash-$1@example.org" \
-	    --header "Message-Id: <expired.${tok[$1]}@mx.lab.test>" \
+	    --header "Message-Id: $(dsn_msgid expired "${tok[$1]}" mx.lab.test)" \
 	    --header "Auto-Submitted: auto-replied" \
 	    --header "Subject: the held DSN $1" --body "held-dsn-$1" 2>&1 |
 	    sed -n 's/.* queued as \([0-9A-Za-z]*\).*/\1/p' | tail -n 1

@@ -119,6 +119,8 @@ out=$(send --from h@example.org --to y@dialup2.test) || fail "send h"
 qh=$(qid_of "$out")
 sb_wait_for 10 sh -c "postqueue -c '$PF_CONF' -j | grep -q '\"queue_name\": \"hold\", \"queue_id\": \"$qh\"'" ||
     fail "h not held"
+sb_wait_for 10 redis_is held HGET "etrn:msg:mx.lab.test:$qh" state ||
+    fail "h not counted"
 postsuper -c "$PF_CONF" -H "$qh" >/dev/null 2>&1 || fail "postsuper -H"
 postqueue -c "$PF_CONF" -i "$qh" || fail "postqueue -i"
 sb_wait_for 30 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$qh" || fail "h not expired"

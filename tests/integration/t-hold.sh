@@ -96,8 +96,10 @@ out=$(send --from s@example.org --to x@a.dialup.test) || fail "send: $out"
 sub=$(qid_of "$out")
 out=$(send --from s@example.org --to y@dialup2.test) || fail "send: $out"
 two=$(qid_of "$out")
-sb_wait_for 10 redis_is 1 EXISTS etrn:msg:mx.lab.test:$two ||
+sb_wait_for 10 redis_is held HGET etrn:msg:mx.lab.test:$two state ||
     fail "dialup2 message not recorded"
+sb_wait_for 10 redis_is held HGET etrn:msg:mx.lab.test:$sub state ||
+    fail "subdomain message not recorded"
 [ "$(field "$sub" domain)" = a.dialup.test ] || fail "subdomain held as $(field "$sub" domain)"
 [ "$(sb_redis ZCARD etrn:held:a.dialup.test)" = 1 ] || fail "subdomain index"
 a=$(field "$two" arrived)

@@ -6,8 +6,15 @@
 #   qid_of TEXT             the queue ID in a "queued as" reply
 #   sink_is WHICH N         the sink WHICH has N messages
 #   redis_is WANT CMD...    redis-cli CMD prints WANT
-#   hold_is N               the hold queue has N messages
+#   hold_is N               the hold queue has N messages (then their
+#                           pending records are counted, see promote)
+#   promote                 one pass of etrnd's pending step: records of
+#                           messages on hold are counted (without etrnd)
 #   field QID NAME          a field of this host's hold record QID
+#   dsn_msgid KIND TOKEN HOST [SECRET]  the Message-ID etrnd gives the DSN
+#                           (KIND expired or delayed) of a hold token
+#   dsns                    the internet sink's files that are DSNs
+#   dsn_count               how many there are
 
 # Run send.py against the sandbox smtpd.
 send() {
@@ -29,12 +36,44 @@ redis_is() {
 	[ "$(sb_redis "${@:2}")" = "$1" ]
 }
 
-# Succeed when the hold queue holds exactly $1 messages.
+# Run etrnd's pending step once (tests/etrnd/runner-test pending), as
+# etrnd's queue runner does every queue_run_interval.
+promote() {
+	"${RUNNER_TEST:-$OPENETRN_BUILDDIR/tests/etrnd/runner-test}" \
+	    "$OPENETRN_CONF" pending >>"$SB_LOG_DIR/promote.log" 2>&1
+}
+
+# Succeed when the hold queue holds exactly $1 messages; their records
+# are then promoted from pending to held, as etrnd would.
 hold_is() {
-	[ "$(sb_queue_count hold)" = "$1" ]
+	[ "$(sb_queue_count hold)" = "$1" ] || return 1
+	promote || echo "promote failed, see $SB_LOG_DIR/promote.log" >&2
 }
 
 # Print field $2 of the hold record of queue ID $1 on mx.lab.test.
 field() {
 	sb_redis HGET "etrn:msg:mx.lab.test:$1" "$2"
+}
+
+# Print the Message-ID of the DSN ($1: expired or delayed) for token $2
+# from host $3, keyed with the secret file $4 (default: the sandbox's),
+# computed here independently of etrnd (docs/redis-keys.md).
+dsn_msgid() {
+	python3 - "${4:-$HOLD_SECRET}" "$1" "$2" "$3" <<'PY'
+import hashlib, hmac, sys
+key = open(sys.argv[1], "rb").read()
+data = b"openetrn-" + sys.argv[2].encode() + b"\0" + sys.argv[3].encode()
+mac = hmac.new(key, data, hashlib.sha256).hexdigest()[:32]
+print("<%s.%s@%s>" % (sys.argv[2], mac, sys.argv[4]))
+PY
+}
+
+# Print the internet sink's files that are DSNs (auto-replied), one a line.
+dsns() {
+	sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true
+}
+
+# Print how many DSNs the internet sink holds.
+dsn_count() {
+	dsns | grep -c . || true
 }

@@ -116,3 +116,10 @@ sa_cleanup() {
 	[ "$nfail" = 0 ] || exit 1
 	exit "$st"
 }
+
+# make_secret FILE - a hold_secret_file for the daemons: 32 random bytes,
+# mode 0600
+make_secret() {
+	(umask 077 && head -c 32 /dev/urandom >"$1") ||
+	    die "cannot write the secret $1"
+}

@@ -55,6 +55,7 @@ policy_listen = inet:127.0.0.1:$port
 etrn_allow = 127.0.0.0/8
 domain_refresh = 1s
 flush_lock_time = 60s
+user = $(id -un)
 CONF
 	sed -n 's/^#conf //p' "$1" >>"$T/policy.conf"
 	: >"$T/policy.log"

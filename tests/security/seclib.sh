@@ -3,7 +3,8 @@
 # it after tests/lib/sandbox.sh and sb_start.
 #
 #   schema_check        every key in the sandbox Redis (SCAN of the whole
-#                       keyspace) has a shape of docs/redis-keys.md
+#                       keyspace, read as bytes: a key holding LF or NUL
+#                       is one bad key) has a shape of docs/redis-keys.md
 #   canary_init         make $CANARY_DIR, writable by every user, and set
 #                       CANARY: the file an injected command would create
 #   canary_check        fail if anything appeared in $CANARY_DIR
@@ -12,9 +13,52 @@
 #   log_client LOG ADDR REGEX   LOG has a line naming client ADDR that
 #                       matches REGEX (grep -E, any case)
 
+# Python run before the checks below: a Redis client on the unix socket
+# sys.argv[1] that keeps keys and values as bytes.  redis-cli prints them
+# raw, one a line, so a key holding LF would read as two keys (each of
+# a valid shape) and one holding NUL cannot pass through the shell.
+#   call(*args)     one command, its reply (bytes, list, int as bytes)
+#   keys(pattern)   every key matching pattern (SCAN), sorted
+#   show(b)         b printable: other octets and "\" as \xNN
+SECLIB_RESP='
+import socket, sys
+_s = socket.socket(socket.AF_UNIX)
+_s.connect(sys.argv[1])
+_f = _s.makefile("rb")
+def _reply():
+    line = _f.readline()
+    if not line.endswith(b"\r\n"):
+        sys.exit("redis: connection closed")
+    t, v = line[:1], line[1:-2]
+    if t == b"*":
+        return None if int(v) < 0 else [_reply() for _ in range(int(v))]
+    if t == b"$":
+        return None if int(v) < 0 else _f.read(int(v) + 2)[:-2]
+    if t == b"-":
+        sys.exit("redis: " + v.decode("ascii", "replace"))
+    return v
+def call(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    _s.sendall(out)
+    return _reply()
+def keys(pattern):
+    cur, seen = b"0", set()
+    while True:
+        cur, batch = call("SCAN", cur, "MATCH", pattern, "COUNT", 1000)
+        seen.update(batch)
+        if cur == b"0":
+            return sorted(seen)
+def show(b):
+    return "".join(chr(c) if 32 <= c < 127 and c != 92 else
+        "\\x%02x" % c for c in b)
+'
+
 # Print the keys that match no documented shape; fail if there are any.
 schema_bad_keys() {
-	redis-cli -s "$REDIS_SOCK" --raw --scan --pattern '*' | python3 -c '
+	python3 -c "$SECLIB_RESP"'
 import re, sys
 lab = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 dom = r"%s(?:\.%s)*" % (lab, lab)
@@ -24,16 +68,16 @@ shapes = [
     r"etrn:domain:\.?" + dom,
     r"etrn:(?:held|stats|flushing):" + dom,
     r"etrn:msg:%s:%s" % (dom, qid),
-    r"etrn:(?:expiry|warn|hostdomains|released):" + dom,
+    r"etrn:(?:expiry|warn|hostdomains|released|lease|pending):" + dom,
 ]
 ok = re.compile("|".join("(?:%s)" % s for s in shapes))
 bad = 0
-for k in sys.stdin.read().split("\n"):
-    if k and (len(k) > 300 or not ok.fullmatch(k)):
-        print(repr(k))
+for k in keys("*"):
+    if len(k) > 300 or not ok.fullmatch(k.decode("latin-1")):
+        print(show(k))
         bad += 1
 sys.exit(1 if bad else 0)
-'
+' "$REDIS_SOCK"
 }
 
 # Fail unless every Redis key is one of the documented shapes.
@@ -64,17 +108,14 @@ canary_check() {
 # Print the hold queue and the hold records, sorted, for a before/after
 # comparison (fields that change on their own are left out).
 held_snapshot() {
-	local k
 	sb_hold_ids | sort | sed 's/^/hold /'
-	for k in $(redis-cli -s "$REDIS_SOCK" --raw --scan \
-	    --pattern 'etrn:msg:*' | sort); do
-		echo "$k $(sb_redis HMGET "$k" state token domain recipients |
-		    paste -sd'|')"
-	done
-	for k in $(redis-cli -s "$REDIS_SOCK" --raw --scan \
-	    --pattern 'etrn:held:*' | sort); do
-		echo "$k $(sb_redis ZRANGE "$k" 0 -1 | paste -sd' ')"
-	done
+	python3 -c "$SECLIB_RESP"'
+for k in keys("etrn:msg:*"):
+    v = call("HMGET", k, "state", "token", "domain", "recipients")
+    print(show(k), "|".join(show(x or b"") for x in v))
+for k in keys("etrn:held:*"):
+    print(show(k), " ".join(show(x) for x in call("ZRANGE", k, 0, -1)))
+' "$REDIS_SOCK"
 }
 
 # Succeed when log $1 has a line with the address $2 (not as part of a

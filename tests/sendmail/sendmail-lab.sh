@@ -161,6 +161,7 @@ domain_refresh = 1s
 hold_time = 5d
 warn_time = 4h
 user = openetrn
+hold_secret_file = $SM_DIR/run/hold.secret
 mta = sendmail
 sendmail_command = $SM_BIN
 sendmail_config_file = $SM_DIR/etc/sendmail.cf
@@ -245,7 +246,13 @@ sm_start() {
 		useradd --system --no-create-home --shell /usr/sbin/nologin \
 		    openetrn || fail "cannot create user openetrn"
 	fi
-	chown openetrn "$SM_DIR/run" "$SM_DIR/tmp"
+	# run/ stays root's: root creates the milter socket there (and
+	# refuses a directory openetrn could write); tmp/ is the milter's.
+	chmod 755 "$SM_DIR/run"
+	chown openetrn "$SM_DIR/tmp"
+	[ -s "$SM_DIR/run/hold.secret" ] ||
+	    (umask 077 && head -c 32 /dev/urandom >"$SM_DIR/run/hold.secret") ||
+	    fail "cannot write $SM_DIR/run/hold.secret"
 	sm_write_cf
 	sm_write_conf
 	trap sm_cleanup EXIT

@@ -39,7 +39,13 @@ sb_wait_for 10 sm_held "$q1" || fail "$q1 not quarantined"
 sm_held "$q2" || fail "$q2 not quarantined"
 sm_run -bp -qQ | grep -q 'QUARANTINE: held for ETRN by dialup.test' ||
     fail "sendmail -bp -qQ does not show the quarantine"
-[ "$(sm_field "$q1" state)" = held ] || fail "record state"
+# Pending until etrnd (mta = sendmail) finds the hf file: then counted.
+sb_wait_for 10 eval '[ "$(sm_field "$q1" state)" = held ]' ||
+    fail "record state $(sm_field "$q1" state)"
+sb_wait_for 10 eval '[ "$(sm_field "$q2" state)" = held ]' ||
+    fail "record state of $q2: $(sm_field "$q2" state)"
+grep -q "$q1: on hold, counted: domain=dialup.test" "$SM_DIR/log/etrnd.log" ||
+    fail "no log line for counting $q1"
 [ "$(sm_field "$q1" domain)" = dialup.test ] || fail "record domain"
 token=$(sm_field "$q1" token)
 [ ${#token} = 32 ] || fail "token '$token'"
@@ -65,7 +71,7 @@ grep -q '^X-Rcpt-Args: <m2@example.net>' "$f" || fail "mixed: rcpt"
 [ "$(grep -c '^X-Rcpt-Args:' "$f")" = 1 ] ||
     fail "mixed: the dial-up recipient got the original too"
 sb_wait_for 20 held_is 3 || fail "mixed: copy not held"
-redis_is 3 ZCARD etrn:held:dialup.test || fail "mixed: held index"
+sb_wait_for 10 redis_is 3 ZCARD etrn:held:dialup.test || fail "mixed: held index"
 pass "mixed recipients: split on Sendmail, the copy for dialup.test held"
 
 # Sendmail's own ETRN is refused (noetrn) and releases nothing.
@@ -107,7 +113,9 @@ out=$(sm_send --from b@example.org --to 'v2@dialup2.test NOTIFY=NEVER') ||
 q4=$(sm_qid_of "$out")
 sb_wait_for 10 sm_held "$q3" || fail "$q3 not held"
 sm_held "$q4" || fail "$q4 not held"
-sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
+sb_wait_for 30 redis_is 0 EXISTS "etrn:msg:$SM_HOST:$q3" \
+    "etrn:msg:$SM_HOST:$q4" || fail "not expired"
+redis_is 0 ZCARD etrn:held:dialup2.test || fail "held index"
 sb_wait_for 20 dsn_is 1 || fail "want 1 DSN, got $(dsns | grep -c . || true)"
 if sm_queued "$q3" || sm_queued "$q4"; then fail "expired files left"; fi
 [ ! -e "$SM_DIR/spool/df$q3" ] || fail "df$q3 left"
@@ -167,6 +175,10 @@ out=$(sm_send --from '' --to r3@dialup.test) || fail "send: $out"
 q8=$(sm_qid_of "$out")
 sb_wait_for 10 sm_held "$q7" || fail "$q7 not held"
 sb_wait_for 10 sm_held "$q8" || fail "$q8 not held"
+for q in "$q7" "$q8"; do
+	sb_wait_for 10 eval '[ "$(sm_field "$q" state)" = held ]' ||
+	    fail "$q: record not counted"
+done
 fields="domain token sender recipients nrcpt ret envid expires arrived state"
 for q in "$q7" "$q8"; do
 	for f in $fields; do
@@ -263,7 +275,7 @@ done
 held_dsn() {
 	swaks --server 127.0.0.1 --port "$SM_DSN_PORT" -f '<>' \
 	    -t "crash-$1@example.org" \
-	    --header "Message-Id: <expired.${tok[$1]}@$SM_HOST>" \
+	    --header "Message-Id: $(dsn_msgid expired "${tok[$1]}" "$SM_HOST" "$SM_DIR/run/hold.secret")" \
 	    --header "Auto-Submitted: auto-replied" \
 	    --header "Subject: the held DSN $1" --body "held-dsn-$1" 2>&1 |
 	    sed -n 's/.*250 2\.0\.0 \([A-Za-z0-9]*\) Message accepted.*/\1/p' |

@@ -2,7 +2,8 @@
  * NAME
  *	dsn-dump - write a DSN built by dsn_build() for a fixed scenario
  * SUMMARY
- *	dsn-dump failed-hdrs|failed-full|delayed|utf8|injection|empty
+ *	dsn-dump failed-hdrs|failed-full|delayed|utf8|injection|empty|
+ *	    global-full|global-hdrs [7bit|noutf8]
  * DESCRIPTION
  *	For t-dsn-parse.sh, which parses the output with Python's email
  *	package.  Each scenario fills a struct dsn_input with fixed values
@@ -19,6 +20,11 @@
  *	               sender, a recipient, and a forged MIME structure in
  *	               the returned message
  *	  empty        failed with no original: a note instead
+ *	  global-full  RET=FULL of a message with raw UTF-8 headers
+ *	               (SMTPUTF8): returned as message/global
+ *	  global-hdrs  the same with RET=HDRS: message/global-headers
+ *	With 7bit or noutf8 the DSN is then downgraded (dsn_downgrade) as
+ *	for a server without 8BITMIME or without SMTPUTF8.
  * DIAGNOSTICS
  *	Exit 0 with the message on stdout, 1 when dsn_build() fails (the
  *	reason on stderr), 2 for an unknown scenario.
@@ -82,6 +88,18 @@ static const char injection[] =
     "X-Injected: 3\n"
     "--=_openetrn_--\n";
 
+static const char global[] =
+    "From: J\xc3\xb6rg <j\xc3\xb6rg@example.org>\n"
+    "To: bob@dialup.test\n"
+    "Subject: Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln\n"
+    "Message-ID: <global.1@example.org>\n"
+    "Date: Sat, 21 Sep 2026 10:00:00 +0000\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: text/plain; charset=utf-8\n"
+    "Content-Transfer-Encoding: 8bit\n"
+    "\n"
+    "Gr\xc3\xbc\xc3\x9f" "e.\n";
+
 static const struct dsn_rcpt r_hdrs[] = {
 	{ "bob@dialup.test", "FAILURE,DELAY",
 	    "rfc822;bob+2Bfilter@dialup.test" },
@@ -143,6 +161,11 @@ scenario(const char *name, struct dsn_input *in)
 		in->queue_id = "4Xz1nN0Qb2zN4Vk\nX-Injected: 4";
 		RCPTS(r_injection);
 		ORIG(injection, 1);
+	} else if (strcmp(name, "global-full") == 0 ||
+	    strcmp(name, "global-hdrs") == 0) {
+		in->ret = name[7] == 'f' ? "FULL" : "HDRS";
+		RCPTS(r_full);
+		ORIG(global, name[7] == 'f');
 	} else if (strcmp(name, "empty") == 0) {
 		RCPTS(r_full);
 		in->original = "";
@@ -155,19 +178,32 @@ int
 main(int argc, char **argv)
 {
 	struct dsn_input in;
-	struct buf out = BUF_INIT, err = BUF_INIT;
+	struct buf out = BUF_INIT, err = BUF_INIT, down = BUF_INIT;
+	const char *mode = argc == 3 ? argv[2] : "";
 
-	if (argc != 2 || scenario(argv[1], &in) < 0) {
+	if (argc < 2 || argc > 3 || scenario(argv[1], &in) < 0 ||
+	    (*mode && strcmp(mode, "7bit") != 0 &&
+	    strcmp(mode, "noutf8") != 0)) {
 		fprintf(stderr, "usage: dsn-dump failed-hdrs|failed-full|"
-		    "delayed|utf8|injection|empty\n");
+		    "delayed|utf8|injection|empty|global-full|global-hdrs "
+		    "[7bit|noutf8]\n");
 		return 2;
 	}
 	if (dsn_build(&in, &out, &err) < 0) {
 		fprintf(stderr, "dsn-dump: %s\n", err.s);
 		return 1;
 	}
-	fwrite(out.s, 1, out.len, stdout);
+	if (*mode && dsn_downgrade(out.s, out.len, *mode == 'n', 0,
+	    &down) < 0) {
+		fprintf(stderr, "dsn-dump: cannot downgrade\n");
+		return 1;
+	}
+	if (*mode)
+		fwrite(down.s, 1, down.len, stdout);
+	else
+		fwrite(out.s, 1, out.len, stdout);
 	buf_free(&out);
+	buf_free(&down);
 	buf_free(&err);
 	return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -6,7 +6,20 @@
 # message/delivery-status whose per-message and per-recipient fields
 # carry the expected values, the third of the expected type; nothing
 # anywhere has a header named like an injection attempt, and no message
-# or part has parser defects.
+# or part has parser defects.  An original with UTF-8 headers comes back
+# as message/global (RET=FULL) or message/global-headers (RET=HDRS), its
+# headers readable as UTF-8; an 8-bit part says Content-Transfer-Encoding
+# 8bit, a 7-bit DSN has no 8-bit octet.
+#
+# Downgraded (dsn-dump SCENARIO 7bit|noutf8, dsn_downgrade): for a server
+# without 8BITMIME no octet is 8-bit; an 8-bit text part is
+# quoted-printable with the same decoded text; an 8-bit message/rfc822
+# becomes text/rfc822-headers holding exactly the returned header section
+# (quoted-printable if it is 8-bit),
+# and the text says only the headers are attached; message/global and
+# message/global-headers stay, quoted-printable, decoding to the octets
+# the undowngraded DSN carried.  For a server without SMTPUTF8 only the
+# message/global parts change; the other parts are left byte for byte.
 #
 # The program is tests/unit/dsn-dump (env DSN_DUMP overrides).  Exit 77
 # (skipped) without python3.
@@ -70,7 +83,15 @@ EXPECT = {
     "empty": ("Undelivered Mail Returned to Sender", None, [
         rcpt("rfc822; bob@dialup.test", "failed", "4.4.7",
              "rfc822;bob@dialup.test")], "text/plain", True),
+    "global-full": ("Undelivered Mail Returned to Sender", None, [
+        rcpt("rfc822; bob@dialup.test", "failed", "4.4.7",
+             "rfc822;bob@dialup.test")], "message/global", False),
+    "global-hdrs": ("Undelivered Mail Returned to Sender", None, [
+        rcpt("rfc822; bob@dialup.test", "failed", "4.4.7",
+             "rfc822;bob@dialup.test")], "message/global-headers", False),
 }
+# The scenarios whose DSN has 8-bit octets (BODY=8BITMIME on submission).
+EIGHT_BIT = {"failed-full", "utf8", "global-full", "global-hdrs"}
 
 
 def check_status(ds, envid, rcpts):
@@ -108,7 +129,7 @@ def check_walk(msg, ascii_headers):
                       "header %s defects %r" % (name, value.defects))
 
 
-def check_original(part, want_type):
+def check_original(part, want_type, msg, raw):
     check(part.get_content_type() == want_type,
           "part 3 %s, want %s" % (part.get_content_type(), want_type))
     if want_type == "message/rfc822":
@@ -122,6 +143,21 @@ def check_original(part, want_type):
         elif b"this body line" in body:
             check(b"X-ETRN-Hold: this body line stays" in body,
                   "body line altered")
+    elif want_type in ("message/global", "message/global-headers"):
+        check(part["Content-Transfer-Encoding"] == "8bit",
+              "8-bit part without CTE 8bit")
+        # The returned headers, read from the raw octets as UTF-8.
+        chunks = raw.split(b"\n--" + msg.get_boundary().encode())
+        text = chunks[3].split(b"\n\n", 1)[1].decode("utf-8") + "\n"
+        inner = email.message_from_string(text, policy=email.policy.default)
+        check(inner["Subject"] == "Gr\u00fc\u00dfe aus K\u00f6ln",
+              "UTF-8 Subject %r" % inner["Subject"])
+        check("X-ETRN-Hold" not in inner, "X-ETRN-Hold returned")
+        body = inner.get_payload()
+        if want_type == "message/global-headers":
+            check(not body.strip(), "body returned with HDRS: %r" % body)
+        else:
+            check("Gr\u00fc\u00dfe." in body, "body not returned: %r" % body)
     elif want_type == "text/rfc822-headers":
         text = part.get_content()
         check("x-etrn-hold" not in text.lower() and "token=" not in text,
@@ -135,6 +171,8 @@ def run(name):
     data = subprocess.run([DUMP, name], stdout=subprocess.PIPE,
                           check=True).stdout
     check(b"\r" not in data, "CR in output")
+    check(any(c >= 128 for c in data) == (name in EIGHT_BIT),
+          "8-bit octets: want %s" % (name in EIGHT_BIT))
     check(all(len(l) <= 998 for l in data.split(b"\n")), "line > 998")
     msg = email.message_from_bytes(data, policy=email.policy.default)
     check(msg.is_multipart(), "not multipart")
@@ -154,13 +192,94 @@ def run(name):
     check(parts[1].get_content_type() == "message/delivery-status",
           "part 2 type %s" % parts[1].get_content_type())
     check_status(parts[1], envid, rcpts)
-    check_original(parts[2], ptype)
+    check_original(parts[2], ptype, msg, data)
     check_walk(msg, ascii_headers)
     if name == "utf8":
         check(parts[0].get_content_charset() == "utf-8", "part 1 charset")
         check("j\u00f6rg@dialup.test" in parts[0].get_content(),
               "UTF-8 recipient in the text")
 
+
+def raw_parts(data):
+    """The three parts of a DSN as (header, content) octets."""
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    chunks = data.split(b"\n--" + msg.get_boundary().encode())
+    return [tuple(c.split(b"\n\n", 1)) for c in chunks[1:4]]
+
+
+def cte(header):
+    for line in header.split(b"\n"):
+        if line.lower().startswith(b"content-transfer-encoding:"):
+            return line.split(b":", 1)[1].strip().decode()
+    return None
+
+
+# scenario, mode: the third part's type and encoding after downgrading
+DOWN = {
+    ("failed-full", "7bit"): ("text/rfc822-headers", None),
+    ("failed-hdrs", "7bit"): ("text/rfc822-headers", None),
+    ("utf8", "7bit"): ("text/rfc822-headers", None),
+    ("global-full", "7bit"): ("message/global", "quoted-printable"),
+    ("global-hdrs", "7bit"): ("message/global-headers", "quoted-printable"),
+    ("global-full", "noutf8"): ("message/global", "quoted-printable"),
+    ("global-hdrs", "noutf8"): ("message/global-headers",
+                                "quoted-printable"),
+    ("failed-full", "noutf8"): ("message/rfc822", "8bit"),
+}
+
+
+def run_down(name, mode):
+    import quopri
+    want_type, want_cte = DOWN[(name, mode)]
+    full = subprocess.run([DUMP, name], stdout=subprocess.PIPE,
+                          check=True).stdout
+    data = subprocess.run([DUMP, name, mode], stdout=subprocess.PIPE,
+                          check=True).stdout
+    if mode == "7bit":
+        # utf8 has a UTF-8 sender in To: (it needs SMTPUTF8 in any case)
+        body = data.split(b"\n\n", 1)[1]
+        check(not any(c >= 128 for c in body), "8-bit octet left")
+    check(all(len(l) <= 998 for l in data.split(b"\n")), "line > 998")
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    check(msg.get_content_type() == "multipart/report", "not a report")
+    parts = msg.get_payload()
+    check(len(parts) == 3, "%d parts" % len(parts))
+    check_walk(msg, name != "utf8")
+    check(parts[2].get_content_type() == want_type,
+          "part 3 %s, want %s" % (parts[2].get_content_type(), want_type))
+    old, new = raw_parts(full), raw_parts(data)
+    check(cte(new[2][0]) == want_cte,
+          "part 3 CTE %s, want %s" % (cte(new[2][0]), want_cte))
+    if mode == "noutf8":
+        check(old[0] == new[0] and old[1] == new[1],
+              "parts 1, 2 changed without need")
+    for i in range(3):
+        body = new[i][1]
+        if cte(new[i][0]) == "quoted-printable":
+            body = quopri.decodestring(body)
+        if i == 2 and want_type == "text/rfc822-headers" and \
+                old[2][0].find(b"message/rfc822") >= 0:
+            want = old[2][1].split(b"\n\n", 1)[0] + b"\n"
+        else:
+            want = old[i][1]
+        if i == 0 and want_type == "text/rfc822-headers" and \
+                b"message/rfc822" in old[2][0]:
+            check(b"Only the headers of your message are attached" in body,
+                  "no note that only the headers are attached")
+            body = body.split(b"\nOnly the headers", 1)[0]
+        check(body == want, "part %d content changed: %r, want %r"
+              % (i + 1, body[:300], want[:300]))
+
+
+for scenario, mode in DOWN:
+    before = failures
+    try:
+        run_down(scenario, mode)
+    except Exception as e:
+        failures += 1
+        print("FAIL %s %s: %s: %s" % (scenario, mode, type(e).__name__, e))
+    print("%s %s %s" % ("ok" if failures == before else "not ok", scenario,
+                        mode))
 
 for scenario in EXPECT:
     before = failures
@@ -170,6 +289,6 @@ for scenario in EXPECT:
         failures += 1
         print("FAIL %s: %s: %s" % (scenario, type(e).__name__, e))
     print("%s %s" % ("ok" if failures == before else "not ok", scenario))
-print("%d scenarios, %d failures" % (len(EXPECT), failures))
+print("%d scenarios, %d failures" % (len(EXPECT) + len(DOWN), failures))
 sys.exit(1 if failures else 0)
 EOF

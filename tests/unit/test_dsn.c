@@ -4,11 +4,13 @@
 #include <stdlib.h>
 
 #include "mail/dsn.h"
+#include "mail/holdtag.h"
 #include "tap.h"
 
 #define ARRIVED	1790000000LL	/* Mon, 21 Sep 2026 14:13:20 +0000 */
 #define DAY	86400LL
 #define TOKEN	"0123456789abcdef0123456789abcdef"
+#define TEST_KEY "0123456789abcdef0123456789abcdef test key"
 #define NITEMS(v) (sizeof(v) / sizeof((v)[0]))
 
 static const struct {
@@ -119,22 +121,35 @@ test_xtext(void)
 	buf_free(&b);
 }
 
-/* test_message_id - deterministic and well formed */
+/* test_message_id - deterministic, keyed, well formed, no token */
 static void
 test_message_id(void)
 {
 	struct buf a = BUF_INIT, b = BUF_INIT;
 
 	dsn_message_id(&a, DSN_FAILED, TOKEN, "mx.lab.test");
-	CHECK_STR(a.s, "<expired." TOKEN "@mx.lab.test>", "failed id");
+	CHECK(strncmp(a.s, "<expired.", 9) == 0 && strlen(a.s) == 9 + 32 +
+	    13 && strspn(a.s + 9, "0123456789abcdef") == 32 &&
+	    strcmp(a.s + 41, "@mx.lab.test>") == 0, "failed id '%s'", a.s);
+	CHECK(strstr(a.s, TOKEN) == NULL, "the token shows in '%s'", a.s);
 	dsn_message_id(&b, DSN_FAILED, TOKEN, "mx.lab.test");
 	CHECK_STR(b.s, a.s, "same input, same id");
 	dsn_message_id(&b, DSN_DELAYED, TOKEN, "mx.lab.test");
-	CHECK_STR(b.s, "<delayed." TOKEN "@mx.lab.test>", "delayed id");
+	CHECK(strncmp(b.s, "<delayed.", 9) == 0 && strstr(b.s, TOKEN) ==
+	    NULL && strcmp(a.s + 9, b.s + 9) != 0, "delayed id '%s'", b.s);
 	dsn_message_id(&b, DSN_FAILED, TOKEN, "mx2.lab.test");
 	CHECK(strcmp(a.s, b.s) != 0, "other host, other id");
+	dsn_message_id(&b, DSN_FAILED, "fedcba9876543210fedcba9876543210",
+	    "mx.lab.test");
+	CHECK(strcmp(a.s, b.s) != 0, "other token, other id");
+	holdtag_key_set("another key, another installation", 33);
+	dsn_message_id(&b, DSN_FAILED, TOKEN, "mx.lab.test");
+	CHECK(strcmp(a.s, b.s) != 0, "other key, other id");
+	holdtag_key_set(TEST_KEY, sizeof(TEST_KEY) - 1);
 	dsn_message_id(&b, DSN_FAILED, "ab>\r\nX: y", "h<o@st");
-	CHECK_STR(b.s, "<expired.ab___X__y@h_o_st>", "hostile parts");
+	CHECK(strncmp(b.s, "<expired.", 9) == 0 && strspn(b.s + 9,
+	    "0123456789abcdef") == 32 && strcmp(b.s + 41, "@h_o_st>") == 0,
+	    "hostile parts '%s'", b.s);
 	dsn_message_id(&b, DSN_FAILED, "", NULL);
 	CHECK_STR(b.s, "<expired.invalid@invalid>", "missing parts");
 	buf_free(&a);
@@ -414,7 +429,10 @@ test_delayed(void)
 	CHECK(has(out.s, ps.hend,
 	    "\nSubject: Delayed Mail (still being held)\n"),
 	    "subject");
-	CHECK(has(out.s, ps.hend, "<delayed." TOKEN "@mx.lab.test>"), "id");
+	dsn_message_id(&err, DSN_DELAYED, TOKEN, "mx.lab.test");
+	CHECK(has(out.s, ps.hend, err.s), "id");
+	CHECK(strstr(out.s, TOKEN) == NULL, "the token shows in the DSN");
+	buf_reset(&err);
 	CHECK(has_text(ps.part[0], ps.pend[0], "in the 2 days 3 hours since "
 	    "its arrival on Mon, 21 Sep 2026 14:13:20 +0000."), "held for");
 	CHECK(has_text(ps.part[0], ps.pend[0], "is still held and will be kept "
@@ -606,9 +624,239 @@ test_folding(void)
 	buf_free(&host);
 }
 
+/*
+ * What the returned part is declared as, and what the DSN must declare
+ * in MAIL FROM (dsn_needs), by the kind of original (RFC 6152, 6531-6533).
+ */
+static const char o_ascii[] = "Subject: plain\r\n\r\nplain body\r\n";
+static const char o_body8[] = "Subject: plain\r\n\r\nGr\xc3\xbc\xc3\x9f" "e\r\n";
+static const char o_hdr8[] = "Subject: Gr\xc3\xbc\xc3\x9f" "e\r\n"
+    "From: J\xc3\xb6rg <j\xc3\xb6rg@example.org>\r\n\r\nplain body\r\n";
+static const char o_latin1[] = "Subject: Gr\xfc\xdf" "e\r\n\r\nbody\r\n";
+static const char o_fake[] = "Subject: plain\r\n\r\n"
+    "Content-Type: message/global\r\n\r\n\xc3\xa9\r\n";
+
+static const struct {
+	const char *name;
+	const char *orig;
+	size_t	len;
+	int	full;
+	const char *sender, *rcpt;
+	const char *want_type;
+	int	want_needs;
+	int	want_cte8;	/* part 3 has Content-Transfer-Encoding: 8bit */
+} kinds[] = {
+#define O(s) s, sizeof(s) - 1
+	{ "ascii, HDRS", O(o_ascii), 0, NULL, NULL,
+	    "text/rfc822-headers", 0, 0 },
+	{ "ascii, FULL", O(o_ascii), 1, NULL, NULL, "message/rfc822", 0, 0 },
+	{ "8-bit body, FULL", O(o_body8), 1, NULL, NULL, "message/rfc822",
+	    DSN_8BITMIME, 1 },
+	{ "8-bit body, HDRS", O(o_body8), 0, NULL, NULL,
+	    "text/rfc822-headers", 0, 0 },
+	{ "UTF-8 header, FULL", O(o_hdr8), 1, NULL, NULL, "message/global",
+	    DSN_8BITMIME | DSN_GLOBAL, 1 },
+	{ "UTF-8 header, HDRS", O(o_hdr8), 0, NULL, NULL,
+	    "message/global-headers", DSN_8BITMIME | DSN_GLOBAL, 1 },
+	{ "Latin-1 header, FULL", O(o_latin1), 1, NULL, NULL,
+	    "message/rfc822", DSN_8BITMIME, 1 },
+	{ "UTF-8 sender, ascii original", O(o_ascii), 1,
+	    "j\xc3\xb6rg@example.org", NULL, "message/rfc822",
+	    DSN_8BITMIME | DSN_SMTPUTF8, 0 },
+	{ "UTF-8 recipient, ascii original", O(o_ascii), 0, NULL,
+	    "b\xc3\xa9@dialup.test", "text/rfc822-headers", DSN_8BITMIME, 0 },
+	{ "message/global only in the body", O(o_fake), 1, NULL, NULL,
+	    "message/rfc822", DSN_8BITMIME, 1 },
+#undef O
+};
+
+/* test_kinds - content type of the original and MAIL FROM parameters */
+static void
+test_kinds(void)
+{
+	struct dsn_rcpt r = { "bob@dialup.test", NULL, NULL };
+	struct dsn_input in;
+	struct buf out = BUF_INIT, err = BUF_INIT, ct = BUF_INIT;
+	struct parsed ps;
+	size_t	i;
+	int	got;
+
+	for (i = 0; i < NITEMS(kinds); i++) {
+		r.addr = kinds[i].rcpt ? kinds[i].rcpt : "bob@dialup.test";
+		input(&in, &r, 1);
+		if (kinds[i].sender)
+			in.sender = kinds[i].sender;
+		in.original = kinds[i].orig;
+		in.original_len = kinds[i].len;
+		in.original_is_full = kinds[i].full;
+		buf_reset(&err);
+		CHECK(dsn_build(&in, &out, &err) == 0, "%s: build: %s",
+		    kinds[i].name, err.s);
+		check_structure(out.s, &ps, 1);
+		if (ps.pend[2] == NULL)
+			continue;
+		buf_reset(&ct);
+		buf_printf(&ct, "Content-Type: %s\n", kinds[i].want_type);
+		CHECK(has(ps.part[2], body_of(&ps, 2), ct.s),
+		    "%s: part 3 got '%.*s', want '%s'", kinds[i].name,
+		    (int)(body_of(&ps, 2) - ps.part[2]), ps.part[2],
+		    kinds[i].want_type);
+		CHECK(has(ps.part[2], body_of(&ps, 2),
+		    "Content-Transfer-Encoding: 8bit\n") == kinds[i].want_cte8,
+		    "%s: part 3 8bit CTE: want %d", kinds[i].name,
+		    kinds[i].want_cte8);
+		got = dsn_needs(out.s, out.len);
+		CHECK(got == kinds[i].want_needs, "%s: dsn_needs got %#x, "
+		    "want %#x", kinds[i].name, (unsigned)got,
+		    (unsigned)kinds[i].want_needs);
+	}
+	buf_free(&out);
+	buf_free(&err);
+	buf_free(&ct);
+}
+
+
+/* qp_lines_ok - every line of [p, end) at most 76 octets, none ending in
+ * white space, no octet >= 0x80 (RFC 2045 6.7) */
+static int
+qp_lines_ok(const char *p, const char *end)
+{
+	const char *e;
+
+	for (; p < end; p = e + 1) {
+		if ((e = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			e = end;
+		if (e - p > 76 || (e > p && (e[-1] == ' ' || e[-1] == '\t')))
+			return 0;
+		for (; p < e; p++)
+			if ((unsigned char)*p >= 0x80)
+				return 0;
+	}
+	return 1;
+}
+
+/* A long 8-bit line, trailing blanks, '=': quoted-printable's cases. */
+static const char o_qp[] = "Subject: Gr\xc3\xbc\xc3\x9f" "e =?x?= \r\n"
+    "X-Long: \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9 \t\r\n\r\n"
+    "body\t\r\n";
+
+/* The downgrade of each kind: the type of part 3 and its encoding. */
+static const struct {
+	const char *name;
+	const char *orig;
+	size_t	len;
+	int	full, eightbit, utf8;
+	const char *want_type, *want_cte;	/* NULL: no CTE line */
+	int	want_same;	/* the message is left byte for byte */
+} downs[] = {
+#define O(s) s, sizeof(s) - 1
+	{ "ascii, no 8BITMIME", O(o_ascii), 1, 0, 0, "message/rfc822", NULL,
+	    1 },
+	{ "8-bit body, no 8BITMIME", O(o_body8), 1, 0, 0,
+	    "text/rfc822-headers", NULL, 0 },
+	{ "8-bit body, no SMTPUTF8", O(o_body8), 1, 1, 0, "message/rfc822",
+	    "8bit", 1 },
+	{ "Latin-1 header, no 8BITMIME", O(o_latin1), 1, 0, 0,
+	    "text/rfc822-headers", "quoted-printable", 0 },
+	{ "UTF-8 header, no 8BITMIME", O(o_hdr8), 1, 0, 0, "message/global",
+	    "quoted-printable", 0 },
+	{ "UTF-8 header HDRS, no SMTPUTF8", O(o_hdr8), 0, 1, 0,
+	    "message/global-headers", "quoted-printable", 0 },
+	{ "UTF-8 header, both offered", O(o_hdr8), 1, 1, 1, "message/global",
+	    "8bit", 1 },
+	{ "long lines, no 8BITMIME", O(o_qp), 0, 0, 0,
+	    "message/global-headers", "quoted-printable", 0 },
+#undef O
+};
+
+/* test_downgrade - dsn_downgrade for servers without 8BITMIME, SMTPUTF8 */
+static void
+test_downgrade(void)
+{
+	struct dsn_rcpt r = { "bob@dialup.test", NULL, NULL };
+	struct dsn_input in;
+	struct buf out = BUF_INIT, err = BUF_INIT, d = BUF_INIT,
+	    want = BUF_INIT;
+	struct parsed ps;
+	const char *b;
+	size_t	i;
+
+	for (i = 0; i < NITEMS(downs); i++) {
+		input(&in, &r, 1);
+		in.original = downs[i].orig;
+		in.original_len = downs[i].len;
+		in.original_is_full = downs[i].full;
+		CHECK(dsn_build(&in, &out, &err) == 0, "%s: build", downs[i].name);
+		CHECK(dsn_downgrade(out.s, out.len, downs[i].eightbit,
+		    downs[i].utf8, &d) == 0, "%s: downgrade", downs[i].name);
+		if (downs[i].want_same) {
+			CHECK(d.len == out.len && memcmp(d.s, out.s,
+			    d.len) == 0, "%s: changed: '%s'", downs[i].name,
+			    d.s);
+			continue;
+		}
+		check_structure(d.s, &ps, 1);
+		if (ps.pend[2] == NULL)
+			continue;
+		b = body_of(&ps, 2);
+		buf_reset(&want);
+		buf_printf(&want, "Content-Type: %s\n", downs[i].want_type);
+		CHECK(has(ps.part[2], b, want.s), "%s: part 3 got '%.*s', "
+		    "want '%s'", downs[i].name, (int)(b - ps.part[2]),
+		    ps.part[2], downs[i].want_type);
+		CHECK(has(ps.part[2], b, "Content-Transfer-Encoding:") ==
+		    (downs[i].want_cte != NULL), "%s: part 3 CTE",
+		    downs[i].name);
+		if (downs[i].want_cte != NULL) {
+			buf_reset(&want);
+			buf_printf(&want, "Content-Transfer-Encoding: %s\n",
+			    downs[i].want_cte);
+			CHECK(has(ps.part[2], b, want.s), "%s: want '%s'",
+			    downs[i].name, want.s);
+		}
+		if (!downs[i].eightbit) {
+			CHECK(dsn_needs(d.s, d.len) == 0, "%s: still needs "
+			    "%#x", downs[i].name, (unsigned)dsn_needs(d.s,
+			    d.len));
+			CHECK(!has(d.s, d.s + d.len, "Content-Transfer-"
+			    "Encoding: 8bit"), "%s: 8bit declared",
+			    downs[i].name);
+		}
+		if (downs[i].want_cte != NULL && strcmp(downs[i].want_cte,
+		    "quoted-printable") == 0)
+			CHECK(qp_lines_ok(b, ps.pend[2]), "%s: not QP-safe: "
+			    "'%.*s'", downs[i].name, (int)(ps.pend[2] - b), b);
+		CHECK(has_text(d.s, d.s + d.len, "Only the headers of your "
+		    "message are attached") == (strcmp(downs[i].want_type,
+		    "text/rfc822-headers") == 0 && downs[i].full),
+		    "%s: the note on headers only", downs[i].name);
+	}
+	/* A sender that looks like a boundary parameter (found by fuzzing). */
+	input(&in, &r, 1);
+	in.sender = "a@b boundary=\"zz\"";
+	in.original = o_hdr8;
+	in.original_len = sizeof(o_hdr8) - 1;
+	in.original_is_full = 1;
+	CHECK(dsn_build(&in, &out, &err) == 0, "boundary sender: build");
+	CHECK(dsn_needs(out.s, out.len) == (DSN_8BITMIME | DSN_GLOBAL),
+	    "boundary sender: needs %#x", (unsigned)dsn_needs(out.s, out.len));
+	CHECK(dsn_downgrade(out.s, out.len, 0, 0, &d) == 0 &&
+	    dsn_needs(d.s, d.len) == 0, "boundary sender: downgrade");
+	CHECK(dsn_downgrade("Subject: x\n\nno MIME\n", 21, 0, 0, &d) < 0 &&
+	    d.len == 0, "not a DSN: want -1");
+	buf_free(&out);
+	buf_free(&err);
+	buf_free(&d);
+	buf_free(&want);
+}
+
 int
 main(void)
 {
+	holdtag_key_set(TEST_KEY, sizeof(TEST_KEY) - 1);
 	test_wanted();
 	test_xtext();
 	test_message_id();
@@ -618,5 +866,7 @@ main(void)
 	test_injection();
 	test_refused();
 	test_folding();
+	test_kinds();
+	test_downgrade();
 	return TAP_DONE();
 }

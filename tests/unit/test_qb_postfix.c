@@ -7,6 +7,8 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "mail/pfqueue.h"
 #include "mail/qbackend.h"
 #include "util/buf.h"
+#include "failreaddir.h"
 #include "tap.h"
 
 #define LINE_HOLD "{\"queue_name\": \"hold\", \"queue_id\": " \
@@ -402,6 +405,97 @@ test_status(void)
 		fprintf(stderr, "could not remove %s\n", top);
 }
 
+/* fake_init - stand-in commands and queue in a new top; 0 if set up */
+static int
+fake_init(char *top, struct qb_conf *qc)
+{
+	if (mkdtemp(top) == NULL)
+		return -1;
+	fake_postfix(top);
+	memset(qc, 0, sizeof(*qc));
+	qc->config_directory = "";
+	qc->command_directory = top;
+	qc->timeout = 10;
+	return qb_postfix.init(qc) == QB_OK ? 0 : -1;
+}
+
+/*
+ * The scans are all or nothing: a queue subdirectory that cannot be read
+ * fails locate, status (deferred times) and held_since, and the states
+ * of a failed call are not "gone".
+ */
+static void
+test_unreadable(void)
+{
+	char	top[] = "/tmp/test_qb_postfix.XXXXXX", a[160], b[160];
+	char	*ids[] = { "HOLD1", "DEFERFAIL", "GONE1" };
+	struct qb_qinfo qi[3];
+	struct qb_conf qc;
+	struct qb_idlist held = { NULL, 0, 0 };
+	size_t	i;
+
+	if (fake_init(top, &qc) < 0) {
+		CHECK(0, "fake postfix");
+		return;
+	}
+	memset(qi, 0, sizeof(qi));
+	for (i = 0; i < 3; i++)
+		qi[i].id = ids[i];
+	CHECK(qb_postfix.locate(&qc, qi, 3) == QB_OK &&
+	    qi[1].state == QS_FAILED && qi[2].state == QS_GONE, "locate");
+
+	/* deferred/B (DEFERFAIL's) behind a symbolic link: not followed */
+	snprintf(a, sizeof(a), "%s/spool/deferred/A/B", top);
+	snprintf(b, sizeof(b), "%s/spool/B.real", top);
+	CHECK(rename(a, b) == 0 && symlink("../../B.real", a) == 0,
+	    "deferred/A/B made a link");
+	CHECK(qb_postfix.locate(&qc, qi, 3) == QB_FAIL,
+	    "locate: a linked subdirectory fails the call");
+	CHECK(qb_postfix.status(&qc, qi, 3) == QB_FAIL,
+	    "status: the deferred times cannot be read: fail");
+	CHECK(qb_postfix.held_since(&qc, 0, &held) == QB_OK && held.n == 1,
+	    "held_since: the hold queue alone is readable");
+	qb_idlist_free(&held);
+	unlink(a);
+	CHECK(rename(b, a) == 0, "deferred/A/B back");
+	CHECK(qb_postfix.locate(&qc, qi, 3) == QB_OK &&
+	    qi[1].state == QS_FAILED, "locate: readable again");
+
+	/* readdir ending in an error is not the end of the directory */
+	readdir_fail = 1;
+	CHECK(qb_postfix.locate(&qc, qi, 3) == QB_FAIL,
+	    "locate: a readdir error fails the call");
+	CHECK(qb_postfix.held_since(&qc, 0, &held) == QB_FAIL && held.n == 0,
+	    "held_since: a readdir error fails the call");
+	readdir_fail = 0;
+
+	/* a FIFO in the hold queue: neither file nor directory */
+	snprintf(a, sizeof(a), "%s/spool/hold/F", top);
+	CHECK(mkfifo(a, 0600) == 0, "mkfifo");
+	CHECK(qb_postfix.held_since(&qc, 0, &held) == QB_FAIL && held.n == 0,
+	    "held_since: a FIFO fails the call");
+	CHECK(qb_postfix.locate(&qc, qi, 3) == QB_FAIL,
+	    "locate: a FIFO fails the call");
+	unlink(a);
+
+	/* a tree deeper than Postfix makes it */
+	snprintf(a, sizeof(a), "%s/spool/hold/1/2/3/4/5", top);
+	for (i = strlen(top) + strlen("/spool/hold/1"); i <= strlen(a);
+	    i += 2) {
+		b[0] = a[i];
+		a[i] = '\0';
+		(void)mkdir(a, 0755);
+		a[i] = b[0];
+	}
+	CHECK(qb_postfix.locate(&qc, qi, 3) == QB_FAIL,
+	    "locate: five levels below hold/ fail the call");
+	qb_qinfo_free(qi, 3);
+	free(qc.queue_directory);
+	snprintf(a, sizeof(a), "rm -rf '%s'", top);
+	if (system(a) != 0)
+		fprintf(stderr, "could not remove %s\n", top);
+}
+
 /* test_envelope - postcat -e output to the form the milter records */
 static void
 test_envelope(void)
@@ -462,5 +556,6 @@ main(void)
 	test_huge();
 	test_listing();
 	test_status();
+	test_unreadable();
 	return TAP_DONE();
 }

@@ -33,6 +33,8 @@ main(void)
 	CHECK_STR(b.s, "etrn:held:", "held prefix");
 	rkey_released(&b, "mx.lab.test");
 	CHECK_STR(b.s, "etrn:released:mx.lab.test", "released");
+	rkey_pending(&b, "mx.lab.test");
+	CHECK_STR(b.s, "etrn:pending:mx.lab.test", "pending");
 	rkey_helddomains(&b);
 	CHECK_STR(b.s, "etrn:helddomains", "helddomains");
 	rkey_flush_stream(&b);
@@ -41,6 +43,8 @@ main(void)
 	CHECK_STR(b.s, "etrnd:mx.lab.test", "flush group");
 	rkey_flushing(&b, "dialup.test");
 	CHECK_STR(b.s, "etrn:flushing:dialup.test", "flushing");
+	rkey_lease(&b, "mx.lab.test");
+	CHECK_STR(b.s, "etrn:lease:mx.lab.test", "lease");
 	buf_free(&b);
 	return TAP_DONE();
 }

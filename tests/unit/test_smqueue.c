@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include "mail/qbackend.h"
 #include "mail/smqueue.h"
 #include "util/buf.h"
+#include "failreaddir.h"
 #include "tap.h"
 
 /* A quarantined item as Sendmail 8.17 writes it (hf file). */
@@ -466,6 +469,72 @@ test_backend(void)
 	rmdir(dir);
 }
 
+/*
+ * test_subdirs - control files in qf/ (a link, as Sendmail allows): a qf/
+ * that cannot be read later fails locate and list_held, never "gone"
+ */
+static void
+test_subdirs(void)
+{
+	const struct qb_backend *qb = qb_lookup("sendmail");
+	char	dir[] = "/tmp/test_smqueue.XXXXXX", cf[600], qd[600];
+	char	real[600], moved[600];
+	struct qb_qinfo qi[2];
+	struct qb_idlist l = { NULL, 0, 0 };
+	struct qb_conf qc;
+
+	if (qb == NULL || mkdtemp(dir) == NULL)
+		return;
+	snprintf(real, sizeof(real), "%s/qf.real", dir);
+	snprintf(qd, sizeof(qd), "%s/qf", dir);
+	snprintf(moved, sizeof(moved), "%s/qf.moved", dir);
+	CHECK(mkdir(real, 0700) == 0 && symlink("qf.real", qd) == 0,
+	    "qf/ a link to qf.real/");
+	snprintf(cf, sizeof(cf), "O QueueDirectory=%s\n", dir);
+	put(dir, "sendmail.cf", cf);
+	snprintf(cf, sizeof(cf), "%s/sendmail.cf", dir);
+	put(real, "hf" ID_HELD, qf_held);
+	memset(&qc, 0, sizeof(qc));
+	qc.sendmail_command = "/bin/true";
+	qc.sendmail_config_file = cf;
+	qc.timeout = 10;
+	CHECK_INT(qb->init(&qc), QB_OK, "init");
+	memset(qi, 0, sizeof(qi));
+	qi[0].id = (char *)ID_HELD;
+	qi[1].id = (char *)ID_GONE;
+	CHECK_INT(qb->locate(&qc, qi, 2), QB_OK, "locate in qf/");
+	CHECK_INT(qi[0].state, QS_HELD, "hf file in the linked qf/: held");
+	CHECK_INT(qi[1].state, QS_GONE, "no file: gone");
+
+	readdir_fail = 1;
+	CHECK_INT(qb->list_held(&qc, &l), QB_FAIL,
+	    "list_held: a readdir error fails the call");
+	CHECK_INT(qb->locate(&qc, qi, 2), QB_FAIL,
+	    "locate: no file, and its directory does not read: fail");
+	readdir_fail = 0;
+	qb_idlist_free(&l);
+
+	CHECK(rename(real, moved) == 0, "qf.real/ moved away");
+	CHECK_INT(qb->locate(&qc, qi, 2), QB_FAIL,
+	    "locate: qf/ unreadable: fail, not gone");
+	CHECK_INT(qb->list_held(&qc, &l), QB_FAIL, "list_held: fail");
+	qb_idlist_free(&l);
+	CHECK(mkdir(real, 0700) == 0, "an empty qf.real/");
+	CHECK_INT(qb->locate(&qc, qi, 2), QB_OK, "locate: empty qf/");
+	CHECK_INT(qi[0].state, QS_GONE, "readable and empty: gone");
+	CHECK(rmdir(real) == 0 && rename(moved, real) == 0, "qf.real/ back");
+	CHECK_INT(qb->locate(&qc, qi, 2), QB_OK, "locate: qf/ back");
+	CHECK_INT(qi[0].state, QS_HELD, "held again");
+	CHECK_INT(qb->list_held(&qc, &l), QB_OK, "list_held");
+	CHECK_INT(l.n, 1, "list_held: one");
+	qb_idlist_free(&l);
+	qb_qinfo_free(qi, 2);
+	free(qc.queue_directory);
+	snprintf(cf, sizeof(cf), "rm -rf '%s'", dir);
+	if (system(cf) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
 int
 main(void)
 {
@@ -476,5 +545,6 @@ main(void)
 	test_cf();
 	test_qid();
 	test_backend();
+	test_subdirs();
 	return TAP_DONE();
 }

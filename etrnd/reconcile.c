@@ -1,0 +1,920 @@
+/*
+ * NAME
+ *	reconcile - make the index agree with the MTA's hold queue again
+ * SUMMARY
+ *	rcn_start(&r, &conf); while (rcn_held(&r, ids, reads) > 0) ...;
+ *	rcn_drop_start(&r); while (rcn_drop(&r, n) > 0) ...; rcn_free(&r);
+ * DESCRIPTION
+ *	The MTA's queue is the truth and Redis the index.  This module
+ *	repairs the index after Redis lost data or records were left
+ *	behind; `etrnctl reconcile' runs a whole pass for the administrator,
+ *	etrnd's queue runner one every reconcile_interval (rcnrun.c), in
+ *	steps of bounded size so that it serves flush requests between them.
+ *
+ *	From the queue: the hold queue is listed once (rcn_start); for each
+ *	message the last valid X-ETRN-Hold header (holdtag_parse(), both
+ *	times present) is looked for; a message without one was not held by
+ *	openetrn and is skipped.  Only a tag whose MAC verifies can build a
+ *	record; an unsigned one (written before tags were signed) is
+ *	accepted only where the record with its token exists, and a forged
+ *	one never: such files are logged and reported as skipped.  A record
+ *	etrn:msg:<host>:<qid> with the tag's token is ok; for etrnctl a
+ *	pending one (etrn-milter wrote it, etrnd has not yet seen the
+ *	message on hold) is counted now, as etrnd's pending step does
+ *	(reported as rebuilt), never written a second time.  Otherwise the record is built again: domain,
+ *	token, arrived and expires from the tag; state held; sender,
+ *	recipients (NOTIFY, ORCPT), size, RET and ENVID from the queue
+ *	file's envelope (backend envelope); the other headers, bounded by
+ *	max_header_bytes as the milter does; no client, no delay warning.
+ *	One script per message writes the record and its index entries as
+ *	milter/store.c does, after taking out the contributions of a record
+ *	with another token, and checks the token again; the counters go up
+ *	only when the held ZSET gains the member, so a member that survived
+ *	the loss is not counted twice.
+ *
+ *	etrnd's pass (conf.runner): any record of the queue ID counts as
+ *	present, whatever its token or state (one being released, expired,
+ *	or written by the milter), and the script checks that again; Redis
+ *	is asked first, in one script per step, which IDs have no record,
+ *	and those are located again before they are read, so the common
+ *	case reads no queue file and a message that left the hold since the
+ *	listing is passed over.
+ *
+ *	From Redis (rcn_drop_start, rcn_drop): the queue IDs of
+ *	etrn:expiry:<host> (for etrnctl also etrn:released:<host>; etrnd's
+ *	tracking follows those) that were not listed on hold are located;
+ *	for those gone the record is read (token, domain, arrival, state),
+ *	then they are located again.  A record is dropped with its index
+ *	entries (held - 1, bytes - size, oldest recomputed) only when both
+ *	looks found no file and neither failed: a queue that cannot be read
+ *	is never "gone", the step returns RCN_QUEUE with nothing of it
+ *	dropped.  Kept too: a record whose token changed since it was read,
+ *	one younger than RCN_GRACE (the milter writes it just before the MTA
+ *	finishes the file, and listings leave out unfinished files), and in
+ *	etrnd's pass one not in state held (released: tracking's; expiring:
+ *	expiry's; others: their writer's).
+ *
+ *	With conf.dry the same checks are made and reported; nothing is
+ *	written.
+ * SECURITY
+ *	Queue IDs come from the MTA's listing or from Redis and pass
+ *	qid_valid() before they reach a key or a command; commands run with
+ *	argv, never a shell.  Tags are trusted only when their MAC, keyed
+ *	with hold_secret_file, verifies: mail can reach the hold queue
+ *	without the milter (the DSN service), so a tag alone proves
+ *	nothing.
+ * DIAGNOSTICS
+ *	conf.note is told what was done with each message that was not
+ *	found in order (queue ID, action, domain, why); conf.redis_error of
+ *	a failed Redis call, after which the step returns -1.  A hold queue
+ *	that cannot be listed or located is logged here and returned as
+ *	RCN_QUEUE.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "etrnd/reconcile.h"
+#include "mail/holdtag.h"
+#include "mail/rkeys.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define RCN_GRACE	30	/* s: a younger record is never dropped */
+
+/* A message to record. */
+struct rcn_msg {
+	struct holdtag tag;
+	struct buf hdrs;
+	int	trunc;
+	struct qb_envelope env;
+};
+
+/*
+ * KEYS: msg held stats expiry warn released hostdomains helddomains
+ * ARGV: member qid arrived expires size domain held_prefix stats_prefix
+ *       token keep ("1": any record is left alone), then field/value
+ *       pairs of the record.
+ * Returns 0 when the record has the token (left alone), 1 when written.
+ */
+static struct rscript rebuild_script = {
+	UNHOLD_LUA
+	"if ARGV[10] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then\n"
+	"  return 0\n"
+	"end\n"
+	"local old = redis.call('HMGET', KEYS[1], '" RF_DOMAIN "', '"
+	RF_SIZE "', '" RF_TOKEN "')\n"
+	"if old[3] == ARGV[9] then return 0 end\n"
+	"if old[1] then\n"
+	"  unhold(ARGV[7] .. old[1], ARGV[8] .. old[1], ARGV[1], old[2])\n"
+	"end\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"redis.call('ZREM', KEYS[5], ARGV[2])\n"
+	"redis.call('ZREM', KEYS[6], ARGV[2])\n"
+	"redis.call('HSET', KEYS[1], unpack(ARGV, 11))\n"
+	"if redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) == 1 then\n"
+	"  redis.call('HINCRBY', KEYS[3], '" SF_HELD "', 1)\n"
+	"  redis.call('HINCRBY', KEYS[3], '" SF_BYTES "', ARGV[5])\n"
+	"end\n"
+	"local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
+	"redis.call('HSET', KEYS[3], '" SF_OLDEST "', first[2])\n"
+	"redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])\n"
+	"redis.call('SADD', KEYS[7], ARGV[6])\n"
+	"redis.call('SADD', KEYS[8], ARGV[6])\n"
+	"return 1\n",
+	""
+};
+
+/*
+ * KEYS: msg expiry warn released; ARGV: held_prefix stats_prefix member
+ * qid token ("" : no record) state ("" : any).  Returns {code, domain}:
+ * 0 the record changed since it was read, or is in another state (left
+ * alone), 1 dropped, 2 index entries only (no record).
+ */
+static struct rscript drop_script = {
+	UNHOLD_LUA
+	"local r = redis.call('HMGET', KEYS[1], '" RF_DOMAIN "', '" RF_SIZE
+	"', '" RF_TOKEN "', '" RF_STATE "')\n"
+	"if (r[3] or '') ~= ARGV[5] then return {0, ''} end\n"
+	"if ARGV[6] ~= '' and r[4] and r[4] ~= ARGV[6] then\n"
+	"  return {0, ''}\n"
+	"end\n"
+	"redis.call('ZREM', KEYS[2], ARGV[4])\n"
+	"redis.call('ZREM', KEYS[3], ARGV[4])\n"
+	"redis.call('ZREM', KEYS[4], ARGV[4])\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"if not r[1] then return {2, ''} end\n"
+	"unhold(ARGV[1] .. r[1], ARGV[2] .. r[1], ARGV[3], r[2])\n"
+	"return {1, r[1]}\n",
+	""
+};
+
+/* KEYS: none; ARGV: msg prefix, qids.  Returns the qids without record. */
+static struct rscript missing_script = {
+	"local out = {}\n"
+	"for i = 2, #ARGV do\n"
+	"  if redis.call('EXISTS', ARGV[1] .. ARGV[i]) == 0 then\n"
+	"    out[#out + 1] = ARGV[i]\n"
+	"  end\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
+/* rcn_cmd - one Redis command; -1 told to conf.redis_error */
+static int
+rcn_cmd(struct rcn *r, int n, const char **av, struct rr_reply *rep)
+{
+	if (rpool_command(r->c.redis, n, av, NULL, rep) == 0)
+		return 0;
+	if (r->c.redis_error != NULL)
+		r->c.redis_error(r->c.arg, rep);
+	rr_reply_free(rep);
+	return -1;
+}
+
+/* rcn_hmget - HMGET nf (at most 4) fields of qid's record; as rcn_cmd() */
+static int
+rcn_hmget(struct rcn *r, const char *qid, const char *const *fields, int nf,
+    struct rr_reply *rep)
+{
+	struct buf key = BUF_INIT;
+	const char *av[6];
+	int	i, rc;
+
+	rkey_msg(&key, r->c.hostname, qid);
+	av[0] = "HMGET";
+	av[1] = key.s;
+	for (i = 0; i < nf && i < 4; i++)
+		av[2 + i] = fields[i];
+	rc = rcn_cmd(r, 2 + i, av, rep);
+	buf_free(&key);
+	return rc;
+}
+
+/* rcn_script - one Lua script; -1 told to conf.redis_error */
+static int
+rcn_script(struct rcn *r, struct rscript *sc, int nkeys, int n,
+    const char **av, struct rr_reply *rep)
+{
+	if (rpool_script(r->c.redis, sc, nkeys, n, av, NULL, rep) == 0)
+		return 0;
+	if (r->c.redis_error != NULL)
+		r->c.redis_error(r->c.arg, rep);
+	rr_reply_free(rep);
+	return -1;
+}
+
+/* rcn_note - count what was done with a message and tell the caller */
+static void
+rcn_note(struct rcn *r, const char *qid, enum rcn_act act, const char *domain,
+    const char *why)
+{
+	r->n[act]++;
+	if (r->c.note != NULL)
+		r->c.note(r->c.arg, qid, act, domain, why);
+}
+
+/* rcn_iso_time - Unix time as ISO 8601 UTC */
+static void
+rcn_iso_time(char *out, size_t size, long long t)
+{
+	time_t	tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, size, "%lld", t);
+}
+
+/* rcn_cmp - strcmp for qsort and bsearch on queue IDs */
+static int
+rcn_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* rcn_field_end - the LF ending the header field at p, or its NUL */
+static const char *
+rcn_field_end(const char *p)
+{
+	const char *e;
+
+	for (;;) {
+		if ((e = strchr(p, '\n')) == NULL)
+			return p + strlen(p);
+		if (e[1] != ' ' && e[1] != '\t')
+			return e;
+		p = e + 1;
+	}
+}
+
+/*
+ * rcn_headers - the last signed tag (HOLDTAG_OK) or else the last unsigned
+ * or forged one (its status), HOLDTAG_BAD for none; and the other
+ * header fields, at most max bytes of whole fields as the milter keeps
+ */
+static int
+rcn_headers(const char *text, size_t max, struct holdtag *t, struct buf *kept,
+    int *trunc)
+{
+	const size_t hl = strlen(HOLDTAG_HEADER);
+	struct buf val = BUF_INIT;
+	struct holdtag cand;
+	const char *p, *e;
+	size_t	len;
+	int	found = HOLDTAG_BAD, st;
+
+	buf_reset(kept);
+	*trunc = 0;
+	for (p = text; *p != '\0'; p = *e ? e + 1 : e) {
+		e = rcn_field_end(p);
+		if ((len = (size_t)(e - p)) == 0)
+			break;		/* the end of the header section */
+		if (len > hl && strncasecmp(p, HOLDTAG_HEADER ":", hl + 1) ==
+		    0) {
+			buf_reset(&val);
+			buf_add(&val, p + hl + 1, len - hl - 1);
+			st = holdtag_parse(buf_terminate(&val), &cand);
+			if (st != HOLDTAG_BAD && (found != HOLDTAG_OK ||
+			    st == HOLDTAG_OK) && cand.arrived > 0 &&
+			    cand.expires > 0) {
+				*t = cand;
+				found = st;
+			}
+		} else if (*trunc || kept->len + len + 1 > max)
+			*trunc = 1;
+		else {
+			buf_add(kept, p, len);
+			buf_addch(kept, '\n');
+		}
+	}
+	buf_terminate(kept);
+	buf_free(&val);
+	return found;
+}
+
+/*
+ * rcn_token - the record's token: *have 0 no record, 1 same, 2 another,
+ * 3 same but still pending
+ */
+static int
+rcn_token(struct rcn *r, const char *qid, const char *token, int *have)
+{
+	static const char *const fields[] = { RF_TOKEN, RF_STATE };
+	struct rr_reply rep;
+
+	if (rcn_hmget(r, qid, fields, 2, &rep) < 0)
+		return -1;
+	*have = rep.nelem < 2 || rep.elems[0] == NULL ? 0 :
+	    strcmp(rep.elems[0], token) != 0 ? 2 : rep.elems[1] != NULL &&
+	    strcmp(rep.elems[1], RSTATE_PENDING) == 0 ? 3 : 1;
+	rr_reply_free(&rep);
+	return 0;
+}
+
+#define RB_KEYS		8
+#define RB_FIXED	10
+#define RB_FIELDS	17
+#define RB_ARGS		(RB_KEYS + RB_FIXED + 2 * RB_FIELDS)
+
+/* rcn_keys - the rebuild script's keys; k[RB_KEYS..+2]: member, prefixes */
+static void
+rcn_keys(struct rcn *r, const char *qid, const char *domain, struct buf *k)
+{
+	const char *host = r->c.hostname;
+	int	i;
+
+	for (i = 0; i < RB_KEYS + 3; i++)
+		buf_init(&k[i]);
+	rkey_msg(&k[0], host, qid);
+	rkey_held(&k[1], domain);
+	rkey_stats(&k[2], domain);
+	rkey_expiry(&k[3], host);
+	rkey_warn(&k[4], host);
+	rkey_released(&k[5], host);
+	rkey_hostdomains(&k[6], host);
+	rkey_helddomains(&k[7]);
+	rkey_member(&k[8], host, qid);
+	rkey_held(&k[9], "");
+	rkey_stats(&k[10], "");
+}
+
+/* rcn_write - the record and its index entries; 1 written, 0 left alone */
+static int
+rcn_write(struct rcn *r, const char *qid, struct rcn_msg *m)
+{
+	struct buf k[RB_KEYS + 3];
+	char	arrived[24], expires[24], size[24], nrcpt[24];
+	const char *av[RB_ARGS];
+	struct rr_reply rep;
+	int	n = 0, i, rc;
+
+	rcn_keys(r, qid, m->tag.domain, k);
+	snprintf(arrived, sizeof(arrived), "%lld", m->tag.arrived);
+	snprintf(expires, sizeof(expires), "%lld", m->tag.expires);
+	snprintf(size, sizeof(size), "%lld", m->env.size);
+	snprintf(nrcpt, sizeof(nrcpt), "%zu", m->env.nrcpt);
+#define FIELD(name, s) do { av[n++] = (name); av[n++] = (s); } while (0)
+	for (i = 0; i < RB_KEYS; i++)
+		av[n++] = k[i].s;
+	av[n++] = k[8].s;
+	av[n++] = qid;
+	av[n++] = arrived;
+	av[n++] = expires;
+	av[n++] = size;
+	av[n++] = m->tag.domain;
+	av[n++] = k[9].s;
+	av[n++] = k[10].s;
+	av[n++] = m->tag.token;
+	av[n++] = r->c.runner ? "1" : "0";
+	FIELD(RF_DOMAIN, m->tag.domain);
+	FIELD(RF_HOST, r->c.hostname);
+	FIELD(RF_QUEUEID, qid);
+	FIELD(RF_TOKEN, m->tag.token);
+	FIELD(RF_STATE, RSTATE_HELD);
+	FIELD(RF_SENDER, m->env.sender.s);
+	FIELD(RF_RCPTS, m->env.rcpts.s);
+	FIELD(RF_NRCPT, nrcpt);
+	FIELD(RF_SIZE, size);
+	FIELD(RF_ARRIVED, arrived);
+	FIELD(RF_EXPIRES, expires);
+	FIELD(RF_WARN_AT, "0");
+	FIELD(RF_RET, m->env.ret ? m->env.ret : "");
+	FIELD(RF_ENVID, m->env.envid.s);
+	FIELD(RF_CLIENT, "");
+	FIELD(RF_HEADERS, m->hdrs.s);
+	FIELD(RF_HDR_TRUNC, m->trunc ? "1" : "0");
+#undef FIELD
+	rc = rcn_script(r, &rebuild_script, RB_KEYS, n, av, &rep);
+	if (rc == 0) {
+		rc = rep.type == RRT_INT && rep.integer == 1;
+		rr_reply_free(&rep);
+	}
+	for (i = 0; i < RB_KEYS + 3; i++)
+		buf_free(&k[i]);
+	return rc;
+}
+
+/* rcn_msg_free - what reading a message allocated */
+static void
+rcn_msg_free(struct rcn_msg *m)
+{
+	buf_free(&m->hdrs);
+	qb_env_free(&m->env);
+}
+
+/* rcn_rebuild - a tagged message without its record; -1 Redis failed */
+static int
+rcn_rebuild(struct rcn *r, const char *qid, struct rcn_msg *m, int have)
+{
+	struct buf why = BUF_INIT;
+	enum qb_status qs;
+	char	when[32];
+	int	st = 1;
+
+	if (r->c.qb->envelope == NULL) {
+		rcn_note(r, qid, RCN_FAILED, m->tag.domain, "the queue backend "
+		    "cannot give the envelope");
+		return 0;
+	}
+	if ((qs = r->c.qb->envelope(r->c.qc, qid, &m->env)) != QB_OK) {
+		rcn_note(r, qid, RCN_FAILED, m->tag.domain, qs == QB_DENY ?
+		    "no sender or no recipient in its envelope" :
+		    "cannot read its envelope");
+		return 0;
+	}
+	if (!r->c.dry && (st = rcn_write(r, qid, m)) < 0)
+		return -1;
+	rcn_iso_time(when, sizeof(when), m->tag.expires);
+	buf_printf(&why, "%s; deadline %s", have ? "the record had another "
+	    "token" : "no record", when);
+	if (m->tag.host[0] && strcasecmp(m->tag.host, r->c.hostname))
+		buf_printf(&why, "; tagged on host %s", m->tag.host);
+	rcn_note(r, qid, st ? RCN_REBUILT : RCN_OK, m->tag.domain,
+	    buf_terminate(&why));
+	buf_free(&why);
+	return 0;
+}
+
+/*
+ * KEYS: msg expiry warn pending; ARGV: qid member held_prefix
+ * stats_prefix.  Returns the domain of a record promoted, "" if it was
+ * not pending (any more).
+ */
+static struct rscript promote_script = {
+	PROMOTE_LUA
+	"return promote(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], KEYS[2],\n"
+	"  KEYS[3], KEYS[4])\n",
+	""
+};
+
+/*
+ * rcn_promote - a held message whose record is still pending: counted
+ * now, as etrnd's pending step would; -1 Redis failed
+ */
+static int
+rcn_promote(struct rcn *r, const char *qid, const char *domain)
+{
+	const char *host = r->c.hostname;
+	struct buf k[8];
+	const char *av[8];
+	struct rr_reply rep;
+	int	i, rc = 0, done = 1;
+
+	for (i = 0; i < 8; i++)
+		buf_init(&k[i]);
+	rkey_msg(&k[0], host, qid);
+	rkey_expiry(&k[1], host);
+	rkey_warn(&k[2], host);
+	rkey_pending(&k[3], host);
+	rkey_member(&k[5], host, qid);
+	rkey_held(&k[6], "");
+	rkey_stats(&k[7], "");
+	for (i = 0; i < 8; i++)
+		av[i] = k[i].s;
+	av[4] = qid;
+	if (!r->c.dry &&
+	    (rc = rcn_script(r, &promote_script, 4, 8, av, &rep)) == 0) {
+		done = rep.str != NULL && *rep.str != '\0';
+		rr_reply_free(&rep);
+	}
+	if (rc == 0)
+		rcn_note(r, qid, done ? RCN_REBUILT : RCN_OK, domain,
+		    "the record was pending: counted now");
+	for (i = 0; i < 8; i++)
+		buf_free(&k[i]);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * rcn_untrusted - a tag whose MAC does not verify, or an unsigned one
+ * without its record: no record is built from it (docs/design.md,
+ * Forged tags); the file is reported and left to the administrator
+ */
+static void
+rcn_untrusted(struct rcn *r, const char *qid, const struct holdtag *t,
+    int tag)
+{
+	struct buf why = BUF_INIT;
+
+	buf_printf(&why, "%s %s header%s: ignored, no record built",
+	    holdtag_status_name(tag), HOLDTAG_HEADER, tag ==
+	    HOLDTAG_UNSIGNED ? " and no record with its token" : "");
+	log_warnx("%s: %s domain=%s", qid, buf_terminate(&why), t->domain);
+	rcn_note(r, qid, RCN_SKIPPED, t->domain, why.s);
+	buf_free(&why);
+}
+
+/* rcn_held_one - one message of the hold queue; -1 Redis failed */
+static int
+rcn_held_one(struct rcn *r, const char *qid)
+{
+	struct buf raw = BUF_INIT;
+	struct rcn_msg m;
+	int	have, rc = 0, tag;
+
+	memset(&m, 0, sizeof(m));
+	if (r->c.qb->read(r->c.qc, qid, QB_READ_HEADERS, &raw) != QB_OK) {
+		log_err("%s: cannot read its headers from the queue", qid);
+		rcn_note(r, qid, RCN_FAILED, NULL, "cannot read its headers");
+	} else if ((tag = rcn_headers(buf_terminate(&raw),
+	    (size_t)r->c.max_header_bytes, &m.tag, &m.hdrs, &m.trunc)) ==
+	    HOLDTAG_BAD)
+		rcn_note(r, qid, RCN_SKIPPED, NULL, "no valid " HOLDTAG_HEADER
+		    " header: not held by openetrn");
+	else if (rcn_token(r, qid, m.tag.token, &have) < 0)
+		rc = -1;
+	else if ((have == 1 || (have >= 2 && r->c.runner)) &&
+	    tag != HOLDTAG_FORGED)	/* an unsigned tag: an old record */
+		rcn_note(r, qid, RCN_OK, NULL, NULL);	/* pending: its step */
+	else if (have == 3 && tag != HOLDTAG_FORGED)
+		rc = rcn_promote(r, qid, m.tag.domain);
+	else if (tag != HOLDTAG_OK)
+		rcn_untrusted(r, qid, &m.tag, tag);
+	else
+		rc = rcn_rebuild(r, qid, &m, have);
+	buf_free(&raw);
+	rcn_msg_free(&m);
+	return rc;
+}
+
+/* rcn_start - list the hold queue; 0, or RCN_QUEUE (logged) */
+int
+rcn_start(struct rcn *r, const struct rcn_conf *c)
+{
+	enum qb_status st;
+
+	memset(r, 0, sizeof(*r));
+	r->c = *c;
+	if (c->qb->list_held == NULL || c->qb->read == NULL) {
+		log_err("reconcile: the %s queue backend cannot list or read "
+		    "the hold queue", c->qb->name);
+		return RCN_QUEUE;
+	}
+	if ((st = c->qb->list_held(c->qc, &r->ids)) != QB_OK) {
+		log_err("reconcile: cannot list the %s hold queue (%s): "
+		    "nothing done", c->qb->name, qb_status_name(st));
+		qb_idlist_free(&r->ids);
+		return RCN_QUEUE;
+	}
+	if (r->ids.n > 1)
+		qsort(r->ids.id, r->ids.n, sizeof(*r->ids.id), rcn_cmp);
+	r->held = (long long)r->ids.n;
+	return 0;
+}
+
+/* rcn_missing - which of n queue IDs have no record; -1 Redis failed */
+static int
+rcn_missing(struct rcn *r, char *const *ids, size_t n, struct qb_idlist *out)
+{
+	struct buf pre = BUF_INIT;
+	struct rr_reply rep;
+	const char **av = xcalloc(n + 1, sizeof(*av));
+	size_t	i;
+	int	rc;
+
+	rkey_msg(&pre, r->c.hostname, "");
+	av[0] = pre.s;
+	for (i = 0; i < n; i++)
+		av[i + 1] = ids[i];
+	if ((rc = rcn_script(r, &missing_script, 0, (int)n + 1, av,
+	    &rep)) == 0) {
+		for (i = 0; i < rep.nelem; i++)
+			if (rep.elems[i] != NULL)
+				qb_idlist_add(out, rep.elems[i]);
+		rr_reply_free(&rep);
+	}
+	free(av);
+	buf_free(&pre);
+	return rc;
+}
+
+/* rcn_locate - queue states of n queue IDs; NULL (logged) on failure */
+static struct qb_qinfo *
+rcn_locate(struct rcn *r, char *const *ids, size_t n)
+{
+	struct qb_qinfo *qi = xcalloc(n ? n : 1, sizeof(*qi));
+	enum qb_status st;
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		qi[i].id = ids[i];
+	st = r->c.qb->locate != NULL ? r->c.qb->locate(r->c.qc, qi, n) :
+	    r->c.qb->status(r->c.qc, qi, n);
+	if (st != QB_OK) {
+		log_err("reconcile: cannot ask the %s queue where %zu "
+		    "messages are (%s): nothing done with them",
+		    r->c.qb->name, n, qb_status_name(st));
+		qb_qinfo_free(qi, n);
+		free(qi);
+		return NULL;
+	}
+	return qi;
+}
+
+/*
+ * rcn_held_runner - etrnd's step: the IDs without record, still on hold,
+ * are read (at most max_reads); where it stopped
+ */
+static int
+rcn_held_runner(struct rcn *r, size_t end, size_t max_reads)
+{
+	struct qb_idlist miss = { NULL, 0, 0 };
+	struct qb_qinfo *qi = NULL;
+	char	**at;
+	size_t	i, reads = 0;
+	int	rc;
+
+	if ((rc = rcn_missing(r, r->ids.id + r->next, end - r->next,
+	    &miss)) == 0 && miss.n > 0 &&
+	    (qi = rcn_locate(r, miss.id, miss.n)) == NULL)
+		rc = RCN_QUEUE;
+	for (i = 0; rc == 0 && i < miss.n; i++) {
+		if (qi[i].state != QS_HELD) {
+			log_debug("%s: left the hold since the listing",
+			    miss.id[i]);
+			continue;
+		}
+		if (reads++ == max_reads) {
+			at = bsearch(&miss.id[i], r->ids.id, r->ids.n,
+			    sizeof(*r->ids.id), rcn_cmp);
+			end = at ? (size_t)(at - r->ids.id) : end;
+			break;
+		}
+		rc = rcn_held_one(r, miss.id[i]);
+	}
+	if (qi != NULL) {
+		qb_qinfo_free(qi, miss.n);
+		free(qi);
+	}
+	qb_idlist_free(&miss);
+	if (rc == 0)
+		r->next = end;
+	return rc;
+}
+
+/*
+ * rcn_held - the next max_ids messages of the hold queue, at most
+ * max_reads of them read; 1 more to do, 0 done, -1 Redis failed,
+ * RCN_QUEUE
+ */
+int
+rcn_held(struct rcn *r, size_t max_ids, size_t max_reads)
+{
+	size_t	end;
+	int	rc = 0;
+
+	end = r->ids.n - r->next > max_ids ? r->next + max_ids : r->ids.n;
+	if (r->c.runner) {
+		if (end > r->next)
+			rc = rcn_held_runner(r, end, max_reads);
+	} else
+		for (; rc == 0 && r->next < end; r->next++)
+			rc = rcn_held_one(r, r->ids.id[r->next]);
+	if (rc < 0)
+		return rc;
+	return r->next < r->ids.n;
+}
+
+/*
+ * rcn_drop_start - this host's queue IDs in Redis that are not in the
+ * hold queue's listing, sorted, once each; -1 Redis failed
+ */
+int
+rcn_drop_start(struct rcn *r)
+{
+	struct qb_idlist all = { NULL, 0, 0 };
+	struct buf key = BUF_INIT;
+	struct rr_reply rep;
+	const char *av[4];
+	size_t	i;
+	int	pass;
+
+	for (pass = 0; pass < (r->c.runner ? 1 : 2); pass++) {
+		if (pass == 0)
+			rkey_expiry(&key, r->c.hostname);
+		else
+			rkey_released(&key, r->c.hostname);
+		av[0] = "ZRANGE";
+		av[1] = key.s;
+		av[2] = "0";
+		av[3] = "-1";
+		if (rcn_cmd(r, 4, av, &rep) < 0) {
+			buf_free(&key);
+			qb_idlist_free(&all);
+			return -1;
+		}
+		for (i = 0; i < rep.nelem; i++)
+			if (rep.elems[i] && qid_valid(rep.elems[i]))
+				qb_idlist_add(&all, rep.elems[i]);
+		rr_reply_free(&rep);
+	}
+	buf_free(&key);
+	if (all.n > 1)
+		qsort(all.id, all.n, sizeof(*all.id), rcn_cmp);
+	for (i = 0; i < all.n; i++)
+		if ((i == 0 || strcmp(all.id[i], all.id[i - 1]) != 0) &&
+		    (r->ids.n == 0 || bsearch(&all.id[i], r->ids.id,
+		    r->ids.n, sizeof(*r->ids.id), rcn_cmp) == NULL))
+			qb_idlist_add(&r->cand, all.id[i]);
+	qb_idlist_free(&all);
+	r->cnext = 0;
+	return 0;
+}
+
+/* What a record says, read before the second look at the queue. */
+struct rcn_rec {
+	char	*token, *domain, *state;
+	long long arrived;
+};
+
+/* rcn_rec_read - the record of qid ("" fields when none) */
+static int
+rcn_rec_read(struct rcn *r, const char *qid, struct rcn_rec *rec)
+{
+	static const char *const fields[] = {
+		RF_TOKEN, RF_DOMAIN, RF_ARRIVED, RF_STATE
+	};
+	struct rr_reply rep;
+	int	ok;
+
+	if (rcn_hmget(r, qid, fields, 4, &rep) < 0)
+		return -1;
+	ok = rep.type == RRT_ARRAY && rep.nelem == 4;
+	rec->token = xstrdup(ok && rep.elems[0] ? rep.elems[0] : "");
+	rec->domain = xstrdup(ok && rep.elems[1] ? rep.elems[1] : "");
+	rec->arrived = ok && rep.elems[2] ? strtoll(rep.elems[2], NULL, 10) :
+	    0;
+	rec->state = xstrdup(ok && rep.elems[3] ? rep.elems[3] : "");
+	rr_reply_free(&rep);
+	return 0;
+}
+
+/* rcn_rec_free - what rcn_rec_read allocated */
+static void
+rcn_rec_free(struct rcn_rec *rec)
+{
+	free(rec->token);
+	free(rec->domain);
+	free(rec->state);
+	memset(rec, 0, sizeof(*rec));
+}
+
+/* rcn_drop_one - drop a record whose message is gone; -1 Redis failed */
+static int
+rcn_drop_one(struct rcn *r, const char *qid, const struct rcn_rec *rec)
+{
+	struct buf k[7];
+	struct rr_reply rep;
+	const char *av[10];
+	int	i, st = 0, code = *rec->token ? 1 : 2;
+
+	for (i = 0; i < 7; i++)
+		buf_init(&k[i]);
+	rkey_msg(&k[0], r->c.hostname, qid);
+	rkey_expiry(&k[1], r->c.hostname);
+	rkey_warn(&k[2], r->c.hostname);
+	rkey_released(&k[3], r->c.hostname);
+	rkey_held(&k[4], "");
+	rkey_stats(&k[5], "");
+	rkey_member(&k[6], r->c.hostname, qid);
+	for (i = 0; i < 7; i++)
+		av[i] = k[i].s;
+	av[7] = qid;
+	av[8] = rec->token;
+	av[9] = r->c.runner ? RSTATE_HELD : "";
+	if (!r->c.dry && (st = rcn_script(r, &drop_script, 4, 10, av,
+	    &rep)) == 0) {
+		code = rep.type == RRT_ARRAY && rep.nelem == 2 &&
+		    rep.elems[0] ? (int)strtol(rep.elems[0], NULL, 10) : 0;
+		rr_reply_free(&rep);
+	}
+	for (i = 0; i < 7; i++)
+		buf_free(&k[i]);
+	if (st < 0)
+		return -1;
+	if (code == 0)
+		log_warnx("%s: its record changed meanwhile: left alone", qid);
+	else
+		rcn_note(r, qid, RCN_DROPPED, rec->domain, code == 1 ?
+		    "no queue file" : "no queue file, no record: index "
+		    "entries only");
+	return 0;
+}
+
+/* rcn_keep - a record not to drop whatever the queue says */
+static int
+rcn_keep(struct rcn *r, const char *qid, const struct rcn_rec *rec,
+    long long now)
+{
+	long long age = now - rec->arrived;
+
+	if (r->c.runner && *rec->state && strcmp(rec->state, RSTATE_HELD)) {
+		log_debug("%s: not in the queue, record in state %s: left to "
+		    "its owner", qid, rec->state);
+		return 1;
+	}
+	if (rec->arrived == 0 || age >= RCN_GRACE)
+		return 0;
+	if (r->c.runner)	/* the next pass looks again */
+		log_debug("%s: not in the queue, but recorded %llds ago: "
+		    "left alone", qid, age > 0 ? age : 0);
+	else
+		log_warnx("%s: not in the queue, but recorded %llds ago: "
+		    "left alone (run reconcile again in %ds)", qid,
+		    age > 0 ? age : 0, RCN_GRACE);
+	return 1;
+}
+
+/*
+ * rcn_gone - of n queue IDs, those that two looks at the queue find gone
+ * (their records read between the looks) into *gone and rec; -1 Redis
+ * failed, RCN_QUEUE
+ */
+static int
+rcn_gone(struct rcn *r, char *const *ids, size_t n, struct qb_idlist *gone,
+    struct rcn_rec **rec)
+{
+	struct qb_idlist first = { NULL, 0, 0 };
+	struct qb_qinfo *qi;
+	struct rcn_rec *fr;
+	size_t	i;
+	int	rc = 0;
+
+	if ((qi = rcn_locate(r, ids, n)) == NULL)
+		return RCN_QUEUE;
+	for (i = 0; i < n; i++)
+		if (qi[i].state == QS_GONE)
+			qb_idlist_add(&first, ids[i]);
+	qb_qinfo_free(qi, n);
+	free(qi);
+	fr = xcalloc(first.n ? first.n : 1, sizeof(*fr));
+	for (i = 0; rc == 0 && i < first.n; i++)
+		rc = rcn_rec_read(r, first.id[i], &fr[i]);
+	if (rc == 0 && first.n > 0 &&
+	    (qi = rcn_locate(r, first.id, first.n)) == NULL)
+		rc = RCN_QUEUE;
+	*rec = xcalloc(first.n ? first.n : 1, sizeof(**rec));
+	for (i = 0; rc == 0 && i < first.n; i++)
+		if (qi[i].state == QS_GONE) {
+			(*rec)[gone->n] = fr[i];
+			memset(&fr[i], 0, sizeof(fr[i]));
+			qb_idlist_add(gone, first.id[i]);
+		} else
+			log_debug("%s: back in the queue at the second look",
+			    first.id[i]);
+	if (rc == 0 && first.n > 0) {
+		qb_qinfo_free(qi, first.n);
+		free(qi);
+	}
+	for (i = 0; i < first.n; i++)
+		rcn_rec_free(&fr[i]);
+	free(fr);
+	qb_idlist_free(&first);
+	return rc;
+}
+
+/*
+ * rcn_drop - the next max records without a held file; 1 more to do,
+ * 0 done, -1 Redis failed, RCN_QUEUE (nothing of the step dropped)
+ */
+int
+rcn_drop(struct rcn *r, size_t max)
+{
+	struct qb_idlist gone = { NULL, 0, 0 };
+	struct rcn_rec *rec = NULL;
+	long long now = (long long)time(NULL);
+	size_t	i, n;
+	int	rc;
+
+	n = r->cand.n - r->cnext > max ? max : r->cand.n - r->cnext;
+	if (n == 0)
+		return 0;
+	rc = rcn_gone(r, r->cand.id + r->cnext, n, &gone, &rec);
+	for (i = 0; rc == 0 && i < gone.n; i++)
+		if (!rcn_keep(r, gone.id[i], &rec[i], now))
+			rc = rcn_drop_one(r, gone.id[i], &rec[i]);
+	for (i = 0; rec != NULL && i < gone.n; i++)
+		rcn_rec_free(&rec[i]);
+	free(rec);
+	qb_idlist_free(&gone);
+	if (rc < 0)
+		return rc;
+	r->cnext += n;
+	return r->cnext < r->cand.n;
+}
+
+/* rcn_free - the pass's memory */
+void
+rcn_free(struct rcn *r)
+{
+	qb_idlist_free(&r->ids);
+	qb_idlist_free(&r->cand);
+	memset(r, 0, sizeof(*r));
+}
