@@ -122,7 +122,10 @@ if command -v make >/dev/null 2>&1 && [ -f "$OPENETRN_BUILDDIR/Makefile" ]; then
 	done
 	bad=$(find "$dest" -type f -name '*.conf' -perm -0004 -print)
 	[ -z "$bad" ] || fail "world-readable configuration: $bad"
-	pass "make install: $n files, none setuid/setgid/world-writable, no world-readable *.conf"
+	# A package build must not ship one key for every installation.
+	bad=$(find "$dest" -name 'hold.secret*' -print)
+	[ -z "$bad" ] || fail "a hold secret in the DESTDIR: $bad"
+	pass "make install: $n files, none setuid/setgid/world-writable, no world-readable *.conf, no hold secret"
 fi
 
 stop_and_check_logs
