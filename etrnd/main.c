@@ -207,7 +207,7 @@ main(int argc, char **argv)
 	nfds = bind_all(s.etrnd_listen, fds);
 	if (!o.fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
-	daemon_write_pid("etrnd_pid_file", s.etrnd_pid_file, NULL);
+	daemon_write_pid("etrnd_pid_file", s.etrnd_pid_file);
 	signals();
 	/* The consumer group first: no flush request may fall between. */
 	if (runner_init(&r, &s) < 0)

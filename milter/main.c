@@ -7,7 +7,8 @@
  *	See etrn-milter(8).  main() reads top to bottom: arguments, the
  *	configuration, the listening socket (opened as root, then given to
  *	milter_socket_group with milter_socket_mode), the pid file,
- *	privileges dropped to `user`, the domain cache thread, the SIGUSR1 reload thread, then
+ *	privileges dropped to `user`, the domain cache thread, the SIGUSR1
+ *	reload thread, then
  *	smfi_main() until SIGTERM/SIGINT/SIGHUP (libmilter owns those).
  * SECURITY
  *	Started as root, it refuses an empty `user` (daemon_user); `user =
@@ -236,7 +237,7 @@ main(int argc, char **argv)
 	open_socket(&c->s, pw);	/* before detaching: a failure is our status */
 	if (!o.fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
-	daemon_write_pid("milter_pid_file", c->s.milter_pid_file, pw);
+	daemon_write_pid("milter_pid_file", c->s.milter_pid_file);
 	daemon_drop_privileges(pw);
 	/*
 	 * Block the signals before any thread exists: SIGUSR1 is for the

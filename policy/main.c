@@ -120,7 +120,7 @@ main(int argc, char **argv)
 	listen = xstrdup(s->policy_listen);
 	if (!o.fg && daemon(0, 0) < 0)
 		log_fatal("daemon");
-	daemon_write_pid("policy_pid_file", s->policy_pid_file, pw);
+	daemon_write_pid("policy_pid_file", s->policy_pid_file);
 	pid_file = xstrdup(s->policy_pid_file);
 	daemon_drop_privileges(pw);
 	settings_free(s);	/* again as the user: is it readable? */

@@ -131,14 +131,13 @@ daemon_check_pid(const char *setting, const char *path)
 
 /* daemon_write_pid - the pid file of setting, if path is set */
 void
-daemon_write_pid(const char *setting, const char *path,
-    const struct passwd *pw)
+daemon_write_pid(const char *setting, const char *path)
 {
 	struct buf err = BUF_INIT;
 	char	line[32];
 	int	n;
 
-	(void)pw;	/* the pid file stays root's: never handed to pw */
+	/* The pid file stays root's: it is never handed to `user`. */
 	if (*path == '\0')
 		return;
 	n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());

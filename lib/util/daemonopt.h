@@ -15,7 +15,7 @@ void	daemon_opts_parse(int, char **, const char *, const char *,
 	    struct daemon_opts *);
 struct passwd *daemon_user(const char *);
 void	daemon_check_pid(const char *, const char *);
-void	daemon_write_pid(const char *, const char *, const struct passwd *);
+void	daemon_write_pid(const char *, const char *);
 void	daemon_drop_privileges(const struct passwd *);
 
 #endif
