@@ -167,6 +167,25 @@ redis_is 1 EXISTS "$KEY" || fail "lease gone at once after SIGKILL"
 sb_wait_for 5 redis_is 0 EXISTS "$KEY" || fail "stale lease did not expire"
 pass "the killed etrnd's lease expired after its TTL"
 
+# A lease value another host (or anyone with Redis access) wrote: 1 MiB,
+# with CR/LF and forged fields.  Refused as another's lease, exit 1, at
+# once, in one bounded log line: no field is copied whole, no line forged.
+big=$(printf 'x%.0s' $(seq 4096))
+hostile="instance=$big"$'\r\n'"etrnd: forged line pid=1 host=$big started=-1"
+for _ in $(seq 8); do hostile=$hostile$hostile; done
+printf '%s' "$hostile" | sb_redis -x SET "$KEY" >/dev/null	# too big for argv
+sb_redis PEXPIRE "$KEY" 60000 >/dev/null
+[ "$(sb_redis STRLEN "$KEY")" -ge 1048576 ] || fail "hostile lease not stored"
+rc=0
+timeout 15 "$ETRND" -f -c "$BCONF" >"$B/hostile.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "hostile lease: exit $rc, want 1: $(head -c 2000 "$B/hostile.log")"
+grep -q "refusing to start" "$B/hostile.log" || fail "hostile lease: no refusal"
+grep -q "^etrnd: forged line" "$B/hostile.log" && fail "hostile lease: a log line forged"
+longest=$(awk '{ if (length($0) > n) n = length($0) } END { print n + 0 }' "$B/hostile.log")
+[ "$longest" -le 1024 ] || fail "hostile lease: a log line of $longest octets"
+sb_redis DEL "$KEY" >/dev/null
+pass "a 1 MiB lease value with CR/LF: refused, exit 1, longest log line $longest octets"
+
 # Redis down at start: etrnd starts and waits; back with another's lease
 # in it (kept in the AOF): that is the refusal at start, postponed.
 sb_redis SET "$KEY" "$FAKE" PX 60000 >/dev/null
