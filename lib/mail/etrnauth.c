@@ -24,8 +24,10 @@
  *	ratetab_allow() counts ETRN commands per client network (the
  *	address cut to client_ipv4_prefix or client_ipv6_prefix bits, so an
  *	IPv6 client cannot escape the limit by rotating through its /64)
- *	and minute in a table of RATE_BUCKETS chains; ratetab_purge()
- *	forgets past minutes.  Shared by etrnd and etrn-policy.
+ *	in a token bucket: etrn_rate_limit at once, then one every
+ *	60/etrn_rate_limit seconds, kept in a table of RATE_BUCKETS
+ *	chains; ratetab_purge() forgets the clients silent for a minute.
+ *	Shared by etrnd and etrn-policy.
  */
 #include "config.h"
 
@@ -238,14 +240,19 @@ rate_hash(const char *s)
 
 /*
  * ratetab_allow - count one ETRN for the network of addr (v4len/v6len
- * bits, cidr_prefix_key()); 0 when over limit per minute
+ * bits, cidr_prefix_key()); 0 when over limit.  A token bucket: limit
+ * at once, then one every 60/limit seconds.  The level is kept in
+ * sixtieths of a request, so it drains by exactly limit a second; a
+ * refused request adds nothing, so a client that keeps knocking still
+ * gets its share and one that stops is forgotten a minute later.  A
+ * fixed calendar minute would let 2 * limit through around its edge.
  */
 int
 ratetab_allow(struct rate_entry **tab, const char *addr, int v4len,
     int v6len, long long now, long long limit)
 {
 	struct rate_entry **pp, *e;
-	long long window = now / 60;
+	long long full = limit * 60;
 	char	key[sizeof(e->addr)];
 
 	/*
@@ -262,17 +269,26 @@ ratetab_allow(struct rate_entry **tab, const char *addr, int v4len,
 	if (e == NULL) {
 		e = xcalloc(1, sizeof(*e));
 		memcpy(e->addr, key, sizeof(e->addr));
+		e->last = now;
 		e->next = *pp;
 		*pp = e;
 	}
-	if (e->window != window) {
-		e->window = window;
-		e->count = 0;
-	}
-	return ++e->count <= limit;
+	if (now > e->last) {
+		/* A minute of silence empties any bucket: no overflow. */
+		e->level = now - e->last >= 60 ? 0 :
+		    e->level - (now - e->last) * limit;
+		if (e->level < 0)
+			e->level = 0;
+		e->last = now;
+	} else if (now < e->last)
+		e->last = now;	/* the clock stepped back: no time passed */
+	if (e->level + 60 > full)
+		return 0;
+	e->level += 60;
+	return 1;
 }
 
-/* ratetab_purge - forget entries of past minutes */
+/* ratetab_purge - forget the clients silent for a minute (empty) */
 void
 ratetab_purge(struct rate_entry **tab, long long now)
 {
@@ -281,7 +297,7 @@ ratetab_purge(struct rate_entry **tab, long long now)
 
 	for (i = 0; i < RATE_BUCKETS; i++)
 		for (pp = &tab[i]; (e = *pp) != NULL;) {
-			if (e->window < now / 60) {
+			if (now - e->last >= 60) {
 				*pp = e->next;
 				free(e);
 			} else

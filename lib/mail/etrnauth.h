@@ -43,11 +43,11 @@ struct etrn_auth {
 	size_t	nok;
 };
 
-/* Per-client ETRN counts in the current minute (rate limit). */
+/* Per-client ETRN token bucket (rate limit). */
 struct rate_entry {
 	char	addr[CIDR_KEY_MAX];	/* the client's network */
-	long long window;	/* minute number */
-	long long count;
+	long long last;		/* time of the last request */
+	long long level;	/* sixtieths of a request, drains limit/s */
 	struct rate_entry *next;
 };
 

@@ -337,6 +337,34 @@ test_rate(void)
 	ratetab_purge(tab, 6060 + 120);
 	for (j = 0; j < RATE_BUCKETS; j++)
 		CHECK(tab[j] == NULL, "purged bucket %d", j);
+
+	/*
+	 * No calendar minute: 3 at 6059 and none at 6060 (a fixed window
+	 * would start again there); one every 20 s after; refused ones add
+	 * nothing; a clock stepped back changes nothing.
+	 */
+	for (ok = 0, j = 0; j < 3; j++)
+		ok += ratetab_allow(tab, "192.0.2.1", 32, 64, 6059, 3);
+	CHECK_INT(ok, 3, "a burst of the limit");
+	CHECK(!ratetab_allow(tab, "192.0.2.1", 32, 64, 6060, 3),
+	    "the minute's edge is no reset");
+	CHECK(!ratetab_allow(tab, "192.0.2.1", 32, 64, 6078, 3),
+	    "19 s later");
+	CHECK(ratetab_allow(tab, "192.0.2.1", 32, 64, 6079, 3),
+	    "20 s later: one more");
+	CHECK(!ratetab_allow(tab, "192.0.2.1", 32, 64, 6079, 3),
+	    "and only one");
+	CHECK(!ratetab_allow(tab, "192.0.2.1", 32, 64, 5000, 3),
+	    "clock stepped back: still full");
+	CHECK(ratetab_allow(tab, "192.0.2.1", 32, 64, 5020, 3),
+	    "20 s after the step");
+	ratetab_purge(tab, 5079);
+	for (ok = 0, j = 0; j < RATE_BUCKETS; j++)
+		ok += tab[j] != NULL;
+	CHECK_INT(ok, 1, "not purged within a minute");
+	ratetab_purge(tab, 5080);
+	for (j = 0; j < RATE_BUCKETS; j++)
+		CHECK(tab[j] == NULL, "purged bucket %d after a minute", j);
 }
 
 int
