@@ -11,8 +11,10 @@
  *	for every subdomain); its settings are the hash etrn:domain:<entry>:
  *	hold_time, warn_time, allow, max_messages, max_bytes and sasl_users
  *	(etrn-policy).  Values are
- *	checked before they are written (ctl_setting_check) and stored as
- *	given; an empty value removes the key, so the default applies.
+ *	checked before they are written (ctl_setting_check: the syntax and
+ *	bounds of the settings they override, from the one table of
+ *	settings.c) and stored as given; an empty value removes the key, so
+ *	the default applies.
  *
  *	Each change is one Lua script, so the set and the hash change
  *	together and nothing can slip in between the check and the write:

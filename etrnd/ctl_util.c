@@ -32,26 +32,15 @@
 
 #include "etrnd/ctl.h"
 #include "mail/domain.h"
-#include "util/cidr.h"
-#include "util/conf.h"
+#include "mail/settings.h"
 #include "util/xalloc.h"
 
-enum ck_kind { CK_TIME, CK_COUNT, CK_SIZE, CK_CIDR, CK_NAMES };
-
-/* The fields of etrn:domain:<entry> etrnctl manages. */
-static const struct {
-	const char *name;
-	enum ck_kind kind;
-	const char *expect;
-} ctl_settings[] = {
-	{ "hold_time", CK_TIME, "a time such as 90m, 36h, 3d or seconds" },
-	{ "warn_time", CK_TIME, "a time such as 90m, 36h, 3d or seconds" },
-	{ "allow", CK_CIDR, "networks such as 192.0.2.0/24,2001:db8::/32" },
-	{ "max_messages", CK_COUNT, "a whole number" },
-	{ "max_bytes", CK_SIZE, "a size such as 512, 64k, 10m, 1g" },
-	{ "sasl_users", CK_NAMES, "login names separated by commas or "
-	    "blanks, no control characters" },
-};
+/*
+ * The fields of etrn:domain:<entry> etrnctl manages; their syntax and
+ * bounds are those of the settings they override (settings.c).
+ */
+static const char *const ctl_settings[] = { "hold_time", "warn_time", "allow",
+	"max_messages", "max_bytes", "sasl_users" };
 
 #define NSETTINGS (sizeof(ctl_settings) / sizeof(ctl_settings[0]))
 
@@ -154,43 +143,20 @@ ctl_setting_check(const char *key, const char *value, struct buf *err)
 	struct buf why = BUF_INIT;
 	long long n;
 	size_t	i;
-	int	rc = 0;
+	int	rc;
 
 	for (i = 0; i < NSETTINGS; i++)
-		if (strcmp(ctl_settings[i].name, key) == 0)
+		if (strcmp(ctl_settings[i], key) == 0)
 			break;
 	if (i == NSETTINGS) {
 		buf_printf(err, "unknown key \"%.60s\" (expected %s)", key,
 		    ctl_setting_names());
 		return -1;
 	}
-	if (*value == '\0')	/* empty: remove, the default applies */
-		return 0;
-	switch (ctl_settings[i].kind) {
-	case CK_TIME:
-		rc = conf_parse_number(value, CONF_TIME, &n);
-		break;
-	case CK_COUNT:
-		if ((rc = conf_parse_number(value, CONF_INT, &n)) == 0 &&
-		    n < 0)
-			rc = -1;
-		break;
-	case CK_SIZE:
-		rc = conf_parse_number(value, CONF_SIZE, &n);
-		break;
-	case CK_CIDR:
-		rc = cidr_match_list(value, "127.0.0.1", &why) < 0 ? -1 : 0;
-		break;
-	case CK_NAMES:
-		for (n = 0; value[n] && rc == 0; n++)
-			if ((unsigned char)value[n] < 32 || value[n] == 127)
-				rc = -1;
-		break;
-	}
-	if (rc < 0)
-		buf_printf(err, "bad %s \"%.100s\" (expected %s)%s%s", key,
-		    value, ctl_settings[i].expect, why.len ? ": " : "",
-		    why.len ? buf_terminate(&why) : "");
+	/* Empty: remove the key, the default applies. */
+	if ((rc = settings_domain_value(key, value, &n, &why)) < 0)
+		buf_printf(err, "bad %s \"%.100s\": %s", key, value,
+		    buf_terminate(&why));
 	buf_free(&why);
 	return rc;
 }

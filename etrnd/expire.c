@@ -37,7 +37,9 @@
  *	sweep.
  * DIAGNOSTICS
  *	One log line per message: "QID: expired domain=D held=... dsn=..."
- *	or why it was dropped; failures are retried at the next sweep.
+ *	or why it was dropped; failures are retried at the next sweep,
+ *	except a DSN the DSN server refused for now (4xx, or no answer):
+ *	logged with the queue ID at each attempt, tried again after 30 s.
  */
 #include "config.h"
 
@@ -57,6 +59,8 @@
 
 #define EXP_BATCH	500	/* messages worked on per sweep */
 #define EXP_FETCH	"1000"	/* due entries looked at per sweep */
+#define EXP_DSN_RETRY	30	/* s: a DSN refused for now waits this long */
+#define EXP_DSN_RETRY_S	"30 s"	/* the same, for the log */
 
 /* A hold record, as read with HGETALL. */
 struct rec {
@@ -73,6 +77,19 @@ struct dkind {
 	const char *state, *since, *qid;
 };
 
+/*
+ * DSNs the DSN server refused for now (a full queue, say), each tried
+ * again after EXP_DSN_RETRY rather than at every sweep; the message is
+ * not looked at meanwhile (no queue file read, no hold queue scan).  Kept
+ * in this process only: after a restart each is tried at once, as after
+ * a crash.
+ */
+static struct {
+	char	qid[64];
+	enum dsn_action act;
+	time_t	next;
+} exp_wait[EXP_BATCH];
+
 static const struct dkind dk_failed = {
 	DSN_FAILED, RF_DSN_STATE, RF_DSN_SINCE, RF_DSN_QID
 };
@@ -82,11 +99,13 @@ static const struct dkind dk_delayed = {
 
 /*
  * KEYS: msg expiry warn released; ARGV: held_prefix stats_prefix member
- * qid expired(1/0).  Deletes the record and its index entries.
+ * qid expired(1/0).  Deletes the record and its index entries (only the
+ * entries when the key is not a hash).
  */
 static struct rscript exp_finish_script = {
 	UNHOLD_LUA
-	"local r = redis.call('HMGET', KEYS[1], 'domain', 'size')\n"
+	"local r = redis.pcall('HMGET', KEYS[1], 'domain', 'size')\n"
+	"if r.err then r = {} end\n"
 	"redis.call('ZREM', KEYS[2], ARGV[4])\n"
 	"redis.call('ZREM', KEYS[3], ARGV[4])\n"
 	"redis.call('ZREM', KEYS[4], ARGV[4])\n"
@@ -137,6 +156,14 @@ exp_load(struct runner *r, const char *qid, struct rec *rc)
 	st = run_cmd(r, "HGETALL", &a, &rc->rep);
 	rargs_free(&a);
 	buf_free(&key);
+	if (st < 0 && rc->rep.status == RR_ERROR && rc->rep.str != NULL &&
+	    strncmp(rc->rep.str, "WRONGTYPE", 9) == 0) {
+		/* Not a hash, so no record: its index entries go. */
+		log_warnx("%s: record is not a hash; ignored", qid);
+		rr_reply_free(&rc->rep);
+		memset(&rc->rep, 0, sizeof(rc->rep));
+		return 0;
+	}
 	if (st < 0)
 		return -1;
 	if (rc->rep.type != RRT_ARRAY || rc->rep.nelem == 0)
@@ -426,6 +453,42 @@ exp_build(struct runner *r, const char *qid, const struct rec *rc,
 	return st;
 }
 
+/* exp_wait_slot - the entry of qid's DSN act, or the oldest one */
+static size_t
+exp_wait_slot(const char *qid, enum dsn_action act)
+{
+	size_t	i, old = 0;
+
+	for (i = 0; i < EXP_BATCH; i++) {
+		if (exp_wait[i].act == act && strcmp(exp_wait[i].qid, qid) == 0)
+			return i;
+		if (exp_wait[i].next < exp_wait[old].next)
+			old = i;
+	}
+	return old;
+}
+
+/* exp_may_try - may the DSN act of qid be submitted now */
+static int
+exp_may_try(const char *qid, enum dsn_action act)
+{
+	size_t	i = exp_wait_slot(qid, act);
+
+	return exp_wait[i].act != act || strcmp(exp_wait[i].qid, qid) != 0 ||
+	    exp_wait[i].next <= time(NULL);
+}
+
+/* exp_try_later - the DSN act of qid refused for now: EXP_DSN_RETRY */
+static void
+exp_try_later(const char *qid, enum dsn_action act)
+{
+	size_t	i = exp_wait_slot(qid, act);
+
+	snprintf(exp_wait[i].qid, sizeof(exp_wait[i].qid), "%s", qid);
+	exp_wait[i].act = act;
+	exp_wait[i].next = time(NULL) + EXP_DSN_RETRY;
+}
+
 /*
  * exp_held_dsn - with dsn_server: the queue ID of this DSN on hold from
  * an earlier attempt (state queued, or sending and found), in held
@@ -509,6 +572,8 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 	if (exp_held_dsn(r, qid, rc, k, cur, held, sizeof(held)) < 0)
 		return -1;
 	if (*held == '\0') {
+		if (!exp_may_try(qid, k->act))
+			return -1;
 		if ((st = exp_build(r, qid, rc, k->act, original, full,
 		    &msg)) != 0) {
 			buf_free(&msg);
@@ -523,10 +588,12 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 		st = dsn_submit(r, rc->sender, msg.s, msg.len, held,
 		    sizeof(held), &err);
 		buf_free(&msg);
+		if (st < 0)
+			exp_try_later(qid, k->act);
 		if (st != 0)
 			log_warnx("%s: DSN to <%s> %s: %s", qid, rc->sender,
 			    st > 0 ? "refused for good, none sent" :
-			    "not submitted, trying again",
+			    "not submitted, trying again in " EXP_DSN_RETRY_S,
 			    buf_terminate(&err));
 		else if (err.len > 0)	/* how it was made fit */
 			log_info("%s: DSN to <%s> %s", qid, rc->sender,
@@ -654,7 +721,7 @@ exp_deleted_free(struct deleted *d)
 }
 
 /* expire_one - one due message, in queue state qs, up to its DSN; 0 if
- * it was released (tracking decides first), else 1 */
+ * it was released (tracking decides first) or its DSN waits, else 1 */
 static int
 expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
     struct deleted **del, size_t *ndel, struct qb_idlist *later)
@@ -664,6 +731,9 @@ expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
 	struct rec rc;
 	int	st;
 
+	/* Its DSN was refused for now: not even read before the retry. */
+	if (!exp_may_try(qid, DSN_FAILED))
+		return 0;
 	if ((st = exp_load(r, qid, &rc)) <= 0) {
 		if (st == 0)
 			(void)exp_finish(r, qid, 0);	/* index entry only */

@@ -5,9 +5,11 @@
  *	etrnd [-fhtvV] [-c config_file]
  * DESCRIPTION
  *	See etrnd(8) and docs/etrnd.md.  main() reads top to bottom: the
- *	configuration, this host's lease (lease.c: another etrnd with the
- *	same hostname makes it exit 1 here, before it binds or detaches),
- *	the listening sockets (bound as root), the pid file, then a fork:
+ *	configuration, without -f the fork that detaches (daemon_detach:
+ *	the command exits 0 once etrnd is ready, else with its status),
+ *	this host's lease (lease.c: another etrnd with the same hostname
+ *	makes it exit 1 here, before it binds), the listening sockets
+ *	(bound as root), the pid file, then a fork:
  *	the child drops privileges to `user` and runs the SMTP
  *	listener (listener.c); the parent stays root and runs the queue
  *	runner (runner.c), restarting the listener should it die.
@@ -32,6 +34,7 @@
 
 #include "etrnd/etrnd.h"
 #include "etrnd/lease.h"
+#include "mail/confcheck.h"
 #include "mail/holdtag.h"
 #include "util/daemonopt.h"
 #include "util/log.h"
@@ -41,6 +44,8 @@
 volatile sig_atomic_t etrnd_stop;
 volatile sig_atomic_t etrnd_reload;
 volatile sig_atomic_t etrnd_child_exited;
+
+#define LEASE_START_TRIES 25	/* 200 ms apart */
 
 static volatile pid_t listener_pid = -1;
 static volatile int listener_status;
@@ -85,6 +90,28 @@ bind_all(const char *list, int *fds)
 	return n;
 }
 
+/*
+ * take_lease - this host's lease, or exit 1 naming its holder.  An etrnd
+ * of this host that is stopping holds it for a moment more: retried for
+ * a few seconds, as net_listen waits for its sockets.
+ */
+static void
+take_lease(struct lease *lease)
+{
+	struct buf err = BUF_INIT;
+	int	i;
+
+	for (i = 0; lease_start(lease, &err) < 0; i++) {
+		if (i == LEASE_START_TRIES) {
+			log_err("%s", buf_terminate(&err));
+			exit(1);
+		}
+		buf_reset(&err);
+		usleep(200000);
+	}
+	buf_free(&err);
+}
+
 /* start_listener - fork the unprivileged listener */
 static void
 start_listener(struct oe_settings *s, const char *path, int *fds, int nfds)
@@ -108,6 +135,7 @@ start_listener(struct oe_settings *s, const char *path, int *fds, int nfds)
 		return;
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	daemon_child();	/* not the process the start command waits for */
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -184,29 +212,25 @@ main(int argc, char **argv)
 	if (settings_load(&s, path, &err) < 0)
 		log_fatalx("%s", buf_terminate(&err));
 	log_set_facility(log_facility_lookup(s.log_facility));
+	log_set_target(s.log_target);
 	log_verbose = s.verbose || o.verbose;
-	if (o.test) {
-		printf("%s: configuration OK\n", path);
-		exit(0);
-	}
+	if (o.test)
+		exit(confcheck_run(&s, path, CONFCHECK_ETRND));
+	if (confcheck_sendmail_host(&s, &err) < 0)	/* once, at start */
+		log_warnx("%s", buf_terminate(&err));
+	buf_reset(&err);
 	/* Refused here, before detaching, rather than in the listener. */
 	(void)daemon_user(s.user);
 	daemon_check_pid("etrnd_pid_file", s.etrnd_pid_file);
 	if (holdtag_key_load(s.hold_secret_file, &err) < 0)
 		log_fatalx("hold_secret_file: %s", buf_terminate(&err));
+	/* Until daemon_ready a failure is this command's status. */
+	daemon_detach(o.fg);
 	/* Before binding (a second etrnd on this machine is told why, not
-	 * "address in use") and detaching (a refusal is this command's
-	 * status). */
+	 * "address in use"). */
 	lease = lease_new(&s);
-	if (lease_start(lease, &err) < 0) {
-		log_err("%s", buf_terminate(&err));
-		if (!o.fg)	/* the log went to syslog only */
-			fprintf(stderr, "etrnd: error: %s\n", err.s);
-		exit(1);
-	}
+	take_lease(lease);
 	nfds = bind_all(s.etrnd_listen, fds);
-	if (!o.fg && daemon(0, 0) < 0)
-		log_fatal("daemon");
 	daemon_write_pid("etrnd_pid_file", s.etrnd_pid_file);
 	signals();
 	/* The consumer group first: no flush request may fall between. */
@@ -221,20 +245,28 @@ main(int argc, char **argv)
 		log_info("dsn_server is not set: DSNs go to sendmail(1); one "
 		    "taken by the MTA just before etrnd is stopped is sent "
 		    "again");
+	daemon_ready();
 	while (!etrnd_stop) {
 		runner_loop(&r);
+		if (etrnd_reload && !etrnd_stop) {
+			/* The listener reloads; the runner keeps its own. */
+			etrnd_reload = 0;
+			daemon_reloading();
+			daemon_reloaded();
+		}
 		if (etrnd_child_exited && !etrnd_stop) {
 			reap_listener();
 			sleep(1);
 			start_listener(&s, path, fds, nfds);
 		}
 	}
+	daemon_stopping();
 	log_info("stopping");
 	stop_listener();
 	rc = lease_refused(r.lease) ? 1 : 0;
 	runner_free(&r);
-	if (*s.etrnd_pid_file)
-		unlink(s.etrnd_pid_file);
+	net_unix_remove();	/* only what this etrnd made, if there */
+	daemon_remove_pid();
 	settings_free(&s);
 	return rc;
 }

@@ -134,12 +134,14 @@ static struct rscript rebuild_script = {
  * KEYS: msg expiry warn released; ARGV: held_prefix stats_prefix member
  * qid token ("" : no record) state ("" : any).  Returns {code, domain}:
  * 0 the record changed since it was read, or is in another state (left
- * alone), 1 dropped, 2 index entries only (no record).
+ * alone), 1 dropped, 2 index entries only (no record, or a key that is
+ * not a hash: deleted).
  */
 static struct rscript drop_script = {
 	UNHOLD_LUA
-	"local r = redis.call('HMGET', KEYS[1], '" RF_DOMAIN "', '" RF_SIZE
+	"local r = redis.pcall('HMGET', KEYS[1], '" RF_DOMAIN "', '" RF_SIZE
 	"', '" RF_TOKEN "', '" RF_STATE "')\n"
+	"if r.err then r = {} end\n"
 	"if (r[3] or '') ~= ARGV[5] then return {0, ''} end\n"
 	"if ARGV[6] ~= '' and r[4] and r[4] ~= ARGV[6] then\n"
 	"  return {0, ''}\n"
@@ -178,7 +180,11 @@ rcn_cmd(struct rcn *r, int n, const char **av, struct rr_reply *rep)
 	return -1;
 }
 
-/* rcn_hmget - HMGET nf (at most 4) fields of qid's record; as rcn_cmd() */
+/*
+ * rcn_hmget - HMGET nf (at most 4) fields of qid's record; as rcn_cmd().
+ * A key that is not a hash is no record (an empty reply, logged): one
+ * such key must not stop every pass.
+ */
 static int
 rcn_hmget(struct rcn *r, const char *qid, const char *const *fields, int nf,
     struct rr_reply *rep)
@@ -192,7 +198,18 @@ rcn_hmget(struct rcn *r, const char *qid, const char *const *fields, int nf,
 	av[1] = key.s;
 	for (i = 0; i < nf && i < 4; i++)
 		av[2 + i] = fields[i];
-	rc = rcn_cmd(r, 2 + i, av, rep);
+	if ((rc = rpool_command(r->c.redis, 2 + i, av, NULL, rep)) < 0 &&
+	    rep->status == RR_ERROR && rep->str != NULL &&
+	    strncmp(rep->str, "WRONGTYPE", 9) == 0) {
+		log_warnx("%s: record is not a hash; ignored", qid);
+		rr_reply_free(rep);
+		memset(rep, 0, sizeof(*rep));
+		rc = 0;
+	} else if (rc < 0) {
+		if (r->c.redis_error != NULL)
+			r->c.redis_error(r->c.arg, rep);
+		rr_reply_free(rep);
+	}
 	buf_free(&key);
 	return rc;
 }

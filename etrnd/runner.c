@@ -11,8 +11,9 @@
  *	the entries it read earlier but never acknowledged, then new ones.
  *	Each entry is handed to runner_flush() and acknowledged once the
  *	release was attempted.  Every queue_run_interval it calls
- *	runner_track().  It returns when etrnd_stop or etrnd_child_exited
- *	is set; its timing survives the return, so being re-entered after
+ *	runner_track().  It returns when etrnd_stop, etrnd_child_exited or
+ *	etrnd_reload (SIGHUP: main.c tells the service manager) is set;
+ *	its timing survives the return, so being re-entered after
  *	every SIGCHLD (MTA commands are child processes too) costs nothing.
  *
  *	runner_flush() releases this host's records in state "held" for the
@@ -150,14 +151,17 @@ static struct rscript run_read_script = {
 	""
 };
 
-/* KEYS: held; ARGV: member prefix, msg prefix.  Returns qid, state... */
+/* KEYS: held; ARGV: member prefix, msg prefix.  Returns qid, state...
+ * A record that is not a hash gives state "-": one such key must not
+ * stop the domain's flush. */
 static struct rscript run_list_script = {
 	"local out, n = {}, #ARGV[1]\n"
 	"for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
 	"  if string.sub(m, 1, n) == ARGV[1] then\n"
 	"    local q = string.sub(m, n + 1)\n"
+	"    local s = redis.pcall('HGET', ARGV[2] .. q, 'state')\n"
 	"    out[#out + 1] = q\n"
-	"    out[#out + 1] = redis.call('HGET', ARGV[2] .. q, 'state') or ''\n"
+	"    out[#out + 1] = type(s) == 'table' and '-' or s or ''\n"
 	"  end\n"
 	"end\n"
 	"return out\n",
@@ -714,7 +718,7 @@ runner_loop(struct runner *r)
 
 	if (r->lease == NULL)	/* etrnd takes it at start, tests here */
 		r->lease = lease_new(r->s);
-	while (!etrnd_stop && !etrnd_child_exited) {
+	while (!etrnd_stop && !etrnd_child_exited && !etrnd_reload) {
 		if (!lease_hold(r->lease, r->redis)) {
 			if (lease_refused(r->lease))
 				etrnd_stop = 1;
@@ -804,6 +808,9 @@ run_list(struct runner *r, const char *d, struct qb_idlist *held,
 			qb_idlist_add(released, q);
 		else if (*st == '\0')
 			qb_idlist_add(orphans, q);
+		else if (strcmp(st, "-") == 0)
+			log_warnx("%s: domain=%s: record is not a hash; ignored",
+			    q, d);
 	}
 	rr_reply_free(&rep);
 	rargs_free(&a);
@@ -986,7 +993,7 @@ run_release(struct runner *r, const char *d, const char *client, char **ids,
 {
 	struct qb_idlist m = { NULL, 0, 0 };
 	enum qb_status st;
-	size_t	k;
+	size_t	i, k;
 	long	left = 0;
 	int	rc;
 
@@ -1011,6 +1018,9 @@ run_release(struct runner *r, const char *d, const char *client, char **ids,
 		    "messages failed (%s); %zu left the hold anyway, %zu stay "
 		    "held", d, client, m.n, qb_status_name(st), k, m.n - k);
 		if (k < m.n) {
+			for (i = k; i < m.n; i++)
+				log_warnx("%s: not released domain=%s: the "
+				    "release failed; stays held", m.id[i], d);
 			rc = run_unmark(r, m.id + k, m.n - k);
 			*failed = 1;
 		}

@@ -12,9 +12,12 @@
  * SECURITY
  *	A command line may be at most 512 octets (RFC 5321) including CRLF;
  *	longer input is discarded up to the next line end and answered
- *	with 500.  NUL and bare CR in a line are refused.  Every refusal
- *	counts as an error; after etrnd_max_errors the connection is
- *	closed.  Every line counts as a command (etrnd_max_commands);
+ *	with 500.  A line ends with CRLF or a bare LF (as Postfix's smtpd
+ *	takes commands; no message content comes here); a CR elsewhere,
+ *	or a NUL, refuses the whole line, so a CR never splits one line
+ *	into two commands.  Every refusal counts as an error; after
+ *	etrnd_max_errors the connection is closed.  Every line counts as
+ *	a command (etrnd_max_commands);
  *	the core cuts a session off after etrnd_timeout without a complete
  *	command (a deadline per command, so a client trickling bytes cannot
  *	hold its slot), after etrnd_max_session_time, and when it does not

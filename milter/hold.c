@@ -164,7 +164,7 @@ hold_original(SMFICTX *ctx, struct conn *cn, const char *qid,
 	t.arrived = h.arrived;
 	t.expires = h.expires;
 	holdtag_format(&val, &t);
-	buf_printf(&reason, "held for ETRN by %s", g->domain);
+	record_reason(&reason, g->domain);
 	if (smfi_addheader(ctx, (char *)HOLDTAG_HEADER, val.s) != MI_SUCCESS ||
 	    smfi_quarantine(ctx, reason.s) != MI_SUCCESS) {
 		log_err("%s: tempfail: the MTA refused the tag or quarantine",

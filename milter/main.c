@@ -8,17 +8,20 @@
  *	configuration, the listening socket (opened as root, then given to
  *	milter_socket_group with milter_socket_mode), the pid file,
  *	privileges dropped to `user`, the domain cache thread, the SIGUSR1
- *	reload thread, then
- *	smfi_main() until SIGTERM/SIGINT/SIGHUP (libmilter owns those).
+ *	reload thread, then (ready: daemonopt.c) smfi_main() until
+ *	SIGTERM/SIGINT/SIGHUP (libmilter owns those).  Without -f it forks
+ *	before the socket (daemon_detach): the command exits 0 only once the
+ *	daemon is ready, else with its status and the error on stderr.
  * SECURITY
  *	Started as root, it refuses an empty `user` (daemon_user); `user =
  *	root` keeps root on purpose.  Root binds a unix socket only in a
  *	directory that root alone can write, with umask 0177 (root's, 0600:
  *	nobody else can connect), then chowns and chmods it by its resolved
- *	path, which nobody else can replace there; the pid file is written
- *	there too, by rename (safepath.c), and stays root's, so the milter,
- *	running as `user`, leaves both behind at exit: the next start
- *	replaces them.
+ *	path, which nobody else can replace there (net_unix_listen); the
+ *	pid file is written there too, by rename (safepath.c), and stays
+ *	root's, so the milter, running as `user`, leaves both behind at
+ *	exit: the next start replaces them.  At exit it removes only the
+ *	socket and pid file it made, never a successor's.
  */
 #include "config.h"
 
@@ -41,6 +44,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "mail/confcheck.h"
 #include "mail/holdtag.h"
 #include "milter/milter.h"
 #include "util/daemonopt.h"
@@ -123,12 +127,14 @@ reload_thread(void *arg)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		buf_reset(&err);
+		daemon_reloading();
 		if (cfg_install(path, &err) < 0)
 			log_err("reload failed, keeping the running "
 			    "configuration: %s", buf_terminate(&err));
 		else
 			log_info("reloaded %s", path);
 		domcache_refresh_now();
+		daemon_reloaded();
 	}
 	return NULL;
 }
@@ -155,38 +161,49 @@ socket_nodelay(void)
 	}
 }
 
+/* milter_bind - net_unix_listen's mk: libmilter binds the socket */
+static int
+milter_bind(const char *path, void *arg)
+{
+	static struct buf conn = BUF_INIT; /* libmilter keeps a pointer */
+
+	(void)arg;
+	buf_reset(&conn);
+	buf_printf(&conn, "unix:%s", path);
+	if (smfi_setconn((char *)buf_terminate(&conn)) != MI_SUCCESS ||
+	    smfi_opensocket(0) != MI_SUCCESS)
+		return -1;
+	return 0;
+}
+
 /*
- * open_socket - listen; a unix socket is bound in a root-only directory
- * (the resolved path, see safepath.c) with umask 0177, so that nobody
- * but root reaches it before it gets its owner and mode by that path
+ * open_socket - listen.  A unix socket is made by net_unix_listen, the
+ * one way for all daemons: libmilter binds it at a temporary name (so it
+ * never removes the path itself at exit, which would take a successor's
+ * socket), and it gets `user`, milter_socket_group (else the
+ * directory's group) and milter_socket_mode before it takes the path.
  */
 static void
 open_socket(const struct oe_settings *s, const struct passwd *pw)
 {
-	static struct buf conn = BUF_INIT;	/* libmilter keeps a pointer */
-	struct buf path = BUF_INIT, err = BUF_INIT;
+	struct net_listen_opts o;
+	struct buf err = BUF_INIT;
 	struct net_addr na;
 	struct group *gr = NULL;
-	mode_t	old;
-	int	rc;
+	int	i;
 
 	if (net_parse(s->milter_socket, &na) < 0)
 		log_fatalx("bad milter_socket \"%s\"", s->milter_socket);
-	if (na.kind == NET_UNIX) {
-		if (safepath_resolve(na.path, &path, &err) < 0)
-			log_fatalx("milter_socket: %s", buf_terminate(&err));
-		buf_printf(&conn, "unix:%s", buf_terminate(&path));
-	} else
-		buf_cat(&conn, s->milter_socket);
-	if (smfi_setconn((char *)buf_terminate(&conn)) != MI_SUCCESS)
-		log_fatalx("smfi_setconn %s failed", s->milter_socket);
-	old = umask(0177);
-	rc = smfi_opensocket(1);
-	umask(old);
-	if (rc != MI_SUCCESS)
-		log_fatalx("cannot listen on %s (directory missing, or in "
-		    "use?)", s->milter_socket);
 	if (na.kind != NET_UNIX) {
+		if (smfi_setconn(s->milter_socket) != MI_SUCCESS)
+			log_fatalx("smfi_setconn %s failed", s->milter_socket);
+		/* A predecessor that is stopping may hold the port a while. */
+		for (i = 0; smfi_opensocket(0) != MI_SUCCESS; i++) {
+			if (i == 100)
+				log_fatalx("cannot listen on %s (in use?)",
+				    s->milter_socket);
+			usleep(100000);
+		}
 		socket_nodelay();
 		return;
 	}
@@ -194,12 +211,11 @@ open_socket(const struct oe_settings *s, const struct passwd *pw)
 	    (gr = getgrnam(s->milter_socket_group)) == NULL)
 		log_fatalx("milter_socket_group \"%s\" does not exist",
 		    s->milter_socket_group);
-	if ((pw || gr) && chown(path.s, pw ? pw->pw_uid : (uid_t)-1,
-	    gr ? gr->gr_gid : (gid_t)-1) < 0)
-		log_fatal("chown %s", path.s);
-	if (chmod(path.s, (mode_t)s->milter_socket_mode) < 0)
-		log_fatal("chmod %s", path.s);
-	buf_free(&path);
+	o.uid = pw ? pw->pw_uid : (uid_t)-1;
+	o.gid = gr ? gr->gr_gid : (gid_t)-1;
+	o.mode = (mode_t)s->milter_socket_mode;
+	if (net_unix_listen(na.path, &o, milter_bind, NULL, &err) < 0)
+		log_fatalx("milter_socket: %s", buf_terminate(&err));
 	buf_free(&err);
 }
 
@@ -223,10 +239,9 @@ main(int argc, char **argv)
 		log_fatalx("%s", buf_terminate(&err));
 	c = cfg_acquire();
 	log_set_facility(log_facility_lookup(c->s.log_facility));
-	if (o.test) {
-		printf("%s: configuration OK\n", path);
-		exit(0);
-	}
+	log_set_target(c->s.log_target);
+	if (o.test)
+		exit(confcheck_run(&c->s, path, CONFCHECK_MILTER));
 	pw = daemon_user(c->s.user);
 	if (holdtag_key_load(c->s.hold_secret_file, &err) < 0)
 		log_fatalx("hold_secret_file: %s", buf_terminate(&err));
@@ -234,9 +249,9 @@ main(int argc, char **argv)
 		log_fatalx("smfi_register failed");
 	signal(SIGPIPE, SIG_IGN);
 	daemon_check_pid("milter_pid_file", c->s.milter_pid_file);
-	open_socket(&c->s, pw);	/* before detaching: a failure is our status */
-	if (!o.fg && daemon(0, 0) < 0)
-		log_fatal("daemon");
+	/* Before any thread; until daemon_ready a failure is our status. */
+	daemon_detach(o.fg);
+	open_socket(&c->s, pw);
 	daemon_write_pid("milter_pid_file", c->s.milter_pid_file);
 	daemon_drop_privileges(pw);
 	/*
@@ -258,14 +273,13 @@ main(int argc, char **argv)
 	    c->s.milter_socket, c->s.redis_server, c->s.hostname,
 	    *c->s.user ? c->s.user : "(unchanged)");
 	cfg_release(c);
+	/* The socket listens already: connections wait in its backlog. */
+	daemon_ready();
 	rc = smfi_main();
+	daemon_stopping();
 	log_info("stopping");
-	c = cfg_acquire();
-	/* As `user` it cannot remove root's pid file: the next start will. */
-	if (*c->s.milter_pid_file && unlink(c->s.milter_pid_file) < 0 &&
-	    errno != ENOENT && errno != EACCES && errno != EPERM)
-		log_warn("cannot remove milter_pid_file %s",
-		    c->s.milter_pid_file);
-	cfg_release(c);
+	/* Only what this process made, if still there (a successor's not). */
+	net_unix_remove();
+	daemon_remove_pid();
 	return rc == MI_SUCCESS ? 0 : 1;
 }

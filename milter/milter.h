@@ -90,6 +90,8 @@ void	msg_add_header(struct msg *, const char *, const char *, size_t);
 int	plan_make(const struct msg *, struct plan *);
 void	plan_free(struct plan *);
 void	record_rcpts(struct buf *, const struct msg *, const struct rgroup *);
+#define REASON_MAX	100	/* octets of a quarantine reason Postfix keeps */
+void	record_reason(struct buf *, const char *);
 int	esmtp_value_ok(const char *);
 
 /* Hold and split at end of message (hold.c). */

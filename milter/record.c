@@ -277,3 +277,32 @@ record_rcpts(struct buf *b, const struct msg *m, const struct rgroup *g)
 	}
 	buf_terminate(b);
 }
+
+/*
+ * record_reason - the quarantine reason, "held for ETRN by <domain>", at
+ * most REASON_MAX octets.  Postfix keeps the first 100 octets of the
+ * text a milter gives smfi_quarantine() (milter8.c, SMFIR_QUARANTINE:
+ * "if (saved_size > 100) saved_size = 100") and logs them as cleanup's
+ * "milter-hold: ...;" line; a longer text is cut there without a mark.
+ * A domain longer than fits (up to 253 octets) is cut here and ends in
+ * "...", never inside a UTF-8 sequence (normalised domains are A-labels,
+ * ASCII, but the rule costs nothing).
+ */
+void
+record_reason(struct buf *b, const char *domain)
+{
+	static const char prefix[] = "held for ETRN by ", cut[] = "...";
+	size_t	room = REASON_MAX - (sizeof(prefix) - 1), n = strlen(domain);
+
+	buf_reset(b);
+	buf_cat(b, prefix);
+	if (n > room) {
+		n = room - (sizeof(cut) - 1);
+		while (n > 0 && ((unsigned char)domain[n] & 0xC0) == 0x80)
+			n--;
+	}
+	buf_add(b, domain, n);
+	if (n < strlen(domain))
+		buf_cat(b, cut);
+	buf_terminate(b);
+}

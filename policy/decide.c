@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/settings.h"
 #include "policy/decide.h"
 
 static const struct {
@@ -117,19 +118,20 @@ decide_quota(const struct quota *q, const char *domain, struct buf *reason)
 }
 
 /*
- * decide_limit - a per-domain limit from Redis: dflt when missing or
- * empty, -1 (and dflt) when it does not parse as a CONF_INT/CONF_SIZE.
+ * decide_limit - a per-domain limit (field key) from Redis: dflt when
+ * missing or empty; -1 (and dflt) with the reason in *why when it does
+ * not parse or is out of the file setting's bounds.
  */
 int
-decide_limit(const char *v, enum conf_type type, long long dflt,
-    long long *out)
+decide_limit(const char *key, const char *v, long long dflt, long long *out,
+    struct buf *why)
 {
 	long long n;
 
 	*out = dflt;
 	if (v == NULL || *v == '\0')
 		return 0;
-	if (conf_parse_number(v, type, &n) < 0 || n < 0)
+	if (settings_domain_value(key, v, &n, why) < 0)
 		return -1;
 	*out = n;
 	return 0;

@@ -11,7 +11,10 @@
  *	given to `user` and policy_socket_group with policy_socket_mode),
  *	the pid file,
  *	privileges dropped to `user`, the configuration read again as that
- *	user, then the event loop (server.c) until SIGTERM/SIGINT.
+ *	user, then the event loop (server.c) until SIGTERM/SIGINT.  Without
+ *	-f it forks before the sockets (daemon_detach): the command exits 0
+ *	only once the server is ready, else with its status and the error
+ *	on stderr.
  * SECURITY
  *	Runs as `user` after opening its socket; needs no root afterwards
  *	and no access to the mail queue: a flush request goes to Redis,
@@ -20,7 +23,8 @@
  *	unix sockets and pid file are created by root only in directories
  *	root alone can write (net.c, safepath.c) and the pid file stays
  *	root's: running as `user`, it leaves both behind at exit, and the
- *	next start replaces them.
+ *	next start replaces them.  At exit it removes only the sockets and
+ *	pid file it made, never a successor's.
  */
 #include "config.h"
 
@@ -33,6 +37,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "mail/confcheck.h"
 #include "policy/policyd.h"
 #include "util/daemonopt.h"
 #include "util/log.h"
@@ -65,35 +70,6 @@ open_all(const struct oe_settings *s, const struct passwd *pw, int *fds)
 	return n;
 }
 
-/* remove_sockets - the unix sockets of a policy_listen list */
-static void
-remove_sockets(const char *list)
-{
-	char	*copy = xstrdup(list), *p, *save = NULL;
-	struct net_addr na;
-
-	for (p = strtok_r(copy, ", \t", &save); p != NULL;
-	    p = strtok_r(NULL, ", \t", &save))
-		if (net_parse(p, &na) == 0 && na.kind == NET_UNIX &&
-		    unlink(na.path) < 0 && errno != ENOENT &&
-		    errno != EACCES && errno != EPERM)
-			log_warn("cannot remove socket %s", na.path);
-	free(copy);
-}
-
-/*
- * remove_file - unlink at exit; a warning if that fails for another
- * reason than the directory being root's (then the next start replaces
- * the file)
- */
-static void
-remove_file(const char *what, const char *path)
-{
-	if (*path && unlink(path) < 0 && errno != ENOENT &&
-	    errno != EACCES && errno != EPERM)
-		log_warn("cannot remove %s %s", what, path);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -101,7 +77,6 @@ main(int argc, char **argv)
 	struct oe_settings *s = xcalloc(1, sizeof(*s));
 	struct passwd *pw = NULL;
 	struct buf err = BUF_INIT;
-	char	*pid_file, *listen;
 	int	fds[NET_LISTEN_MAX], nfds, rc;
 
 	daemon_opts_parse(argc, argv, "etrn-policy", OE_DEFAULT_CONF, &o);
@@ -109,19 +84,16 @@ main(int argc, char **argv)
 	if (settings_load(s, o.conf, &err) < 0)
 		log_fatalx("%s", buf_terminate(&err));
 	log_set_facility(log_facility_lookup(s->log_facility));
+	log_set_target(s->log_target);
 	log_verbose = s->verbose || o.verbose;
-	if (o.test) {
-		printf("%s: configuration OK\n", o.conf);
-		exit(0);
-	}
+	if (o.test)
+		exit(confcheck_run(s, o.conf, CONFCHECK_POLICY));
 	pw = daemon_user(s->user);
 	daemon_check_pid("policy_pid_file", s->policy_pid_file);
+	/* Until daemon_ready (server.c) a failure is this command's status. */
+	daemon_detach(o.fg);
 	nfds = open_all(s, pw, fds);
-	listen = xstrdup(s->policy_listen);
-	if (!o.fg && daemon(0, 0) < 0)
-		log_fatal("daemon");
 	daemon_write_pid("policy_pid_file", s->policy_pid_file);
-	pid_file = xstrdup(s->policy_pid_file);
 	daemon_drop_privileges(pw);
 	settings_free(s);	/* again as the user: is it readable? */
 	if (settings_load(s, o.conf, &err) < 0)
@@ -130,10 +102,9 @@ main(int argc, char **argv)
 	log_info("starting: listen=%s user=%s", s->policy_listen,
 	    *s->user ? s->user : "(unchanged)");
 	rc = policyd_run(s, o.conf, fds, nfds);	/* frees s */
-	remove_sockets(listen);
-	remove_file("policy_pid_file", pid_file);
-	free(listen);
-	free(pid_file);
+	/* Only what this process made, if still there (a successor's not). */
+	net_unix_remove();
+	daemon_remove_pid();
 	buf_free(&err);
 	return rc;
 }

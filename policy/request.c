@@ -495,6 +495,7 @@ rcpt_facts_cb(struct rr_reply *r, void *arg)
 {
 	struct conn *c = arg;
 	const struct oe_settings *s;
+	struct buf why = BUF_INIT;
 	struct quota q;
 	enum pol_action a;
 
@@ -508,14 +509,18 @@ rcpt_facts_cb(struct rr_reply *r, void *arg)
 		return;
 	}
 	memset(&q, 0, sizeof(q));
-	if (decide_limit(r->elems[0], CONF_INT, s->max_messages,
-	    &q.max_messages) < 0)
-		log_warnx("domain=%s bad %s \"%.40s\" in Redis, using the "
-		    "default", c->entry, DF_MAX_MESSAGES, r->elems[0]);
-	if (decide_limit(r->elems[1], CONF_SIZE, s->max_bytes,
-	    &q.max_bytes) < 0)
-		log_warnx("domain=%s bad %s \"%.40s\" in Redis, using the "
-		    "default", c->entry, DF_MAX_BYTES, r->elems[1]);
+	if (decide_limit(DF_MAX_MESSAGES, r->elems[0], s->max_messages,
+	    &q.max_messages, &why) < 0)
+		log_warnx("domain=%s %s \"%.40s\" in Redis ignored, using the "
+		    "default: %s", c->entry, DF_MAX_MESSAGES, r->elems[0],
+		    buf_terminate(&why));
+	buf_reset(&why);
+	if (decide_limit(DF_MAX_BYTES, r->elems[1], s->max_bytes,
+	    &q.max_bytes, &why) < 0)
+		log_warnx("domain=%s %s \"%.40s\" in Redis ignored, using the "
+		    "default: %s", c->entry, DF_MAX_BYTES, r->elems[1],
+		    buf_terminate(&why));
+	buf_free(&why);
 	q.held = strtoll(r->elems[3], NULL, 10);
 	q.bytes = strtoll(r->elems[4], NULL, 10);
 	q.size = strtoll(pattr_get(&c->req, PA_SIZE), NULL, 10);

@@ -8,7 +8,10 @@
  *	with backoff), the dial-up domain list (refreshed every
  *	domain_refresh), the rate-limit table (purged every minute).  The
  *	core stops on SIGTERM/SIGINT; SIGHUP reloads the configuration, the
- *	core's limits and the domain list.
+ *	core's limits and the domain list.  The service manager is told
+ *	READY=1 (and the start command released, daemonopt.c) once the
+ *	listeners are in the loop, RELOADING=1/READY=1 around a reload and
+ *	STOPPING=1 when the loop ends.
  *
  *	The policy protocol itself, above the core, is request.c's.
  * SECURITY
@@ -34,6 +37,7 @@
 
 #include "mail/domstore.h"
 #include "policy/policyd.h"
+#include "util/daemonopt.h"
 #include "util/evmem.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -74,6 +78,7 @@ policyd_reload(struct ls_server *srv, void *arg)
 	struct ls_limits lim;
 	struct buf err = BUF_INIT;
 
+	daemon_reloading();
 	if (settings_load(ns, pd->conf_path, &err) < 0) {
 		log_err("reload failed, keeping the running configuration: %s",
 		    buf_terminate(&err));
@@ -94,6 +99,7 @@ policyd_reload(struct ls_server *srv, void *arg)
 	}
 	buf_free(&err);
 	domwatch_refresh(&pd->dw);
+	daemon_reloaded();
 }
 
 static const struct ls_ops conn_ops = {
@@ -130,7 +136,9 @@ policyd_run(struct oe_settings *s, const char *conf_path, const int *fds,
 	domwatch_start(&pd.dw, pd.base, pd.redis, &pd.s);
 	log_info("ready: listen=%s redis=%s host=%s", s->policy_listen,
 	    s->redis_server, s->hostname);
+	daemon_ready();
 	event_base_dispatch(pd.base);
+	daemon_stopping();
 	ra_free(pd.redis);	/* ends the requests waiting for Redis */
 	ls_free(pd.srv);
 	domwatch_free(&pd.dw);	/* after the replies ra_free ends */

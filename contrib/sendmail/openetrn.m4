@@ -10,8 +10,10 @@ dnl 	include(`/etc/mail/openetrn.m4')dnl
 dnl
 dnl then rebuild sendmail.cf (m4 .../cf/m4/cf.m4 sendmail.mc > sendmail.cf,
 dnl or sendmailconfig on Debian) and restart Sendmail.  The socket must be
-dnl etrn-milter's milter_socket (a unix socket: Sendmail runs as root and
-dnl can use it whatever milter_socket_group says).
+dnl etrn-milter's milter_socket (openetrn.conf: milter_socket =
+dnl unix:/run/openetrn/milter.sock), reachable by the user Sendmail talks
+dnl to its filters as: root, unless confRUN_AS_USER is set
+dnl (docs/sendmail.md).
 dnl
 dnl F=T: when etrn-milter cannot be reached, Sendmail answers 4xx, so no
 dnl mail for a dial-up domain gets past unheld.  The timeouts are above
@@ -33,8 +35,12 @@ dnl 	DAEMON_OPTIONS(`Port=smtp, Name=MTA')dnl
 dnl 	DAEMON_OPTIONS(`Family=inet, Addr=127.0.0.1, Port=10027, Name=openetrn-dsn')dnl
 dnl
 dnl PrivacyOptions noetrn: Sendmail's own ETRN never releases quarantined
-dnl mail; customers send ETRN to etrnd's listener (docs/sendmail.md).  Add
-dnl noetrn to an existing confPRIVACY_FLAGS instead of replacing it.
+dnl mail; customers send ETRN to etrnd's listener (docs/sendmail.md).
+dnl noetrn is added to the flags defined so far (cf/m4/cfhead.m4 always
+dnl defines confPRIVACY_FLAGS, as authwarnings, before the .mc is read;
+dnl proto.m4 writes it as PrivacyOptions at the end), unless they have it
+dnl already; so a .mc that defines confPRIVACY_FLAGS must do so before
+dnl this file is included.
 dnl
 ifdef(`OPENETRN_MILTER_SOCKET', `',
     `define(`OPENETRN_MILTER_SOCKET', `unix:/run/openetrn/milter.sock')')dnl
@@ -43,5 +49,7 @@ define(`confMILTER_MACROS_CONNECT', `j, _, {daemon_name}, {if_name}, {if_addr}, 
 define(`confMILTER_MACROS_ENVFROM', `i, {auth_type}, {auth_authen}, {auth_ssf}, {auth_author}, {mail_mailer}, {mail_host}, {mail_addr}')dnl
 define(`confMILTER_MACROS_ENVRCPT', `i, {rcpt_mailer}, {rcpt_host}, {rcpt_addr}')dnl
 define(`confMILTER_MACROS_EOM', `i, {msg_id}')dnl
-ifdef(`confPRIVACY_FLAGS', `',
-    `define(`confPRIVACY_FLAGS', `authwarnings,noexpn,novrfy,noetrn')')dnl
+ifelse(defn(`confPRIVACY_FLAGS'), `',
+    `define(`confPRIVACY_FLAGS', `noetrn')',
+    index(`,'defn(`confPRIVACY_FLAGS')`,', `,noetrn,'), `-1',
+    `define(`confPRIVACY_FLAGS', defn(`confPRIVACY_FLAGS')`,noetrn')')dnl

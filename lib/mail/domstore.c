@@ -9,17 +9,21 @@
  *	the script and the parsing.
  *
  *	hold_time and warn_time take the configuration file's time syntax
- *	(plain seconds too); a bad value is logged and the default used.  An
- *	entry that is not a valid domain is logged and skipped.
+ *	(plain seconds too) and bounds (settings_domain_value); a value
+ *	that does not parse or is out of bounds is logged, at each refresh,
+ *	and the default used.  An entry that is not a valid domain is
+ *	logged and skipped.
  * DIAGNOSTICS
  *	-1 with a reason when Redis cannot be read or answers strangely.
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "mail/domstore.h"
 #include "mail/rkeys.h"
+#include "mail/settings.h"
 #include "util/conf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -47,18 +51,24 @@ domstore_args(struct buf *key, struct buf *prefix)
 	rkey_domain_prefix(prefix);
 }
 
-/* domstore_time - per-domain time setting; dflt when empty or bad */
+/*
+ * domstore_time - per-domain time setting; dflt when empty, and when out
+ * of the file setting's bounds (a value written by hand or by an older
+ * etrnctl), with a warning.
+ */
 static long long
 domstore_time(const char *domain, const char *name, const char *v,
     long long dflt)
 {
+	struct buf why = BUF_INIT;
 	long long t;
 
 	if (v == NULL || *v == '\0')
 		return dflt;
-	if (conf_parse_number(v, CONF_TIME, &t) < 0 || t < 0) {
-		log_warnx("domain=%s bad %s \"%.40s\" in Redis, using the "
-		    "default", domain, name, v);
+	if (settings_domain_value(name, v, &t, &why) < 0) {
+		log_warnx("domain=%s %s \"%.40s\" in Redis ignored, using the "
+		    "default: %s", domain, name, v, buf_terminate(&why));
+		buf_free(&why);
 		return dflt;
 	}
 	return t;

@@ -7,6 +7,10 @@
  *	A setting a program does not use is still checked, so a typo is an
  *	error wherever it is made.  After the table is applied, cross-field
  *	checks run (host name syntax, socket address forms).
+ *
+ *	settings_domain_value() holds a per-domain value (etrn:domain:<entry>)
+ *	to the syntax and bounds of the setting it overrides, from the same
+ *	table: etrnctl before writing, the daemons when reading Redis.
  * DIAGNOSTICS
  *	Errors name the file and line (see conf.c) or the setting.
  */
@@ -29,12 +33,17 @@ static const char *const on_error_choices[] = { "tempfail", "accept", NULL };
 static const char *const down_rcpt_choices[] = { "defer_if_permit", "defer",
 	"dunno", NULL };
 static const char *const down_etrn_choices[] = { "458", "dunno", NULL };
+/* In the order of LOG_TARGET_* (util/log.h). */
+static const char *const log_target_choices[] = { "auto", "syslog", "stderr",
+	"both", NULL };
 
 #define S(f) offsetof(struct oe_settings, f)
 
 static const struct conf_def settings_defs[] = {
 	{ "hostname", CONF_STR, "", S(hostname), 0, 0, NULL },
 	{ "log_facility", CONF_STR, "mail", S(log_facility), 0, 0, NULL },
+	{ "log_target", CONF_ENUM, "auto", S(log_target), 0, 0,
+	    log_target_choices },
 	{ "verbose", CONF_BOOL, "no", S(verbose), 0, 0, NULL },
 	{ "redis_server", CONF_STR, "inet:127.0.0.1:6379", S(redis_server),
 	    0, 0, NULL },
@@ -42,7 +51,7 @@ static const struct conf_def settings_defs[] = {
 	{ "redis_db", CONF_INT, "0", S(redis_db), 0, 1023, NULL },
 	{ "redis_timeout", CONF_MSEC, "2s", S(redis_timeout), 10, 60000,
 	    NULL },
-	{ "hold_time", CONF_TIME, "5d", S(hold_time), 60, 366 * 86400,
+	{ "hold_time", CONF_TIME, "5d", S(hold_time), 1, 366 * 86400,
 	    NULL },
 	{ "warn_time", CONF_TIME, "4h", S(warn_time), 0, 366 * 86400, NULL },
 	{ "domains_file", CONF_STR, "", S(domains_file), 0, 0, NULL },
@@ -50,9 +59,12 @@ static const struct conf_def settings_defs[] = {
 	    NULL },
 	{ "max_header_bytes", CONF_SIZE, "64k", S(max_header_bytes), 1024,
 	    16 * 1048576, NULL },
-	{ "milter_socket", CONF_STR, "unix:/run/openetrn/milter.sock",
-	    S(milter_socket), 0, 0, NULL },
-	{ "milter_socket_group", CONF_STR, "postfix", S(milter_socket_group),
+	/* Below Postfix's queue directory: a chrooted smtpd finds it there
+	 * (docs/design.md, "Where the sockets are"). */
+	{ "milter_socket", CONF_STR,
+	    "unix:/var/spool/postfix/openetrn/milter.sock", S(milter_socket),
+	    0, 0, NULL },
+	{ "milter_socket_group", CONF_STR, "", S(milter_socket_group),
 	    0, 0, NULL },
 	{ "milter_socket_mode", CONF_MODE, "0660", S(milter_socket_mode), 0,
 	    0777, NULL },
@@ -119,9 +131,10 @@ static const struct conf_def settings_defs[] = {
 	    NULL },
 	{ "sendmail_queue_directory", CONF_STR, "",
 	    S(sendmail_queue_directory), 0, 0, NULL },
-	{ "policy_listen", CONF_STR, "unix:/run/openetrn/policy.sock",
-	    S(policy_listen), 0, 0, NULL },
-	{ "policy_socket_group", CONF_STR, "postfix", S(policy_socket_group),
+	{ "policy_listen", CONF_STR,
+	    "unix:/var/spool/postfix/openetrn/policy.sock", S(policy_listen),
+	    0, 0, NULL },
+	{ "policy_socket_group", CONF_STR, "", S(policy_socket_group),
 	    0, 0, NULL },
 	{ "policy_socket_mode", CONF_MODE, "0660", S(policy_socket_mode), 0,
 	    0777, NULL },
@@ -152,6 +165,67 @@ static const struct conf_def settings_defs[] = {
 	    (long long)1 << 50, NULL },
 	{ NULL, CONF_STR, NULL, 0, 0, 0, NULL },
 };
+
+/*
+ * The fields of etrn:domain:<entry> and the setting each one overrides:
+ * a per-domain value obeys that setting's syntax and bounds, whether
+ * etrnctl is about to write it or a daemon finds it in Redis.
+ */
+static const struct {
+	const char *key;
+	const char *setting;	/* NULL: no setting of its own */
+} settings_domain_keys[] = {
+	{ "hold_time", "hold_time" },
+	{ "warn_time", "warn_time" },
+	{ "allow", "etrn_allow" },
+	{ "max_messages", "max_messages" },
+	{ "max_bytes", "max_bytes" },
+	{ "sasl_users", NULL },
+};
+
+/*
+ * settings_domain_value - check one per-domain value; 0 with a number in
+ * *num (0 for a missing or empty value, and for the lists), -1 with the
+ * reason in *err.  hold_time 0 is allowed: it means the default.
+ */
+int
+settings_domain_value(const char *key, const char *value, long long *num,
+    struct buf *err)
+{
+	const char *setting = NULL;
+	struct buf why = BUF_INIT;
+	size_t	i, n = sizeof(settings_domain_keys) /
+	    sizeof(settings_domain_keys[0]);
+	int	rc = 0;
+
+	for (i = 0; i < n && strcmp(settings_domain_keys[i].key, key) != 0;
+	    i++)
+		;
+	if (i == n) {
+		buf_printf(err, "unknown per-domain key \"%.60s\"", key);
+		return -1;
+	}
+	setting = settings_domain_keys[i].setting;
+	*num = 0;
+	if (value == NULL || *value == '\0' ||
+	    (strcmp(key, "hold_time") == 0 && strcmp(value, "0") == 0))
+		return 0;
+	if (setting == NULL) {	/* sasl_users: names, no control characters */
+		for (i = 0; value[i] && rc == 0; i++)
+			if ((unsigned char)value[i] < 32 || value[i] == 127)
+				rc = -1;
+		if (rc < 0)
+			buf_printf(err, "bad %s: control character in the "
+			    "list", key);
+	} else if (strcmp(setting, "etrn_allow") == 0) {
+		if ((rc = cidr_match_list(value, "127.0.0.1", &why)) < 0)
+			buf_printf(err, "bad %s: %s", key, buf_terminate(&why));
+		rc = rc < 0 ? -1 : 0;
+	} else
+		rc = conf_check(settings_defs, setting, value, num, err);
+	buf_free(&why);
+	return rc;
+}
 
 /* settings_check_listen - a list of listening addresses */
 static int
@@ -291,6 +365,13 @@ settings_load_string(struct oe_settings *s, const char *text, struct buf *err)
 	if (conf_load_string(settings_defs, s, "(string)", text, err) < 0)
 		return -1;
 	return settings_check(s, "(string)", err);
+}
+
+/* settings_table - the table itself, for the check of the sample file */
+const struct conf_def *
+settings_table(void)
+{
+	return settings_defs;
 }
 
 /* settings_free - release a loaded settings struct */

@@ -15,6 +15,7 @@ struct oe_settings {
 	/* identity and logging */
 	char	*hostname;		/* this MX in Redis keys */
 	char	*log_facility;
+	int	log_target;		/* LOG_TARGET_* (util/log.h) */
 	int	verbose;
 	/* Redis */
 	char	*redis_server;		/* inet:host:port or unix:/path */
@@ -92,5 +93,10 @@ struct oe_settings {
 int	settings_load(struct oe_settings *, const char *, struct buf *);
 int	settings_load_string(struct oe_settings *, const char *, struct buf *);
 void	settings_free(struct oe_settings *);
+int	settings_domain_value(const char *, const char *, long long *,
+	    struct buf *);
+
+struct conf_def;
+const struct conf_def *settings_table(void);
 
 #endif

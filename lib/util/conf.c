@@ -3,7 +3,8 @@
  *	conf - configuration files: one "name = value" per line
  * SUMMARY
  *	conf_defaults(defs, base, err); conf_load(defs, base, path, err);
- *	conf_free(defs, base).
+ *	conf_free(defs, base); conf_check(defs, name, value, &n, err);
+ *	line = conf_origin(path, name).
  * DESCRIPTION
  *	A program describes its settings in a conf_def table (name, type,
  *	default, offset into its settings struct, bounds).  conf_load()
@@ -13,6 +14,10 @@
  *
  *	The caller loads into a fresh struct and swaps it in only when the
  *	whole file is valid, so a bad reload leaves the running settings.
+ *
+ *	conf_check() holds a value kept elsewhere to an entry's syntax and
+ *	bounds; conf_origin() finds the line that set a name, so that a
+ *	check made after loading can point at it.
  * DIAGNOSTICS
  *	Unknown names, duplicate names, missing '=', and values that do not
  *	parse or are out of bounds are errors.  The message in *err names
@@ -139,6 +144,49 @@ conf_expect(enum conf_type type)
 	}
 }
 
+/* conf_number - a numeric value within its entry's bounds */
+static int
+conf_number(const struct conf_def *d, const char *value, long long *out,
+    struct buf *err)
+{
+	long long v;
+
+	if (conf_parse_number(value, d->type, &v) < 0) {
+		buf_printf(err, "bad value for %s: \"%s\" (expected %s)",
+		    d->name, value, conf_expect(d->type));
+		return -1;
+	}
+	if ((d->min || d->max) && (v < d->min || v > d->max)) {
+		buf_printf(err, "value for %s out of range: \"%s\" (allowed "
+		    "%lld to %lld%s)", d->name, value, d->min, d->max,
+		    d->type == CONF_TIME ? " seconds" :
+		    d->type == CONF_MSEC ? " ms" :
+		    d->type == CONF_SIZE ? " bytes" : "");
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * conf_check - a numeric value checked against the entry of the table
+ * named name, as a file line would be, without storing it: values kept
+ * elsewhere (per-domain settings in Redis) obey the same bounds
+ */
+int
+conf_check(const struct conf_def *defs, const char *name, const char *value,
+    long long *out, struct buf *err)
+{
+	const struct conf_def *d;
+
+	if ((d = conf_lookup(defs, name)) == NULL || d->type == CONF_STR ||
+	    d->type == CONF_BOOL || d->type == CONF_ENUM) {
+		buf_printf(err, "%s: not a numeric setting", name);
+		return -1;
+	}
+	return conf_number(d, value, out, err);
+}
+
 /* conf_set - parse one value into its field; 0 or -1 with *err set */
 int
 conf_set(const struct conf_def *defs, void *base, const char *name,
@@ -175,17 +223,8 @@ conf_set(const struct conf_def *defs, void *base, const char *name,
 		buf_cat(err, ")");
 		return -1;
 	default:
-		if (conf_parse_number(value, d->type, &v) < 0)
-			break;
-		if ((d->min || d->max) && (v < d->min || v > d->max)) {
-			buf_printf(err,
-			    "value for %s out of range: \"%s\" (allowed %lld "
-			    "to %lld%s)", name, value,
-			    d->min, d->max, d->type == CONF_TIME ? " seconds" :
-			    d->type == CONF_MSEC ? " ms" :
-			    d->type == CONF_SIZE ? " bytes" : "");
+		if (conf_number(d, value, &v, err) < 0)
 			return -1;
-		}
 		*(long long *)conf_field(d, base) = v;
 		return 0;
 	}
@@ -337,4 +376,30 @@ conf_free(const struct conf_def *defs, void *base)
 			free(*(char **)conf_field(defs, base));
 			*(char **)conf_field(defs, base) = NULL;
 		}
+}
+
+/*
+ * conf_origin - the line of path that sets name, 0 when none does (the
+ * default applies) or the file cannot be read: lets a check made after
+ * loading point at the line to change
+ */
+int
+conf_origin(const char *path, const char *name)
+{
+	char	line[CONF_MAX_LINE + 2], *p, *eq;
+	int	lineno = 0, found = 0;
+	FILE	*fp;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		p = conf_trim(line);
+		if (*p == '#' || (eq = strchr(p, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		found = strcmp(conf_trim(p), name) == 0;
+	}
+	fclose(fp);
+	return found ? lineno : 0;
 }

@@ -34,5 +34,8 @@ int	conf_load_string(const struct conf_def *, void *, const char *,
 	    const char *, struct buf *);
 void	conf_free(const struct conf_def *, void *);
 int	conf_parse_number(const char *, enum conf_type, long long *);
+int	conf_check(const struct conf_def *, const char *, const char *,
+	    long long *, struct buf *);
+int	conf_origin(const char *, const char *);
 
 #endif

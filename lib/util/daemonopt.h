@@ -4,7 +4,7 @@
 
 struct daemon_opts {
 	const char *conf;	/* -c FILE */
-	int	fg;		/* -f: foreground, log to stderr too */
+	int	fg;		/* -f: foreground (log.c: where to log) */
 	int	test;		/* -t: check the configuration and exit */
 	int	verbose;	/* -v */
 };
@@ -16,6 +16,13 @@ void	daemon_opts_parse(int, char **, const char *, const char *,
 struct passwd *daemon_user(const char *);
 void	daemon_check_pid(const char *, const char *);
 void	daemon_write_pid(const char *, const char *);
+void	daemon_remove_pid(void);
 void	daemon_drop_privileges(const struct passwd *);
+void	daemon_detach(int);
+void	daemon_ready(void);
+void	daemon_child(void);
+void	daemon_reloading(void);
+void	daemon_reloaded(void);
+void	daemon_stopping(void);
 
 #endif

@@ -5,9 +5,24 @@
  *	log_init(progname, facility, to_stderr); log_info/debug/warn/warnx/
  *	err/fatal/fatalx/panic.
  * DESCRIPTION
- *	Messages go to syslog (LOG_PID, the configured facility) and, when
- *	the program runs in the foreground, also to stderr with the program
- *	name.  log_warn and log_fatal append strerror(errno) and preserve
+ *	Each line goes to one place, chosen once at start (log_init, then
+ *	log_set_target from the log_target setting):
+ *	- in the foreground (to_stderr), with log_target = auto: to stderr
+ *	  alone when stderr is the journal's stream (JOURNAL_STREAM names
+ *	  its device and inode: journald also receives syslog, so a copy
+ *	  there would be a second line), else to syslog and stderr; syslog,
+ *	  stderr or both when log_target says so;
+ *	- a daemon (no -f): syslog; until it has detached (log_detach),
+ *	  warnings and errors also go to stderr, where the command that
+ *	  started it shows why it failed (to stderr only, when that is the
+ *	  journal's stream).  log_target does not apply: a detached daemon
+ *	  has no stderr.
+ *	On the journal's stream a line starts with "<N>" (sd-daemon(3)), N
+ *	its syslog priority, so that the journal keeps it; elsewhere stderr
+ *	lines start with the program name.
+ *	Control characters other than tab are written as "?", so that no
+ *	data can start a line of its own.
+ *	log_warn and log_fatal append strerror(errno) and preserve
  *	errno.  log_debug prints only when log_verbose is set; the check is
  *	made here, never at call sites.  Callers write one line per decision:
  *	queue ID or session first, then key=value fields.
@@ -16,19 +31,26 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "util/log.h"
 
 int log_verbose;
 
 static const char *log_prog = "openetrn";
-static int log_stderr;
+static int log_facility = LOG_MAIL;
+static int log_syslog = 1;	/* lines go to syslog */
+static int log_stderr;		/* lines go to stderr */
+static int log_early;		/* a daemon not detached yet: see above */
+static int log_journal;		/* stderr is the journal's stream */
 
 static const struct {
 	const char *name;
@@ -55,23 +77,75 @@ log_facility_lookup(const char *name)
 	return -1;
 }
 
-/* log_init - name the program, open syslog, choose stderr copy */
+/* log_is_journal - JOURNAL_STREAM names stderr ("device:inode") */
+static int
+log_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char	end;
+
+	if (v == NULL || sscanf(v, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+	    fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/* log_open - (re)open syslog if lines go there */
+static void
+log_open(void)
+{
+	closelog();
+	if (log_syslog)
+		openlog(log_prog, LOG_PID | LOG_NDELAY, log_facility);
+}
+
+/* log_init - name the program, choose where lines go (see above) */
 void
 log_init(const char *prog, int facility, int to_stderr)
 {
 	const char *slash = strrchr(prog, '/');
 
 	log_prog = slash ? slash + 1 : prog;
+	log_facility = facility;
+	log_journal = log_is_journal();
 	log_stderr = to_stderr;
-	openlog(log_prog, LOG_PID | LOG_NDELAY, facility);
+	log_early = !to_stderr;
+	log_syslog = !(to_stderr && log_journal);
+	log_open();
+}
+
+/* log_set_target - the log_target setting (LOG_TARGET_*); foreground */
+void
+log_set_target(int target)
+{
+	if (log_early || target == LOG_TARGET_AUTO)
+		return;		/* a daemon: syslog, see above */
+	log_syslog = target != LOG_TARGET_STDERR;
+	log_stderr = target != LOG_TARGET_SYSLOG;
+	log_open();
+}
+
+/* log_detach - a daemon's stderr goes away: syslog only from now on */
+void
+log_detach(void)
+{
+	log_early = 0;
+	log_stderr = 0;
+	if (!log_syslog) {
+		log_syslog = 1;
+		log_open();
+	}
 }
 
 /* log_set_facility - reopen syslog with another facility */
 void
 log_set_facility(int facility)
 {
-	closelog();
-	openlog(log_prog, LOG_PID | LOG_NDELAY, facility);
+	log_facility = facility;
+	log_open();
 }
 
 /* log_vlog - write one line with an optional errno text */
@@ -81,16 +155,25 @@ static void log_vlog(int, const char *, int, const char *, va_list)
 static void
 log_vlog(int pri, const char *label, int errnum, const char *fmt, va_list ap)
 {
-	char	msg[2048];
-	int	n;
+	char	msg[2048], *p;
+	int	n, early;
 
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (n >= 0 && errnum != 0 && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
 		    strerror(errnum));
-	if (log_stderr)
+	/* No control character (tab aside) reaches a log: a CR or LF
+	 * from a client or from Redis would start a forged line. */
+	for (p = msg; *p != '\0'; p++)
+		if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f)
+			*p = '?';
+	early = log_early && pri <= LOG_WARNING;
+	if ((log_stderr || early) && log_journal)
+		fprintf(stderr, "<%d>%s%s\n", pri, label, msg);
+	else if (log_stderr || early)
 		fprintf(stderr, "%s: %s%s\n", log_prog, label, msg);
-	syslog(pri, "%s%s", label, msg);
+	if (log_syslog && !(early && log_journal))
+		syslog(pri, "%s%s", label, msg);
 }
 
 #define LOG_FN(fn, pri, label, with_errno)                 \

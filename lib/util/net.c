@@ -11,10 +11,21 @@
  *	(separated by commas or blanks): for "inet:host:port" one socket
  *	per address the host name resolves to (IPv6 ones V6ONLY, so
  *	"inet:localhost:N" listens on 127.0.0.1 and ::1), for "unix:/path"
- *	a socket given the owner and mode of the options.  A stale unix
- *	socket is replaced; one that accepts a connection belongs to a
- *	running server and is an error.  The daemons call it as root
+ *	a socket made by net_unix_listen().  The daemons call it as root
  *	before they drop privileges.
+ *
+ *	net_unix_listen() is the one way a daemon makes a unix socket,
+ *	whoever binds it (net.c itself, or libmilter for etrn-milter): bound
+ *	at a temporary name beside the path, given its owner, group (the
+ *	directory's when none is set) and mode, then renamed over the path.
+ *	A stale socket (nobody accepts on it) is thus replaced in one step;
+ *	one that accepts belongs to a running server: the start waits up to
+ *	NET_WAIT_MS for it to go (a predecessor that is stopping; libmilter
+ *	needs up to 5 s to close its socket), then fails saying so.  An inet
+ *	address in use is waited for the same way.  The device and inode of
+ *	each socket made are remembered: net_unix_remove() removes at exit
+ *	only those still in place, never a successor's socket bound at the
+ *	same path meanwhile.
  * SECURITY
  *	A unix socket is bound only in a directory that root alone can
  *	write (safepath_resolve; as root, anything else is refused), by its
@@ -26,6 +37,9 @@
  *	would not reach the file on Linux).
  * DIAGNOSTICS
  *	-1 with errno set (EINVAL for a bad address, ETIMEDOUT).
+ *	net_unix_listen(): -1 with the reason in *err.  net_unix_remove()
+ *	is quiet when it may not remove a socket (a daemon running as
+ *	`user` in root's directory: the next start replaces it).
  *	net_listen(): the number of sockets, or -1 with the reason in *err
  *	(sockets already opened are closed).
  */
@@ -48,8 +62,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "util/net.h"
 #include "util/safepath.h"
+
+#define NET_WAIT_MS	10000	/* for a predecessor that is stopping */
+#define NET_WAIT_STEP	100
+
+/* The unix sockets this process made, to remove at exit. */
+static struct net_made {
+	char	path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t	dev;
+	ino_t	ino;
+} net_made[2 * NET_LISTEN_MAX];
+static int net_nmade;
 
 /* net_valid_port - 1..65535, digits only */
 static int
@@ -223,6 +249,21 @@ net_connect(const struct net_addr *na, int ms)
 	return fd;
 }
 
+/* net_bind_wait - bind; an address in use is waited for (see above) */
+static int
+net_bind_wait(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int	ms;
+
+	for (ms = 0;; ms += NET_WAIT_STEP) {
+		if (bind(fd, sa, len) == 0)
+			return 0;
+		if (errno != EADDRINUSE || ms >= NET_WAIT_MS)
+			return -1;
+		usleep(NET_WAIT_STEP * 1000);
+	}
+}
+
 /* net_listen_inet - every address of host:port; sockets added, or -1 */
 static int
 net_listen_inet(const struct net_addr *na, const char *spec, int *fds,
@@ -251,7 +292,7 @@ net_listen_inet(const struct net_addr *na, const char *spec, int *fds,
 		if (ai->ai_family == AF_INET6)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
 			    sizeof(on));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+		if (net_bind_wait(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
 		    listen(fd, 1024) < 0) {
 			buf_printf(err, "cannot listen on %s: %s", spec,
 			    strerror(errno));
@@ -270,58 +311,187 @@ net_listen_inet(const struct net_addr *na, const char *spec, int *fds,
 	return 0;
 }
 
+/* net_unix_live - a server accepts on the socket at sun */
+static int
+net_unix_live(const struct sockaddr_un *sun)
+{
+	int	fd, live;
+
+	/* Nonblocking: a full backlog (EAGAIN) is a live server too. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) < 0)
+		return 0;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 ||
+	    errno == EAGAIN || errno == EINPROGRESS;
+	close(fd);
+	return live;
+}
+
+/* net_unix_free - wait for a live socket at sun to go; -1 if it stays */
+static int
+net_unix_free(const struct sockaddr_un *sun, const char *shown,
+    struct buf *err)
+{
+	struct stat st;
+	int	ms;
+
+	for (ms = 0;; ms += NET_WAIT_STEP) {
+		if (lstat(sun->sun_path, &st) < 0)
+			return 0;
+		if (!S_ISSOCK(st.st_mode)) {
+			buf_printf(err, "%s exists and is not a socket", shown);
+			return -1;
+		}
+		if (!net_unix_live(sun))
+			return 0;	/* stale: the rename replaces it */
+		if (ms >= NET_WAIT_MS) {
+			buf_printf(err, "%s is in use by a running server "
+			    "(waited %d s for it to stop)", shown,
+			    NET_WAIT_MS / 1000);
+			return -1;
+		}
+		usleep(NET_WAIT_STEP * 1000);
+	}
+}
+
+/* net_dir_group - the group of the directory of path */
+static int
+net_dir_group(const char *path, gid_t *gid)
+{
+	char	dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char	*slash;
+	struct stat st;
+
+	memcpy(dir, path, strlen(path) + 1);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return -1;
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	if (stat(dir, &st) < 0)
+		return -1;
+	*gid = st.st_gid;
+	return 0;
+}
+
+/*
+ * net_unix_listen - a listening unix socket at path, bound by mk at a
+ * temporary name, renamed over path; see above.  As root, in a directory
+ * root alone can write (safepath_resolve).
+ */
+int
+net_unix_listen(const char *path, const struct net_listen_opts *o,
+    int (*mk)(const char *, void *), void *arg, struct buf *err)
+{
+	struct sockaddr_un sun;
+	struct buf real = BUF_INIT, tmp = BUF_INIT;
+	struct net_made *m;
+	struct stat st;
+	gid_t	gid = o->gid;
+	mode_t	old;
+	int	rc = -1, bound = 0;
+
+	if (net_nmade >= (int)(sizeof(net_made) / sizeof(net_made[0]))) {
+		buf_printf(err, "%s: too many sockets", path);
+		return -1;
+	}
+	if (safepath_resolve(path, &real, err) < 0)
+		return -1;
+	buf_printf(&tmp, "%s.%ld", buf_terminate(&real), (long)getpid());
+	if (tmp.len >= sizeof(sun.sun_path)) {
+		buf_printf(err, "%s: path too long", real.s);
+		goto out;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, real.s, real.len + 1);
+	if (net_unix_free(&sun, path, err) < 0)
+		goto out;
+	if (gid == (gid_t)-1 && net_dir_group(real.s, &gid) < 0) {
+		buf_printf(err, "%s: directory: %s", path, strerror(errno));
+		goto out;
+	}
+	(void)unlink(tmp.s);	/* left by a start that died here */
+	old = umask(0177);
+	errno = 0;
+	bound = mk(buf_terminate(&tmp), arg) == 0;
+	umask(old);
+	if (!bound) {
+		buf_printf(err, "cannot listen on %s: %s", path,
+		    errno ? strerror(errno) : "failed");
+		goto out;
+	}
+	if (chown(tmp.s, o->uid, gid) < 0 || chmod(tmp.s, o->mode) < 0 ||
+	    rename(tmp.s, real.s) < 0 || lstat(real.s, &st) < 0) {
+		buf_printf(err, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	m = &net_made[net_nmade++];
+	memcpy(m->path, real.s, real.len + 1);
+	m->dev = st.st_dev;
+	m->ino = st.st_ino;
+	rc = 0;
+out:
+	if (rc < 0 && bound)
+		(void)unlink(tmp.s);
+	buf_free(&real);
+	buf_free(&tmp);
+	return rc;
+}
+
+/* net_unix_remove - at exit: the sockets made here still in place */
+void
+net_unix_remove(void)
+{
+	struct stat st;
+	int	i;
+
+	for (i = 0; i < net_nmade; i++) {
+		if (lstat(net_made[i].path, &st) < 0 ||
+		    st.st_dev != net_made[i].dev ||
+		    st.st_ino != net_made[i].ino)
+			continue;	/* gone, or a successor's */
+		if (unlink(net_made[i].path) == 0 || errno == ENOENT)
+			continue;
+		if (errno == EACCES || errno == EPERM)
+			log_debug("socket %s left for the next start",
+			    net_made[i].path);
+		else
+			log_warn("cannot remove socket %s", net_made[i].path);
+	}
+	net_nmade = 0;
+}
+
+/* net_unix_bind - net_unix_listen's mk for our own sockets: *arg the fd */
+static int
+net_unix_bind(const char *path, void *arg)
+{
+	struct sockaddr_un sun;
+	int	fd, saved;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(fd, 1024) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	*(int *)arg = fd;
+	return 0;
+}
+
 /* net_listen_unix - a unix socket with owner and mode; its fd or -1 */
 static int
 net_listen_unix(const struct net_addr *na, const struct net_listen_opts *o,
     struct buf *err)
 {
-	struct sockaddr_un sun;
-	struct stat st;
-	struct buf path = BUF_INIT;
-	mode_t	old;
-	int	fd, probe;
+	int	fd = -1;
 
-	if (safepath_resolve(na->path, &path, err) < 0)
-		return -1;
-	if (path.len >= sizeof(sun.sun_path)) {
-		buf_printf(err, "%s: path too long", buf_terminate(&path));
-		buf_free(&path);
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, buf_terminate(&path), path.len + 1);
-	buf_free(&path);
-	if (lstat(sun.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-		if ((probe = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0 &&
-		    connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			close(probe);
-			buf_printf(err, "%s is in use", na->path);
-			return -1;
-		}
-		if (probe >= 0)
-			close(probe);
-		(void)unlink(sun.sun_path);
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		buf_printf(err, "socket: %s", strerror(errno));
-		return -1;
-	}
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		buf_printf(err, "cannot bind %s: %s", na->path,
-		    strerror(errno));
-		umask(old);
-		close(fd);
-		return -1;
-	}
-	umask(old);
-	if (((o->uid != (uid_t)-1 || o->gid != (gid_t)-1) &&
-	    chown(sun.sun_path, o->uid, o->gid) < 0) ||
-	    chmod(sun.sun_path, o->mode) < 0 || listen(fd, 1024) < 0) {
-		buf_printf(err, "%s: %s", na->path, strerror(errno));
-		close(fd);
-		(void)unlink(sun.sun_path);
+	if (net_unix_listen(na->path, o, net_unix_bind, &fd, err) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	return fd;

@@ -19,7 +19,10 @@ struct net_addr {
 
 #include "util/buf.h"
 
-/* Owner and mode of listening unix sockets; (uid_t)-1: unchanged. */
+/*
+ * Owner and mode of listening unix sockets; uid (uid_t)-1: unchanged,
+ * gid (gid_t)-1: the group of the socket's directory.
+ */
 struct net_listen_opts {
 	uid_t	uid;
 	gid_t	gid;
@@ -31,6 +34,9 @@ struct net_listen_opts {
 int	net_parse(const char *, struct net_addr *);
 int	net_listen(const char *, const struct net_listen_opts *, int *, int,
 	    struct buf *);
+int	net_unix_listen(const char *, const struct net_listen_opts *,
+	    int (*)(const char *, void *), void *, struct buf *);
+void	net_unix_remove(void);
 int	net_connect(const struct net_addr *, int);
 int	net_set_timeout(int, int);
 

@@ -94,13 +94,18 @@ rr_set_io(struct rr_reply *out, const char *what, const char *why)
 	return -1;
 }
 
-/* rpool_simple - run a setup command on a new context */
+/* rpool_simple - run a setup command on a new context; on failure why
+ * (size bytes) says what Redis answered */
 static int
-rpool_simple(redisContext *c, int argc, const char **argv)
+rpool_simple(redisContext *c, int argc, const char **argv, char *why,
+    size_t size)
 {
 	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
 	int	ok = r != NULL && r->type != REDIS_REPLY_ERROR;
 
+	if (!ok)
+		snprintf(why, size, "%s", r == NULL ? c->errstr :
+		    r->str != NULL ? r->str : "refused");
 	if (r)
 		freeReplyObject(r);
 	return ok ? 0 : -1;
@@ -112,7 +117,7 @@ rpool_connect(struct rpool *rp, struct rr_reply *out)
 {
 	struct timeval tv;
 	redisContext *c;
-	char	dbs[16];
+	char	dbs[16], why[128];
 	const char *av[2];
 
 	tv.tv_sec = rp->timeout_ms / 1000;
@@ -136,8 +141,8 @@ rpool_connect(struct rpool *rp, struct rr_reply *out)
 	if (*rp->password) {
 		av[0] = "AUTH";
 		av[1] = rp->password;
-		if (rpool_simple(c, 2, av) < 0) {
-			rr_set_io(out, "redis AUTH", "refused");
+		if (rpool_simple(c, 2, av, why, sizeof(why)) < 0) {
+			rr_set_io(out, "redis AUTH", why);
 			redisFree(c);
 			return NULL;
 		}
@@ -146,8 +151,8 @@ rpool_connect(struct rpool *rp, struct rr_reply *out)
 		snprintf(dbs, sizeof(dbs), "%d", rp->db);
 		av[0] = "SELECT";
 		av[1] = dbs;
-		if (rpool_simple(c, 2, av) < 0) {
-			rr_set_io(out, "redis SELECT", "refused");
+		if (rpool_simple(c, 2, av, why, sizeof(why)) < 0) {
+			rr_set_io(out, "redis SELECT", why);
 			redisFree(c);
 			return NULL;
 		}

@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -41,7 +42,10 @@
 static void
 spawn_child(const char *const *argv, int in, int out, int err, pid_t parent)
 {
+	struct iovec iov[4];
 	sigset_t mask;
+	ssize_t	n;
+	char	*e;
 	int	sig;
 
 #ifdef HAVE_SYS_PRCTL_H
@@ -62,6 +66,19 @@ spawn_child(const char *const *argv, int in, int out, int err, pid_t parent)
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(127);
 	execv(argv[0], (char *const *)argv);
+	/* The caller logs err: say why (missing, not executable).  Only
+	 * write(2) here: the parent may have threads. */
+	e = strerror(errno);
+	iov[0].iov_base = (void *)"cannot execute ";
+	iov[0].iov_len = 15;
+	iov[1].iov_base = (void *)argv[0];
+	iov[1].iov_len = strlen(argv[0]);
+	iov[2].iov_base = (void *)": ";
+	iov[2].iov_len = 2;
+	iov[3].iov_base = e;
+	iov[3].iov_len = strlen(e);
+	n = writev(2, iov, 4);
+	(void)n;
 	_exit(127);
 }
 

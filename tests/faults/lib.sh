@@ -6,6 +6,10 @@
 #   progress LOG         how many messages sendmany has finished
 #   ledger ARGS... LOG.. tests/faults/ledger.py (accounting by X-Test-Id)
 #   etrn ARG...          tests/lib/etrn.py to etrnd's listener
+#   policy_ask STATE DOMAIN  one request to etrn-policy (SB_POLICY=1): an
+#                        ETRN for DOMAIN, or a RCPT to u@DOMAIN; prints
+#                        its action= line
+#   ms_now               the time in milliseconds
 #   ctl ARGS...          etrnctl on the sandbox's configuration
 #   redis_kill           SIGKILL the sandbox's Redis and wait until it is gone
 #   redis_back           start it again on its AOF, wait for PING
@@ -16,6 +20,9 @@
 #   links_on Q...        each of them replaced by a symbolic link; links_off
 #   dead_on DIR...       a gone process's /proc/PID/fd mounted on each DIR;
 #                        dead_off DIR... unmounts them
+#   avail                free bytes on the queue's file system
+#   fill_to BYTES        fill it ($PF_SPOOL/fill) to leave about BYTES free
+#                        (0: full); rm -f "$PF_SPOOL/fill" frees it
 #   unread_passes PHASE SECS  two more unreadable_logged lines within SECS,
 #                        and 2 s more, acted empty (both the test's own)
 
@@ -37,6 +44,32 @@ ledger() {
 
 etrn() {
 	python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"
+}
+
+policy_ask() {
+	python3 - "$POLICY_SOCK" "$1" "$2" <<'PY'
+import socket, sys
+path, state, dom = sys.argv[1:4]
+req = "request=smtpd_access_policy\nprotocol_state=%s\n" % state
+req += "protocol_name=ESMTP\nclient_address=127.0.0.1\n"
+req += ("etrn_domain=%s\n" % dom if state == "ETRN" else
+        "sender=a@example.org\nrecipient=u@%s\n" % dom)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(30)
+s.connect(path)
+s.sendall((req + "\n").encode())
+data = b""
+while not data.endswith(b"\n\n"):
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode("utf-8", "replace").strip())
+PY
+}
+
+ms_now() {
+	echo $(($(date +%s%N) / 1000000))
 }
 
 ctl() {
@@ -194,6 +227,17 @@ dead_off() {
 		! grep -q " $d " /proc/self/mountinfo || umount "$d" ||
 		    umount -l "$d"
 	done
+}
+
+avail() {
+	df -B1 --output=avail "$PF_SPOOL" | tail -n 1 | tr -d ' '
+}
+fill_to() {
+	local n
+	rm -f "$PF_SPOOL/fill"
+	n=$((($(avail) - $1) / 65536))
+	[ "$1" = 0 ] && n=100000
+	dd if=/dev/zero of="$PF_SPOOL/fill" bs=64k count="$n" 2>/dev/null || true
 }
 
 # unread_passes PHASE SECS - while the queue cannot be read: within SECS two

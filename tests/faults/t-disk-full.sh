@@ -16,15 +16,7 @@ SB_QUEUE_FS_SIZE=16m SB_ETRND=1 SB_EXTRA_CONF="flush_lock_time = 1s" \
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/faults/lib.sh"
 mountpoint -q "$PF_SPOOL" || fail "the queue is not on its own file system"
-FILL=$PF_SPOOL/fill
-avail() { df -B1 --output=avail "$PF_SPOOL" | tail -n 1 | tr -d ' '; }
-# fill_to BYTES - leave about BYTES free (0: fill up completely)
-fill_to() {
-	rm -f "$FILL"
-	local n=$((($(avail) - $1) / 65536))
-	[ "$1" = 0 ] && n=100000
-	dd if=/dev/zero of="$FILL" bs=64k count="$n" 2>/dev/null || true
-}
+FILL=$PF_SPOOL/fill	# fill_to's (tests/faults/lib.sh)
 codes() { sed -n 's/^attempt [^ ]* [^ ]* \([0-9]*\) .*/\1/p' "$1" | sort | uniq -c | tr '\n' ' '; }
 
 LOG0=$SB/sent0.log

@@ -77,7 +77,7 @@ check_settings(const struct oe_settings *s)
 	    strcmp(again.s, s->hostname) == 0);
 	FUZZ_CHECK(s->redis_db >= 0 && s->redis_db <= 1023);
 	FUZZ_CHECK(s->redis_timeout >= 10 && s->redis_timeout <= 60000);
-	FUZZ_CHECK(s->hold_time >= 60 && s->hold_time <= 366 * 86400);
+	FUZZ_CHECK(s->hold_time >= 1 && s->hold_time <= 366 * 86400);
 	FUZZ_CHECK(s->warn_time >= 0 && (s->warn_time == 0 ||
 	    s->warn_time < s->hold_time));
 	FUZZ_CHECK(s->milter_socket_mode >= 0 &&

@@ -49,7 +49,7 @@ while IFS='|' read -r line want; do
 done <<'EOF_CASES'
 hold_tim = 5d|unknown setting "hold_tim"
 hold_time = 5 days|bad value for hold_time: "5 days"
-hold_time = 30s|value for hold_time out of range
+hold_time = 367d|value for hold_time out of range
 on_redis_error = ignore|bad value for on_redis_error: "ignore" (expected tempfail, accept)
 verbose = perhaps|bad value for verbose
 redis_timeout = 0.5s|bad value for redis_timeout
@@ -67,11 +67,17 @@ case $out in *"bad redis_server"*) ;; *) fail "$out" ;; esac
 pass "missing file and bad address refused"
 
 sample=$top_srcdir/contrib/etc/openetrn.conf.sample
+# -t checks this host too (its user, directories, key): the sample may
+# not fit it, but it must parse, which those checks come after.
+parses() {
+	out=$("$bin" -t -c "$1" 2>&1) && return 0
+	case $out in *": "*" problem"*" found") return 0 ;; esac
+	return 1
+}
 if [ -f "$sample" ]; then
-	out=$("$bin" -t -c "$sample" 2>&1) || fail "sample: $out"
+	parses "$sample" || fail "sample: $out"
 	sed 's/^#\([a-z_]* =\)/\1/' "$sample" > "$tmp/sample.conf"
-	out=$("$bin" -t -c "$tmp/sample.conf" 2>&1) ||
-	    fail "sample with every line enabled: $out"
+	parses "$tmp/sample.conf" || fail "sample with every line enabled: $out"
 	pass "the shipped sample loads, commented and uncommented"
 fi
 

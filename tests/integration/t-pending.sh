@@ -13,7 +13,7 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init pending
-policy=unix:$SB/run/policy.sock
+policy=unix:openetrn/policy.sock	# relative: the public smtpd is chrooted
 SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="pending_timeout = 10s" \
     SB_EXTRA_MAIN_CF="smtpd_recipient_restrictions = check_policy_service $policy" \
     sb_start

@@ -105,6 +105,7 @@ sa_workdir() {
 # sa_cleanup - the EXIT trap of sa_workdir
 sa_cleanup() {
 	local st=$? pid
+	set +e
 	trap - EXIT
 	pid=${!sa_pidvar:-}
 	[ -n "$pid" ] && stop_pid "$pid"
@@ -122,4 +123,14 @@ sa_cleanup() {
 make_secret() {
 	(umask 077 && head -c 32 /dev/urandom >"$1") ||
 	    die "cannot write the secret $1"
+}
+
+# readme_block MARK - the fenced block after "<!-- MARK -->" in README.md
+# ($top: the source tree), so that tests run the README's own lines
+readme_block() {
+	awk -v mark="<!-- $1 -->" '
+		$0 == mark { found = 1; next }
+		found == 1 && /^```/ { found = 2; next }
+		found == 2 && /^```/ { exit }
+		found == 2 { print }' "$top/README.md"
 }

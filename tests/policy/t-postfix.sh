@@ -13,7 +13,7 @@ sb_init policy
 [ -x "${OPENETRN_BUILDDIR:-${top_builddir:-$SB_SRCDIR}}/policy/etrn-policy" ] ||
     sb_skip "etrn-policy not built"
 command -v fetchmail >/dev/null || sb_skip "fetchmail not installed"
-policy=unix:$SB/run/policy.sock
+policy=unix:openetrn/policy.sock	# relative: the public smtpd is chrooted
 SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="flush_lock_time = 1s" \
     SB_EXTRA_MAIN_CF="smtpd_etrn_restrictions = check_policy_service $policy
 smtpd_recipient_restrictions = check_policy_service $policy

@@ -20,7 +20,7 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init sec-nested
-policy=unix:$SB/run/policy.sock
+policy=unix:openetrn/policy.sock	# relative: the public smtpd is chrooted
 relay="relay_domains = dialup.test, .dialup.test, dialup2.test, dialup3.test, xn--bcher-kva.test, isp.test, .isp.test"
 # etrn_allow 127.0.0.1/32: a dial-up entry without allow list refuses A,
 # B and the stranger by etrn_allow.
@@ -196,7 +196,7 @@ schema_check
 pass "Postfix + etrn-policy: A's ETRN isp.test released x.isp.test's mail only; B's released cust.isp.test's"
 
 # 5. etrn-policy's rate limit by /64.
-out=$(python3 - "$SB/run/policy.sock" <<'PY'
+out=$(python3 - "$POLICY_SOCK" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])

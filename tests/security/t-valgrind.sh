@@ -22,7 +22,7 @@ for b in etrn-milter etrnd/etrnd policy/etrn-policy etrnd/etrnctl; do
 	fi
 done
 export SB_VALGRIND=1
-policy=unix:$SB/run/policy.sock
+policy=unix:openetrn/policy.sock	# relative: the public smtpd is chrooted
 SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="flush_lock_time = 1s" \
     SB_EXTRA_MAIN_CF="smtpd_etrn_restrictions = check_policy_service $policy
 smtpd_recipient_restrictions = check_policy_service $policy

@@ -77,15 +77,12 @@ sm_field() {
 	sb_redis HGET "etrn:msg:$SM_HOST:$1" "$2"
 }
 
-# Write the .mc and build sendmail.cf with m4.
-sm_write_cf() {
-	local d=$SM_DIR
-	cat >"$d/etc/sendmail.mc" <<MC
-divert(-1)
-# Written by tests/sendmail/sendmail-lab.sh: a private Sendmail for tests.
-divert(0)dnl
-VERSIONID(\`openetrn test lab')dnl
-OSTYPE(\`linux')dnl
+# Print the .mc lines that keep a Sendmail private to directory $1 (every
+# file its .cf names below $1, loopback only, no DNS, short timeouts) and
+# set nothing else: no FEATURE, no PrivacyOptions.
+sm_private_defs() {
+	local d=$1
+	cat <<MC
 define(\`confDOMAIN_NAME', \`$SM_HOST')dnl
 define(\`QUEUE_DIR', \`$d/spool')dnl
 define(\`confPID_FILE', \`$d/run/sendmail.pid')dnl
@@ -101,9 +98,38 @@ define(\`confDONT_PROBE_INTERFACES', \`true')dnl
 define(\`confBIND_OPTS', \`-DNSRCH -DEFNAMES')dnl
 define(\`confTO_CONNECT', \`5s')dnl
 define(\`confTO_ICONNECT', \`5s')dnl
-define(\`confTO_QUEUERETURN', \`10d')dnl
 define(\`confDONT_BLAME_SENDMAIL', \`TrustStickyBit')dnl
-define(\`confPRIVACY_FLAGS', \`authwarnings,noexpn,novrfy,noetrn')dnl
+MC
+}
+
+# Create the files the private definitions of directory $1 name.
+sm_private_files() {
+	local d=$1
+	: >"$d/etc/aliases"
+	: >"$d/etc/local-host-names"
+	: >"$d/etc/trusted-users"
+	: >"$d/etc/helpfile"
+	: >"$d/etc/statistics"
+	printf 'hosts\tfiles\naliases\tfiles\n' >"$d/etc/service.switch"
+	printf '127.0.0.1\tlocalhost %s\n' "$SM_HOST" >"$d/etc/hosts"
+}
+
+# Write the .mc and build sendmail.cf with m4.  Its PrivacyOptions are a
+# site's own, without noetrn: openetrn.m4 adds it.
+sm_write_cf() {
+	local d=$SM_DIR
+	{
+		cat <<MC
+divert(-1)
+# Written by tests/sendmail/sendmail-lab.sh: a private Sendmail for tests.
+divert(0)dnl
+VERSIONID(\`openetrn test lab')dnl
+OSTYPE(\`linux')dnl
+MC
+		sm_private_defs "$d"
+		cat <<MC
+define(\`confTO_QUEUERETURN', \`10d')dnl
+define(\`confPRIVACY_FLAGS', \`authwarnings,noexpn,novrfy')dnl
 define(\`SMART_HOST', \`relay:[127.0.0.1]')dnl
 define(\`RELAY_MAILER_ARGS', \`TCP \$h $SINK_PORT')dnl
 define(\`ESMTP_MAILER_ARGS', \`TCP \$h $CUSTOMER_PORT')dnl
@@ -121,6 +147,7 @@ MAILER(\`local')dnl
 MAILER(\`smtp')dnl
 LOCAL_NET_CONFIG
 MC
+	} >"$d/etc/sendmail.mc"
 	# Dial-up domains go to the customer sink (esmtp), the rest to the
 	# internet sink (relay, the smart host).  Rules need tabs.
 	local dom
@@ -131,13 +158,7 @@ MC
 		printf 'R$* < @ $* . %s . > $*\t$#esmtp $@ [127.0.0.1] $: $1 < @ $2 . %s . > $3\n' \
 		    "$dom" "$dom" >>"$d/etc/sendmail.mc"
 	done
-	: >"$d/etc/aliases"
-	: >"$d/etc/local-host-names"
-	: >"$d/etc/trusted-users"
-	: >"$d/etc/helpfile"
-	: >"$d/etc/statistics"
-	printf 'hosts\tfiles\naliases\tfiles\n' >"$d/etc/service.switch"
-	printf '127.0.0.1\tlocalhost %s\n' "$SM_HOST" >"$d/etc/hosts"
+	sm_private_files "$d"
 	m4 -D_CF_DIR_="$SM_CFDIR/" "$SM_CFDIR/m4/cf.m4" "$d/etc/sendmail.mc" \
 	    >"$d/etc/sendmail.cf" || fail "m4 could not build sendmail.cf"
 	grep -q "^O QueueDirectory=$d/spool\$" "$d/etc/sendmail.cf" ||

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "policy/decide.h"
 #include "policy/pattr.h"
@@ -215,13 +216,23 @@ test_decide(void)
 	q.bytes = 1000;
 	CHECK(decide_quota(&q, "d.test", &why) == POL_QUOTA, "1000 of 1000");
 
-	CHECK(decide_limit(NULL, CONF_INT, 7, &n) == 0 && n == 7, "missing");
-	CHECK(decide_limit("", CONF_INT, 7, &n) == 0 && n == 7, "empty");
-	CHECK(decide_limit("0", CONF_INT, 7, &n) == 0 && n == 0, "0: none");
-	CHECK(decide_limit("10m", CONF_SIZE, 0, &n) == 0 && n == 10485760,
-	    "size");
-	CHECK(decide_limit("x", CONF_INT, 7, &n) < 0 && n == 7, "bad");
-	CHECK(decide_limit("-1", CONF_INT, 7, &n) < 0 && n == 7, "negative");
+	CHECK(decide_limit(DF_MAX_MESSAGES, NULL, 7, &n, &why) == 0 && n == 7,
+	    "missing");
+	CHECK(decide_limit(DF_MAX_MESSAGES, "", 7, &n, &why) == 0 && n == 7,
+	    "empty");
+	CHECK(decide_limit(DF_MAX_MESSAGES, "0", 7, &n, &why) == 0 && n == 0,
+	    "0: none");
+	CHECK(decide_limit(DF_MAX_BYTES, "10m", 0, &n, &why) == 0 &&
+	    n == 10485760, "size");
+	CHECK(decide_limit(DF_MAX_MESSAGES, "x", 7, &n, &why) < 0 && n == 7,
+	    "bad");
+	CHECK(decide_limit(DF_MAX_MESSAGES, "-1", 7, &n, &why) < 0 && n == 7,
+	    "negative");
+	/* The bounds of the file settings (max_messages to 10^9). */
+	buf_reset(&why);
+	CHECK(decide_limit(DF_MAX_MESSAGES, "2000000000", 7, &n, &why) < 0 &&
+	    n == 7 && strstr(buf_terminate(&why), "out of range") != NULL,
+	    "max_messages over its bound: %s", why.s);
 	buf_free(&why);
 }
 

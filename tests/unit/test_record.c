@@ -133,10 +133,51 @@ test_envelope(void)
 	buf_free(&rec);
 }
 
+/*
+ * test_reason - the quarantine reason fits the 100 octets Postfix keeps:
+ * whole up to an 83-octet domain, cut with "..." beyond, never inside a
+ * UTF-8 sequence
+ */
+static void
+test_reason(void)
+{
+	char	d83[84], d84[85], d253[254], utf[90];
+	struct buf b = BUF_INIT, want = BUF_INIT;
+
+	memset(d83, 'a', 83), d83[83] = '\0';
+	memset(d84, 'b', 84), d84[84] = '\0';
+	memset(d253, 'c', 253), d253[253] = '\0';
+	d253[63] = d253[127] = d253[191] = '.';
+	/* 79 octets, then a two-octet sequence across the cut at 80 */
+	memset(utf, 'u', sizeof(utf) - 1), utf[sizeof(utf) - 1] = '\0';
+	utf[79] = (char)0xc3, utf[80] = (char)0xa9;
+
+	record_reason(&b, "dialup.test");
+	CHECK_STR(b.s, "held for ETRN by dialup.test", "short domain");
+	record_reason(&b, d83);
+	buf_reset(&want), buf_printf(&want, "held for ETRN by %s", d83);
+	CHECK_STR(b.s, want.s, "83 octets: whole");
+	CHECK_INT(b.len, REASON_MAX, "83 octets: length");
+	record_reason(&b, d84);
+	buf_reset(&want), buf_printf(&want, "held for ETRN by %.80s...", d84);
+	CHECK_STR(b.s, want.s, "84 octets: cut");
+	CHECK_INT(b.len, REASON_MAX, "84 octets: length");
+	record_reason(&b, d253);
+	buf_reset(&want), buf_printf(&want, "held for ETRN by %.80s...", d253);
+	CHECK_STR(b.s, want.s, "253 octets: cut");
+	CHECK_INT(strlen(b.s), REASON_MAX, "253 octets: length");
+	record_reason(&b, utf);
+	buf_reset(&want), buf_printf(&want, "held for ETRN by %.79s...", utf);
+	CHECK_STR(b.s, want.s, "cut before a UTF-8 sequence");
+	buf_free(&b);
+	buf_free(&want);
+}
+
 int
 main(void)
 {
 	test_plans();
 	test_envelope();
+	test_reason();
 	return TAP_DONE();
 }
