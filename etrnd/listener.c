@@ -101,6 +101,7 @@ listener_main(struct oe_settings *s, const char *conf_path, int *fds,
 	domwatch_start(&l.dw, l.base, l.redis, &l.s);
 	log_info("listener ready: %s", s->etrnd_listen);
 	event_base_dispatch(l.base);
+	domwatch_stop(&l.dw);
 	ra_free(l.redis);	/* ends the ETRNs waiting for Redis */
 	ls_free(l.srv);
 	domwatch_free(&l.dw);	/* after the replies ra_free ends */

@@ -139,6 +139,7 @@ policyd_run(struct oe_settings *s, const char *conf_path, const int *fds,
 	daemon_ready();
 	event_base_dispatch(pd.base);
 	daemon_stopping();
+	domwatch_stop(&pd.dw);
 	ra_free(pd.redis);	/* ends the requests waiting for Redis */
 	ls_free(pd.srv);
 	domwatch_free(&pd.dw);	/* after the replies ra_free ends */

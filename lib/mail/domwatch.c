@@ -5,6 +5,7 @@
  *	domwatch_start(&dw, base, redis, &settings);
  *	domlist_match(&dw.domains, domain) while dw.loaded
  *	domwatch_refresh(&dw);	(at once, e.g. after a reload)
+ *	domwatch_stop(&dw); (before the daemon closes Redis)
  *	domwatch_free(&dw);
  * DESCRIPTION
  *	etrnd's listener and etrn-policy keep the list of etrn:domains (and
@@ -14,7 +15,8 @@
  *	failed refresh keeps the previous list.
  * DIAGNOSTICS
  *	The first failure of a run of failures is logged, and the first
- *	list and the first one after failures.
+ *	list, the first one after failures and one whose number of domains
+ *	changed (as etrn-milter does).
  */
 #include "config.h"
 
@@ -36,6 +38,8 @@ domwatch_cb(struct rr_reply *r, void *arg)
 	struct domlist nl, old;
 	struct buf err = BUF_INIT;
 
+	if (dw->stopping)
+		return;
 	domlist_init(&nl);
 	if (domstore_parse(r, &nl, &err) < 0 || (*s->domains_file &&
 	    domlist_load_file(&nl, s->domains_file, &err) < 0)) {
@@ -46,10 +50,10 @@ domwatch_cb(struct rr_reply *r, void *arg)
 		dw->failing = 1;
 		domlist_free(&nl);
 	} else {
-		if (dw->failing || !dw->loaded)
+		domlist_sort(&nl);
+		if (dw->failing || !dw->loaded || nl.n != dw->domains.n)
 			log_info("dial-up domains loaded: count=%zu", nl.n);
 		dw->failing = 0;
-		domlist_sort(&nl);
 		old = dw->domains;
 		dw->domains = nl;
 		dw->loaded = 1;
@@ -94,11 +98,21 @@ domwatch_start(struct domwatch *dw, struct event_base *base, struct ra *redis,
     struct oe_settings **s)
 {
 	domlist_init(&dw->domains);
-	dw->loaded = dw->failing = 0;
+	dw->loaded = dw->failing = dw->stopping = 0;
 	dw->redis = redis;
 	dw->s = s;
 	dw->ev = evtimer_new(base, domwatch_timer, dw);
 	domwatch_refresh(dw);
+}
+
+/*
+ * domwatch_stop - the daemon stops: the refresh its own closing of Redis
+ * ends is not a failure (no warning for it)
+ */
+void
+domwatch_stop(struct domwatch *dw)
+{
+	dw->stopping = 1;
 }
 
 /* domwatch_free - the timer and the list */

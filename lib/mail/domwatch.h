@@ -13,6 +13,7 @@ struct domwatch {
 	struct domlist domains;	/* the list in use */
 	int	loaded;		/* a list has arrived */
 	int	failing;	/* the last refresh failed (logged once) */
+	int	stopping;	/* domwatch_stop(): replies are ignored */
 	struct ra *redis;
 	struct oe_settings **s;	/* the daemon's settings, as reloaded */
 	struct event *ev;
@@ -21,6 +22,7 @@ struct domwatch {
 void	domwatch_start(struct domwatch *, struct event_base *, struct ra *,
 	    struct oe_settings **);
 void	domwatch_refresh(struct domwatch *);
+void	domwatch_stop(struct domwatch *);
 void	domwatch_free(struct domwatch *);
 
 #endif

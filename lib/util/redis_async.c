@@ -221,7 +221,9 @@ ra_free(struct ra *ra)
 	if (ra->ctx) {
 		redisAsyncContext *c = ra->ctx;
 
+		/* Our own close (a stop): not logged as a lost connection. */
 		ra->ctx = NULL;
+		ra->connected = 0;
 		redisAsyncFree(c);
 	}
 	free(ra->server);

@@ -31,7 +31,10 @@ rr_from_hiredis(const redisReply *r, struct rr_reply *out)
 		return;
 	case REDIS_REPLY_ERROR:
 		out->status = RR_ERROR;
-		out->str = xstrndup(r->str, r->len);
+		/* all of it: the text may hold a NUL, len counts past it */
+		out->str = xmalloc(r->len + 1);
+		memcpy(out->str, r->str, r->len);
+		out->str[r->len] = '\0';
 		out->len = r->len;
 		return;
 	case REDIS_REPLY_INTEGER:

@@ -77,3 +77,19 @@ dsns() {
 dsn_count() {
 	dsns | grep -c . || true
 }
+
+# sanitized - etrnd is built with ASan (timing and memory bounds differ)
+sanitized() {
+	nm "${OPENETRN_BUILDDIR:-${top_builddir:-$SB_SRCDIR}}/etrnd/etrnd" \
+	    2>/dev/null | grep -q '__asan_init'
+}
+
+# listener_pid - the PID of etrnd's listener, the child of $ETRND_PID
+listener_pid() {
+	local p
+	p=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1])
+import flood; print(flood.listener_of(int(sys.argv[2])))' \
+	    "$SB_SRCDIR/tests/security" "$ETRND_PID") || return 1
+	[ "$p" != None ] || return 1
+	echo "$p"
+}

@@ -28,6 +28,12 @@ usage:
   flood.py policy-per-client SOCKET CAP
       CAP connections work; one more is closed at once; a slot freed is
       taken again.
+  flood.py etrn-storm PORT RATE SECONDS DOMAIN|FORMAT [N]
+      ETRN at RATE a second for SECONDS on one session (a new one when
+      etrnd ends it): for DOMAIN, or, with N, for FORMAT % 1..N in turn
+      (e.g. "d%d.dialup.test").  Prints the number of ETRNs sent and the
+      replies by code; BAD when fewer than 90% of RATE x SECONDS were
+      answered or a reply was not 250, 251 or 253.
 Each mode prints what it saw and one "BAD: ..." line for each check that
 failed; exit status 1 if any.  Every loop has a deadline.
 """
@@ -578,8 +584,47 @@ def policy_per_client(path, cap):
     finish(seen)
 
 
+def etrn_storm(port, rate, secs, fmt, n):
+    """ETRN at rate/s for secs s, replies counted by code."""
+    seen = {"sent": 0, "codes": {}}
+    s, buf = None, b""
+    t0 = time.time()
+    i = 0
+    while time.time() - t0 < secs:
+        due = t0 + i / rate
+        if due > time.time():
+            time.sleep(due - time.time())
+        d = fmt % (i % n + 1) if n else fmt
+        i += 1
+        try:
+            if s is None:
+                s = connect(port)
+                g, buf = read_line(s)
+                s.sendall(b"EHLO storm.test\r\n")
+                _, buf = read_reply(s, buf)
+            s.sendall(b"ETRN " + d.encode() + b"\r\n")
+            r, buf = read_line(s, buf)
+            seen["sent"] += 1
+            c = r[:3] if r else "eof"
+        except OSError:
+            c = "error"
+        seen["codes"][c] = seen["codes"].get(c, 0) + 1
+        if c not in ("250", "251", "253") and s is not None:
+            s.close()
+            s, buf = None, b""
+    want = int(rate * secs * 0.9)
+    ok = sum(seen["codes"].get(c, 0) for c in ("250", "251", "253"))
+    check(ok >= want, "%d ETRNs answered 25x, want >= %d" % (ok, want))
+    check(ok == sum(seen["codes"].values()),
+          "replies other than 250/251/253: %r" % seen["codes"])
+    finish(seen)
+
+
 def main():
     a = sys.argv[1:]
+    if len(a) in (5, 6) and a[0] == "etrn-storm":
+        etrn_storm(int(a[1]), float(a[2]), float(a[3]), a[4],
+                   int(a[5]) if len(a) == 6 else 0)
     if len(a) == 4 and a[0] == "etrnd-flood":
         etrnd_flood(int(a[1]), int(a[2]), int(a[3]))
     elif len(a) == 4 and a[0] == "policy-flood":
