@@ -53,12 +53,14 @@ dsn_server = inet:127.0.0.1:1
 EOF
 }
 
-# as NAME CMD... - CMD with the host name NAME, in its own UTS namespace
+# as NAME CMD... - CMD with the host name NAME, in its own UTS namespace.
+# Only in a subshell ($(...) or &): the subshell, unshare and sh exec in
+# turn, so CMD keeps the PID started ($!) and is the one stopped.
 as() {
 	local name=$1
 	shift
 	# shellcheck disable=SC2016
-	setsid -w unshare -u /bin/sh -c 'hostname "$0" && exec "$@"' "$name" "$@"
+	exec unshare -u /bin/sh -c 'hostname "$0" && exec "$@"' "$name" "$@"
 }
 
 listening() {
@@ -74,7 +76,11 @@ run() {
 	sleep 1
 	stop_pid "$etrnd_pid"
 	etrnd_pid=
+	# The one started is the one stopped: nothing is left listening.
+	wait_for 10 not_listening || die "an etrnd still listens on $port"
 }
+
+not_listening() { ! listening; }
 
 want='warning: the host name "dialup-mx" has no dot: Sendmail waits about 60 s'
 conf sendmail

@@ -19,6 +19,10 @@ hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$MILTER_PID/status"; }
 # the 50 MiB body: 16 MiB leaves room for that on a loaded machine and
 # is still well below a third of the message.
 BOUND_KB=16384
+# Under ASan freed memory waits in its quarantine (256 MiB by default),
+# so the peak says nothing there: the bound holds in the plain build.
+# grew FROM TO - within the bound (always, in a sanitizer build)
+grew() { sanitized || [ $(($2 - $1)) -lt $BOUND_KB ]; }
 
 # 1. Held whole, then released.
 h0=$(hwm)
@@ -29,7 +33,7 @@ qid=$(qid_of "$out")
 sum=$(printf '%s\n' "$out" | sed -n 's/^sha256 //p')
 sb_wait_for 20 hold_is 1 || fail "the 50 MiB message is not held"
 h1=$(hwm)
-[ $((h1 - h0)) -lt $BOUND_KB ] ||
+grew "$h0" "$h1" ||
     fail "milter VmHWM grew by $((h1 - h0)) kB (from $h0 kB), bound $BOUND_KB"
 pass "50 MiB message $qid held; milter VmHWM $h0 -> $h1 kB"
 
@@ -49,7 +53,7 @@ orig=$(qid_of "$out")
 sum=$(printf '%s\n' "$out" | sed -n 's/^sha256 //p')
 sb_wait_for 30 hold_is 1 || fail "the dial-up copy is not held"
 h2=$(hwm)
-[ $((h2 - h0)) -lt $BOUND_KB ] ||
+grew "$h0" "$h2" ||
     fail "milter VmHWM grew by $((h2 - h0)) kB with a copy, bound $BOUND_KB"
 copy=$(sb_hold_ids)
 [ "$copy" != "$orig" ] || fail "the original was held"
