@@ -52,6 +52,7 @@
 
 #include "etrnd/runner.h"
 #include "mail/dsn.h"
+#include "mail/holdrec.h"
 #include "mail/holdtag.h"
 #include "mail/rkeys.h"
 #include "util/log.h"
@@ -62,13 +63,10 @@
 #define EXP_DSN_RETRY	30	/* s: a DSN refused for now waits this long */
 #define EXP_DSN_RETRY_S	"30 s"	/* the same, for the log */
 
-/* A hold record, as read with HGETALL. */
+/* A hold record and the HGETALL reply it was decoded from. */
 struct rec {
 	struct rr_reply rep;
-	const char *state, *domain, *token, *sender, *rcpts, *ret, *envid;
-	const char *headers, *dsn_state, *warned;
-	const char *dsn_since, *dsn_qid, *warn_since, *warn_qid;
-	long long arrived, expires, size;
+	struct holdrec h;
 };
 
 /* The record's fields of one kind of DSN. */
@@ -128,25 +126,16 @@ static struct rscript exp_cas_script = {
 	""
 };
 
-/* exp_field - value of a field in an HGETALL reply, or NULL */
-static const char *
-exp_field(const struct rr_reply *rep, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i + 1 < rep->nelem; i += 2)
-		if (rep->elems[i] && strcmp(rep->elems[i], name) == 0)
-			return rep->elems[i + 1];
-	return NULL;
-}
-
-/* exp_load - read a record; 1 found, 0 none, -1 Redis failed */
+/*
+ * exp_load - read a record; 1 found, 0 none, -1 Redis failed, -2 not a
+ * valid record (logged)
+ */
 static int
 exp_load(struct runner *r, const char *qid, struct rec *rc)
 {
 	struct buf key = BUF_INIT;
 	struct rargs a = RARGS_INIT;
-	const char *v;
+	const char *why;
 	int	st;
 
 	memset(rc, 0, sizeof(*rc));
@@ -166,28 +155,16 @@ exp_load(struct runner *r, const char *qid, struct rec *rc)
 	}
 	if (st < 0)
 		return -1;
-	if (rc->rep.type != RRT_ARRAY || rc->rep.nelem == 0)
+	switch (holdrec_decode(&rc->rep, &rc->h, &why)) {
+	case HOLDREC_OK:
+		return 1;
+	case HOLDREC_NONE:
 		return 0;
-#define F(f, n) rc->f = (v = exp_field(&rc->rep, n)) ? v : ""
-	F(state, RF_STATE);
-	F(domain, RF_DOMAIN);
-	F(token, RF_TOKEN);
-	F(sender, RF_SENDER);
-	F(rcpts, RF_RCPTS);
-	F(ret, RF_RET);
-	F(envid, RF_ENVID);
-	F(headers, RF_HEADERS);
-	F(dsn_state, RF_DSN_STATE);
-	F(warned, RF_WARNED);
-	F(dsn_since, RF_DSN_SINCE);
-	F(dsn_qid, RF_DSN_QID);
-	F(warn_since, RF_WARN_SINCE);
-	F(warn_qid, RF_WARN_QID);
-#undef F
-	rc->arrived = (v = exp_field(&rc->rep, RF_ARRIVED)) ? atoll(v) : 0;
-	rc->expires = (v = exp_field(&rc->rep, RF_EXPIRES)) ? atoll(v) : 0;
-	rc->size = (v = exp_field(&rc->rep, RF_SIZE)) ? atoll(v) : 0;
-	return 1;
+	default:
+		log_warnx("%s: hold record unreadable (%s): left as it is; "
+		    "delete it to have it rebuilt from the hold tag", qid, why);
+		return -2;
+	}
 }
 
 /* exp_hset - HSET fields of a record: field, value, ..., NULL */
@@ -400,12 +377,12 @@ static int
 exp_wanted(enum dsn_action act, const struct rec *rc)
 {
 	struct dsn_rcpt *v;
-	char	*copy = xstrdup(rc->rcpts);
+	char	*copy = xstrdup(rc->h.rcpts);
 	size_t	n = exp_rcpts(copy, &v), i;
 	int	want = 0;
 
 	for (i = 0; i < n && !want; i++)
-		want = dsn_wanted(act, v[i].notify, rc->sender);
+		want = dsn_wanted(act, v[i].notify, rc->h.sender);
 	free(v);
 	free(copy);
 	return want;
@@ -419,21 +396,21 @@ exp_build(struct runner *r, const char *qid, const struct rec *rc,
 {
 	struct dsn_input in;
 	struct buf err = BUF_INIT;
-	char	*copy = xstrdup(rc->rcpts);
+	char	*copy = xstrdup(rc->h.rcpts);
 	struct dsn_rcpt *v;
 	int	st = -1;
 
 	memset(&in, 0, sizeof(in));
 	in.action = act;
 	in.reporting_mta = r->s->hostname;
-	in.domain = rc->domain;
+	in.domain = rc->h.domain;
 	in.queue_id = qid;
-	in.token = rc->token;
-	in.sender = rc->sender;
-	in.envid = *rc->envid ? rc->envid : NULL;
-	in.ret = *rc->ret ? rc->ret : NULL;
-	in.arrived = rc->arrived;
-	in.expires = rc->expires;
+	in.token = rc->h.token;
+	in.sender = rc->h.sender;
+	in.envid = *rc->h.envid ? rc->h.envid : NULL;
+	in.ret = *rc->h.ret ? rc->h.ret : NULL;
+	in.arrived = rc->h.arrived;
+	in.expires = rc->h.expires;
 	in.now = (long long)time(NULL);
 	in.nrcpt = exp_rcpts(copy, &v);
 	in.rcpt = v;
@@ -442,7 +419,7 @@ exp_build(struct runner *r, const char *qid, const struct rec *rc,
 	in.original_is_full = full;
 	if (dsn_build(&in, msg, &err) < 0) {
 		/* Permanent (e.g. an address too long for a DSN line). */
-		log_err("%s: cannot build a DSN for <%s>: %s", qid, rc->sender,
+		log_err("%s: cannot build a DSN for <%s>: %s", qid, rc->h.sender,
 		    buf_terminate(&err));
 		st = 1;
 	} else
@@ -510,7 +487,7 @@ exp_held_dsn(struct runner *r, const char *qid, const struct rec *rc,
 	/* "sending" without a time: sendmail(1) was used, nothing held. */
 	if (strcmp(cur[0], "sending") != 0 || *cur[1] == '\0')
 		return 0;
-	dsn_message_id(&mid, k->act, rc->token, r->s->hostname);
+	dsn_message_id(&mid, k->act, rc->h.token, r->s->hostname);
 	st = dsn_find_held(r, atoll(cur[1]), mid.s, held, size);
 	buf_free(&mid);
 	if (st <= 0)
@@ -564,7 +541,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 			return -1;
 		if ((st = exp_build(r, qid, rc, k->act, original, full,
 		    &msg)) == 0 && run_qb(r->qb->submit(&r->qc, "",
-		    rc->sender, msg.s, msg.len), "DSN submission") != QB_OK)
+		    rc->h.sender, msg.s, msg.len), "DSN submission") != QB_OK)
 			st = -1;
 		buf_free(&msg);
 		return st;
@@ -585,18 +562,18 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 			buf_free(&msg);
 			return -1;
 		}
-		st = dsn_submit(r, rc->sender, msg.s, msg.len, held,
+		st = dsn_submit(r, rc->h.sender, msg.s, msg.len, held,
 		    sizeof(held), &err);
 		buf_free(&msg);
 		if (st < 0)
 			exp_try_later(qid, k->act);
 		if (st != 0)
-			log_warnx("%s: DSN to <%s> %s: %s", qid, rc->sender,
+			log_warnx("%s: DSN to <%s> %s: %s", qid, rc->h.sender,
 			    st > 0 ? "refused for good, none sent" :
 			    "not submitted, trying again in " EXP_DSN_RETRY_S,
 			    buf_terminate(&err));
 		else if (err.len > 0)	/* how it was made fit */
-			log_info("%s: DSN to <%s> %s", qid, rc->sender,
+			log_info("%s: DSN to <%s> %s", qid, rc->h.sender,
 			    buf_terminate(&err));
 		buf_free(&err);
 		if (st != 0)
@@ -609,7 +586,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 		if (exp_hset(r, qid, k->state, "queued", k->qid, held,
 		    NULL) < 0)
 			return -1;
-		log_info("%s: DSN to <%s> on hold as %s", qid, rc->sender,
+		log_info("%s: DSN to <%s> on hold as %s", qid, rc->h.sender,
 		    held);
 	}
 	if (later != NULL) {
@@ -627,18 +604,18 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
     struct buf *hdrs, const char **outcome, struct qb_idlist *later)
 {
 	struct buf full = BUF_INIT, mid = BUF_INIT;
-	const char *cur[3] = { rc->dsn_state, rc->dsn_since, rc->dsn_qid };
-	int	want_full = strcasecmp(rc->ret, "FULL") == 0, st;
+	const char *cur[3] = { rc->h.dsn_state, rc->h.dsn_since, rc->h.dsn_qid };
+	int	want_full = strcasecmp(rc->h.ret, "FULL") == 0, st;
 
-	*outcome = rc->dsn_state;
-	if (strcmp(rc->dsn_state, "sent") == 0 ||
-	    strcmp(rc->dsn_state, "none") == 0)
+	*outcome = rc->h.dsn_state;
+	if (strcmp(rc->h.dsn_state, "sent") == 0 ||
+	    strcmp(rc->h.dsn_state, "none") == 0)
 		return 0;
 	*outcome = "none";
 	if (!exp_wanted(DSN_FAILED, rc))
 		return exp_hset(r, qid, RF_DSN_STATE, "none", NULL);
 	*outcome = "sent";
-	if (want_full && strcmp(rc->dsn_state, "queued") != 0 &&
+	if (want_full && strcmp(rc->h.dsn_state, "queued") != 0 &&
 	    run_qb(r->qb->read(&r->qc, qid, QB_READ_FULL, &full),
 	    "read message") != QB_OK) {
 		buf_free(&full);
@@ -653,7 +630,7 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
 		*outcome = "impossible";
 		return exp_hset(r, qid, RF_DSN_STATE, "none", NULL);
 	}
-	dsn_message_id(&mid, DSN_FAILED, rc->token, r->s->hostname);
+	dsn_message_id(&mid, DSN_FAILED, rc->h.token, r->s->hostname);
 	st = exp_hset(r, qid, RF_DSN_STATE, "sent", RF_DSN_ID, mid.s, NULL);
 	buf_free(&mid);
 	return st;
@@ -666,7 +643,7 @@ exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
 {
 	int	tag;
 
-	const char *cur[3] = { rc->dsn_state, rc->dsn_since, rc->dsn_qid };
+	const char *cur[3] = { rc->h.dsn_state, rc->h.dsn_since, rc->h.dsn_qid };
 
 	/* A DSN on hold from an attempt before the file went: let go. */
 	if (state != QS_HELD && exp_let_go(r, qid, rc, &dk_failed, cur) < 0)
@@ -674,8 +651,8 @@ exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
 	if (state == QS_GONE) {
 		/* After a crash between the delete and the record's removal
 		 * the file is gone because we deleted it: count it. */
-		int	ours = strcmp(rc->dsn_state, "sent") == 0 ||
-		    strcmp(rc->dsn_state, "none") == 0;
+		int	ours = strcmp(rc->h.dsn_state, "sent") == 0 ||
+		    strcmp(rc->h.dsn_state, "none") == 0;
 
 		log_info("%s: %s", qid, ours ? "expired earlier; record "
 		    "removed now" : "record dropped at its deadline: no queue "
@@ -687,12 +664,12 @@ exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
 		    qid);
 		return exp_to_tracking(r, qid) < 0 ? -1 : 0;
 	}
-	if ((tag = exp_tag(r, qid, rc->token, hdrs)) < 0)
+	if ((tag = exp_tag(r, qid, rc->h.token, hdrs)) < 0)
 		return -1;
 	if (tag == 0) {
 		log_warnx("%s: queue file does not carry token %s (a reused "
 		    "queue ID?): record dropped, file left alone", qid,
-		    rc->token);
+		    rc->h.token);
 		return exp_finish(r, qid, 0) < 0 ? -1 : 0;
 	}
 	return 1;
@@ -737,17 +714,19 @@ expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
 	if ((st = exp_load(r, qid, &rc)) <= 0) {
 		if (st == 0)
 			(void)exp_finish(r, qid, 0);	/* index entry only */
+		else if (st == -2)	/* looked at again after the wait */
+			exp_try_later(qid, DSN_FAILED);
 		rr_reply_free(&rc.rep);
-		return 1;
+		return st != -2;
 	}
-	if (strcmp(rc.state, RSTATE_RELEASED) == 0) {
+	if (strcmp(rc.h.state, RSTATE_RELEASED) == 0) {
 		rr_reply_free(&rc.rep);
 		return 0;
 	}
-	if (strcmp(rc.state, RSTATE_HELD) == 0 &&
+	if (strcmp(rc.h.state, RSTATE_HELD) == 0 &&
 	    exp_cas(r, qid, RSTATE_HELD, RSTATE_EXPIRING) == 1)
-		rc.state = RSTATE_EXPIRING;
-	if (strcmp(rc.state, RSTATE_EXPIRING) == 0 &&
+		rc.h.state = RSTATE_EXPIRING;
+	if (strcmp(rc.h.state, RSTATE_EXPIRING) == 0 &&
 	    exp_check_queue(r, qid, &rc, qs, &hdrs) == 1 &&
 	    (st = exp_dsn(r, qid, &rc, &hdrs, &dsn, later)) >= 0) {
 		struct deleted *d;
@@ -755,13 +734,13 @@ expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
 		*del = xreallocarray(*del, *ndel + 1, sizeof(**del));
 		d = &(*del)[(*ndel)++];
 		d->qid = xstrdup(qid);
-		d->domain = xstrdup(rc.domain);
-		d->sender = xstrdup(rc.sender);
+		d->domain = xstrdup(rc.h.domain);
+		d->sender = xstrdup(rc.h.sender);
 		d->dsn = xstrdup(dsn);
-		d->arrived = rc.arrived;
+		d->arrived = rc.h.arrived;
 		d->dsn_qid = d->dsn_mid = NULL;
 		if (st == 2) {
-			dsn_message_id(&mid, DSN_FAILED, rc.token,
+			dsn_message_id(&mid, DSN_FAILED, rc.h.token,
 			    r->s->hostname);
 			d->dsn_qid = xstrdup(later->id[later->n - 1]);
 			d->dsn_mid = buf_steal(&mid);
@@ -877,23 +856,28 @@ warn_one(struct runner *r, const char *qid)
 	struct rr_reply rep;
 	struct rec rc;
 	const char *outcome = "none";
+	int	st;
 
-	if (exp_load(r, qid, &rc) < 0) {
+	if (!exp_may_try(qid, DSN_DELAYED))
+		return;
+	if ((st = exp_load(r, qid, &rc)) < 0) {
+		if (st == -2)
+			exp_try_later(qid, DSN_DELAYED);
 		rr_reply_free(&rc.rep);
 		return;
 	}
-	if (rc.rep.nelem > 0 && strcmp(rc.warned, "sent") != 0 &&
-	    strcmp(rc.warned, "none") != 0 && (*rc.warned ||
-	    strcmp(rc.state, RSTATE_HELD) == 0)) {
-		const char *cur[3] = { rc.warned, rc.warn_since, rc.warn_qid };
-		int	st;
+	if (rc.rep.nelem > 0 && strcmp(rc.h.warned, "sent") != 0 &&
+	    strcmp(rc.h.warned, "none") != 0 && (*rc.h.warned ||
+	    strcmp(rc.h.state, RSTATE_HELD) == 0)) {
+		const char *cur[3] = { rc.h.warned, rc.h.warn_since,
+		    rc.h.warn_qid };
 
 		/* Past its deadline already (etrnd was down): the failure
 		 * DSN follows at once, a warning now would only confuse.
 		 * Released or expiring meanwhile: no new warning, but one
 		 * on hold from before is let go. */
-		if (strcmp(rc.state, RSTATE_HELD) != 0 ||
-		    rc.expires <= (long long)time(NULL)) {
+		if (strcmp(rc.h.state, RSTATE_HELD) != 0 ||
+		    rc.h.expires <= (long long)time(NULL)) {
 			if ((st = exp_let_go(r, qid, &rc, &dk_delayed,
 			    cur)) < 0) {
 				rr_reply_free(&rc.rep);
@@ -901,7 +885,7 @@ warn_one(struct runner *r, const char *qid)
 			}
 			outcome = st > 0 ? "sent" : "none";
 		} else if (exp_wanted(DSN_DELAYED, &rc)) {
-			buf_cat(&hdrs, rc.headers);
+			buf_cat(&hdrs, rc.h.headers);
 			if ((st = exp_deliver(r, qid, &rc, &dk_delayed, cur,
 			    &hdrs, 0, NULL)) < 0) {
 				buf_free(&hdrs);
@@ -917,7 +901,7 @@ warn_one(struct runner *r, const char *qid)
 			return;
 		}
 		log_info("%s: delay warning domain=%s from=<%s> dsn=%s", qid,
-		    rc.domain, rc.sender, outcome);
+		    rc.h.domain, rc.h.sender, outcome);
 	}
 	/* Done, or nothing to do (gone, released, expiring): unlist it. */
 	rkey_warn(&key, r->s->hostname);

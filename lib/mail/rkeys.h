@@ -96,15 +96,19 @@
  * UNHOLD_LUA - the Lua function of every script that takes a message out
  * of a domain's held set (milter, queue runner, expiry, reconcile):
  * unhold(held, stats, member, size, counter) removes member from the held
- * set and, only if it was there, its share of held and bytes; counter
+ * set and, only if it was there, its share of held and bytes (a size that
+ * is not a whole number below 2^53, as in a damaged record, counts 0: a
+ * HINCRBY by "-0" or "1.5" would fail the whole script); counter
  * (nil: none) goes up by one; oldest is recomputed.
  */
 #define UNHOLD_LUA \
 	"local function unhold(held, stats, member, size, counter)\n" \
 	"  if redis.call('ZREM', held, member) == 1 then\n" \
 	"    redis.call('HINCRBY', stats, '" SF_HELD "', -1)\n" \
-	"    redis.call('HINCRBY', stats, '" SF_BYTES "',\n" \
-	"      -(tonumber(size) or 0))\n" \
+	"    local n = math.floor(tonumber(size) or 0)\n" \
+	"    if n > 0 and n < 2^53 then\n" \
+	"      redis.call('HINCRBY', stats, '" SF_BYTES "', -n)\n" \
+	"    end\n" \
 	"  end\n" \
 	"  if counter then redis.call('HINCRBY', stats, counter, 1) end\n" \
 	"  local f = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n" \
@@ -132,7 +136,10 @@
 	"  redis.call('HSET', k, '" RF_STATE "', '" RSTATE_HELD "')\n" \
 	"  if redis.call('ZADD', held, tonumber(f[4]) or 0, m) == 1 then\n" \
 	"    redis.call('HINCRBY', stats, '" SF_HELD "', 1)\n" \
-	"    redis.call('HINCRBY', stats, '" SF_BYTES "', tonumber(f[3]) or 0)\n" \
+	"    local n = math.floor(tonumber(f[3]) or 0)\n" \
+	"    if n > 0 and n < 2^53 then\n" \
+	"      redis.call('HINCRBY', stats, '" SF_BYTES "', n)\n" \
+	"    end\n" \
 	"  end\n" \
 	"  redis.call('HINCRBY', stats, 'received', 1)\n" \
 	"  local first = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n" \

@@ -4,7 +4,8 @@
 # "-d", "A;id", 200 octets and a name holding LF; a record that is a
 # string instead of a hash; a record hash of 100,000 fields; a held index
 # of 100,000 members.  etrnd's runner (flush, tracking, expiry,
-# reconcile) and etrnctl (list, reconcile) go over them while a normal
+# reconcile) and etrnctl (list, reconcile) go over them (expiry reports
+# the record without a token as unreadable, at most once per 30 s) while a normal
 # message is released and another expired.  postsuper and postqueue are
 # spies (a postfix_command_directory whose wrappers record argv and
 # stdin, then run the real command): no call names a planted queue ID or
@@ -138,6 +139,11 @@ grep -q 'WRONGTYPE01: domain=dialup.test: record is not a hash; ignored' "$ELOG"
 sb_wait_for 10 grep -q 'reconcile: held=' "$ELOG" || fail "no reconcile pass"
 n=$(grep -c 'reconcile: redis failed' "$ELOG" || true)
 [ "$n" = 0 ] || fail "$n reconcile passes stopped by the planted data"
+grep -q 'BIGHASH0001: hold record unreadable (token): left as it is' "$ELOG" ||
+    fail "the record without a token was not reported by expiry"
+n=$(grep -c 'BIGHASH0001: hold record unreadable' "$ELOG" || true)
+[ "$n" -le $((SECONDS / 30 + 2)) ] ||
+    fail "the unreadable record was logged $n times in $SECONDS s"
 n=$(grep -c 'WRONGTYPE Operation' "$ELOG" || true)
 [ "$n" -le 1 ] || fail "$n Redis errors logged for the string record"
 pass "etrnctl list and reconcile over the planted data: exit <= 2, no crash"
