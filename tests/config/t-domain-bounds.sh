@@ -14,7 +14,7 @@ SB_ETRND=1 SB_POLICY=1 \
     SB_EXTRA_MAIN_CF="smtpd_recipient_restrictions = check_policy_service unix:openetrn/policy.sock" \
     sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-ctl() { "$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" "$@"; }
+ctl() { "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"; }
 
 # 1. etrnctl refuses each out-of-range value and writes nothing.
 while IFS='|' read -r kv want; do

@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 builddir=${OPENETRN_BUILDDIR:-${top_builddir:-$srcdir}}
 redis_server=${REDIS_SERVER-$(command -v redis-server || true)}
-ctl_bin=$builddir/etrnd/etrnctl
+ctl_bin=$builddir/etrnctl/etrnctl
 host=mx.test
 
 T=

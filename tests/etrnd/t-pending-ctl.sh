@@ -11,7 +11,7 @@ sb_init pending-ctl
 SB_PROMOTE=0 sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 
-ctl_bin=$OPENETRN_BUILDDIR/etrnd/etrnctl
+ctl_bin=$OPENETRN_BUILDDIR/etrnctl/etrnctl
 [ -x "$ctl_bin" ] || fail "$ctl_bin not built"
 
 # ctl ARGS... - etrnctl on the sandbox, must exit 0; stdout in $SB/out

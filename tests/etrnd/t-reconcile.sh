@@ -15,7 +15,7 @@ sb_init reconcile
 sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 
-ctl_bin=$OPENETRN_BUILDDIR/etrnd/etrnctl
+ctl_bin=$OPENETRN_BUILDDIR/etrnctl/etrnctl
 [ -x "$ctl_bin" ] || fail "$ctl_bin not built"
 host=mx.lab.test
 stable="domain host queueid token state sender recipients nrcpt arrived

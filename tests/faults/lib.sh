@@ -73,7 +73,7 @@ ms_now() {
 }
 
 ctl() {
-	"$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" "$@"
+	"$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"
 }
 
 redis_kill() {

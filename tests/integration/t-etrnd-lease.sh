@@ -115,7 +115,7 @@ hold_is 5 || fail "hold queue: $(sb_queue_count hold)"
 pass "no record of the first etrnd changed; its 5 messages are still held"
 
 # etrnctl takes no lease: it works with the refused host's configuration.
-"$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$BCONF" status >"$B/ctl.out" 2>&1 ||
+"$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$BCONF" status >"$B/ctl.out" 2>&1 ||
     fail "etrnctl status: $(cat "$B/ctl.out")"
 grep -q "dialup.test" "$B/ctl.out" || fail "etrnctl status: $(cat "$B/ctl.out")"
 sb_redis GET "$KEY" | grep -q " pid=$a_pid " || fail "etrnctl touched the lease"

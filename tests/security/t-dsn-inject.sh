@@ -17,7 +17,7 @@ sb_init sec-dsn
 SB_ETRND=1 sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/security/seclib.sh"
-etrnctl() { "$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" "$@"; }
+etrnctl() { "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"; }
 
 # Two messages by raw SMTP (CR, LF and odd envelopes that smtplib and
 # swaks would not send as they are).  Prints the two queue IDs.

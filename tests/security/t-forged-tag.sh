@@ -19,7 +19,7 @@ sb_init sec-forged
 SB_ETRND=1 sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/security/seclib.sh"
-ctl_bin=$OPENETRN_BUILDDIR/etrnd/etrnctl
+ctl_bin=$OPENETRN_BUILDDIR/etrnctl/etrnctl
 host=mx.lab.test
 etrnd_pid=
 dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }

@@ -50,7 +50,7 @@ unchanged etrn-policy
 kill -0 "$POLICY_PID" || fail "etrn-policy died"
 pass "etrn-policy: $out (etrn_domain, client_address, sasl_username, recipient)"
 
-out=$(hostile etrnctl "$OPENETRN_BUILDDIR/etrnd/etrnctl" "$OPENETRN_CONF" \
+out=$(hostile etrnctl "$OPENETRN_BUILDDIR/etrnctl/etrnctl" "$OPENETRN_CONF" \
     "$CANARY") || { printf '%s\n' "$out" >&2; fail "etrnctl"; }
 unchanged etrnctl
 [ "$(sb_redis SMEMBERS etrn:domains | sort | paste -sd' ')" = \
@@ -84,7 +84,7 @@ done | grep -qxF "\$(touch$CANARY)" || fail "ENVID not recorded verbatim"
 [ "$(sb_sink_count internet)" = 0 ] || fail "mail went to the internet"
 pass "RCPT TO: 13 hostile domains refused (by Postfix); 5 hostile quoted local parts, 2 hostile ENVID/ORCPT held verbatim"
 
-out=$("$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" flush dialup.test) ||
+out=$("$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" flush dialup.test) ||
     fail "etrnctl flush: $out"
 sb_wait_for 30 sink_is customer 9 || fail "customer has $(sb_sink_count customer) of 9"
 sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not emptied"

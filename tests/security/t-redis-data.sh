@@ -41,7 +41,7 @@ flush_lock_time = 1s
 reconcile_interval = 2s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/security/seclib.sh"
-ctl() { "$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" "$@"; }
+ctl() { "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"; }
 H=mx.lab.test
 ELOG=$SB/log/etrnd.log
 
@@ -124,13 +124,13 @@ n=$(grep -c 'reconcile' "$ELOG" || true)
 sb_wait_for 20 eval '[ "$(grep -c reconcile "$ELOG" || true)" -gt '"$n"' ]' || true
 for d in dialup.test x.dialup.test dialup3.test; do
 	rc=0
-	timeout 30 "$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" \
+	timeout 30 "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" \
 	    list "$d" >"$SB/list.out" 2>&1 || rc=$?
 	[ "$rc" -le 2 ] || fail "etrnctl list $d: exit $rc: $(head -c 300 "$SB/list.out")"
 	! grep -q $'\r' "$SB/list.out" || fail "etrnctl list $d printed a CR"
 done
 rc=0
-timeout 30 "$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" \
+timeout 30 "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" \
     reconcile >"$SB/rcn.out" 2>&1 || rc=$?
 [ "$rc" -le 2 ] || fail "etrnctl reconcile: exit $rc: $(tail -c 300 "$SB/rcn.out")"
 kill -0 "$ETRND_PID" || fail "etrnd died"

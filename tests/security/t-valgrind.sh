@@ -14,7 +14,7 @@ set -eu
 sb_init sec-valgrind
 command -v valgrind >/dev/null 2>&1 || sb_skip "valgrind not installed"
 bdir=${OPENETRN_BUILDDIR:-${top_builddir:-$SB_SRCDIR}}
-for b in etrn-milter etrnd/etrnd policy/etrn-policy etrnd/etrnctl; do
+for b in etrn-milter etrnd/etrnd policy/etrn-policy etrnctl/etrnctl; do
 	[ -x "$bdir/$b" ] || fail "$bdir/$b not built"
 	if nm "$bdir/$b" 2>/dev/null | grep -q '__asan_init\|__ubsan_handle'
 	then
@@ -30,7 +30,7 @@ fast_flush_domains = \$relay_domains
 milter_command_timeout = 60s
 milter_content_timeout = 120s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-etrnctl() { "$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" "$@"; }
+etrnctl() { "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"; }
 vg_logs() { ls "$SB_LOG_DIR"/valgrind-*.log 2>/dev/null || true; }
 
 sb_wait_for 60 sh -c "grep -q 'listener ready' '$SB_LOG_DIR/etrnd.log'" ||
@@ -112,11 +112,11 @@ pass "$n valgrind logs: 0 errors, nothing definitely or indirectly lost"
 vg() { valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=99 "$@"; }
 rc=0
-vg "$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" status \
+vg "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" status \
     >/dev/null 2>"$SB/vg-ctl.log" || rc=$?
 [ "$rc" = 1 ] || { cat "$SB/vg-ctl.log" >&2; fail "etrnctl status (Redis down) exit $rc"; }
 rc=0
-vg "$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" flush 'a;b' \
+vg "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" flush 'a;b' \
     >/dev/null 2>>"$SB/vg-ctl.log" || rc=$?
 [ "$rc" = 1 ] || [ "$rc" = 2 ] || { cat "$SB/vg-ctl.log" >&2; fail "etrnctl flush exit $rc"; }
 pass "etrnctl: no valgrind errors on its error paths"

@@ -20,7 +20,7 @@ SB_MILTER=none sb_start
 sm_start
 ELOG=$SM_DIR/log/etrnd.log
 SPOOL=$SM_DIR/spool
-ctl() { "$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$SM_CONF" "$@"; }
+ctl() { "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$SM_CONF" "$@"; }
 unreadable_logged() { grep -c "sendmail: cannot read $SPOOL: " "$ELOG" || true; }
 acted() { grep -E "$q: (record dropped|expired|DSN)" "$ELOG" || true; }
 # set +e: a failing (exit $rc) would end the trap before sm_cleanup.

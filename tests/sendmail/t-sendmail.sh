@@ -189,7 +189,7 @@ for q in "$q7" "$q8"; do
 done
 sb_redis DEL "etrn:msg:$SM_HOST:$q7" "etrn:msg:$SM_HOST:$q8" \
     etrn:held:dialup.test "etrn:expiry:$SM_HOST" >/dev/null
-"$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$SM_CONF" reconcile >"$SB/rc.out" \
+"$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$SM_CONF" reconcile >"$SB/rc.out" \
     2>&1 || { cat "$SB/rc.out" >&2; fail "etrnctl reconcile failed"; }
 # The file of step 4 (its record dropped for the wrong token) still
 # carries its own tag, so it is rebuilt too, past its deadline.

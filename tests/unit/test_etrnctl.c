@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-#include "etrnd/ctl.h"
+#include "etrnctl/ctl.h"
 #include "tap.h"
 
 static const struct {

@@ -65,7 +65,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "etrnd/ctl.h"
+#include "etrnctl/ctl.h"
 #include "mail/etrnauth.h"
 #include "mail/flushreq.h"
 #include "mail/holdtag.h"

@@ -30,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "etrnd/ctl.h"
+#include "etrnctl/ctl.h"
 #include "mail/domain.h"
 #include "mail/settings.h"
 #include "util/xalloc.h"

@@ -31,7 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "etrnd/ctl.h"
+#include "etrnctl/ctl.h"
 #include "etrnd/reconcile.h"
 #include "mail/holdtag.h"
 #include "util/log.h"

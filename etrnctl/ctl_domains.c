@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "etrnd/ctl.h"
+#include "etrnctl/ctl.h"
 #include "mail/rkeys.h"
 #include "util/log.h"
 #include "util/xalloc.h"

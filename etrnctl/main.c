@@ -32,7 +32,7 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "etrnd/ctl.h"
+#include "etrnctl/ctl.h"
 #include "util/log.h"
 
 #define CTL_MAXARGS	16
