@@ -7,7 +7,11 @@
 #include "mail/qbackend.h"
 #include "mail/settings.h"
 #include "util/buf.h"
+#include "util/jsonw.h"
 #include "util/redis_sync.h"
+#include "util/strv.h"
+#include "util/table.h"
+#include "util/timefmt.h"
 
 /* Exit statuses. */
 #define CTL_OK		0
@@ -48,24 +52,10 @@ int	cmd_domains(struct ctl *, int, char **);
 int	cmd_domains_args(int, char **);
 
 /* ctl_util.c: pure helpers (unit-tested in tests/unit/test_etrnctl.c) */
-void	ctl_iso_time(char *, size_t, long long);
-void	ctl_duration(char *, size_t, long long);
 int	ctl_domain_arg(const char *, int, struct buf *, struct buf *);
 int	ctl_member_split(const char *, char *, size_t, char *, size_t);
 int	ctl_setting_check(const char *, const char *, struct buf *);
 const char *ctl_setting_names(void);
-void	ctl_json_string(struct buf *, const char *);
-
-/* A list of strings. */
-struct strv {
-	char	**v;
-	size_t	n, cap;
-};
-
-void	strv_add(struct strv *, const char *);
-int	strv_has(const struct strv *, const char *);
-void	strv_sort(struct strv *);
-void	strv_free(struct strv *);
 
 /* ctl_queue.c: queue IDs of this host, and the queue backend. */
 int	ctl_ids(struct ctl *, const char *, int, char **, struct strv *);
@@ -78,39 +68,5 @@ struct ctl_qb {
 int	ctl_qb_open(struct ctl *, struct ctl_qb *, const char *);
 void	ctl_qb_close(struct ctl_qb *);
 void	ctl_qb_hint(struct ctl *, const char *);
-
-#define JW_DEPTH	8
-
-/* A JSON writer: commas and escaping done here. */
-struct jw {
-	struct buf *b;
-	int	depth;
-	int	first[JW_DEPTH];
-	int	after_key;
-};
-
-void	jw_init(struct jw *, struct buf *);
-void	jw_open(struct jw *, int);
-void	jw_close(struct jw *, int);
-void	jw_key(struct jw *, const char *);
-void	jw_str(struct jw *, const char *);
-void	jw_int(struct jw *, long long);
-void	jw_bool(struct jw *, int);
-void	jw_null(struct jw *);
-
-/* An aligned text table: cells are added row by row. */
-struct table {
-	size_t	ncol;
-	const char *align;	/* per column: 'l' or 'r' */
-	char	**cell;
-	size_t	ncell, cap;
-};
-
-void	table_init(struct table *, size_t, const char *);
-void	table_cell(struct table *, const char *);
-void	table_cellf(struct table *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
-void	table_print(const struct table *, struct buf *);
-void	table_free(struct table *);
 
 #endif

@@ -126,7 +126,7 @@ when_cell(struct table *t, long long when)
 		table_cell(t, "-");
 		return;
 	}
-	ctl_iso_time(s, sizeof(s), when);
+	timefmt_iso(s, sizeof(s), when);
 	table_cell(t, s);
 }
 
@@ -238,11 +238,11 @@ status_row(struct ctl *c, struct table *t, const char *d,
 	table_cellf(t, "%lld", ds->bytes);
 	when_cell(t, ds->oldest);
 	if (ds->oldest > 0)
-		ctl_duration(s, sizeof(s), c->now - ds->oldest);
+		timefmt_duration(s, sizeof(s), c->now - ds->oldest);
 	table_cell(t, ds->oldest > 0 ? s : "-");
 	when_cell(t, ds->deadline);
 	if (ds->deadline > 0)
-		ctl_duration(s, sizeof(s), ds->deadline - c->now);
+		timefmt_duration(s, sizeof(s), ds->deadline - c->now);
 	if (ds->deadline > 0 && ds->deadline < c->now)
 		table_cellf(t, "overdue %s", s);
 	else
