@@ -200,7 +200,7 @@ int
 dsn_find_held(struct runner *r, long long since, const char *msgid,
     char *qid, size_t qidsize)
 {
-	struct qb_idlist ids = { NULL, 0, 0 };
+	struct strv ids = { NULL, 0, 0 };
 	struct buf hdrs = BUF_INIT;
 	size_t	i;
 	int	found = 0;
@@ -210,27 +210,27 @@ dsn_find_held(struct runner *r, long long since, const char *msgid,
 		return 0;
 	if (run_qb(r->qb->held_since(&r->qc, since, &ids), "hold queue") !=
 	    QB_OK) {
-		qb_idlist_free(&ids);
+		strv_free(&ids);
 		return -1;
 	}
 	for (i = 0; i < ids.n && !found; i++) {
 		buf_reset(&hdrs);
-		if (r->qb->read(&r->qc, ids.id[i], QB_READ_HEADERS, &hdrs) !=
+		if (r->qb->read(&r->qc, ids.v[i], QB_READ_HEADERS, &hdrs) !=
 		    QB_OK) {
 			/* Gone meanwhile: not a held DSN.  Still there, or
 			 * not known: it may be ours, so no answer now. */
-			found = dsn_gone(r, ids.id[i]) ? 0 : -1;
+			found = dsn_gone(r, ids.v[i]) ? 0 : -1;
 			continue;
 		}
 		if (dsn_message_id_is(buf_terminate(&hdrs), msgid) &&
-		    strlen(ids.id[i]) < qidsize &&
-		    dsn_null_sender(r, ids.id[i])) {
-			snprintf(qid, qidsize, "%s", ids.id[i]);
+		    strlen(ids.v[i]) < qidsize &&
+		    dsn_null_sender(r, ids.v[i])) {
+			snprintf(qid, qidsize, "%s", ids.v[i]);
 			found = 1;
 		}
 	}
 	buf_free(&hdrs);
-	qb_idlist_free(&ids);
+	strv_free(&ids);
 	return found;
 }
 

@@ -530,7 +530,7 @@ exp_let_go(struct runner *r, const char *qid, const struct rec *rc,
 static int
 exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
     const struct dkind *k, const char *const cur[3],
-    const struct buf *original, int full, struct qb_idlist *later)
+    const struct buf *original, int full, struct strv *later)
 {
 	struct buf msg = BUF_INIT, err = BUF_INIT;
 	char	held[64], now[24];
@@ -590,7 +590,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 		    held);
 	}
 	if (later != NULL) {
-		qb_idlist_add(later, held);
+		strv_add(later, held);
 		return 2;
 	}
 	return dsn_release_one(r, held);
@@ -601,7 +601,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
  * added to later), -1 try again later */
 static int
 exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
-    struct buf *hdrs, const char **outcome, struct qb_idlist *later)
+    struct buf *hdrs, const char **outcome, struct strv *later)
 {
 	struct buf full = BUF_INIT, mid = BUF_INIT;
 	const char *cur[3] = { rc->h.dsn_state, rc->h.dsn_since, rc->h.dsn_qid };
@@ -701,7 +701,7 @@ exp_deleted_free(struct deleted *d)
  * it was released (tracking decides first) or its DSN waits, else 1 */
 static int
 expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
-    struct deleted **del, size_t *ndel, struct qb_idlist *later)
+    struct deleted **del, size_t *ndel, struct strv *later)
 {
 	struct buf hdrs = BUF_INIT, mid = BUF_INIT;
 	const char *dsn = "";
@@ -742,7 +742,7 @@ expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
 		if (st == 2) {
 			dsn_message_id(&mid, DSN_FAILED, rc.h.token,
 			    r->s->hostname);
-			d->dsn_qid = xstrdup(later->id[later->n - 1]);
+			d->dsn_qid = xstrdup(later->v[later->n - 1]);
 			d->dsn_mid = buf_steal(&mid);
 		}
 	}
@@ -823,9 +823,9 @@ exp_settle(struct runner *r, struct deleted *del, size_t n)
 /* exp_deadlines - the due deadlines: one status call before, one after;
  * how many were worked on, or -1 */
 static int
-exp_deadlines(struct runner *r, struct qb_idlist *due)
+exp_deadlines(struct runner *r, struct strv *due)
 {
-	struct qb_idlist later = { NULL, 0, 0 };
+	struct strv later = { NULL, 0, 0 };
 	struct deleted *del = NULL;
 	struct qb_qinfo *qi;
 	size_t	i, ndel = 0;
@@ -833,16 +833,16 @@ exp_deadlines(struct runner *r, struct qb_idlist *due)
 
 	if (due->n == 0)
 		return 0;
-	if ((qi = run_status(r, due->id, due->n, NULL)) == NULL)
+	if ((qi = run_status(r, due->v, due->n, NULL)) == NULL)
 		return -1;
 	for (i = 0, worked = 0; i < due->n && worked < EXP_BATCH &&
 	    !etrnd_stop; i++)
-		worked += expire_one(r, due->id[i], qi[i].state, &del, &ndel,
+		worked += expire_one(r, due->v[i], qi[i].state, &del, &ndel,
 		    &later);
 	qb_qinfo_free(qi, due->n);
 	free(qi);
 	exp_settle(r, del, ndel);
-	qb_idlist_free(&later);
+	strv_free(&later);
 	free(del);
 	return worked;
 }
@@ -918,7 +918,7 @@ warn_one(struct runner *r, const char *qid)
 
 /* exp_due - queue IDs whose score in key is due */
 static int
-exp_due(struct runner *r, const char *key, struct qb_idlist *out)
+exp_due(struct runner *r, const char *key, struct strv *out)
 {
 	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
@@ -937,7 +937,7 @@ exp_due(struct runner *r, const char *key, struct qb_idlist *out)
 	st = run_cmd(r, "ZRANGEBYSCORE", &a, &rep);
 	for (i = 0; st == 0 && rep.type == RRT_ARRAY && i < rep.nelem; i++)
 		if (rep.elems[i] && qid_valid(rep.elems[i]))
-			qb_idlist_add(out, rep.elems[i]);
+			strv_add(out, rep.elems[i]);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	return st;
@@ -948,7 +948,7 @@ exp_due(struct runner *r, const char *key, struct qb_idlist *out)
 int
 expire_sweep(struct runner *r)
 {
-	struct qb_idlist warn = { NULL, 0, 0 }, due = { NULL, 0, 0 };
+	struct strv warn = { NULL, 0, 0 }, due = { NULL, 0, 0 };
 	struct buf key = BUF_INIT;
 	size_t	i;
 	int	st;
@@ -956,14 +956,14 @@ expire_sweep(struct runner *r)
 	rkey_warn(&key, r->s->hostname);
 	st = exp_due(r, key.s, &warn);
 	for (i = 0; i < warn.n && !etrnd_stop; i++)
-		warn_one(r, warn.id[i]);
+		warn_one(r, warn.v[i]);
 	rkey_expiry(&key, r->s->hostname);
 	if (st == 0)
 		st = exp_due(r, key.s, &due);
 	if (st == 0 && (st = exp_deadlines(r, &due)) >= 0)
 		st = st >= EXP_BATCH;
-	qb_idlist_free(&warn);
-	qb_idlist_free(&due);
+	strv_free(&warn);
+	strv_free(&due);
 	buf_free(&key);
 	return st;
 }

@@ -108,7 +108,7 @@ pend_now_ms(void)
 
 /* pend_list - the oldest pending queue IDs and their arrival (ms) */
 static int
-pend_list(struct runner *r, const char *key, struct qb_idlist *ids,
+pend_list(struct runner *r, const char *key, struct strv *ids,
     long long **ms)
 {
 	struct rargs a = RARGS_INIT;
@@ -132,7 +132,7 @@ pend_list(struct runner *r, const char *key, struct qb_idlist *ids,
 			continue;
 		}
 		(*ms)[ids->n] = strtoll(sc, NULL, 10);
-		qb_idlist_add(ids, q);
+		strv_add(ids, q);
 	}
 	rr_reply_free(&rep);
 	rargs_free(&a);
@@ -141,7 +141,7 @@ pend_list(struct runner *r, const char *key, struct qb_idlist *ids,
 
 /* pend_apply - run the promote or drop script; log each record */
 static int
-pend_apply(struct runner *r, const char *key, struct qb_idlist *ids,
+pend_apply(struct runner *r, const char *key, struct strv *ids,
     int promote, long long cutoff)
 {
 	struct buf msg = BUF_INIT, heldp = BUF_INIT, statsp = BUF_INIT,
@@ -174,7 +174,7 @@ pend_apply(struct runner *r, const char *key, struct qb_idlist *ids,
 		rargs_str(&a, cut);
 	}
 	for (i = 0; i < ids->n; i++)
-		rargs_str(&a, ids->id[i]);
+		rargs_str(&a, ids->v[i]);
 	rc = promote ? run_script(r, &pend_promote_script, "promote pending",
 	    3, &a, &rep) : run_script(r, &pend_drop_script, "drop pending", 1,
 	    &a, &rep);
@@ -202,7 +202,7 @@ pend_apply(struct runner *r, const char *key, struct qb_idlist *ids,
 int
 pending_sweep(struct runner *r)
 {
-	struct qb_idlist ids = { NULL, 0, 0 }, held = { NULL, 0, 0 },
+	struct strv ids = { NULL, 0, 0 }, held = { NULL, 0, 0 },
 	    gone = { NULL, 0, 0 };
 	struct qb_qinfo *qi = NULL;
 	struct buf key = BUF_INIT;
@@ -213,17 +213,17 @@ pending_sweep(struct runner *r)
 	rkey_pending(&key, r->s->hostname);
 	if ((rc = pend_list(r, key.s, &ids, &ms)) < 0 || ids.n == 0)
 		goto out;
-	if ((qi = run_status(r, ids.id, ids.n, NULL)) == NULL) {
+	if ((qi = run_status(r, ids.v, ids.n, NULL)) == NULL) {
 		rc = -1;	/* no evidence: nothing promoted or dropped */
 		goto out;
 	}
 	cutoff = pend_now_ms() - r->s->pending_timeout * 1000;
 	for (i = 0; i < ids.n; i++)
 		if (qi[i].state == QS_HELD)
-			qb_idlist_add(&held, ids.id[i]);
+			strv_add(&held, ids.v[i]);
 		else if ((qi[i].state == QS_GONE ||
 		    qi[i].state == QS_FAILED) && ms[i] <= cutoff)
-			qb_idlist_add(&gone, ids.id[i]);
+			strv_add(&gone, ids.v[i]);
 	if ((m = pend_apply(r, key.s, &held, 1, 0)) < 0 ||
 	    (n = pend_apply(r, key.s, &gone, 0, cutoff)) < 0)
 		rc = -1;
@@ -235,9 +235,9 @@ out:
 		free(qi);
 	}
 	free(ms);
-	qb_idlist_free(&ids);
-	qb_idlist_free(&held);
-	qb_idlist_free(&gone);
+	strv_free(&ids);
+	strv_free(&held);
+	strv_free(&gone);
 	buf_free(&key);
 	return rc < 0 ? -1 : n;
 }

@@ -83,6 +83,8 @@
 #include "mail/rkeys.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/strv.h"
+#include "util/timefmt.h"
 #include "util/xalloc.h"
 
 #define RCN_GRACE	30	/* s: a younger record is never dropped */
@@ -235,25 +237,6 @@ rcn_note(struct rcn *r, const char *qid, enum rcn_act act, const char *domain,
 	r->n[act]++;
 	if (r->c.note != NULL)
 		r->c.note(r->c.arg, qid, act, domain, why);
-}
-
-/* rcn_iso_time - Unix time as ISO 8601 UTC */
-static void
-rcn_iso_time(char *out, size_t size, long long t)
-{
-	time_t	tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, size, "%lld", t);
-}
-
-/* rcn_cmp - strcmp for qsort and bsearch on queue IDs */
-static int
-rcn_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* rcn_field_end - the LF ending the header field at p, or its NUL */
@@ -448,7 +431,7 @@ rcn_rebuild(struct rcn *r, const char *qid, struct rcn_msg *m, int have)
 	}
 	if (!r->c.dry && (st = rcn_write(r, qid, m)) < 0)
 		return -1;
-	rcn_iso_time(when, sizeof(when), m->tag.expires);
+	timefmt_iso(when, sizeof(when), m->tag.expires);
 	buf_printf(&why, "%s; deadline %s", have ? "the record had another "
 	    "token" : "no record", when);
 	if (m->tag.host[0] && strcasecmp(m->tag.host, r->c.hostname))
@@ -577,18 +560,17 @@ rcn_start(struct rcn *r, const struct rcn_conf *c)
 	if ((st = c->qb->list_held(c->qc, &r->ids)) != QB_OK) {
 		log_err("reconcile: cannot list the %s hold queue (%s): "
 		    "nothing done", c->qb->name, qb_status_name(st));
-		qb_idlist_free(&r->ids);
+		strv_free(&r->ids);
 		return RCN_QUEUE;
 	}
-	if (r->ids.n > 1)
-		qsort(r->ids.id, r->ids.n, sizeof(*r->ids.id), rcn_cmp);
+	strv_sort(&r->ids);
 	r->held = (long long)r->ids.n;
 	return 0;
 }
 
 /* rcn_missing - which of n queue IDs have no record; -1 Redis failed */
 static int
-rcn_missing(struct rcn *r, char *const *ids, size_t n, struct qb_idlist *out)
+rcn_missing(struct rcn *r, char *const *ids, size_t n, struct strv *out)
 {
 	struct buf pre = BUF_INIT;
 	struct rr_reply rep;
@@ -604,7 +586,7 @@ rcn_missing(struct rcn *r, char *const *ids, size_t n, struct qb_idlist *out)
 	    &rep)) == 0) {
 		for (i = 0; i < rep.nelem; i++)
 			if (rep.elems[i] != NULL)
-				qb_idlist_add(out, rep.elems[i]);
+				strv_add(out, rep.elems[i]);
 		rr_reply_free(&rep);
 	}
 	free(av);
@@ -642,35 +624,35 @@ rcn_locate(struct rcn *r, char *const *ids, size_t n)
 static int
 rcn_held_runner(struct rcn *r, size_t end, size_t max_reads)
 {
-	struct qb_idlist miss = { NULL, 0, 0 };
+	struct strv miss = { NULL, 0, 0 };
 	struct qb_qinfo *qi = NULL;
 	char	**at;
 	size_t	i, reads = 0;
 	int	rc;
 
-	if ((rc = rcn_missing(r, r->ids.id + r->next, end - r->next,
+	if ((rc = rcn_missing(r, r->ids.v + r->next, end - r->next,
 	    &miss)) == 0 && miss.n > 0 &&
-	    (qi = rcn_locate(r, miss.id, miss.n)) == NULL)
+	    (qi = rcn_locate(r, miss.v, miss.n)) == NULL)
 		rc = RCN_QUEUE;
 	for (i = 0; rc == 0 && i < miss.n; i++) {
 		if (qi[i].state != QS_HELD) {
 			log_debug("%s: left the hold since the listing",
-			    miss.id[i]);
+			    miss.v[i]);
 			continue;
 		}
 		if (reads++ == max_reads) {
-			at = bsearch(&miss.id[i], r->ids.id, r->ids.n,
-			    sizeof(*r->ids.id), rcn_cmp);
-			end = at ? (size_t)(at - r->ids.id) : end;
+			at = bsearch(&miss.v[i], r->ids.v, r->ids.n,
+			    sizeof(*r->ids.v), strv_cmp);
+			end = at ? (size_t)(at - r->ids.v) : end;
 			break;
 		}
-		rc = rcn_held_one(r, miss.id[i]);
+		rc = rcn_held_one(r, miss.v[i]);
 	}
 	if (qi != NULL) {
 		qb_qinfo_free(qi, miss.n);
 		free(qi);
 	}
-	qb_idlist_free(&miss);
+	strv_free(&miss);
 	if (rc == 0)
 		r->next = end;
 	return rc;
@@ -693,7 +675,7 @@ rcn_held(struct rcn *r, size_t max_ids, size_t max_reads)
 			rc = rcn_held_runner(r, end, max_reads);
 	} else
 		for (; rc == 0 && r->next < end; r->next++)
-			rc = rcn_held_one(r, r->ids.id[r->next]);
+			rc = rcn_held_one(r, r->ids.v[r->next]);
 	if (rc < 0)
 		return rc;
 	return r->next < r->ids.n;
@@ -706,7 +688,7 @@ rcn_held(struct rcn *r, size_t max_ids, size_t max_reads)
 int
 rcn_drop_start(struct rcn *r)
 {
-	struct qb_idlist all = { NULL, 0, 0 };
+	struct strv all = { NULL, 0, 0 };
 	struct buf key = BUF_INIT;
 	struct rr_reply rep;
 	const char *av[4];
@@ -724,23 +706,22 @@ rcn_drop_start(struct rcn *r)
 		av[3] = "-1";
 		if (rcn_cmd(r, 4, av, &rep) < 0) {
 			buf_free(&key);
-			qb_idlist_free(&all);
+			strv_free(&all);
 			return -1;
 		}
 		for (i = 0; i < rep.nelem; i++)
 			if (rep.elems[i] && qid_valid(rep.elems[i]))
-				qb_idlist_add(&all, rep.elems[i]);
+				strv_add(&all, rep.elems[i]);
 		rr_reply_free(&rep);
 	}
 	buf_free(&key);
-	if (all.n > 1)
-		qsort(all.id, all.n, sizeof(*all.id), rcn_cmp);
+	strv_sort(&all);
 	for (i = 0; i < all.n; i++)
-		if ((i == 0 || strcmp(all.id[i], all.id[i - 1]) != 0) &&
-		    (r->ids.n == 0 || bsearch(&all.id[i], r->ids.id,
-		    r->ids.n, sizeof(*r->ids.id), rcn_cmp) == NULL))
-			qb_idlist_add(&r->cand, all.id[i]);
-	qb_idlist_free(&all);
+		if ((i == 0 || strcmp(all.v[i], all.v[i - 1]) != 0) &&
+		    (r->ids.n == 0 || bsearch(&all.v[i], r->ids.v,
+		    r->ids.n, sizeof(*r->ids.v), strv_cmp) == NULL))
+			strv_add(&r->cand, all.v[i]);
+	strv_free(&all);
 	r->cnext = 0;
 	return 0;
 }
@@ -855,10 +836,10 @@ rcn_keep(struct rcn *r, const char *qid, const struct rcn_rec *rec,
  * failed, RCN_QUEUE
  */
 static int
-rcn_gone(struct rcn *r, char *const *ids, size_t n, struct qb_idlist *gone,
+rcn_gone(struct rcn *r, char *const *ids, size_t n, struct strv *gone,
     struct rcn_rec **rec)
 {
-	struct qb_idlist first = { NULL, 0, 0 };
+	struct strv first = { NULL, 0, 0 };
 	struct qb_qinfo *qi;
 	struct rcn_rec *fr;
 	size_t	i;
@@ -868,24 +849,24 @@ rcn_gone(struct rcn *r, char *const *ids, size_t n, struct qb_idlist *gone,
 		return RCN_QUEUE;
 	for (i = 0; i < n; i++)
 		if (qi[i].state == QS_GONE)
-			qb_idlist_add(&first, ids[i]);
+			strv_add(&first, ids[i]);
 	qb_qinfo_free(qi, n);
 	free(qi);
 	fr = xcalloc(first.n ? first.n : 1, sizeof(*fr));
 	for (i = 0; rc == 0 && i < first.n; i++)
-		rc = rcn_rec_read(r, first.id[i], &fr[i]);
+		rc = rcn_rec_read(r, first.v[i], &fr[i]);
 	if (rc == 0 && first.n > 0 &&
-	    (qi = rcn_locate(r, first.id, first.n)) == NULL)
+	    (qi = rcn_locate(r, first.v, first.n)) == NULL)
 		rc = RCN_QUEUE;
 	*rec = xcalloc(first.n ? first.n : 1, sizeof(**rec));
 	for (i = 0; rc == 0 && i < first.n; i++)
 		if (qi[i].state == QS_GONE) {
 			(*rec)[gone->n] = fr[i];
 			memset(&fr[i], 0, sizeof(fr[i]));
-			qb_idlist_add(gone, first.id[i]);
+			strv_add(gone, first.v[i]);
 		} else
 			log_debug("%s: back in the queue at the second look",
-			    first.id[i]);
+			    first.v[i]);
 	if (rc == 0 && first.n > 0) {
 		qb_qinfo_free(qi, first.n);
 		free(qi);
@@ -893,7 +874,7 @@ rcn_gone(struct rcn *r, char *const *ids, size_t n, struct qb_idlist *gone,
 	for (i = 0; i < first.n; i++)
 		rcn_rec_free(&fr[i]);
 	free(fr);
-	qb_idlist_free(&first);
+	strv_free(&first);
 	return rc;
 }
 
@@ -904,7 +885,7 @@ rcn_gone(struct rcn *r, char *const *ids, size_t n, struct qb_idlist *gone,
 int
 rcn_drop(struct rcn *r, size_t max)
 {
-	struct qb_idlist gone = { NULL, 0, 0 };
+	struct strv gone = { NULL, 0, 0 };
 	struct rcn_rec *rec = NULL;
 	long long now = (long long)time(NULL);
 	size_t	i, n;
@@ -913,14 +894,14 @@ rcn_drop(struct rcn *r, size_t max)
 	n = r->cand.n - r->cnext > max ? max : r->cand.n - r->cnext;
 	if (n == 0)
 		return 0;
-	rc = rcn_gone(r, r->cand.id + r->cnext, n, &gone, &rec);
+	rc = rcn_gone(r, r->cand.v + r->cnext, n, &gone, &rec);
 	for (i = 0; rc == 0 && i < gone.n; i++)
-		if (!rcn_keep(r, gone.id[i], &rec[i], now))
-			rc = rcn_drop_one(r, gone.id[i], &rec[i]);
+		if (!rcn_keep(r, gone.v[i], &rec[i], now))
+			rc = rcn_drop_one(r, gone.v[i], &rec[i]);
 	for (i = 0; rec != NULL && i < gone.n; i++)
 		rcn_rec_free(&rec[i]);
 	free(rec);
-	qb_idlist_free(&gone);
+	strv_free(&gone);
 	if (rc < 0)
 		return rc;
 	r->cnext += n;
@@ -931,7 +912,7 @@ rcn_drop(struct rcn *r, size_t max)
 void
 rcn_free(struct rcn *r)
 {
-	qb_idlist_free(&r->ids);
-	qb_idlist_free(&r->cand);
+	strv_free(&r->ids);
+	strv_free(&r->cand);
 	memset(r, 0, sizeof(*r));
 }

@@ -37,9 +37,9 @@ struct rcn {
 	struct rcn_conf c;
 	long long held;			/* messages in the hold queue */
 	long long n[RCN_NACT];		/* messages per outcome */
-	struct qb_idlist ids;		/* the hold queue, sorted */
+	struct strv ids;		/* the hold queue, sorted */
 	size_t	next;			/* ids: the next to look at */
-	struct qb_idlist cand;		/* records without a held file */
+	struct strv cand;		/* records without a held file */
 	size_t	cnext;			/* cand: the next to look at */
 };
 

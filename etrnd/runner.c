@@ -780,8 +780,8 @@ runner_loop(struct runner *r)
 /* run_list - this host's records indexed for d: held ones, orphans,
  * released ones */
 static int
-run_list(struct runner *r, const char *d, struct qb_idlist *held,
-    struct qb_idlist *orphans, struct qb_idlist *released)
+run_list(struct runner *r, const char *d, struct strv *held,
+    struct strv *orphans, struct strv *released)
 {
 	struct buf key = BUF_INIT, member = BUF_INIT, msg = BUF_INIT;
 	struct rargs a = { NULL, NULL, 0, 0 };
@@ -803,11 +803,11 @@ run_list(struct runner *r, const char *d, struct qb_idlist *held,
 			log_warnx("domain=%s: bad member \"%.80s\" in the held "
 			    "index ignored", d, q ? q : "");
 		else if (strcmp(st, RSTATE_HELD) == 0)
-			qb_idlist_add(held, q);
+			strv_add(held, q);
 		else if (strcmp(st, RSTATE_RELEASED) == 0)
-			qb_idlist_add(released, q);
+			strv_add(released, q);
 		else if (*st == '\0')
-			qb_idlist_add(orphans, q);
+			strv_add(orphans, q);
 		else if (strcmp(st, "-") == 0)
 			log_warnx("%s: domain=%s: record is not a hash; ignored",
 			    q, d);
@@ -891,7 +891,7 @@ run_gone(struct runner *r, char *const *ids, size_t n, int track,
 /* run_mark - state=released for ids; those marked are added to out */
 static int
 run_mark(struct runner *r, const char *d, const char *client,
-    char *const *ids, size_t n, struct qb_idlist *out)
+    char *const *ids, size_t n, struct strv *out)
 {
 	struct buf rel = BUF_INIT, msg = BUF_INIT;
 	struct rargs a = { NULL, NULL, 0, 0 };
@@ -914,7 +914,7 @@ run_mark(struct runner *r, const char *d, const char *client,
 			continue;
 		log_debug("%s: released domain=%s client=%.100s",
 		    rep.elems[i], d, client);
-		qb_idlist_add(out, rep.elems[i]);
+		strv_add(out, rep.elems[i]);
 	}
 	rr_reply_free(&rep);
 	rargs_free(&a);
@@ -991,19 +991,19 @@ static int
 run_release(struct runner *r, const char *d, const char *client, char **ids,
     size_t n, size_t *released, int *failed)
 {
-	struct qb_idlist m = { NULL, 0, 0 };
+	struct strv m = { NULL, 0, 0 };
 	enum qb_status st;
 	size_t	i, k;
 	long	left = 0;
 	int	rc;
 
 	if ((rc = run_mark(r, d, client, ids, n, &m)) < 0 || m.n == 0) {
-		qb_idlist_free(&m);
+		strv_free(&m);
 		return rc;
 	}
 	k = m.n;
-	if ((st = r->qb->release(&r->qc, m.id, m.n)) != QB_OK &&
-	    (left = run_left_hold(r, m.id, m.n)) < 0) {
+	if ((st = r->qb->release(&r->qc, m.v, m.n)) != QB_OK &&
+	    (left = run_left_hold(r, m.v, m.n)) < 0) {
 		/* No evidence either way: the marks stay, so tracking
 		 * follows them and the retry releases what is on hold. */
 		log_warnx("flush domain=%s client=%.100s: release of %zu "
@@ -1020,20 +1020,20 @@ run_release(struct runner *r, const char *d, const char *client, char **ids,
 		if (k < m.n) {
 			for (i = k; i < m.n; i++)
 				log_warnx("%s: not released domain=%s: the "
-				    "release failed; stays held", m.id[i], d);
-			rc = run_unmark(r, m.id + k, m.n - k);
+				    "release failed; stays held", m.v[i], d);
+			rc = run_unmark(r, m.v + k, m.n - k);
 			*failed = 1;
 		}
 	}
 	*released += k;
-	qb_idlist_free(&m);
+	strv_free(&m);
 	return rc;
 }
 
 /* run_candidates - ask the queue: stale ones out, the rest to release */
 static int
-run_candidates(struct runner *r, const char *d, struct qb_idlist *held,
-    struct qb_idlist *stale, struct qb_idlist *rel)
+run_candidates(struct runner *r, const char *d, struct strv *held,
+    struct strv *stale, struct strv *rel)
 {
 	struct qb_qinfo *qi;
 	size_t	i;
@@ -1041,9 +1041,9 @@ run_candidates(struct runner *r, const char *d, struct qb_idlist *held,
 
 	if (held->n == 0)
 		return 0;
-	if ((qi = run_status(r, held->id, held->n, &st)) != NULL) {
+	if ((qi = run_status(r, held->v, held->n, &st)) != NULL) {
 		for (i = 0; i < held->n; i++)
-			qb_idlist_add(qi[i].state == QS_GONE ? stale : rel,
+			strv_add(qi[i].state == QS_GONE ? stale : rel,
 			    qi[i].id);
 		qb_qinfo_free(qi, held->n);
 		free(qi);
@@ -1063,29 +1063,29 @@ run_candidates(struct runner *r, const char *d, struct qb_idlist *held,
  * second postsuper -H of an "etrnctl release" is harmless.
  */
 static int
-run_again(struct runner *r, const char *d, struct qb_idlist *released,
-    struct qb_idlist *held)
+run_again(struct runner *r, const char *d, struct strv *released,
+    struct strv *held)
 {
-	struct qb_idlist on = { NULL, 0, 0 };
+	struct strv on = { NULL, 0, 0 };
 	struct qb_qinfo *qi;
 	size_t	i;
 	int	rc = 0;
 
 	if (released->n == 0 ||
-	    (qi = run_status(r, released->id, released->n, NULL)) == NULL)
+	    (qi = run_status(r, released->v, released->n, NULL)) == NULL)
 		return 0;
 	for (i = 0; i < released->n; i++)
 		if (qi[i].state == QS_HELD)
-			qb_idlist_add(&on, qi[i].id);
+			strv_add(&on, qi[i].id);
 	qb_qinfo_free(qi, released->n);
 	free(qi);
-	if (on.n > 0 && (rc = run_unmark(r, on.id, on.n)) == 0)
+	if (on.n > 0 && (rc = run_unmark(r, on.v, on.n)) == 0)
 		for (i = 0; i < on.n; i++) {
 			log_info("%s: marked released but still on hold, "
-			    "released again domain=%s", on.id[i], d);
-			qb_idlist_add(held, on.id[i]);
+			    "released again domain=%s", on.v[i], d);
+			strv_add(held, on.v[i]);
 		}
-	qb_idlist_free(&on);
+	strv_free(&on);
 	return rc;
 }
 
@@ -1187,7 +1187,7 @@ static int
 run_flush_domain_try(struct runner *r, const char *d, const char *client,
     int tries)
 {
-	struct qb_idlist held = { NULL, 0, 0 }, orphans = { NULL, 0, 0 },
+	struct strv held = { NULL, 0, 0 }, orphans = { NULL, 0, 0 },
 	    stale = { NULL, 0, 0 }, rel = { NULL, 0, 0 },
 	    released = { NULL, 0, 0 };
 	size_t	i, nrel = 0, nstale = 0;
@@ -1203,9 +1203,9 @@ run_flush_domain_try(struct runner *r, const char *d, const char *client,
 		 * the deadline) or reconcile removes records that stay stale.
 		 */
 		nstale = stale.n;
-		rc = run_gone(r, orphans.id, orphans.n, 0, d, NULL);
+		rc = run_gone(r, orphans.v, orphans.n, 0, d, NULL);
 		for (i = 0; rc == 0 && i < rel.n; i += RUN_BATCH)
-			rc = run_release(r, d, client, rel.id + i,
+			rc = run_release(r, d, client, rel.v + i,
 			    rel.n - i < RUN_BATCH ? rel.n - i : RUN_BATCH,
 			    &nrel, &failed);
 		if (rc == 0)
@@ -1216,11 +1216,11 @@ run_flush_domain_try(struct runner *r, const char *d, const char *client,
 		    "not_queued=%zu", d, client, nrel, nstale);
 	if (rc == 0 && (qs != 0 || failed))
 		run_reflush_later(d, client, tries);
-	qb_idlist_free(&held);
-	qb_idlist_free(&orphans);
-	qb_idlist_free(&stale);
-	qb_idlist_free(&rel);
-	qb_idlist_free(&released);
+	strv_free(&held);
+	strv_free(&orphans);
+	strv_free(&stale);
+	strv_free(&rel);
+	strv_free(&released);
 	return rc;
 }
 

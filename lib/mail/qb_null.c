@@ -67,7 +67,7 @@ null_requeue(const struct qb_conf *qc, char *const *ids, size_t n)
 
 /* null_list_held - nothing is held */
 static enum qb_status
-null_list_held(const struct qb_conf *qc, struct qb_idlist *out)
+null_list_held(const struct qb_conf *qc, struct strv *out)
 {
 	(void)qc;
 	(void)out;

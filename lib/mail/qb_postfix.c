@@ -331,7 +331,7 @@ pf_listing(const struct qb_conf *qc, struct pfq_list *l)
 
 /* pf_list_held - queue IDs in the hold queue */
 static enum qb_status
-pf_list_held(const struct qb_conf *qc, struct qb_idlist *out)
+pf_list_held(const struct qb_conf *qc, struct strv *out)
 {
 	struct pfq_list l = { NULL, 0, 0 };
 	enum qb_status st;
@@ -342,7 +342,7 @@ pf_list_held(const struct qb_conf *qc, struct qb_idlist *out)
 	for (i = 0; i < l.n; i++)
 		if (strcmp(l.v[i].queue_name, "hold") == 0 &&
 		    qid_valid(l.v[i].queue_id))
-			qb_idlist_add(out, l.v[i].queue_id);
+			strv_add(out, l.v[i].queue_id);
 	pfq_list_free(&l);
 	return QB_OK;
 }
@@ -684,7 +684,7 @@ pf_locate(const struct qb_conf *qc, struct qb_qinfo *info, size_t n)
 /* pf_held_since - hold queue files written at or after since */
 static enum qb_status
 pf_held_since(const struct qb_conf *qc, long long since,
-    struct qb_idlist *out)
+    struct strv *out)
 {
 	struct pf_mtimes mt = { NULL, 0, 0 };
 	enum qb_status st;
@@ -693,7 +693,7 @@ pf_held_since(const struct qb_conf *qc, long long since,
 	if ((st = pf_files(qc, 1u << PFQ_HOLD, &mt, NULL)) == QB_OK)
 		for (i = 0; i < mt.n; i++)
 			if ((long long)mt.v[i].mtime >= since)
-				qb_idlist_add(out, mt.v[i].id);
+				strv_add(out, mt.v[i].id);
 	free(mt.v);
 	return st;
 }

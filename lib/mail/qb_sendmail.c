@@ -389,7 +389,7 @@ sm_remove(const struct qb_conf *qc, char *const *ids, size_t n)
 
 /* sm_scan - hf files (written at or after since) into out */
 static enum qb_status
-sm_scan(const struct qb_conf *qc, long long since, struct qb_idlist *out)
+sm_scan(const struct qb_conf *qc, long long since, struct strv *out)
 {
 	struct buf dir = BUF_INIT;
 	struct dirent *e;
@@ -419,7 +419,7 @@ sm_scan(const struct qb_conf *qc, long long since, struct qb_idlist *out)
 			break;
 		}
 		if (S_ISREG(st.st_mode) && (long long)st.st_mtime >= since)
-			qb_idlist_add(out, e->d_name + 2);
+			strv_add(out, e->d_name + 2);
 	}
 	if ((err = errno) != 0)
 		log_warn("sendmail: cannot read %s%s%s", dir.s, e ? "/" : "",
@@ -431,7 +431,7 @@ sm_scan(const struct qb_conf *qc, long long since, struct qb_idlist *out)
 
 /* sm_list_held - every quarantined item */
 static enum qb_status
-sm_list_held(const struct qb_conf *qc, struct qb_idlist *out)
+sm_list_held(const struct qb_conf *qc, struct strv *out)
 {
 	return sm_scan(qc, -1, out);
 }
@@ -439,7 +439,7 @@ sm_list_held(const struct qb_conf *qc, struct qb_idlist *out)
 /* sm_held_since - quarantined items written at or after since */
 static enum qb_status
 sm_held_since(const struct qb_conf *qc, long long since,
-    struct qb_idlist *out)
+    struct strv *out)
 {
 	return sm_scan(qc, since, out);
 }

@@ -16,7 +16,6 @@
 #include "mail/qbackend.h"
 #include "util/log.h"
 #include "util/spawn.h"
-#include "util/xalloc.h"
 
 static const struct qb_backend *const qb_all[] = { &qb_postfix, &qb_sendmail,
 	&qb_null };
@@ -110,29 +109,6 @@ qb_env_free(struct qb_envelope *e)
 	buf_free(&e->rcpts);
 	buf_free(&e->envid);
 	memset(e, 0, sizeof(*e));
-}
-
-/* qb_idlist_add - append a copy */
-void
-qb_idlist_add(struct qb_idlist *l, const char *id)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->id = xreallocarray(l->id, l->cap, sizeof(char *));
-	}
-	l->id[l->n++] = xstrdup(id);
-}
-
-/* qb_idlist_free - release */
-void
-qb_idlist_free(struct qb_idlist *l)
-{
-	size_t	i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->id[i]);
-	free(l->id);
-	memset(l, 0, sizeof(*l));
 }
 
 /*

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "util/buf.h"
+#include "util/strv.h"
 
 /* The closed set of outcomes; replies.c maps them to protocol codes. */
 enum qb_status {
@@ -60,11 +61,6 @@ struct qb_envelope {
 	size_t	nrcpt;
 };
 
-struct qb_idlist {
-	char	**id;
-	size_t	n, cap;
-};
-
 struct qb_backend {
 	const char *name;
 	/* Move held messages back to the active queue and schedule them. */
@@ -75,7 +71,7 @@ struct qb_backend {
 	    size_t);
 	/* Queue IDs of every message in the hold queue. */
 	enum qb_status (*list_held)(const struct qb_conf *,
-	    struct qb_idlist *);
+	    struct strv *);
 	/* Headers or whole message of a queued message. */
 	enum qb_status (*read)(const struct qb_conf *, const char *,
 	    enum qb_read, struct buf *);
@@ -98,7 +94,7 @@ struct qb_backend {
 	/* Messages in the hold queue whose file was written at or after
 	 * since (time_t); NULL where the MTA cannot tell. */
 	enum qb_status (*held_since)(const struct qb_conf *, long long,
-	    struct qb_idlist *);
+	    struct strv *);
 	/* Submit a new message (a DSN): envelope sender ("" = <>), one
 	 * recipient, the message text. */
 	enum qb_status (*submit)(const struct qb_conf *, const char *,
@@ -119,8 +115,6 @@ enum qb_status qb_run(const char *const *, const char *, const char *,
 void	qb_env_rcpt(struct qb_envelope *, const char *, const char *,
 	    const char *);
 void	qb_env_free(struct qb_envelope *);
-void	qb_idlist_add(struct qb_idlist *, const char *);
-void	qb_idlist_free(struct qb_idlist *);
 
 extern const struct qb_backend qb_postfix;
 extern const struct qb_backend qb_sendmail;

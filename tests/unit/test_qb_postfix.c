@@ -339,7 +339,7 @@ test_status(void)
 		QS_PENDING, QS_GONE, QS_PENDING };
 	struct qb_qinfo qi[7];
 	struct qb_conf qc;
-	struct qb_idlist held = { NULL, 0, 0 };
+	struct strv held = { NULL, 0, 0 };
 	size_t	i;
 
 	if (mkdtemp(top) == NULL)
@@ -365,8 +365,8 @@ test_status(void)
 	    "recipients of DEFERFAIL");
 	qb_qinfo_free(qi, 7);
 	CHECK(qb_postfix.list_held(&qc, &held) == QB_OK && held.n == 1 &&
-	    strcmp(held.id[0], "HOLD1") == 0, "list_held");
-	qb_idlist_free(&held);
+	    strcmp(held.v[0], "HOLD1") == 0, "list_held");
+	strv_free(&held);
 
 	/* locate: the directories alone (DEFERNOFILE has no file: gone) */
 	want[3] = QS_GONE;
@@ -398,7 +398,7 @@ test_status(void)
 	    "unparsable listing: fail, not gone");
 	CHECK(qb_postfix.list_held(&qc, &held) == QB_FAIL && held.n == 0,
 	    "unparsable listing: list_held fails");
-	qb_idlist_free(&held);
+	strv_free(&held);
 	free(qc.queue_directory);
 	snprintf(sh, sizeof(sh), "rm -rf '%s'", top);
 	if (system(sh) != 0)
@@ -431,7 +431,7 @@ test_unreadable(void)
 	char	*ids[] = { "HOLD1", "DEFERFAIL", "GONE1" };
 	struct qb_qinfo qi[3];
 	struct qb_conf qc;
-	struct qb_idlist held = { NULL, 0, 0 };
+	struct strv held = { NULL, 0, 0 };
 	size_t	i;
 
 	if (fake_init(top, &qc) < 0) {
@@ -455,7 +455,7 @@ test_unreadable(void)
 	    "status: the deferred times cannot be read: fail");
 	CHECK(qb_postfix.held_since(&qc, 0, &held) == QB_OK && held.n == 1,
 	    "held_since: the hold queue alone is readable");
-	qb_idlist_free(&held);
+	strv_free(&held);
 	unlink(a);
 	CHECK(rename(b, a) == 0, "deferred/A/B back");
 	CHECK(qb_postfix.locate(&qc, qi, 3) == QB_OK &&

@@ -368,7 +368,7 @@ test_backend(void)
 	char	*bad[] = { (char *)"00001" };
 	char	*pend[] = { (char *)ID_PENDING };
 	struct qb_qinfo qi[4];
-	struct qb_idlist l = { NULL, 0, 0 };
+	struct strv l = { NULL, 0, 0 };
 	struct qb_conf qc;
 	struct buf b = BUF_INIT;
 	struct utimbuf ut;
@@ -425,13 +425,13 @@ test_backend(void)
 	CHECK_INT(qb->locate(&qc, qi, 1), QB_BAD, "short ID refused");
 
 	CHECK_INT(qb->list_held(&qc, &l), QB_OK, "list_held");
-	CHECK(l.n == 1 && strcmp(l.id[0], ID_HELD) == 0, "list_held: %zu IDs",
+	CHECK(l.n == 1 && strcmp(l.v[0], ID_HELD) == 0, "list_held: %zu IDs",
 	    l.n);
-	qb_idlist_free(&l);
+	strv_free(&l);
 	CHECK_INT(qb->held_since(&qc, (long long)now + 3600, &l), QB_OK,
 	    "held_since");
 	CHECK_INT(l.n, 0, "nothing written in the future");
-	qb_idlist_free(&l);
+	strv_free(&l);
 
 	CHECK_INT(qb->read(&qc, ID_HELD, QB_READ_HEADERS, &b), QB_OK, "read");
 	CHECK_STR(buf_terminate(&b), hdrs_want, "read: headers");
@@ -480,7 +480,7 @@ test_subdirs(void)
 	char	dir[] = "/tmp/test_smqueue.XXXXXX", cf[600], qd[600];
 	char	real[600], moved[600];
 	struct qb_qinfo qi[2];
-	struct qb_idlist l = { NULL, 0, 0 };
+	struct strv l = { NULL, 0, 0 };
 	struct qb_conf qc;
 
 	if (qb == NULL || mkdtemp(dir) == NULL)
@@ -512,13 +512,13 @@ test_subdirs(void)
 	CHECK_INT(qb->locate(&qc, qi, 2), QB_FAIL,
 	    "locate: no file, and its directory does not read: fail");
 	readdir_fail = 0;
-	qb_idlist_free(&l);
+	strv_free(&l);
 
 	CHECK(rename(real, moved) == 0, "qf.real/ moved away");
 	CHECK_INT(qb->locate(&qc, qi, 2), QB_FAIL,
 	    "locate: qf/ unreadable: fail, not gone");
 	CHECK_INT(qb->list_held(&qc, &l), QB_FAIL, "list_held: fail");
-	qb_idlist_free(&l);
+	strv_free(&l);
 	CHECK(mkdir(real, 0700) == 0, "an empty qf.real/");
 	CHECK_INT(qb->locate(&qc, qi, 2), QB_OK, "locate: empty qf/");
 	CHECK_INT(qi[0].state, QS_GONE, "readable and empty: gone");
@@ -527,7 +527,7 @@ test_subdirs(void)
 	CHECK_INT(qi[0].state, QS_HELD, "held again");
 	CHECK_INT(qb->list_held(&qc, &l), QB_OK, "list_held");
 	CHECK_INT(l.n, 1, "list_held: one");
-	qb_idlist_free(&l);
+	strv_free(&l);
 	qb_qinfo_free(qi, 2);
 	free(qc.queue_directory);
 	snprintf(cf, sizeof(cf), "rm -rf '%s'", dir);
