@@ -181,8 +181,11 @@ check_settings() {
 	((max > 100000)) && max=100000
 	SETTINGS=
 	R[unknown]=
+	# etrnd -t checks the hold key too: one of its own in WORK.
+	(umask 077 && head -c 32 /dev/urandom >"$WORK/probe.secret")
 	while IFS= read -r line; do
-		printf '%s\n' "$line" >"$WORK/probe.conf"
+		printf '%s\nhold_secret_file = %s\n' "$line" \
+		    "$WORK/probe.secret" >"$WORK/probe.conf"
 		if "$BUILD/etrnd/etrnd" -t -c "$WORK/probe.conf" \
 		    >/dev/null 2>&1; then
 			SETTINGS+=$line$'\n'
@@ -197,7 +200,7 @@ etrnd_max_commands = 1000
 etrnd_max_session_time = 600s
 etrnd_timeout = 300s
 EOF
-	rm -f "$WORK/probe.conf"
+	rm -f "$WORK/probe.conf" "$WORK/probe.secret"
 	case $SETTINGS in
 	*etrnd_max_clients*) ;;
 	*) die "$BUILD/etrnd/etrnd rejects etrnd_max_clients = $max" ;;
