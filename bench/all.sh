@@ -1,11 +1,11 @@
 #!/bin/bash
-# bench/all - run every benchmark one after another (run as root, Debian
-# 12): bench/milter, bench/flush, bench/expiry, bench/memory,
-# bench/connscale.  Prints each benchmark's report as it finishes and, at
-# the end, a summary table of the main figures and ratios taken from those
-# reports.  Each benchmark starts and stops its own sandbox on its own
-# ports (milter 4625, flush 5525, expiry 8525, memory 7525, connscale
-# 6525), so they never overlap.
+# bench/all.sh - run every benchmark one after another (run as root,
+# Debian 12): bench/milter.sh, bench/flush.sh, bench/expiry.sh,
+# bench/memory.sh, bench/connscale.sh.  Prints each benchmark's report
+# as it finishes and, at the end, a summary table of the main figures and
+# ratios taken from those reports.  Each benchmark starts and stops its
+# own sandbox on its own ports (milter 4625, flush 5525, expiry 8525,
+# memory 7525, connscale 6525), so they never overlap.
 #
 # Environment:
 #   BENCH_ONLY            the benchmarks to run, in order (default
@@ -17,10 +17,12 @@
 #   BENCH_MILTER_MESSAGES, BENCH_FLUSH_MESSAGES, BENCH_EXPIRY_MESSAGES,
 #   BENCH_MEMORY_MESSAGES the number of messages of each (default: the
 #                         benchmark's own: 2,000, 10,000, 10,000, 100,000)
-#   BENCH_RUNS            runs of bench/milter and bench/flush (5)
-#   BENCH_CONNECTIONS     concurrent ETRN connections of bench/flush (1000)
-#   BENCH_CONNSCALE_CONNECTIONS  connections of bench/connscale (10000)
-#   BENCH_AFTER           flush|expiry after bench/memory's intake (flush)
+#   BENCH_RUNS            runs of bench/milter.sh and bench/flush.sh (5)
+#   BENCH_CONNECTIONS     concurrent ETRN connections of bench/flush.sh
+#                         (1000)
+#   BENCH_CONNSCALE_CONNECTIONS  connections of bench/connscale.sh (10000)
+#   BENCH_AFTER           flush|expiry after bench/memory.sh's intake
+#                         (flush)
 #   OPENETRN_BUILDDIR     the build (top of the tree by default)
 # Other BENCH_* settings (BENCH_SESSIONS, BENCH_SIZE, BENCH_KEEP) reach
 # every benchmark.  With the defaults it takes 35 to 45 minutes on 2 CPUs.
@@ -28,7 +30,7 @@
 # Exit 0 when every benchmark ran, 1 if any failed.
 set -eu -o pipefail
 
-PROG=bench/all
+PROG=bench/all.sh
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 ONLY=${BENCH_ONLY:-milter flush expiry memory connscale}
 WORK=
@@ -91,16 +93,16 @@ run_one() {
 	if [ "$b" = connscale ] && [ -n "$CONNSCALE" ]; then
 		env+=("BENCH_CONNECTIONS=$CONNSCALE")
 	fi
-	note "running bench/$b${N[$b]:+ with $((N[$b])) messages}"
+	note "running bench/$b.sh${N[$b]:+ with $((N[$b])) messages}"
 	t0=$SECONDS
-	env "${env[@]}" "$TOP/bench/$b" >"$WORK/$b.out" || rc=$?
+	env "${env[@]}" "$TOP/bench/$b.sh" >"$WORK/$b.out" || rc=$?
 	SECS[$b]=$((SECONDS - t0))
 	STATUS[$b]=$rc
 	OUT[$b]=$WORK/$b.out
-	echo "==== bench/$b (exit $rc, ${SECS[$b]} s) ===="
+	echo "==== bench/$b.sh (exit $rc, ${SECS[$b]} s) ===="
 	cat "$WORK/$b.out"
 	echo
-	note "bench/$b done (exit $rc, ${SECS[$b]} s)"
+	note "bench/$b.sh done (exit $rc, ${SECS[$b]} s)"
 }
 
 # Print field $3 (1 = first) after the label $2 at the start of a line of
@@ -271,7 +273,7 @@ main() {
 		milter | flush | expiry | memory | connscale) ;;
 		*) die "unknown benchmark \"$b\" in BENCH_ONLY" ;;
 		esac
-		[ -x "$TOP/bench/$b" ] || die "no $TOP/bench/$b"
+		[ -x "$TOP/bench/$b.sh" ] || die "no $TOP/bench/$b.sh"
 	done
 	set_sizes
 	for b in milter flush expiry memory; do
@@ -304,7 +306,7 @@ main() {
 		summary
 	} | tee "$out"
 	for b in $ONLY; do
-		[ "$(awk -v b="$b" '$1 == "====" && $2 == "bench/" b {
+		[ "$(awk -v b="$b" '$1 == "====" && $2 == "bench/" b ".sh" {
 		    sub(/,.*/, "", $4); print $4 }' "$out")" = 0 ] || failed=1
 	done
 	note "output written to $out"

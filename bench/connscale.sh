@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/connscale - connection scale of etrnd's ETRN listener (run as
+# bench/connscale.sh - connection scale of etrnd's ETRN listener (run as
 # root, Debian 12).
 #
 # Starts one sandbox (contrib/sandbox: SB_ETRND=1, etrn-milter, verbose
@@ -66,7 +66,7 @@
 # Exit 0 when the benchmark ran (targets met or not), 1 on errors.
 set -eu -o pipefail
 
-PROG=bench/connscale
+PROG=bench/connscale.sh
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 SANDBOX=$TOP/contrib/sandbox
 BUILD=${OPENETRN_BUILDDIR:-$TOP}

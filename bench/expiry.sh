@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/expiry - expiry benchmark: etrnd returning held mail at its
+# bench/expiry.sh - expiry benchmark: etrnd returning held mail at its
 # deadline against Postfix bouncing expired deferred mail (run as root,
 # Debian 12).
 #
@@ -59,7 +59,7 @@
 # longer on a busy machine (etrnd's sweeps are CPU-bound).  Exit 0 when the benchmark ran, 1 on errors.
 set -eu -o pipefail
 
-PROG=bench/expiry
+PROG=bench/expiry.sh
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 SANDBOX=$TOP/contrib/sandbox
 BUILD=${OPENETRN_BUILDDIR:-$TOP}

@@ -50,7 +50,7 @@
 # benchmark ran (target met or not), 1 on errors.
 set -eu -o pipefail
 
-PROG=bench/flush
+PROG=bench/flush.sh
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 SANDBOX=$TOP/contrib/sandbox
 BUILD=${OPENETRN_BUILDDIR:-$TOP}

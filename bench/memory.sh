@@ -38,7 +38,7 @@
 # errors.
 set -eu -o pipefail
 
-PROG=bench/memory
+PROG=bench/memory.sh
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 SANDBOX=$TOP/contrib/sandbox
 BUILD=${OPENETRN_BUILDDIR:-$TOP}

@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/milter - milter throughput benchmark (run as root, Debian 12).
+# bench/milter.sh - milter throughput benchmark (run as root, Debian 12).
 #
 # Starts three sandboxes (contrib/sandbox) side by side - no milter,
 # noop-milter, etrn-milter - and sends mail with smtp-source to each,
@@ -25,7 +25,7 @@
 # (targets missed or not), 1 on errors.
 set -eu -o pipefail
 
-PROG=bench/milter
+PROG=bench/milter.sh
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 SANDBOX=$TOP/contrib/sandbox
 BUILD=${OPENETRN_BUILDDIR:-$TOP}
