@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""cpu.py MASTER RUNNER REDIS SINK - print the CPU seconds used so far by:
+the machine (busy time of /proc/stat), Postfix (the master, its reaped
+children, its live children), showq (live children of the master),
+etrnd's runner with its reaped commands (postqueue, postcat, sendmail
+with postdrop, postsuper), redis-server, the smtp-sink SINK.
+"""
+import os, sys
+hz = os.sysconf("SC_CLK_TCK")
+master, runner, redis, sink = sys.argv[1:5]
+
+def stat(pid):
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    comm = s[s.index("(") + 1:s.rindex(")")]
+    f = s[s.rindex(")") + 2:].split()
+    # f[0] is field 3 (state): ppid f[1], utime..cstime f[11..14]
+    return comm, f[1], int(f[11]) + int(f[12]), int(f[13]) + int(f[14])
+
+with open("/proc/stat") as f:
+    c = [int(x) for x in f.readline().split()[1:]]
+machine = c[0] + c[1] + c[2] + c[5] + c[6] + c[7]
+postfix = showq = 0
+m = stat(master)
+if m:
+    postfix = m[2] + m[3]
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    st = stat(pid)
+    if st and st[1] == master:
+        postfix += st[2]
+        if st[0] == "showq":
+            showq += st[2]
+r = stat(runner)
+d = stat(redis)
+k = stat(sink)
+print(" ".join("%.2f" % (x / hz) for x in (
+    machine, postfix, showq, r[2] + r[3] if r else 0, d[2] if d else 0,
+    k[2] if k else 0)))
