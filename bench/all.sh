@@ -31,29 +31,10 @@
 set -eu -o pipefail
 
 PROG=bench/all.sh
-TOP=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 ONLY=${BENCH_ONLY:-milter flush expiry memory connscale}
-WORK=
 declare -A OUT=() STATUS=() SECS=() N=()
-
-# Print an error and exit 1.
-die() {
-	echo "$PROG: $*" >&2
-	exit 1
-}
-
-# Print a progress line to stderr.
-note() {
-	echo "$PROG: $(date +%T) $*" >&2
-}
-
-# EXIT trap: remove the work directory.
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	[ -n "$WORK" ] && [ -d "$WORK" ] && rm -rf "$WORK"
-	exit "$rc"
-}
 
 # Set the sizes: BENCH_QUICK's, then the per-benchmark variables.
 set_sizes() {
@@ -137,10 +118,8 @@ srow() {
 summary() {
 	local b
 	echo "==== summary ===="
-	echo "openetrn benchmarks, $(date '+%Y-%m-%d %H:%M:%S %Z'), host" \
-	    "$(hostname), $(nproc) CPUs, load $(cut -d' ' -f1-3 \
-	    /proc/loadavg) at the end, tree $(git -C "$TOP" describe \
-	    --always --dirty 2>/dev/null || echo unknown)"
+	echo "openetrn benchmarks, $(date '+%Y-%m-%d %H:%M:%S %Z'),"\
+	    "$(versions load-end)"
 	srow bench figure value note
 	for b in $ONLY; do
 		if [ "${STATUS[$b]:-x}" != 0 ]; then
@@ -266,8 +245,8 @@ summary_connscale() {
 
 # Main program.
 main() {
-	[ "$(id -u)" = 0 ] || die "must run as root"
 	local b
+	need_root
 	for b in $ONLY; do
 		case $b in
 		milter | flush | expiry | memory | connscale) ;;
@@ -288,10 +267,7 @@ main() {
 	*) die "BENCH_CONNSCALE_CONNECTIONS must be a positive integer," \
 	    "not \"$CONNSCALE\"" ;;
 	esac
-	trap cleanup EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-	WORK=$(mktemp -d /tmp/openetrn-all.XXXX)
+	make_work all
 	mkdir -p "$TOP/bench/results"
 	local out failed=0
 	out=$TOP/bench/results/all-$(date +%Y%m%d-%H%M%S).txt

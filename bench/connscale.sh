@@ -65,11 +65,11 @@
 # bench/results/connscale-YYYYmmdd-HHMMSS.txt.  Takes under a minute.
 # Exit 0 when the benchmark ran (targets met or not), 1 on errors.
 set -eu -o pipefail
+set -eu -o pipefail
 
 PROG=bench/connscale.sh
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-SANDBOX=$TOP/contrib/sandbox
-BUILD=${OPENETRN_BUILDDIR:-$TOP}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 CONNECTIONS=${BENCH_CONNECTIONS:-10000}
 WINDOW=${BENCH_WINDOW:-100}
 SOURCES=${BENCH_SOURCES:-0}
@@ -82,96 +82,16 @@ SAMPLE=0.05		# seconds between two VmRSS samples
 T_RATE=5000		# target: connections/s, at least
 T_PEAK=64		# target: listener peak VmRSS, MiB, under
 T_BACK=2		# target: VmRSS after - before, MiB, at most
-PATH=$PATH:/usr/sbin:/sbin
-PY=$(command -v /usr/bin/python3 python3 2>/dev/null | head -n 1)
-WORK=
-SBDIR=
-SAMPLER_PID=
 RUNNER_STOPPED=
-declare -A R=() C=()	# results; the client's key=value output
+declare -A C=()		# the client's key=value output
 
-# Print an error and exit 1 (the EXIT trap stops the sandbox).
-die() {
-	echo "$PROG: $*" >&2
-	exit 1
-}
-
-# Print a progress line to stderr.
-note() {
-	echo "$PROG: $(date +%T) $*" >&2
-}
-
-# Stop the VmRSS sampler, if it runs.
-stop_sampler() {
-	if [ -n "$SAMPLER_PID" ]; then
-		kill -TERM "$SAMPLER_PID" 2>/dev/null || true
-		wait "$SAMPLER_PID" 2>/dev/null || true
-		SAMPLER_PID=
-	fi
-}
-
-# Let etrnd's queue runner go on, if this script stopped it.
-continue_runner() {
+# Let etrnd's queue runner go on, if this script stopped it (also called
+# by cleanup).
+on_exit() {
 	if [ -n "$RUNNER_STOPPED" ]; then
 		kill -CONT "$RUNNER_STOPPED" 2>/dev/null || true
 		RUNNER_STOPPED=
 	fi
-}
-
-# EXIT trap: stop the sampler and the sandbox, remove the work directory.
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_sampler
-	continue_runner
-	if [ -n "$SBDIR" ]; then
-		if [ "$rc" != 0 ] && [ -s "$SBDIR/log/etrnd.log" ]; then
-			echo "---- last lines of $SBDIR/log/etrnd.log ----" >&2
-			tail -n 15 "$SBDIR/log/etrnd.log" >&2
-		fi
-		"$SANDBOX" stop "$SBDIR" >/dev/null 2>&1 ||
-		    note "could not stop sandbox $SBDIR"
-	fi
-	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-		if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" != 0 ]; then
-			note "work directory kept in $WORK"
-		else
-			rm -rf "$WORK"
-		fi
-	fi
-	exit "$rc"
-}
-
-# Fail unless $1 is a positive integer (named $2); "0" too if $3 is set.
-check_number() {
-	[ -n "${3:-}" ] && [ "$1" = 0 ] && return 0
-	case $1 in
-	'' | *[!0-9]* | 0*) die "$2 must be a positive integer, not \"$1\"" ;;
-	esac
-}
-
-# Write the VmRSS sampler into $WORK: sample.py PID INTERVAL OUT appends
-# "epoch_time vmrss_kib" of PID to OUT every INTERVAL s until SIGTERM.
-write_helpers() {
-	cat >"$WORK/sample.py" <<'EOF'
-import signal, sys, time
-pid, interval, out = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-with open(out, "w", buffering=1) as f:
-    nxt = time.time()
-    while True:
-        try:
-            with open("/proc/%s/status" % pid) as st:
-                for line in st:
-                    if line.startswith("VmRSS:"):
-                        f.write("%.3f %s\n" % (time.time(),
-                                               line.split()[1]))
-                        break
-        except OSError:
-            pass
-        nxt += interval
-        time.sleep(max(0.0, nxt - time.time()))
-EOF
 }
 
 # Set SETTINGS to the etrnd settings of the bench that this etrnd knows
@@ -226,44 +146,6 @@ raise_nofile() {
 	    "$CONNECTIONS connections"
 }
 
-# Start the sandbox; on a busy port (exit 75) try the next bases.
-start_sandbox() {
-	local base=$BASE rc
-	for _ in 1 2 3 4 5; do
-		SBDIR=$WORK/sb
-		note "starting the sandbox on port base $base"
-		rc=0
-		(unset SMTP_PORT SINK_PORT REINJECT_PORT CUSTOMER_PORT \
-		    ETRND_PORT POLICY_PORT DSN_PORT REDIS_PORT
-		SB_PORT_BASE=$base SB_ETRND=1 SB_MILTER=etrn \
-		    SB_MILTER_VERBOSE=no OPENETRN_BUILDDIR=$BUILD \
-		    SB_EXTRA_CONF=$SETTINGS "$SANDBOX" start "$SBDIR") \
-		    >"$WORK/start.log" 2>&1 || rc=$?
-		[ "$rc" = 0 ] && break
-		if [ "$rc" != 75 ]; then
-			cat "$WORK/start.log" >&2
-			die "the sandbox did not start"
-		fi
-		note "a port is busy: $(tail -n 1 "$WORK/start.log")"
-		SBDIR=
-		base=$((base + 10))
-	done
-	[ -n "$SBDIR" ] || die "no free port base from $BASE on"
-	# shellcheck disable=SC1091
-	. "$SBDIR/env"
-}
-
-# Print the PID of etrnd's listener (the etrnd child of the etrnd parent).
-listener_pid() {
-	ps -o pid=,comm= --ppid "$ETRND_PID" |
-	    awk '$2 == "etrnd" { print $1; exit }'
-}
-
-# Print the VmRSS (or field $2: VmHWM, ...) of process $1, KiB.
-vmrss() {
-	awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status"
-}
-
 # Print the number of open descriptors of process $1.
 nfds() {
 	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l
@@ -280,50 +162,25 @@ nofile_of() {
 	awk '/^Max open files/ { print $4, $5 }' "/proc/$1/limits"
 }
 
-# Print ZCARD of key $1.
-zcard() {
-	redis-cli -s "$REDIS_SOCK" ZCARD "$1"
-}
-
-# Wait up to $1 seconds until "$2..." succeeds; fail otherwise.
-wait_until() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.2
-	done
-}
-
-# Succeed if $1 messages are held and indexed for dialup.test.
-held_and_indexed() {
-	[ "$(find "$PF_SPOOL/hold" -type f | wc -l)" = "$1" ] &&
-	    [ "$(zcard etrn:held:dialup.test)" = "$1" ]
-}
-
 # Hold HELD messages for dialup.test; the first ETRN then starts a flush.
 hold_mail() {
+	local SESSIONS=5 SIZE=1024
 	note "holding $HELD messages for dialup.test"
-	smtp-source -s 5 -m "$HELD" -l 1024 -f sender@example.org \
-	    -t rcpt@dialup.test "127.0.0.1:$SMTP_PORT" \
-	    >"$WORK/smtp-source.log" 2>&1 || {
-		cat "$WORK/smtp-source.log" >&2
-		die "smtp-source failed"
-	}
+	source_mail "$HELD" rcpt@dialup.test
 	wait_until 60 held_and_indexed "$HELD" ||
 	    die "$HELD messages not held and indexed for dialup.test"
-	redis-cli -s "$REDIS_SOCK" DEL etrn:flushing:dialup.test >/dev/null
+	rcli DEL etrn:flushing:dialup.test >/dev/null
 }
 
 # Run the client with the sampler around it; the results go to R and C.
 run_client() {
 	local lpid=$1 k v c0 r0 t peak at_open samples interval
-	R[rss_before]=$(vmrss "$lpid")
-	R[hwm_before]=$(vmrss "$lpid" VmHWM)
+	R[rss_before]=$(vm "$lpid")
+	R[hwm_before]=$(vm "$lpid" VmHWM)
 	R[fds_before]=$(nfds "$lpid")
 	c0=$(cpu_s "$lpid")
 	r0=$(cpu_s "$REDIS_PID")
-	"$PY" "$WORK/sample.py" "$lpid" "$SAMPLE" "$WORK/rss.series" &
+	"$PY" "$BENCH/rss-series.py" "$lpid" "$SAMPLE" "$WORK/rss.series" &
 	SAMPLER_PID=$!
 	if [ "$RUNNER" = stop ]; then
 		kill -STOP "$ETRND_PID" || die "cannot stop etrnd's runner"
@@ -339,7 +196,7 @@ run_client() {
 		cat "$WORK/client.err" >&2
 		die "bench/connclient failed"
 	}
-	continue_runner
+	on_exit
 	R[cpu_listener]=$(awk -v a="$c0" -v b="$(cpu_s "$lpid")" \
 	    'BEGIN { printf "%.2f", b - a }')
 	R[cpu_redis]=$(awk -v a="$r0" -v b="$(cpu_s "$REDIS_PID")" \
@@ -347,8 +204,8 @@ run_client() {
 	R[cpu_client]=$(awk '{ printf "%.2f", $2 + $3 }' "$WORK/client.time")
 	note "client done; $SETTLE s for the listener to settle"
 	sleep "$SETTLE"
-	R[rss_after]=$(vmrss "$lpid")
-	R[hwm_after]=$(vmrss "$lpid" VmHWM)
+	R[rss_after]=$(vm "$lpid")
+	R[hwm_after]=$(vm "$lpid" VmHWM)
 	R[fds_after]=$(nfds "$lpid")
 	stop_sampler
 	while IFS='=' read -r k v; do
@@ -365,21 +222,27 @@ run_client() {
 	R[rss_peak]=$peak R[rss_at_open]=$at_open R[samples]=$samples
 	R[interval]=$interval
 }
-
-# Print $1 / $2 rounded, or "-" when $2 is 0 or empty.
-per_s() {
-	case $2 in '' | - | 0 | 0.000) echo -; return ;; esac
-	awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'
-}
-
 # Print KiB $1 in MiB (1 decimal).
 mib() {
 	awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'
 }
 
-# Print a target line: label, figure, target text, ratio, verdict.
+# Print $1 / $2.
+ratio_of() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.9f", a / b }'
+}
+
+# Print a target line: label $1, figure $2, target "$3 $4", ratio $5 of
+# the figure to the target (PASS when it meets "$3 1"); with $6 set but
+# not 1, MISS anyway.
 target() {
-	printf '%-46s %9s   %-10s ratio %6s  %s\n' "$1" "$2" "$3" "$4" "$5"
+	local v=MISS
+	if [ "$2" != - ] && [ "${6:-1}" = 1 ] &&
+	    awk -v r="$5" -v op="$3" 'BEGIN { if (op == ">=") ok = r >= 1
+	    else if (op == "<") ok = r < 1; else ok = r <= 1; exit !ok }'; then
+		v=PASS
+	fi
+	printf '%-46s %9s   %-10s ratio %6.2f  %s\n' "$1" "$2" "$3 $4" "$5" "$v"
 }
 
 # Print the counts of the client's keys $1CODE ("CODE=n, ..."); with
@@ -399,7 +262,7 @@ client_counts() {
 
 # Print the report.
 report() {
-	local n=$CONNECTIONS ok=1 rate crate drate v d
+	local n=$CONNECTIONS ok=1 rate crate drate d
 	[ "${C[open_at_dialogue]:-0}" = "$n" ] &&
 	    [ "${C[completed]:-0}" = "$n" ] || ok=0
 	rate=$(per_s "${C[completed]:-0}" "${C[total_s]:-0}")
@@ -407,10 +270,7 @@ report() {
 	drate=$(per_s "${C[completed]:-0}" "${C[dialogue_s]:-0}")
 	echo "openetrn connection-scale benchmark," \
 	    "$(date '+%Y-%m-%d %H:%M:%S %Z')"
-	echo "host $(hostname), $(nproc) CPUs, load $(cut -d' ' -f1-3 \
-	    /proc/loadavg), redis $(redis-server --version |
-	    sed 's/.*v=\([^ ]*\).*/\1/'), tree $(git -C "$TOP" describe \
-	    --always --dirty 2>/dev/null || echo unknown)"
+	versions load redis
 	echo "$n connections to etrnd's ETRN listener (bench/connclient," \
 	    "epoll); each: 220, EHLO x, ETRN dialup.test, QUIT;"
 	echo "all held open after their greeting until the last is greeted," \
@@ -466,36 +326,15 @@ report() {
 	    "ETRN afterwards" "${R[etrn_after]}"
 	echo
 	echo "targets (one run):"
-	v=PASS
-	[ "$rate" != - ] && [ "$ok" = 1 ] &&
-	    awk -v r="$rate" -v t="$T_RATE" 'BEGIN { exit !(r >= t) }' ||
-	    v=MISS
-	target "(a) completed dialogues/s, whole run" "$rate" \
-	    ">= $T_RATE" "$(awk -v r="${rate/-/0}" -v t="$T_RATE" \
-	    'BEGIN { printf "%.2f", r / t }')" "$v"
-	v=PASS
-	[ "$crate" != - ] && [ "$ok" = 1 ] &&
-	    awk -v r="$crate" -v t="$T_RATE" 'BEGIN { exit !(r >= t) }' ||
-	    v=MISS
-	target "(a) connections/s, connect phase" "$crate" \
-	    ">= $T_RATE" "$(awk -v r="${crate/-/0}" -v t="$T_RATE" \
-	    'BEGIN { printf "%.2f", r / t }')" "$v"
-	v=PASS
-	awk -v p="${R[rss_peak]}" -v t="$T_PEAK" \
-	    'BEGIN { exit !(p < t * 1024) }' || v=MISS
-	target "(b) listener peak VmRSS, MiB" "$(mib "${R[rss_peak]}")" \
-	    "< $T_PEAK" "$(awk -v p="${R[rss_peak]}" -v t="$T_PEAK" \
-	    'BEGIN { printf "%.2f", p / 1024 / t }')" "$v"
-	v=PASS
+	target "(a) completed dialogues/s, whole run" "$rate" ">=" "$T_RATE" \
+	    "$(ratio_of "${rate/-/0}" "$T_RATE")" "$ok"
+	target "(a) connections/s, connect phase" "$crate" ">=" "$T_RATE" \
+	    "$(ratio_of "${crate/-/0}" "$T_RATE")" "$ok"
+	target "(b) listener peak VmRSS, MiB" "$(mib "${R[rss_peak]}")" "<" \
+	    "$T_PEAK" "$(ratio_of "${R[rss_peak]}" $((T_PEAK * 1024)))"
 	d=$((R[rss_after] - R[rss_before]))
-	awk -v a="${R[rss_after]}" -v b="${R[rss_before]}" -v t="$T_BACK" \
-	    'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t * 1024) }' ||
-	    v=MISS
-	target "(c) listener VmRSS after - before, MiB" \
-	    "$(mib "$d")" "<= $T_BACK" \
-	    "$(awk -v a="${R[rss_after]}" -v b="${R[rss_before]}" \
-	    -v t="$T_BACK" 'BEGIN { d = a - b; if (d < 0) d = -d
-	    printf "%.2f", d / 1024 / t }')" "$v"
+	target "(c) listener VmRSS after - before, MiB" "$(mib "$d")" "<=" \
+	    "$T_BACK" "$(ratio_of "${d#-}" $((T_BACK * 1024)))"
 	[ "$ok" = 1 ] || echo "(a) is a MISS: not every connection was open" \
 	    "at once and completed (open at once ${C[open_at_dialogue]:-0}," \
 	    "completed ${C[completed]:-0} of $n)"
@@ -504,11 +343,9 @@ report() {
 
 # Main program.
 main() {
-	[ "$(id -u)" = 0 ] || die "must run as root"
-	local t lpid
-	for t in smtp-source postfix redis-cli redis-server; do
-		command -v "$t" >/dev/null 2>&1 || die "$t not found"
-	done
+	local lpid
+	need_root
+	need_tools smtp-source postfix redis-cli redis-server
 	[ -n "$PY" ] || die "python3 not found"
 	check_number "$CONNECTIONS" BENCH_CONNECTIONS
 	check_number "$WINDOW" BENCH_WINDOW
@@ -521,19 +358,11 @@ main() {
 	stop | run) ;;
 	*) die "BENCH_RUNNER must be stop or run, not \"$RUNNER\"" ;;
 	esac
-	for t in etrn-milter etrnd/etrnd bench/connclient; do
-		[ -x "$BUILD/$t" ] ||
-		    die "no $BUILD/$t: build first (OPENETRN_BUILDDIR)"
-	done
+	need_built etrn-milter etrnd/etrnd bench/connclient
 	raise_nofile
-	trap cleanup EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-	WORK=$(mktemp -d /tmp/openetrn-connscale.XXXX)
-	chmod 755 "$WORK"
-	write_helpers
+	make_work connscale
 	check_settings
-	start_sandbox
+	start_sandbox SB_EXTRA_CONF="$SETTINGS"
 	lpid=$(listener_pid)
 	[ -n "$lpid" ] || die "no etrnd listener (child of $ETRND_PID)"
 	R[nofile]=$(nofile_of "$lpid")
@@ -545,18 +374,13 @@ main() {
 	run_client "$lpid"
 	R[same_listener]=no
 	[ "$(listener_pid)" = "$lpid" ] && R[same_listener]=yes
-	R[etrn_after]=$("$PY" "$TOP/tests/lib/etrn.py" "$ETRND_PORT" \
-	    dialup.test) || true
+	R[etrn_after]=$(etrn "$ETRND_PORT" dialup.test)
 	R[refused]=$(grep -c 'refused: too many' "$SBDIR/log/etrnd.log" ||
 	    true)
 	R[paused]=$(grep -c 'pausing the listener' "$SBDIR/log/etrnd.log" ||
 	    true)
 
-	mkdir -p "$TOP/bench/results"
-	local out
-	out=$TOP/bench/results/connscale-$(date +%Y%m%d-%H%M%S).txt
-	report | tee "$out"
-	note "report written to $out"
+	save_report connscale
 }
 
 main "$@"

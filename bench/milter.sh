@@ -26,53 +26,14 @@
 set -eu -o pipefail
 
 PROG=bench/milter.sh
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-SANDBOX=$TOP/contrib/sandbox
-BUILD=${OPENETRN_BUILDDIR:-$TOP}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 MESSAGES=${BENCH_MESSAGES:-2000}
 SESSIONS=${BENCH_SESSIONS:-10}
 SIZE=${BENCH_SIZE:-1024}
 RUNS=${BENCH_RUNS:-5}
 BASE=${SB_PORT_BASE:-4625}
-PATH=$PATH:/usr/sbin:/sbin
-WORK=
-declare -A SBDIR=() RESULT=()
-
-# Print an error and exit 1 (the EXIT trap stops the sandboxes).
-die() {
-	echo "$PROG: $*" >&2
-	exit 1
-}
-
-# Print a progress line to stderr.
-note() {
-	echo "$PROG: $*" >&2
-}
-
-# EXIT trap: stop every sandbox started, remove the work directory.
-cleanup() {
-	local rc=$? k
-	trap - EXIT INT TERM
-	for k in "${!SBDIR[@]}"; do
-		"$SANDBOX" stop "${SBDIR[$k]}" >/dev/null 2>&1 ||
-		    note "could not stop sandbox ${SBDIR[$k]}"
-	done
-	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-		if [ "${BENCH_KEEP:-0}" = 1 ]; then
-			note "sandboxes kept in $WORK"
-		else
-			rm -rf "$WORK"
-		fi
-	fi
-	exit "$rc"
-}
-
-# Fail unless $1 is a positive integer (named $2).
-check_number() {
-	case $1 in
-	'' | *[!0-9]* | 0) die "$2 must be a positive integer, not \"$1\"" ;;
-	esac
-}
+declare -A SB_OF=() RESULT=()	# sandbox by kind; results by case
 
 # Print the path of a noop-milter binary, compiling one if not built.
 find_noop_milter() {
@@ -91,28 +52,17 @@ find_noop_milter() {
 }
 
 # Start sandbox KIND ($1: none|noop|etrn) on port base $2, builddir $3.
-start_sandbox() {
+milter_sandbox() {
 	local dir=$WORK/$1
 	note "starting sandbox $1 on port base $2"
+	SANDBOXES="$SANDBOXES $dir"
+	SB_OF[$1]=$dir
 	if ! SB_MILTER=$1 SB_PORT_BASE=$2 OPENETRN_BUILDDIR=$3 \
 	    SB_MILTER_VERBOSE=${BENCH_VERBOSE:-no} \
 	    "$SANDBOX" start "$dir" >"$WORK/start-$1.log" 2>&1; then
 		cat "$WORK/start-$1.log" >&2
-		SBDIR[$1]=$dir
 		die "sandbox $1 did not start"
 	fi
-	SBDIR[$1]=$dir
-}
-
-# Load the env file of sandbox $1 into this shell.
-load_sandbox() {
-	# shellcheck disable=SC1091
-	. "${SBDIR[$1]}/env"
-}
-
-# Print the number of files below directory $1.
-count_files() {
-	find "$1" -type f | wc -l
 }
 
 # Wait until directory $1 holds $2 files, at most $3 seconds; print the time.
@@ -136,44 +86,29 @@ rate() {
 	awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", n / (b - a) }'
 }
 
-# Print the number of messages in hold according to postqueue -j.
-hold_count() {
-	postqueue -c "$PF_CONF" -j | grep -c '"queue_name": *"hold"' || true
-}
-
 # Print redis's keys (sandbox loaded), sorted.
 redis_keys() {
-	redis-cli -s "$REDIS_SOCK" --scan | sort
-}
-
-# Send the benchmark mail: smtp-source with $1 messages to $2.
-source_mail() {
-	smtp-source -s "$SESSIONS" -m "$1" -l "$SIZE" \
-	    -f sender@example.org -t "$2" "127.0.0.1:$SMTP_PORT" \
-	    >"$WORK/smtp-source.log" 2>&1 || {
-		cat "$WORK/smtp-source.log" >&2
-		return 1
-	}
+	rcli --scan | sort
 }
 
 # Run case $1 (a|b|c|d) once with $2 messages; unless $3 is "warm-up",
 # append "accepted/end-to-end" to RESULT[$1].
 run_case() {
-	local c=$1 count=$2 kind rcpt=rcpt@example.com t0 t1 t2 acc e2e=- n
+	local c=$1 count=$2 kind rcpt=rcpt@example.com t0 t2 acc e2e=- n
 	case $c in
 	a) kind=none ;;
 	b) kind=noop ;;
 	c) kind=etrn ;;
 	d) kind=etrn rcpt=rcpt@dialup.test ;;
 	esac
-	load_sandbox "$kind"
+	# shellcheck disable=SC1091
+	. "${SB_OF[$kind]}/env"
 	find "$SINK_DIR_INTERNET" "$SINK_DIR_CUSTOMER" -type f -delete
 	local keys_before=$WORK/keys.before
 	[ "$c" = d ] && redis_keys >"$keys_before"
-	t0=$EPOCHREALTIME
-	source_mail "$count" "$rcpt" || die "case ($c): smtp-source failed"
-	t1=$EPOCHREALTIME
-	acc=$(rate "$count" "$t0" "$t1")
+	source_mail "$count" "$rcpt"
+	t0=$SOURCE_T0
+	acc=$(rate "$count" "$t0" "$SOURCE_T1")
 	if [ "$c" != d ]; then
 		t2=$(wait_files "$SINK_DIR_INTERNET" "$count" \
 		    $((60 + count / 20))) ||
@@ -183,10 +118,10 @@ run_case() {
 	else
 		# Quarantine happens at end of message: all should be there.
 		wait_files "$PF_SPOOL/hold" "$count" 30 >/dev/null || true
-		n=$(hold_count)
+		n=$(queue_count hold)
 		[ "$n" = "$count" ] ||
 		    die "case (d): $n messages in hold, expected $count"
-		[ "$(count_files "$SINK_DIR_CUSTOMER")" = 0 ] ||
+		files_are "$SINK_DIR_CUSTOMER" 0 ||
 		    die "case (d): mail for dialup.test was delivered"
 		postsuper -c "$PF_CONF" -d ALL hold >/dev/null 2>&1 ||
 		    die "case (d): postsuper -d ALL hold failed"
@@ -203,21 +138,15 @@ run_case() {
 }
 
 # Print the median of the accepted ($2=1) or e2e ($2=2) figures of case $1.
-median() {
+case_median() {
 	local v
 	for v in ${RESULT[$1]:-}; do
 		if [ "$2" = 1 ]; then echo "${v%/*}"; else echo "${v#*/}"; fi
-	done | grep -v '^-$' | sort -n | awk '
-		{ x[NR] = $1 }
-		END {
-			if (NR == 0) { print "-"; exit }
-			if (NR % 2) print x[(NR + 1) / 2];
-			else printf "%.1f\n", (x[NR / 2] + x[NR / 2 + 1]) / 2
-		}'
+	done | grep -v '^-$' | median_of 1
 }
 
 # Print "ratio verdict" for $1 / $2 against target $3.
-ratio() {
+target_ratio() {
 	awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN {
 		if (a == "-" || b == "-" || b == 0) { print "n/a n/a"; exit }
 		r = a / b
@@ -227,13 +156,9 @@ ratio() {
 
 # Print the report.
 report() {
-	local c label
+	local c label r v
 	echo "openetrn milter benchmark, $(date '+%Y-%m-%d %H:%M:%S %Z')"
-	echo "host $(hostname), $(nproc) CPUs, Postfix" \
-	    "$(postconf -d -h mail_version 2>/dev/null)," \
-	    "redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')," \
-	    "tree $(git -C "$TOP" describe --always --dirty 2>/dev/null ||
-	    echo unknown)"
+	versions postfix redis
 	echo "smtp-source -m $MESSAGES -s $SESSIONS -l $SIZE;" \
 	    "median of $RUNS runs; milter on a unix socket;" \
 	    "etrn-milter verbose=${BENCH_VERBOSE:-no}"
@@ -246,18 +171,17 @@ report() {
 		c) label="(c) etrn-milter, not dial-up" ;;
 		d) label="(d) etrn-milter, held (dial-up)" ;;
 		esac
-		printf '%-34s %18s %18s\n' "$label" "$(median $c 1)" \
-		    "$(median $c 2)"
+		printf '%-34s %18s %18s\n' "$label" "$(case_median $c 1)" \
+		    "$(case_median $c 2)"
 	done
 	echo
-	local r v
-	r=$(ratio "$(median c 1)" "$(median b 1)" 0.95)
+	r=$(target_ratio "$(case_median c 1)" "$(case_median b 1)" 0.95)
 	printf '%-34s %8s   target >= 0.95  %s\n' "(c)/(b) accepted" \
 	    "${r% *}" "${r#* }"
-	r=$(ratio "$(median d 1)" "$(median a 1)" 0.70)
+	r=$(target_ratio "$(case_median d 1)" "$(case_median a 1)" 0.70)
 	printf '%-34s %8s   target >= 0.70  %s\n' "(d)/(a) accepted" \
 	    "${r% *}" "${r#* }"
-	r=$(ratio "$(median c 2)" "$(median b 2)" 0)
+	r=$(target_ratio "$(case_median c 2)" "$(case_median b 2)" 0)
 	printf '%-34s %8s   (information)\n' "(c)/(b) end-to-end" "${r% *}"
 	echo
 	echo "all runs (accepted/end-to-end):"
@@ -271,23 +195,15 @@ report() {
 
 # Main program.
 main() {
-	[ "$(id -u)" = 0 ] || die "must run as root"
-	local t
-	for t in smtp-source postqueue postsuper postconf redis-cli; do
-		command -v "$t" >/dev/null 2>&1 || die "$t not found"
-	done
+	local noop_build cases="a b c d" c i n order
+	need_root
+	need_tools smtp-source postqueue postsuper postconf redis-cli
 	check_number "$MESSAGES" BENCH_MESSAGES
 	check_number "$SESSIONS" BENCH_SESSIONS
 	check_number "$SIZE" BENCH_SIZE
 	check_number "$RUNS" BENCH_RUNS
 	check_number "$BASE" SB_PORT_BASE
-	trap cleanup EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-	WORK=$(mktemp -d /tmp/openetrn-bench.XXXX)
-	chmod 755 "$WORK"
-
-	local noop_build cases="a b c d"
+	make_work bench
 	noop_build=$(find_noop_milter)
 	ETRN_MISSING=
 	if [ ! -x "$BUILD/etrn-milter" ]; then
@@ -295,28 +211,21 @@ main() {
 		note "$ETRN_MISSING"
 		cases="a b"
 	fi
-	start_sandbox none "$BASE" "$BUILD"
-	start_sandbox noop $((BASE + 10)) "$noop_build"
-	[ -z "$ETRN_MISSING" ] && start_sandbox etrn $((BASE + 20)) "$BUILD"
-	local c
+	milter_sandbox none "$BASE" "$BUILD"
+	milter_sandbox noop $((BASE + 10)) "$noop_build"
+	[ -z "$ETRN_MISSING" ] && milter_sandbox etrn $((BASE + 20)) "$BUILD"
 	for c in $cases; do
 		run_case "$c" $((SESSIONS * 3)) warm-up
 	done
 	# Rotate the order of the cases from run to run.
-	local -a order
 	read -r -a order <<<"$cases"
-	local i n=${#order[@]}
+	n=${#order[@]}
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		for ((i = 0; i < n; i++)); do
 			run_case "${order[(i + RUN - 1) % n]}" "$MESSAGES"
 		done
 	done
-
-	mkdir -p "$TOP/bench/results"
-	local out
-	out=$TOP/bench/results/milter-$(date +%Y%m%d-%H%M%S).txt
-	report | tee "$out"
-	note "report written to $out"
+	save_report milter
 }
 
 main "$@"
