@@ -163,12 +163,10 @@ nofile_of() {
 }
 
 # Hold HELD messages for dialup.test; the first ETRN then starts a flush.
-hold_mail() {
+hold_some() {
 	local SESSIONS=5 SIZE=1024
 	note "holding $HELD messages for dialup.test"
-	source_mail "$HELD" rcpt@dialup.test
-	wait_until 60 held_and_indexed "$HELD" ||
-	    die "$HELD messages not held and indexed for dialup.test"
+	hold_mail holding "$HELD" 60
 	rcli DEL etrn:flushing:dialup.test >/dev/null
 }
 
@@ -369,7 +367,7 @@ main() {
 	[ "${R[nofile]%% *}" = unlimited ] ||
 	    [ "${R[nofile]%% *}" -ge $((CONNECTIONS + 64)) ] ||
 	    note "etrnd's listener has a descriptor limit of ${R[nofile]}"
-	hold_mail
+	hold_some
 	sleep 1
 	run_client "$lpid"
 	R[same_listener]=no

@@ -120,13 +120,8 @@ bench_etrnd() {
 	R[rss_base]=$(etrnd_rss)
 	note "(1) etrnd: holding $n messages for dialup.test"
 	find "$SINK_DIR_INTERNET" -type f -delete
-	source_mail "$n" rcpt@dialup.test
+	hold_mail "(1)" "$n" $((60 + n / 100)) "etrn:expiry:$HOST"
 	R[accept_etrnd]=$ACCEPTED
-	wait_until $((60 + n / 100)) held_and_indexed "$n" \
-	    "etrn:expiry:$HOST" ||
-	    die "(1): $(count_files "$PF_SPOOL/hold") in hold," \
-	    "$(zcard etrn:held:dialup.test) indexed," \
-	    "$(zcard "etrn:expiry:$HOST") in etrn:expiry:$HOST, expected $n"
 	[ "$(queue_count hold)" = "$n" ] ||
 	    die "(1): postqueue -j does not list $n held messages"
 	got=$(rcli ZRANGEBYSCORE "etrn:expiry:$HOST" \
@@ -215,13 +210,8 @@ bench_postfix() {
 	local n=$MESSAGES t0 timeout cpu0 f l c ts=$WORK/maillog-ts-postfix
 	note "(2) Postfix: deferring $n messages for defer.test"
 	find "$SINK_DIR_INTERNET" -type f -delete
-	source_mail "$n" rcpt@defer.test
+	defer_mail "(2)" "$n" rcpt@defer.test
 	R[accept_postfix]=$ACCEPTED
-	wait_until $((60 + n / 50)) all_deferred "$n" ||
-	    die "(2): $(count_files "$PF_SPOOL/deferred") deferred," \
-	    "expected $n; see $PF_LOG"
-	[ "$(queue_count deferred)" = "$n" ] ||
-	    die "(2): postqueue -j does not list $n deferred messages"
 	find "$PF_SPOOL/deferred" -type f -printf '%f\n' >"$WORK/originals"
 	note "(2) $n deferred; maximal_queue_lifetime = bounce_queue_lifetime" \
 	    "= 1s, reload"

@@ -89,11 +89,8 @@ bench_etrnd() {
 	local ts=$WORK/etrnd-ts.log
 	note "run $RUN (1) etrnd: holding $n messages for dialup.test"
 	find "$SINK_DIR_CUSTOMER" -type f -delete
-	source_mail "$n" rcpt@dialup.test
+	hold_mail "(1)" "$n" $((60 + n / 100))
 	put accept_etrnd "$ACCEPTED"
-	wait_until $((60 + n / 100)) held_and_indexed "$n" ||
-	    die "(1): $(count_files "$PF_SPOOL/hold") in hold," \
-	    "$(zcard etrn:held:dialup.test) indexed, expected $n"
 	[ "$(queue_count hold)" = "$n" ] ||
 	    die "(1): postqueue -j does not list $n held messages"
 	files_are "$SINK_DIR_CUSTOMER" 0 ||
@@ -160,13 +157,8 @@ bench_postfix() {
 	note "run $RUN (2) Postfix fast flush: deferring $n messages for" \
 	    "flush.test"
 	find "$SINK_DIR_CUSTOMER" -type f -delete
-	source_mail "$n" rcpt@flush.test
+	defer_mail "(2)" "$n" rcpt@flush.test
 	put accept_postfix "$ACCEPTED"
-	wait_until $((60 + n / 50)) all_deferred "$n" ||
-	    die "(2): $(count_files "$PF_SPOOL/deferred") deferred," \
-	    "expected $n; see $PF_LOG"
-	[ "$(queue_count deferred)" = "$n" ] ||
-	    die "(2): postqueue -j does not list $n deferred messages"
 	ids=$(sort -u "$PF_SPOOL/flush/flush_test" 2>/dev/null | wc -l)
 	[ "$ids" = "$n" ] ||
 	    die "(2): the fast flush log of flush.test lists $ids, not $n"
@@ -212,9 +204,7 @@ bench_storm() {
 	local c=$CONNECTIONS lpid out ts=$WORK/etrnd-ts.log
 	note "(4) $c concurrent ETRN connections to etrnd"
 	find "$SINK_DIR_CUSTOMER" -type f -delete
-	source_mail "$STORM_HELD" rcpt@dialup.test
-	wait_until 30 held_and_indexed "$STORM_HELD" ||
-	    die "(4): $STORM_HELD messages not held"
+	hold_mail "(4)" "$STORM_HELD" 30
 	# As in (1): the first ETRN of the storm starts a flush (253), the
 	# others find it started (250).
 	rcli DEL etrn:flushing:dialup.test >/dev/null

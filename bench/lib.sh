@@ -192,6 +192,32 @@ source_mail() {
 	    'BEGIN { printf "%.0f", n / (b - a) }')
 }
 
+# Send $2 messages for dialup.test (source_mail) and wait up to $3
+# seconds until they are in the hold queue, in etrn:held:dialup.test and
+# in the sorted sets $4...; die with prefix $1 ("(1)") otherwise.
+hold_mail() {
+	local tag=$1 n=$2 secs=$3 k
+	shift 3
+	source_mail "$n" rcpt@dialup.test
+	wait_until "$secs" held_and_indexed "$n" "$@" ||
+	    die "$tag: $(count_files "$PF_SPOOL/hold") in hold," \
+	    "$(zcard etrn:held:dialup.test) indexed$(for k; do
+		printf ', %s in %s' "$(zcard "$k")" "$k"; done), expected $n"
+}
+
+# Send $2 messages to $3 (source_mail) and wait until they are all in the
+# deferred queue and listed there by postqueue -j; die with prefix $1
+# otherwise.
+defer_mail() {
+	local tag=$1 n=$2
+	source_mail "$n" "$3"
+	wait_until $((60 + n / 50)) all_deferred "$n" ||
+	    die "$tag: $(count_files "$PF_SPOOL/deferred") deferred," \
+	    "expected $n; see $PF_LOG"
+	[ "$(queue_count deferred)" = "$n" ] ||
+	    die "$tag: postqueue -j does not list $n deferred messages"
+}
+
 # Send ETRN $2 to port $1 (tests/lib/etrn.py); print the reply.
 etrn() {
 	"$PY" "$TOP/tests/lib/etrn.py" "$1" "$2" || true
