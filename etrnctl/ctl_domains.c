@@ -38,7 +38,7 @@
 #include "etrnctl/ctl.h"
 #include "mail/rkeys.h"
 #include "util/log.h"
-#include "util/xalloc.h"
+#include "util/rargs.h"
 
 /* KEYS: domains hash; ARGV: entry, then field/value pairs.  0: exists. */
 static struct rscript add_script = {
@@ -183,7 +183,7 @@ dom_change(struct ctl *c, int add, int argc, char **argv)
 	struct buf entry = BUF_INIT, k[2];
 	struct strv kv = { NULL, 0, 0 };
 	struct rr_reply r;
-	const char **av;
+	struct rargs a = RARGS_INIT;
 	size_t	i;
 	int	rc = CTL_ERR, bad;
 
@@ -194,14 +194,11 @@ dom_change(struct ctl *c, int add, int argc, char **argv)
 		goto out;
 	rkey_domains(&k[0]);
 	rkey_domain(&k[1], entry.s);
-	av = xcalloc(kv.n + 3, sizeof(char *));
-	av[0] = k[0].s;
-	av[1] = k[1].s;
-	av[2] = entry.s;
+	rargs_strs(&a, k[0].s, k[1].s, entry.s, NULL);
 	for (i = 0; i < kv.n; i++)
-		av[i + 3] = kv.v[i];
-	if (ctl_script(c, add ? &add_script : &set_script, 2, (int)kv.n + 3,
-	    av, &r) == 0) {
+		rargs_str(&a, kv.v[i]);
+	if (ctl_script(c, add ? &add_script : &set_script, 2, a.n, a.v,
+	    &r) == 0) {
 		if (r.type == RRT_INT && r.integer == 1) {
 			dom_result(c, entry.s, add ? "added" : "updated", -1);
 			rc = CTL_OK;
@@ -213,7 +210,7 @@ dom_change(struct ctl *c, int add, int argc, char **argv)
 			    "etrnctl domains add)", entry.s);
 		rr_reply_free(&r);
 	}
-	free(av);
+	rargs_free(&a);
 out:
 	strv_free(&kv);
 	buf_free(&entry);

@@ -68,8 +68,8 @@
 #include "etrnctl/ctl.h"
 #include "mail/etrnauth.h"
 #include "mail/flushreq.h"
-#include "mail/holdtag.h"
 #include "mail/qbackend.h"
+#include "mail/qid.h"
 #include "mail/rkeys.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -600,7 +600,7 @@ flush_below(struct ctl *c, const char *d, int sub, struct strv *doms)
 			rc = -1;
 		}
 		for (i = 0; rc == 0 && i < r.nelem; i++)
-			if (r.elems[i] != NULL && etrn_below(d, r.elems[i]))
+			if (r.elems[i] != NULL && etrnauth_below(d, r.elems[i]))
 				strv_add(doms, r.elems[i]);
 		rr_reply_free(&r);
 	}
@@ -640,7 +640,7 @@ cmd_flush(struct ctl *c, int argc, char **argv)
 	f.now = c->now;
 	f.force = 1;
 	flushreq_args(&a, &f);
-	if (ctl_script(c, &flushreq_script, FLUSHREQ_KEYS, a.argc, a.av,
+	if (ctl_script(c, &flushreq_script, FLUSHREQ_KEYS, a.args.n, a.args.v,
 	    &r) == 0) {
 		if (flushreq_result(&r, &n, &busy, &id) < 0)
 			log_err("flush: unexpected reply from Redis");

@@ -34,8 +34,7 @@
 
 #include "etrnctl/ctl.h"
 #include "util/log.h"
-
-#define CTL_MAXARGS	16
+#include "util/rargs.h"
 
 struct ctl_cmd {
 	const char *name;
@@ -113,16 +112,19 @@ ctl_redis_error(struct ctl *c, const struct rr_reply *r)
 int
 ctl_redis(struct ctl *c, struct rr_reply *r, const char *cmd, ...)
 {
-	const char *av[CTL_MAXARGS];
+	struct rargs a = RARGS_INIT;
+	const char *s;
 	va_list	ap;
-	int	n = 0;
+	int	rc;
 
-	av[n++] = cmd;
+	rargs_str(&a, cmd);
 	va_start(ap, cmd);
-	while (n < CTL_MAXARGS && (av[n] = va_arg(ap, const char *)) != NULL)
-		n++;
+	while ((s = va_arg(ap, const char *)) != NULL)
+		rargs_str(&a, s);
 	va_end(ap);
-	if (rpool_command(c->redis, n, av, NULL, r) == 0)
+	rc = rpool_command(c->redis, a.n, a.v, a.l, r);
+	rargs_free(&a);
+	if (rc == 0)
 		return 0;
 	ctl_redis_error(c, r);
 	rr_reply_free(r);

@@ -2,9 +2,10 @@
  * NAME
  *	dsnsend - hand a DSN to the MTA through a service that holds it
  * SUMMARY
- *	dsn_submit(&runner, rcpt, text, len, qid, sizeof(qid), &err);
- *	dsn_find_held(&runner, since, message_id, qid, sizeof(qid));
- *	dsn_release(&runner, ids, n, out); dsn_release_one(&runner, qid);
+ *	dsnsend_submit(&runner, rcpt, text, len, qid, sizeof(qid), &err);
+ *	dsnsend_find_held(&runner, since, message_id, qid, sizeof(qid));
+ *	dsnsend_release(&runner, ids, n, out);
+ *	dsnsend_release_one(&runner, qid);
  * DESCRIPTION
  *	With dsn_server set, a DSN is submitted by SMTP (null sender, one
  *	recipient) to an smtpd of the MTA that puts every message it
@@ -13,7 +14,7 @@
  *	the ID is recorded does the queue runner release the DSN.  So a DSN
  *	the MTA took while etrnd could not record it (killed, Redis down)
  *	is still on hold, unseen by anyone, when etrnd goes on: it looks for
- *	it (dsn_find_held: the hold queue files from the null sender
+ *	it (dsnsend_find_held: the hold queue files from the null sender
  *	written since the attempt began, by their Message-ID, which is
  *	derived from the hold token with the secret key, dsn.c) and
  *	releases that one instead of sending another.  Release is
@@ -36,13 +37,13 @@
  *	envelope sender; the Message-ID cannot be guessed without the
  *	secret key.
  * DIAGNOSTICS
- *	dsn_submit: 0 accepted (qid may be empty if the reply named none),
- *	1 refused for good (5xx, or an address SMTP cannot carry), -1
- *	try again; the reason in err (with 0: how the DSN was downgraded,
- *	or nothing).  dsn_find_held: 1 found, 0 not, -1
+ *	dsnsend_submit: 0 accepted (qid may be empty if the reply named
+ *	none), 1 refused for good (5xx, or an address SMTP cannot carry),
+ *	-1 try again; the reason in err (with 0: how the DSN was
+ *	downgraded, or nothing).  dsnsend_find_held: 1 found, 0 not, -1
  *	the queue could not be read (also when a held file's headers could
- *	not be read while it is still there).  dsn_release: which DSNs are
- *	out of the hold queue, -1 when the queue cannot be asked.
+ *	not be read while it is still there).  dsnsend_release: which DSNs
+ *	are out of the hold queue, -1 when the queue cannot be asked.
  */
 #include "config.h"
 
@@ -54,17 +55,17 @@
 
 #include "etrnd/runner.h"
 #include "mail/dsn.h"
-#include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "util/log.h"
 #include "util/smtpc.h"
 
 /*
- * dsn_fit - the DSN text made fit for server s (dsn_downgrade into alt),
- * text, len and need updated; the extension s lacks, NULL if it fits
+ * dsnsend_fit - the DSN text made fit for server s (dsn_downgrade into
+ * alt), text, len and need updated; the extension s lacks, NULL if it fits
  */
 static const char *
-dsn_fit(const struct smtpc *s, const char **text, size_t *len, int *need,
-    struct buf *alt)
+dsnsend_fit(const struct smtpc *s, const char **text, size_t *len,
+    int *need, struct buf *alt)
 {
 	if (!((*need & DSN_8BITMIME) && !s->eightbit) &&
 	    !((*need & DSN_GLOBAL) && !s->smtputf8))
@@ -78,9 +79,9 @@ dsn_fit(const struct smtpc *s, const char **text, size_t *len, int *need,
 	return s->eightbit ? "SMTPUTF8" : "8BITMIME";
 }
 
-/* dsn_submit - one DSN to dsn_server (see DESCRIPTION) */
+/* dsnsend_submit - one DSN to dsn_server (see DESCRIPTION) */
 int
-dsn_submit(struct runner *r, const char *rcpt, const char *text, size_t len,
+dsnsend_submit(struct runner *r, const char *rcpt, const char *text, size_t len,
     char *qid, size_t qidsize, struct buf *err)
 {
 	struct smtpc s;
@@ -108,7 +109,7 @@ dsn_submit(struct runner *r, const char *rcpt, const char *text, size_t len,
 	if (utf8 && !s.smtputf8) {
 		buf_cat(err, "DSN server does not offer SMTPUTF8");
 		rc = 1;
-	} else if ((down = dsn_fit(&s, &text, &len, &need, &alt)) != NULL &&
+	} else if ((down = dsnsend_fit(&s, &text, &len, &need, &alt)) != NULL &&
 	    (need & DSN_8BITMIME) && !s.eightbit) {
 		buf_cat(err, "the DSN cannot be made 7-bit");
 		rc = 1;
@@ -118,7 +119,7 @@ dsn_submit(struct runner *r, const char *rcpt, const char *text, size_t len,
 	    smtpc_cmd(&s, 2, "RCPT TO:<%s>", rcpt) == 0 &&
 	    smtpc_cmd(&s, 3, "DATA") == 0 && smtpc_data(&s, text, len) == 0 &&
 	    smtpc_cmd(&s, 2, NULL) == 0) {
-		if (smtpc_queued_as(&s, qid, qidsize) == NULL ||
+		if (qid_queued_as(s.last.s, qid, qidsize) == NULL ||
 		    !qid_valid(qid))
 			*qid = '\0';
 		(void)smtpc_cmd(&s, 2, "QUIT");
@@ -133,9 +134,9 @@ dsn_submit(struct runner *r, const char *rcpt, const char *text, size_t len,
 	return rc;
 }
 
-/* dsn_message_id_is - is the header block's Message-ID value want */
+/* dsnsend_message_id_is - is the header block's Message-ID value want */
 static int
-dsn_message_id_is(const char *hdrs, const char *want)
+dsnsend_message_id_is(const char *hdrs, const char *want)
 {
 	const char *p, *v, *e;
 	size_t	n = strlen(want);
@@ -158,12 +159,12 @@ dsn_message_id_is(const char *hdrs, const char *want)
 }
 
 /*
- * dsn_null_sender - is the queued message's envelope sender null: only
+ * dsnsend_null_sender - is the queued message's envelope sender null: only
  * such a file can be a DSN of ours (anyone may submit a message with a
  * chosen Message-ID to the holding service); 0 when unknown
  */
 static int
-dsn_null_sender(struct runner *r, const char *qid)
+dsnsend_null_sender(struct runner *r, const char *qid)
 {
 	struct qb_envelope env;
 	int	null;
@@ -180,14 +181,14 @@ dsn_null_sender(struct runner *r, const char *qid)
 	return null;
 }
 
-/* dsn_gone - the queue says the file of qid is gone */
+/* dsnsend_gone - the queue says the file of qid is gone */
 static int
-dsn_gone(struct runner *r, char *qid)
+dsnsend_gone(struct runner *r, char *qid)
 {
 	struct qb_qinfo *qi;
 	int	gone;
 
-	if ((qi = run_status(r, &qid, 1, NULL)) == NULL)
+	if ((qi = runner_status(r, &qid, 1, NULL)) == NULL)
 		return 0;
 	gone = qi[0].state == QS_GONE;
 	qb_qinfo_free(qi, 1);
@@ -195,9 +196,9 @@ dsn_gone(struct runner *r, char *qid)
 	return gone;
 }
 
-/* dsn_find_held - a held DSN with this Message-ID written since */
+/* dsnsend_find_held - a held DSN with this Message-ID written since */
 int
-dsn_find_held(struct runner *r, long long since, const char *msgid,
+dsnsend_find_held(struct runner *r, long long since, const char *msgid,
     char *qid, size_t qidsize)
 {
 	struct strv ids = { NULL, 0, 0 };
@@ -208,7 +209,7 @@ dsn_find_held(struct runner *r, long long since, const char *msgid,
 	*qid = '\0';
 	if (r->qb->held_since == NULL)
 		return 0;
-	if (run_qb(r->qb->held_since(&r->qc, since, &ids), "hold queue") !=
+	if (runner_qb(r->qb->held_since(&r->qc, since, &ids), "hold queue") !=
 	    QB_OK) {
 		strv_free(&ids);
 		return -1;
@@ -219,12 +220,12 @@ dsn_find_held(struct runner *r, long long since, const char *msgid,
 		    QB_OK) {
 			/* Gone meanwhile: not a held DSN.  Still there, or
 			 * not known: it may be ours, so no answer now. */
-			found = dsn_gone(r, ids.v[i]) ? 0 : -1;
+			found = dsnsend_gone(r, ids.v[i]) ? 0 : -1;
 			continue;
 		}
-		if (dsn_message_id_is(buf_terminate(&hdrs), msgid) &&
+		if (dsnsend_message_id_is(buf_terminate(&hdrs), msgid) &&
 		    strlen(ids.v[i]) < qidsize &&
-		    dsn_null_sender(r, ids.v[i])) {
+		    dsnsend_null_sender(r, ids.v[i])) {
 			snprintf(qid, qidsize, "%s", ids.v[i]);
 			found = 1;
 		}
@@ -235,13 +236,13 @@ dsn_find_held(struct runner *r, long long since, const char *msgid,
 }
 
 /*
- * dsn_release - held DSNs out of the hold queue (requeued, or released
+ * dsnsend_release - held DSNs out of the hold queue (requeued, or released
  * where the backend cannot requeue); out[i] = 1 for each that is out
  * (or was out already: released before etrnd stopped), 0 for one still
  * held.  -1 when the queue cannot be asked.
  */
 int
-dsn_release(struct runner *r, char *const *ids, size_t n, int *out)
+dsnsend_release(struct runner *r, char *const *ids, size_t n, int *out)
 {
 	struct qb_qinfo *qi;
 	enum qb_status st;
@@ -249,10 +250,10 @@ dsn_release(struct runner *r, char *const *ids, size_t n, int *out)
 
 	if (n == 0)
 		return 0;
-	(void)run_qb(r->qb->requeue ? r->qb->requeue(&r->qc, ids, n) :
+	(void)runner_qb(r->qb->requeue ? r->qb->requeue(&r->qc, ids, n) :
 	    r->qb->release(&r->qc, ids, n), "DSN release");
 	/* Whatever the command said: the queue tells what is out. */
-	if ((qi = run_status(r, ids, n, &st)) == NULL)
+	if ((qi = runner_status(r, ids, n, &st)) == NULL)
 		return -1;
 	for (i = 0; i < n; i++)
 		out[i] = qi[i].state != QS_HELD;
@@ -261,13 +262,13 @@ dsn_release(struct runner *r, char *const *ids, size_t n, int *out)
 	return 0;
 }
 
-/* dsn_release_one - one held DSN out of the hold queue: 0, or -1 */
+/* dsnsend_release_one - one held DSN out of the hold queue: 0, or -1 */
 int
-dsn_release_one(struct runner *r, const char *qid)
+dsnsend_release_one(struct runner *r, const char *qid)
 {
 	char	*ids[1];
 	int	out = 0;
 
 	ids[0] = (char *)(uintptr_t)qid;
-	return dsn_release(r, ids, 1, &out) == 0 && out ? 0 : -1;
+	return dsnsend_release(r, ids, 1, &out) == 0 && out ? 0 : -1;
 }

@@ -88,7 +88,7 @@ etrn_request(struct session *ss, const struct etrn_auth *a)
 	f.force = 0;
 	flushreq_args(&fa, &f);
 	rc = ra_script(l->redis, &flushreq_script, etrn_reply_cb, ss,
-	    FLUSHREQ_KEYS, fa.argc, fa.av, NULL);
+	    FLUSHREQ_KEYS, fa.args.n, fa.args.v, fa.args.l);
 	flushreq_args_free(&fa);
 	return rc;
 }
@@ -106,9 +106,9 @@ etrn_decide(struct session *ss, char *const *below, size_t n)
 	enum etrn_outcome o;
 	int	busy = 0;
 
-	etrn_auth_init(&a);
-	o = etrn_authorize(&l->dw.domains, l->s->etrn_allow, &ss->req, below,
-	    n, ss->addr, &a, &reason);
+	etrnauth_init(&a);
+	o = etrnauth_authorize(&l->dw.domains, l->s->etrn_allow, &ss->req,
+	    below, n, ss->addr, &a, &reason);
 	ss->req.ncand = a.n;
 	ss->req.nok = a.nok;
 	if (o != ETRN_STARTED)
@@ -119,7 +119,7 @@ etrn_decide(struct session *ss, char *const *below, size_t n)
 		ls_busy(ss->c);
 		busy = 1;
 	}
-	etrn_auth_free(&a);
+	etrnauth_free(&a);
 	buf_free(&reason);
 	return busy;
 }
@@ -161,13 +161,13 @@ etrn_command(struct session *ss, const char *arg)
 {
 	struct listener *l = ss->l;
 
-	if (etrn_parse(arg, &ss->req) < 0) {
+	if (etrnauth_parse(arg, &ss->req) < 0) {
 		ss->errors++;
 		snprintf(ss->req.node, sizeof(ss->req.node), "%s", "-");
 		etrn_finish(ss, ETRN_SYNTAX, 0, NULL);
 		return;
 	}
-	if (!rate_allow(l, ss->addr, (long long)time(NULL),
+	if (!listener_rate_allow(l, ss->addr, (long long)time(NULL),
 	    l->s->etrn_rate_limit)) {
 		etrn_finish(ss, ETRN_RATE_LIMITED, 0, NULL);
 		return;

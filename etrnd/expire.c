@@ -54,6 +54,7 @@
 #include "mail/dsn.h"
 #include "mail/holdrec.h"
 #include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "mail/rkeys.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -142,7 +143,7 @@ exp_load(struct runner *r, const char *qid, struct rec *rc)
 	rkey_msg(&key, r->s->hostname, qid);
 	rargs_str(&a, "HGETALL");
 	rargs_str(&a, key.s);
-	st = run_cmd(r, "HGETALL", &a, &rc->rep);
+	st = runner_cmd(r, "HGETALL", &a, &rc->rep);
 	rargs_free(&a);
 	buf_free(&key);
 	if (st < 0 && rc->rep.status == RR_ERROR && rc->rep.str != NULL &&
@@ -187,7 +188,7 @@ exp_hset(struct runner *r, const char *qid, ...)
 		rargs_str(&a, va_arg(ap, const char *));
 	}
 	va_end(ap);
-	st = run_cmd(r, "HSET", &a, &rep);
+	st = runner_cmd(r, "HSET", &a, &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&key);
@@ -210,7 +211,7 @@ exp_cas(struct runner *r, const char *qid, const char *from, const char *to)
 	rargs_str(&a, from);
 	rargs_str(&a, to);
 	rargs_str(&a, now);
-	st = run_script(r, &exp_cas_script, "state change", 1, &a, &rep);
+	st = runner_script(r, &exp_cas_script, "state change", 1, &a, &rep);
 	if (st == 0)
 		st = rep.nelem == 1 && rep.elems[0] && rep.elems[0][0] == '1';
 	rr_reply_free(&rep);
@@ -252,7 +253,7 @@ exp_to_tracking(struct runner *r, const char *qid)
 	rargs_str(&a, rel.s);
 	rargs_str(&a, now);
 	rargs_str(&a, qid);
-	st = run_script(r, &exp_track_script, "hand to tracking", 2, &a,
+	st = runner_script(r, &exp_track_script, "hand to tracking", 2, &a,
 	    &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
@@ -311,7 +312,7 @@ exp_tag(struct runner *r, const char *qid, const char *token,
 	int	found = 0, st;
 
 	buf_reset(hdrs);
-	if (run_qb(r->qb->read(&r->qc, qid, QB_READ_HEADERS, hdrs),
+	if (runner_qb(r->qb->read(&r->qc, qid, QB_READ_HEADERS, hdrs),
 	    "read headers") != QB_OK)
 		return -1;
 	buf_terminate(hdrs);
@@ -488,7 +489,7 @@ exp_held_dsn(struct runner *r, const char *qid, const struct rec *rc,
 	if (strcmp(cur[0], "sending") != 0 || *cur[1] == '\0')
 		return 0;
 	dsn_message_id(&mid, k->act, rc->h.token, r->s->hostname);
-	st = dsn_find_held(r, atoll(cur[1]), mid.s, held, size);
+	st = dsnsend_find_held(r, atoll(cur[1]), mid.s, held, size);
 	buf_free(&mid);
 	if (st <= 0)
 		return st;
@@ -513,7 +514,7 @@ exp_let_go(struct runner *r, const char *qid, const struct rec *rc,
 		return -1;
 	if (*held == '\0')
 		return 0;
-	return dsn_release_one(r, held) < 0 ? -1 : 1;
+	return dsnsend_release_one(r, held) < 0 ? -1 : 1;
 }
 
 /*
@@ -540,7 +541,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 		if (exp_hset(r, qid, k->state, "sending", NULL) < 0)
 			return -1;
 		if ((st = exp_build(r, qid, rc, k->act, original, full,
-		    &msg)) == 0 && run_qb(r->qb->submit(&r->qc, "",
+		    &msg)) == 0 && runner_qb(r->qb->submit(&r->qc, "",
 		    rc->h.sender, msg.s, msg.len), "DSN submission") != QB_OK)
 			st = -1;
 		buf_free(&msg);
@@ -562,7 +563,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 			buf_free(&msg);
 			return -1;
 		}
-		st = dsn_submit(r, rc->h.sender, msg.s, msg.len, held,
+		st = dsnsend_submit(r, rc->h.sender, msg.s, msg.len, held,
 		    sizeof(held), &err);
 		buf_free(&msg);
 		if (st < 0)
@@ -593,7 +594,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 		strv_add(later, held);
 		return 2;
 	}
-	return dsn_release_one(r, held);
+	return dsnsend_release_one(r, held);
 }
 
 /* exp_dsn - the failure DSN, once (dsn_state), for an expiring record:
@@ -616,7 +617,7 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
 		return exp_hset(r, qid, RF_DSN_STATE, "none", NULL);
 	*outcome = "sent";
 	if (want_full && strcmp(rc->h.dsn_state, "queued") != 0 &&
-	    run_qb(r->qb->read(&r->qc, qid, QB_READ_FULL, &full),
+	    runner_qb(r->qb->read(&r->qc, qid, QB_READ_FULL, &full),
 	    "read message") != QB_OK) {
 		buf_free(&full);
 		return -1;
@@ -768,7 +769,7 @@ exp_dsns_out(struct runner *r, struct deleted *del, size_t *n)
 	for (i = k = 0; i < *n; i++)
 		if (del[i].dsn_qid != NULL)
 			dq[k++] = del[i].dsn_qid;
-	if (k > 0 && dsn_release(r, dq, k, out) < 0)
+	if (k > 0 && dsnsend_release(r, dq, k, out) < 0)
 		memset(out, 0, k * sizeof(int));
 	for (i = j = k = 0; i < *n; i++) {
 		if (del[i].dsn_qid != NULL && (!out[k++] || exp_hset(r,
@@ -800,8 +801,8 @@ exp_settle(struct runner *r, struct deleted *del, size_t n)
 	for (i = 0; i < n; i++)
 		ids[i] = del[i].qid;
 	if (n > 0)
-		(void)run_qb(r->qb->remove(&r->qc, ids, n), "delete");
-	if (n > 0 && (qi = run_status(r, ids, n, NULL)) != NULL) {
+		(void)runner_qb(r->qb->remove(&r->qc, ids, n), "delete");
+	if (n > 0 && (qi = runner_status(r, ids, n, NULL)) != NULL) {
 		for (i = 0; i < n; i++) {
 			if (qi[i].state != QS_GONE)
 				log_warnx("%s: still queued after delete; "
@@ -833,7 +834,7 @@ exp_deadlines(struct runner *r, struct strv *due)
 
 	if (due->n == 0)
 		return 0;
-	if ((qi = run_status(r, due->v, due->n, NULL)) == NULL)
+	if ((qi = runner_status(r, due->v, due->n, NULL)) == NULL)
 		return -1;
 	for (i = 0, worked = 0; i < due->n && worked < EXP_BATCH &&
 	    !etrnd_stop; i++)
@@ -908,7 +909,7 @@ warn_one(struct runner *r, const char *qid)
 	rargs_str(&a, "ZREM");
 	rargs_str(&a, key.s);
 	rargs_str(&a, qid);
-	(void)run_cmd(r, "ZREM", &a, &rep);
+	(void)runner_cmd(r, "ZREM", &a, &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&key);
@@ -934,7 +935,7 @@ exp_due(struct runner *r, const char *key, struct strv *out)
 	rargs_str(&a, "LIMIT");
 	rargs_str(&a, "0");
 	rargs_str(&a, EXP_FETCH);
-	st = run_cmd(r, "ZRANGEBYSCORE", &a, &rep);
+	st = runner_cmd(r, "ZRANGEBYSCORE", &a, &rep);
 	for (i = 0; st == 0 && rep.type == RRT_ARRAY && i < rep.nelem; i++)
 		if (rep.elems[i] && qid_valid(rep.elems[i]))
 			strv_add(out, rep.elems[i]);

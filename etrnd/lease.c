@@ -27,8 +27,8 @@
  *	too slow), the runner stops acting before the key can expire in
  *	Redis and another etrnd take it, and starts again once it has
  *	renewed or taken it again.  The runner asks lease_hold() before each
- *	of its Redis commands (runner.c: run_cmd, run_script), so the lease
- *	is renewed within long steps too, and a step under way when it
+ *	of its Redis commands (runner.c: runner_cmd, runner_script), so the
+ *	lease is renewed within long steps too, and a step under way when it
  *	lapses stops at its next command.  Found held by another etrnd
  *	after this one held it (taken over after an outage longer than the
  *	TTL, or deleted by hand and taken), the lease is not fought for:
@@ -67,6 +67,7 @@
 #include "mail/rkeys.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/rargs.h"
 #include "util/xalloc.h"
 
 #define LEASE_RETRY_MS	1000	/* next try after Redis failed */
@@ -154,7 +155,7 @@ lease_new(const struct oe_settings *s)
 	struct lease *l = xcalloc(1, sizeof(*l));
 	char	id[HOLD_TOKEN_LEN + 1];
 
-	if (hold_token_new(id, sizeof(id)) < 0)
+	if (holdtag_token_new(id, sizeof(id)) < 0)
 		log_fatalx("lease: no random bytes for the instance ID");
 	l->s = s;
 	buf_init(&l->key);
@@ -277,22 +278,18 @@ lease_take(struct lease *l, struct rpool *rp)
 	struct buf v = BUF_INIT;
 	struct rr_reply rep;
 	char	ttl[24];
-	const char *av[6];
+	struct rargs a = RARGS_INIT;
 	int	rc;
 
 	lease_args(l, &v, ttl, sizeof(ttl));
-	av[0] = "SET";
-	av[1] = l->key.s;
-	av[2] = v.s;
-	av[3] = "NX";
-	av[4] = "PX";
-	av[5] = ttl;
-	rc = lease_redis(l, rpool_command(rp, 6, av, NULL, &rep), &rep);
+	rargs_strs(&a, "SET", l->key.s, v.s, "NX", "PX", ttl, NULL);
+	rc = lease_redis(l, rpool_command(rp, a.n, a.v, a.l, &rep), &rep);
 	if (rc == 0)
 		rc = rep.status == RR_NIL ? LEASE_OTHER : LEASE_OURS;
 	else
 		rc = LEASE_IO;
 	rr_reply_free(&rep);
+	rargs_free(&a);
 	buf_free(&v);
 	return rc;
 }
@@ -307,15 +304,13 @@ lease_cas(struct lease *l, struct rpool *rp, struct rscript *sc,
 {
 	struct buf v = BUF_INIT;
 	char	ttl[24];
-	const char *av[4];
+	struct rargs a = RARGS_INIT;
 	int	rc;
 
 	lease_args(l, &v, ttl, sizeof(ttl));
-	av[0] = l->key.s;
-	av[1] = expected;
-	av[2] = v.s;
-	av[3] = ttl;
-	rc = lease_redis(l, rpool_script(rp, sc, 1, 4, av, NULL, rep), rep);
+	rargs_strs(&a, l->key.s, expected, v.s, ttl, NULL);
+	rc = lease_redis(l, rpool_script(rp, sc, 1, a.n, a.v, a.l, rep), rep);
+	rargs_free(&a);
 	buf_free(&v);
 	return rc;
 }
@@ -451,7 +446,7 @@ lease_start(struct lease *l, struct buf *err)
 	const struct oe_settings *s = l->s;
 	struct rpool *rp;
 	struct buf holder = BUF_INIT;
-	long long now = run_now_ms();
+	long long now = runner_now_ms();
 	int	rc;
 
 	if ((rp = rpool_new(s->redis_server, s->redis_password,
@@ -483,7 +478,7 @@ int
 lease_hold(struct lease *l, struct rpool *rp)
 {
 	struct buf holder = BUF_INIT;
-	long long now = run_now_ms();
+	long long now = runner_now_ms();
 	int	rc;
 
 	if (l->until != 0 && now >= l->until) {
@@ -521,7 +516,7 @@ lease_hold(struct lease *l, struct rpool *rp)
 long long
 lease_wait_ms(const struct lease *l)
 {
-	long long ms = l->next - run_now_ms();
+	long long ms = l->next - runner_now_ms();
 
 	return ms > 0 ? ms : 0;
 }
@@ -538,14 +533,14 @@ void
 lease_release(struct lease *l, struct rpool *rp)
 {
 	struct rr_reply rep;
-	const char *av[2];
+	struct rargs a = RARGS_INIT;
 	int	rc;
 
 	if (!l->ever || rp == NULL)
 		return;
-	av[0] = l->key.s;
-	av[1] = l->mine.s;
-	rc = rpool_script(rp, &lease_release_script, 1, 2, av, NULL, &rep);
+	rargs_strs(&a, l->key.s, l->mine.s, NULL);
+	rc = rpool_script(rp, &lease_release_script, 1, a.n, a.v, a.l, &rep);
+	rargs_free(&a);
 	if (rc < 0)
 		log_warnx("lease %s: not released (%.300s); it expires within "
 		    "%llds", l->key.s, rep.str ? rep.str : "no reply",

@@ -7,6 +7,11 @@
  *	parent as root and the SMTP protocol of session.c; the Redis
  *	connection; the dial-up domain list (refreshed every
  *	domain_refresh); the rate-limit table (purged every minute).
+ *
+ *	listener_rate_allow() applies the ETRN rate limit shared with
+ *	etrn-policy (lib/mail/etrnauth.c) to the listener's own table,
+ *	counting each client by its network (client_ipv4_prefix,
+ *	client_ipv6_prefix).
  *	SIGTERM/SIGINT stop (the core), SIGHUP reloads the configuration
  *	file, the core's limits and the domain list.
  * DIAGNOSTICS
@@ -26,12 +31,27 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
+/*
+ * listener_rate_allow - count one ETRN for the network of addr
+ * (client_ipv4_prefix, client_ipv6_prefix); 0 when over limit per minute
+ */
+int
+listener_rate_allow(struct listener *l, const char *addr, long long now,
+    long long limit)
+{
+	return etrnauth_rate_allow(l->rates, addr,
+	    (int)l->s->client_ipv4_prefix, (int)l->s->client_ipv6_prefix, now,
+	    limit);
+}
+
 /* listener_tick - once a minute: forget old rate-limit entries */
 static void
 listener_tick(struct ls_server *srv, void *arg)
 {
+	struct listener *l = arg;
+
 	(void)srv;
-	rate_purge(arg, (long long)time(NULL));
+	etrnauth_rate_purge(l->rates, (long long)time(NULL));
 }
 
 /* listener_reload - SIGHUP: reload settings, limits and domains */
@@ -105,7 +125,7 @@ listener_main(struct oe_settings *s, const char *conf_path, int *fds,
 	ra_free(l.redis);	/* ends the ETRNs waiting for Redis */
 	ls_free(l.srv);
 	domwatch_free(&l.dw);	/* after the replies ra_free ends */
-	rate_purge(&l, (long long)1 << 40);
+	etrnauth_rate_purge(l.rates, (long long)1 << 40);	/* all of it */
 	settings_free(l.s);
 	free(l.s);
 	event_base_free(l.base);

@@ -43,9 +43,11 @@ void	session_input(struct ls_conn *, struct evbuffer *);
 void	session_free(struct ls_conn *);
 void	session_limits(const struct oe_settings *, struct ls_limits *);
 
-/* etrn.c, etrnarg.c (parsing and authorization: mail/etrnauth.h) */
+/* etrn.c (parsing and authorization: mail/etrnauth.h) */
 void	etrn_command(struct session *, const char *);
-int	rate_allow(struct listener *, const char *, long long, long long);
-void	rate_purge(struct listener *, long long);
+
+/* listener.c: the ETRN rate limit, per client network */
+int	listener_rate_allow(struct listener *, const char *, long long,
+	    long long);
 
 #endif

@@ -41,7 +41,7 @@
 
 #include "etrnd/etrnd.h"
 #include "etrnd/runner.h"
-#include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "mail/rkeys.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -121,7 +121,7 @@ pend_list(struct runner *r, const char *key, struct strv *ids,
 	rargs_str(&a, "0");
 	rargs_str(&a, PEND_MAX);
 	rargs_str(&a, "WITHSCORES");
-	rc = run_cmd(r, "list pending", &a, &rep);
+	rc = runner_cmd(r, "list pending", &a, &rep);
 	*ms = xcalloc(rep.nelem / 2 + 1, sizeof(**ms));
 	for (i = 0; rc == 0 && i + 1 < rep.nelem; i += 2) {
 		const char *q = rep.elems[i], *sc = rep.elems[i + 1];
@@ -175,9 +175,9 @@ pend_apply(struct runner *r, const char *key, struct strv *ids,
 	}
 	for (i = 0; i < ids->n; i++)
 		rargs_str(&a, ids->v[i]);
-	rc = promote ? run_script(r, &pend_promote_script, "promote pending",
-	    3, &a, &rep) : run_script(r, &pend_drop_script, "drop pending", 1,
-	    &a, &rep);
+	rc = promote ? runner_script(r, &pend_promote_script,
+	    "promote pending", 3, &a, &rep) : runner_script(r,
+	    &pend_drop_script, "drop pending", 1, &a, &rep);
 	for (i = 0; rc == 0 && i + 1 < rep.nelem; i += 2, n++)
 		if (promote)
 			log_info("%s: on hold, counted: domain=%s",
@@ -213,7 +213,7 @@ pending_sweep(struct runner *r)
 	rkey_pending(&key, r->s->hostname);
 	if ((rc = pend_list(r, key.s, &ids, &ms)) < 0 || ids.n == 0)
 		goto out;
-	if ((qi = run_status(r, ids.v, ids.n, NULL)) == NULL) {
+	if ((qi = runner_status(r, ids.v, ids.n, NULL)) == NULL) {
 		rc = -1;	/* no evidence: nothing promoted or dropped */
 		goto out;
 	}

@@ -99,7 +99,7 @@ rcnrun_redis_error(void *arg, const struct rr_reply *rep)
 static void
 rcnrun_end(struct runner *r, int rc)
 {
-	long long now = run_now_ms(), next;
+	long long now = runner_now_ms(), next;
 	const long long *n = rr.run.n;
 
 	next = r->s->reconcile_interval * 1000;
@@ -132,7 +132,7 @@ rcnrun_begin(struct runner *r)
 	c.runner = 1;
 	c.note = rcnrun_note;
 	c.redis_error = rcnrun_redis_error;
-	rr.started = run_now_ms();
+	rr.started = runner_now_ms();
 	if (rcn_start(&rr.run, &c) < 0) {
 		rcnrun_end(r, -1);
 		return -1;
@@ -153,7 +153,7 @@ rcnrun_step(struct runner *r)
 	if (r->s->reconcile_interval == 0)
 		return 0;
 	if (rr.phase == RP_IDLE) {
-		if (rr.due != 0 && run_now_ms() < rr.due)
+		if (rr.due != 0 && runner_now_ms() < rr.due)
 			return 0;
 		return rcnrun_begin(r) == 0;
 	}

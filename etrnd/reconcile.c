@@ -80,11 +80,13 @@
 
 #include "etrnd/reconcile.h"
 #include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "mail/rkeys.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/strv.h"
 #include "util/timefmt.h"
+#include "util/rargs.h"
 #include "util/xalloc.h"
 
 #define RCN_GRACE	30	/* s: a younger record is never dropped */
@@ -172,9 +174,9 @@ static struct rscript missing_script = {
 
 /* rcn_cmd - one Redis command; -1 told to conf.redis_error */
 static int
-rcn_cmd(struct rcn *r, int n, const char **av, struct rr_reply *rep)
+rcn_cmd(struct rcn *r, const struct rargs *a, struct rr_reply *rep)
 {
-	if (rpool_command(r->c.redis, n, av, NULL, rep) == 0)
+	if (rpool_command(r->c.redis, a->n, a->v, a->l, rep) == 0)
 		return 0;
 	if (r->c.redis_error != NULL)
 		r->c.redis_error(r->c.arg, rep);
@@ -183,7 +185,7 @@ rcn_cmd(struct rcn *r, int n, const char **av, struct rr_reply *rep)
 }
 
 /*
- * rcn_hmget - HMGET nf (at most 4) fields of qid's record; as rcn_cmd().
+ * rcn_hmget - HMGET nf fields of qid's record; as rcn_cmd().
  * A key that is not a hash is no record (an empty reply, logged): one
  * such key must not stop every pass.
  */
@@ -192,15 +194,14 @@ rcn_hmget(struct rcn *r, const char *qid, const char *const *fields, int nf,
     struct rr_reply *rep)
 {
 	struct buf key = BUF_INIT;
-	const char *av[6];
+	struct rargs a = RARGS_INIT;
 	int	i, rc;
 
 	rkey_msg(&key, r->c.hostname, qid);
-	av[0] = "HMGET";
-	av[1] = key.s;
-	for (i = 0; i < nf && i < 4; i++)
-		av[2 + i] = fields[i];
-	if ((rc = rpool_command(r->c.redis, 2 + i, av, NULL, rep)) < 0 &&
+	rargs_strs(&a, "HMGET", key.s, NULL);
+	for (i = 0; i < nf; i++)
+		rargs_str(&a, fields[i]);
+	if ((rc = rpool_command(r->c.redis, a.n, a.v, a.l, rep)) < 0 &&
 	    rep->status == RR_ERROR && rep->str != NULL &&
 	    strncmp(rep->str, "WRONGTYPE", 9) == 0) {
 		log_warnx("%s: record is not a hash; ignored", qid);
@@ -212,16 +213,17 @@ rcn_hmget(struct rcn *r, const char *qid, const char *const *fields, int nf,
 			r->c.redis_error(r->c.arg, rep);
 		rr_reply_free(rep);
 	}
+	rargs_free(&a);
 	buf_free(&key);
 	return rc;
 }
 
 /* rcn_script - one Lua script; -1 told to conf.redis_error */
 static int
-rcn_script(struct rcn *r, struct rscript *sc, int nkeys, int n,
-    const char **av, struct rr_reply *rep)
+rcn_script(struct rcn *r, struct rscript *sc, int nkeys,
+    const struct rargs *a, struct rr_reply *rep)
 {
-	if (rpool_script(r->c.redis, sc, nkeys, n, av, NULL, rep) == 0)
+	if (rpool_script(r->c.redis, sc, nkeys, a->n, a->v, a->l, rep) == 0)
 		return 0;
 	if (r->c.redis_error != NULL)
 		r->c.redis_error(r->c.arg, rep);
@@ -319,9 +321,6 @@ rcn_token(struct rcn *r, const char *qid, const char *token, int *have)
 }
 
 #define RB_KEYS		8
-#define RB_FIXED	10
-#define RB_FIELDS	17
-#define RB_ARGS		(RB_KEYS + RB_FIXED + 2 * RB_FIELDS)
 
 /* rcn_keys - the rebuild script's keys; k[RB_KEYS..+2]: member, prefixes */
 static void
@@ -351,51 +350,47 @@ rcn_write(struct rcn *r, const char *qid, struct rcn_msg *m)
 {
 	struct buf k[RB_KEYS + 3];
 	char	arrived[24], expires[24], size[24], nrcpt[24];
-	const char *av[RB_ARGS];
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	int	n = 0, i, rc;
+	int	i, rc;
 
 	rcn_keys(r, qid, m->tag.domain, k);
 	snprintf(arrived, sizeof(arrived), "%lld", m->tag.arrived);
 	snprintf(expires, sizeof(expires), "%lld", m->tag.expires);
 	snprintf(size, sizeof(size), "%lld", m->env.size);
 	snprintf(nrcpt, sizeof(nrcpt), "%zu", m->env.nrcpt);
-#define FIELD(name, s) do { av[n++] = (name); av[n++] = (s); } while (0)
 	for (i = 0; i < RB_KEYS; i++)
-		av[n++] = k[i].s;
-	av[n++] = k[8].s;
-	av[n++] = qid;
-	av[n++] = arrived;
-	av[n++] = expires;
-	av[n++] = size;
-	av[n++] = m->tag.domain;
-	av[n++] = k[9].s;
-	av[n++] = k[10].s;
-	av[n++] = m->tag.token;
-	av[n++] = r->c.runner ? "1" : "0";
-	FIELD(RF_DOMAIN, m->tag.domain);
-	FIELD(RF_HOST, r->c.hostname);
-	FIELD(RF_QUEUEID, qid);
-	FIELD(RF_TOKEN, m->tag.token);
-	FIELD(RF_STATE, RSTATE_HELD);
-	FIELD(RF_SENDER, m->env.sender.s);
-	FIELD(RF_RCPTS, m->env.rcpts.s);
-	FIELD(RF_NRCPT, nrcpt);
-	FIELD(RF_SIZE, size);
-	FIELD(RF_ARRIVED, arrived);
-	FIELD(RF_EXPIRES, expires);
-	FIELD(RF_WARN_AT, "0");
-	FIELD(RF_RET, m->env.ret ? m->env.ret : "");
-	FIELD(RF_ENVID, m->env.envid.s);
-	FIELD(RF_CLIENT, "");
-	FIELD(RF_HEADERS, m->hdrs.s);
-	FIELD(RF_HDR_TRUNC, m->trunc ? "1" : "0");
-#undef FIELD
-	rc = rcn_script(r, &rebuild_script, RB_KEYS, n, av, &rep);
+		rargs_buf(&a, &k[i]);
+	rargs_strs(&a, k[8].s, qid, arrived, expires, size, m->tag.domain,
+	    k[9].s, k[10].s, m->tag.token, r->c.runner ? "1" : "0", NULL);
+	rargs_strs(&a,
+	    RF_DOMAIN, m->tag.domain,
+	    RF_HOST, r->c.hostname,
+	    RF_QUEUEID, qid,
+	    RF_TOKEN, m->tag.token,
+	    RF_STATE, RSTATE_HELD,
+	    RF_SENDER, NULL);
+	rargs_buf(&a, &m->env.sender);
+	rargs_str(&a, RF_RCPTS);
+	rargs_buf(&a, &m->env.rcpts);
+	rargs_strs(&a,
+	    RF_NRCPT, nrcpt,
+	    RF_SIZE, size,
+	    RF_ARRIVED, arrived,
+	    RF_EXPIRES, expires,
+	    RF_WARN_AT, "0",
+	    RF_RET, m->env.ret ? m->env.ret : "",
+	    RF_ENVID, NULL);
+	rargs_buf(&a, &m->env.envid);
+	rargs_strs(&a, RF_CLIENT, "", RF_HEADERS, NULL);
+	rargs_buf(&a, &m->hdrs);
+	rargs_strs(&a, RF_HDR_TRUNC, m->trunc ? "1" : "0", NULL);
+	rc = rcn_script(r, &rebuild_script, RB_KEYS, &a, &rep);
 	if (rc == 0) {
 		rc = rep.type == RRT_INT && rep.integer == 1;
 		rr_reply_free(&rep);
 	}
+	rargs_free(&a);
 	for (i = 0; i < RB_KEYS + 3; i++)
 		buf_free(&k[i]);
 	return rc;
@@ -463,7 +458,7 @@ rcn_promote(struct rcn *r, const char *qid, const char *domain)
 {
 	const char *host = r->c.hostname;
 	struct buf k[8];
-	const char *av[8];
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	int	i, rc = 0, done = 1;
 
@@ -477,13 +472,13 @@ rcn_promote(struct rcn *r, const char *qid, const char *domain)
 	rkey_held(&k[6], "");
 	rkey_stats(&k[7], "");
 	for (i = 0; i < 8; i++)
-		av[i] = k[i].s;
-	av[4] = qid;
+		rargs_str(&a, i == 4 ? qid : k[i].s);	/* KEYS 1-4, ARGV */
 	if (!r->c.dry &&
-	    (rc = rcn_script(r, &promote_script, 4, 8, av, &rep)) == 0) {
+	    (rc = rcn_script(r, &promote_script, 4, &a, &rep)) == 0) {
 		done = rep.str != NULL && *rep.str != '\0';
 		rr_reply_free(&rep);
 	}
+	rargs_free(&a);
 	if (rc == 0)
 		rcn_note(r, qid, done ? RCN_REBUILT : RCN_OK, domain,
 		    "the record was pending: counted now");
@@ -574,22 +569,21 @@ rcn_missing(struct rcn *r, char *const *ids, size_t n, struct strv *out)
 {
 	struct buf pre = BUF_INIT;
 	struct rr_reply rep;
-	const char **av = xcalloc(n + 1, sizeof(*av));
+	struct rargs a = RARGS_INIT;
 	size_t	i;
 	int	rc;
 
 	rkey_msg(&pre, r->c.hostname, "");
-	av[0] = pre.s;
+	rargs_str(&a, pre.s);
 	for (i = 0; i < n; i++)
-		av[i + 1] = ids[i];
-	if ((rc = rcn_script(r, &missing_script, 0, (int)n + 1, av,
-	    &rep)) == 0) {
+		rargs_str(&a, ids[i]);
+	if ((rc = rcn_script(r, &missing_script, 0, &a, &rep)) == 0) {
 		for (i = 0; i < rep.nelem; i++)
 			if (rep.elems[i] != NULL)
 				strv_add(out, rep.elems[i]);
 		rr_reply_free(&rep);
 	}
-	free(av);
+	rargs_free(&a);
 	buf_free(&pre);
 	return rc;
 }
@@ -691,7 +685,7 @@ rcn_drop_start(struct rcn *r)
 	struct strv all = { NULL, 0, 0 };
 	struct buf key = BUF_INIT;
 	struct rr_reply rep;
-	const char *av[4];
+	struct rargs a = RARGS_INIT;
 	size_t	i;
 	int	pass;
 
@@ -700,11 +694,10 @@ rcn_drop_start(struct rcn *r)
 			rkey_expiry(&key, r->c.hostname);
 		else
 			rkey_released(&key, r->c.hostname);
-		av[0] = "ZRANGE";
-		av[1] = key.s;
-		av[2] = "0";
-		av[3] = "-1";
-		if (rcn_cmd(r, 4, av, &rep) < 0) {
+		rargs_reset(&a);
+		rargs_strs(&a, "ZRANGE", key.s, "0", "-1", NULL);
+		if (rcn_cmd(r, &a, &rep) < 0) {
+			rargs_free(&a);
 			buf_free(&key);
 			strv_free(&all);
 			return -1;
@@ -714,6 +707,7 @@ rcn_drop_start(struct rcn *r)
 				strv_add(&all, rep.elems[i]);
 		rr_reply_free(&rep);
 	}
+	rargs_free(&a);
 	buf_free(&key);
 	strv_sort(&all);
 	for (i = 0; i < all.n; i++)
@@ -770,7 +764,7 @@ rcn_drop_one(struct rcn *r, const char *qid, const struct rcn_rec *rec)
 {
 	struct buf k[7];
 	struct rr_reply rep;
-	const char *av[10];
+	struct rargs a = RARGS_INIT;
 	int	i, st = 0, code = *rec->token ? 1 : 2;
 
 	for (i = 0; i < 7; i++)
@@ -783,16 +777,14 @@ rcn_drop_one(struct rcn *r, const char *qid, const struct rcn_rec *rec)
 	rkey_stats(&k[5], "");
 	rkey_member(&k[6], r->c.hostname, qid);
 	for (i = 0; i < 7; i++)
-		av[i] = k[i].s;
-	av[7] = qid;
-	av[8] = rec->token;
-	av[9] = r->c.runner ? RSTATE_HELD : "";
-	if (!r->c.dry && (st = rcn_script(r, &drop_script, 4, 10, av,
-	    &rep)) == 0) {
+		rargs_buf(&a, &k[i]);
+	rargs_strs(&a, qid, rec->token, r->c.runner ? RSTATE_HELD : "", NULL);
+	if (!r->c.dry && (st = rcn_script(r, &drop_script, 4, &a, &rep)) == 0) {
 		code = rep.type == RRT_ARRAY && rep.nelem == 2 &&
 		    rep.elems[0] ? (int)strtol(rep.elems[0], NULL, 10) : 0;
 		rr_reply_free(&rep);
 	}
+	rargs_free(&a);
 	for (i = 0; i < 7; i++)
 		buf_free(&k[i]);
 	if (st < 0)

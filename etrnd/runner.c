@@ -71,7 +71,7 @@
 #include "etrnd/lease.h"
 #include "etrnd/runner.h"
 #include "mail/domain.h"
-#include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "mail/rkeys.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -102,20 +102,20 @@ static struct {
 } rs;
 
 /* Delays of the retries of a failed flush, in seconds. */
-static const int run_reflush_delay[] = { 10, 30, 60, 120, 300 };
+static const int runner_reflush_delay[] = { 10, 30, 60, 120, 300 };
 #define RUN_REFLUSH_TRIES \
-	((int)(sizeof(run_reflush_delay) / sizeof(run_reflush_delay[0])))
+	((int)(sizeof(runner_reflush_delay) / sizeof(runner_reflush_delay[0])))
 
-static int run_reflush(struct runner *);
-static int run_flush_domain_try(struct runner *, const char *, const char *,
+static int runner_reflush(struct runner *);
+static int runner_flush_domain_try(struct runner *, const char *, const char *,
 	    int);
 
 /* A released message being tracked. */
-enum run_act { ACT_NONE, ACT_GONE, ACT_REHOLD, ACT_HELD };
+enum runner_act { ACT_NONE, ACT_GONE, ACT_REHOLD, ACT_HELD };
 
 struct titem {
 	long long released_at;
-	enum run_act act;
+	enum runner_act act;
 	const char *why;
 };
 
@@ -125,7 +125,7 @@ struct titem {
  * the first element is the last ID in the stream (for XREAD BLOCK).
  * Creates the group when it is missing (stream deleted, first start).
  */
-static struct rscript run_read_script = {
+static struct rscript runner_read_script = {
 	"local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[1], ARGV[2],\n"
 	"  'COUNT', ARGV[3], 'STREAMS', KEYS[1], ARGV[4])\n"
 	"if type(r) == 'table' and r.err then\n"
@@ -154,7 +154,7 @@ static struct rscript run_read_script = {
 /* KEYS: held; ARGV: member prefix, msg prefix.  Returns qid, state...
  * A record that is not a hash gives state "-": one such key must not
  * stop the domain's flush. */
-static struct rscript run_list_script = {
+static struct rscript runner_list_script = {
 	"local out, n = {}, #ARGV[1]\n"
 	"for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
 	"  if string.sub(m, 1, n) == ARGV[1] then\n"
@@ -169,7 +169,7 @@ static struct rscript run_list_script = {
 };
 
 /* KEYS: released; ARGV: msg prefix, now, qids.  Returns marked qids. */
-static struct rscript run_mark_script = {
+static struct rscript runner_mark_script = {
 	"local out = {}\n"
 	"for i = 3, #ARGV do\n"
 	"  local k = ARGV[1] .. ARGV[i]\n"
@@ -186,7 +186,7 @@ static struct rscript run_mark_script = {
 
 /* KEYS: released; ARGV: msg prefix, qids.  Records still in state
  * released go back to held (a release that did not happen). */
-static struct rscript run_unmark_script = {
+static struct rscript runner_unmark_script = {
 	"for i = 2, #ARGV do\n"
 	"  local k = ARGV[1] .. ARGV[i]\n"
 	"  if redis.call('HGET', k, 'state') == 'released' then\n"
@@ -207,7 +207,7 @@ static struct rscript run_unmark_script = {
  * only when domain is given).  Returns qid, code (1 removed, 2 no
  * record, 0 left alone), domain for each.
  */
-static struct rscript run_gone_script = {
+static struct rscript runner_gone_script = {
 	UNHOLD_LUA
 	"local out, track = {}, ARGV[5] == 'track'\n"
 	"local want = track and 'released' or 'held'\n"
@@ -248,7 +248,7 @@ static struct rscript run_gone_script = {
  * matching lines are kept.  Returns qid, domain, code (0 left alone, 1
  * held, 2 held with recipients rewritten), reholds, nrcpt per message.
  */
-static struct rscript run_rehold_script = {
+static struct rscript runner_rehold_script = {
 	"local out, i = {}, 2\n"
 	"while i <= #ARGV do\n"
 	"  local q, n = ARGV[i], tonumber(ARGV[i + 1])\n"
@@ -290,38 +290,9 @@ static struct rscript run_rehold_script = {
 	""
 };
 
-/* rargs_add - append one argument (not copied) */
-void
-rargs_add(struct rargs *a, const char *s, size_t len)
-{
-	if (a->n == a->cap) {
-		a->cap = a->cap ? a->cap * 2 : 16;
-		a->v = xreallocarray(a->v, (size_t)a->cap, sizeof(*a->v));
-		a->l = xreallocarray(a->l, (size_t)a->cap, sizeof(*a->l));
-	}
-	a->v[a->n] = s;
-	a->l[a->n++] = len;
-}
-
-/* rargs_str - append a C string */
-void
-rargs_str(struct rargs *a, const char *s)
-{
-	rargs_add(a, s, strlen(s));
-}
-
-/* rargs_free - release the vectors */
-void
-rargs_free(struct rargs *a)
-{
-	free(a->v);
-	free(a->l);
-	memset(a, 0, sizeof(*a));
-}
-
-/* run_now_ms - monotonic clock */
+/* runner_now_ms - monotonic clock */
 long long
-run_now_ms(void)
+runner_now_ms(void)
 {
 	struct timespec ts;
 
@@ -329,9 +300,9 @@ run_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* run_pause - sleep up to ms, in slices, until told to return */
+/* runner_pause - sleep up to ms, in slices, until told to return */
 static void
-run_pause(long long ms)
+runner_pause(long long ms)
 {
 	struct timespec ts = { 0, 100 * 1000000L };
 
@@ -339,9 +310,9 @@ run_pause(long long ms)
 		nanosleep(&ts, NULL);
 }
 
-/* run_redis - one result of a Redis call: log an outage once; rc */
+/* runner_redis - one result of a Redis call: log an outage once; rc */
 static int
-run_redis(int rc, const char *what, const struct rr_reply *rep)
+runner_redis(int rc, const char *what, const struct rr_reply *rep)
 {
 	if (rc < 0) {
 		if (!rs.redis_down)
@@ -357,12 +328,12 @@ run_redis(int rc, const char *what, const struct rr_reply *rep)
 }
 
 /*
- * run_leased - 1 while this host's lease is held (or there is none: the
+ * runner_leased - 1 while this host's lease is held (or there is none: the
  * runner's tests).  Else rep is a failure like an outage, so that no
  * record is touched and the flush request at hand is read again later.
  */
 static int
-run_leased(struct runner *r, struct rr_reply *rep)
+runner_leased(struct runner *r, struct rr_reply *rep)
 {
 	if (r->lease == NULL || lease_hold(r->lease, r->redis))
 		return 1;
@@ -373,25 +344,25 @@ run_leased(struct runner *r, struct rr_reply *rep)
 	return 0;
 }
 
-/* run_cmd - a command; -1 (logged once) on failure */
+/* runner_cmd - a command; -1 (logged once) on failure */
 int
-run_cmd(struct runner *r, const char *what, struct rargs *a,
+runner_cmd(struct runner *r, const char *what, struct rargs *a,
     struct rr_reply *rep)
 {
-	if (!run_leased(r, rep))
+	if (!runner_leased(r, rep))
 		return -1;
-	return run_redis(rpool_command(r->redis, a->n, a->v, a->l, rep), what,
-	    rep);
+	return runner_redis(rpool_command(r->redis, a->n, a->v, a->l, rep),
+	    what, rep);
 }
 
-/* run_script - a script with nkeys keys; -1 (logged once) on failure */
+/* runner_script - a script with nkeys keys; -1 (logged once) on failure */
 int
-run_script(struct runner *r, struct rscript *sc, const char *what,
+runner_script(struct runner *r, struct rscript *sc, const char *what,
     int nkeys, struct rargs *a, struct rr_reply *rep)
 {
 	int	rc;
 
-	if (!run_leased(r, rep))
+	if (!runner_leased(r, rep))
 		return -1;
 	rc = rpool_script(r->redis, sc, nkeys, a->n, a->v, a->l, rep);
 	if (rc == 0 && rep->type != RRT_ARRAY && rep->status != RR_NIL) {
@@ -399,12 +370,12 @@ run_script(struct runner *r, struct rscript *sc, const char *what,
 		rep->str = xstrdup("unexpected reply");
 		rc = -1;
 	}
-	return run_redis(rc, what, rep);
+	return runner_redis(rc, what, rep);
 }
 
-/* run_qb - a backend result: log a failure once per episode */
+/* runner_qb - a backend result: log a failure once per episode */
 enum qb_status
-run_qb(enum qb_status st, const char *what)
+runner_qb(enum qb_status st, const char *what)
 {
 	if (st != QB_OK) {
 		if (!rs.qb_down)
@@ -418,11 +389,11 @@ run_qb(enum qb_status st, const char *what)
 	return st;
 }
 
-/* run_status - queue states (no recipients) of n messages in one backend
+/* runner_status - queue states (no recipients) of n messages in one backend
  * call (failure logged once), NULL on failure; *st says why if st is not
  * NULL */
 struct qb_qinfo *
-run_status(struct runner *r, char *const *ids, size_t n, enum qb_status *st)
+runner_status(struct runner *r, char *const *ids, size_t n, enum qb_status *st)
 {
 	struct qb_qinfo *qi = xcalloc(n ? n : 1, sizeof(*qi));
 	enum qb_status s;
@@ -430,7 +401,7 @@ run_status(struct runner *r, char *const *ids, size_t n, enum qb_status *st)
 
 	for (i = 0; i < n; i++)
 		qi[i].id = ids[i];
-	s = run_qb(r->qb->locate(&r->qc, qi, n), "queue status");
+	s = runner_qb(r->qb->locate(&r->qc, qi, n), "queue status");
 	if (st != NULL)
 		*st = s;
 	if (s != QB_OK) {
@@ -441,12 +412,12 @@ run_status(struct runner *r, char *const *ids, size_t n, enum qb_status *st)
 	return qi;
 }
 
-/* run_group - create this host's consumer group (exists: fine) */
+/* runner_group - create this host's consumer group (exists: fine) */
 static int
-run_group(struct runner *r)
+runner_group(struct runner *r)
 {
 	struct buf stream = BUF_INIT, group = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	int	rc;
 
@@ -464,7 +435,7 @@ run_group(struct runner *r)
 		rc = 0;
 	else if (rc == 0)
 		log_info("created consumer group %s on %s", group.s, stream.s);
-	rc = run_redis(rc, "XGROUP CREATE", &rep);
+	rc = runner_redis(rc, "XGROUP CREATE", &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&stream);
@@ -473,12 +444,12 @@ run_group(struct runner *r)
 }
 
 /*
- * run_ready - Redis pool and backend usable.  A failed backend init is
+ * runner_ready - Redis pool and backend usable.  A failed backend init is
  * tried again after RUN_QB_BACKOFF_MS, not at each call: every try runs
  * a command, whose SIGCHLD makes runner_loop() return and be called again.
  */
 static int
-run_ready(struct runner *r)
+runner_ready(struct runner *r)
 {
 	long long now;
 
@@ -486,9 +457,9 @@ run_ready(struct runner *r)
 		return 0;
 	if (rs.qb_ready || r->qb->init == NULL)
 		return rs.qb_ready = 1;
-	if ((now = run_now_ms()) < rs.next_init)
+	if ((now = runner_now_ms()) < rs.next_init)
 		return 0;
-	if (run_qb(r->qb->init(&r->qc), "backend init") != QB_OK) {
+	if (runner_qb(r->qb->init(&r->qc), "backend init") != QB_OK) {
 		rs.next_init = now + RUN_QB_BACKOFF_MS;
 		return 0;
 	}
@@ -529,9 +500,9 @@ runner_init(struct runner *r, struct oe_settings *s)
 		    s->redis_server);
 		return -1;
 	}
-	if (!run_ready(r))
+	if (!runner_ready(r))
 		return -1;
-	return run_group(r) < 0 ? -1 : 0;
+	return runner_group(r) < 0 ? -1 : 0;
 }
 
 /* runner_free - release what runner_init made, and the lease */
@@ -548,12 +519,12 @@ runner_free(struct runner *r)
 	memset(&rs, 0, sizeof(rs));
 }
 
-/* run_ack - acknowledge one stream entry */
+/* runner_ack - acknowledge one stream entry */
 static int
-run_ack(struct runner *r, const char *eid)
+runner_ack(struct runner *r, const char *eid)
 {
 	struct buf stream = BUF_INIT, group = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	int	rc;
 
@@ -563,7 +534,7 @@ run_ack(struct runner *r, const char *eid)
 	rargs_str(&a, stream.s);
 	rargs_str(&a, group.s);
 	rargs_str(&a, eid);
-	rc = run_cmd(r, "XACK", &a, &rep);
+	rc = runner_cmd(r, "XACK", &a, &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&stream);
@@ -571,9 +542,9 @@ run_ack(struct runner *r, const char *eid)
 	return rc;
 }
 
-/* run_entry - one flush request: flush, then acknowledge */
+/* runner_entry - one flush request: flush, then acknowledge */
 static int
-run_entry(struct runner *r, const char *eid, char **f, const size_t *fl,
+runner_entry(struct runner *r, const char *eid, char **f, const size_t *fl,
     long long nf)
 {
 	/* sub is read for the log only: the runner never expands it. */
@@ -608,12 +579,12 @@ run_entry(struct runner *r, const char *eid, char **f, const size_t *fl,
 		return -1;	/* read again when Redis is back */
 	if (rc < 0)		/* an answer, not an outage: would repeat */
 		log_warnx("flush request %s: dropped after a Redis error", eid);
-	return run_ack(r, eid);
+	return runner_ack(r, eid);
 }
 
-/* run_entries - walk the flattened read reply; count entries or -1 */
+/* runner_entries - walk the flattened read reply; count entries or -1 */
 static int
-run_entries(struct runner *r, const struct rr_reply *rep)
+runner_entries(struct runner *r, const struct rr_reply *rep)
 {
 	size_t	i = 1;
 	long long nf;
@@ -628,7 +599,7 @@ run_entries(struct runner *r, const struct rr_reply *rep)
 		i += 2;
 		if (nf > (long long)(rep->nelem - i))
 			return -1;
-		if (run_entry(r, eid, rep->elems + i, rep->elen + i, nf) < 0)
+		if (runner_entry(r, eid, rep->elems + i, rep->elen + i, nf) < 0)
 			return -1;
 		i += nf > 0 ? (size_t)nf : 0;
 		n++;
@@ -636,12 +607,12 @@ run_entries(struct runner *r, const struct rr_reply *rep)
 	return n;
 }
 
-/* run_read - read entries (id "0": our pending ones, ">": new ones) */
+/* runner_read - read entries (id "0": our pending ones, ">": new ones) */
 static int
-run_read(struct runner *r, const char *id, struct buf *last)
+runner_read(struct runner *r, const char *id, struct buf *last)
 {
 	struct buf stream = BUF_INIT, group = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	int	n = -1;
 
@@ -652,11 +623,11 @@ run_read(struct runner *r, const char *id, struct buf *last)
 	rargs_str(&a, r->s->hostname);
 	rargs_str(&a, RUN_READ_COUNT);
 	rargs_str(&a, id);
-	if (run_script(r, &run_read_script, "XREADGROUP", 1, &a, &rep) == 0 &&
-	    rep.nelem > 0 && rep.elems[0] != NULL) {
+	if (runner_script(r, &runner_read_script, "XREADGROUP", 1, &a,
+	    &rep) == 0 && rep.nelem > 0 && rep.elems[0] != NULL) {
 		buf_reset(last);
 		buf_cat(last, rep.elems[0]);
-		if ((n = run_entries(r, &rep)) < 0 && !rs.redis_down)
+		if ((n = runner_entries(r, &rep)) < 0 && !rs.redis_down)
 			log_warnx("flush stream: malformed reply");
 	}
 	rr_reply_free(&rep);
@@ -666,12 +637,12 @@ run_read(struct runner *r, const char *id, struct buf *last)
 	return n;
 }
 
-/* run_wait - block until the stream has an entry after last, or ms */
+/* runner_wait - block until the stream has an entry after last, or ms */
 static void
-run_wait(struct runner *r, const char *last, long long ms)
+runner_wait(struct runner *r, const char *last, long long ms)
 {
 	struct buf stream = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	char	bms[24];
 
@@ -683,18 +654,18 @@ run_wait(struct runner *r, const char *last, long long ms)
 	rargs_str(&a, "STREAMS");
 	rargs_str(&a, stream.s);
 	rargs_str(&a, *last ? last : "$");
-	if (run_cmd(r, "XREAD BLOCK", &a, &rep) < 0)
-		run_pause(RUN_RETRY_MS);
+	if (runner_cmd(r, "XREAD BLOCK", &a, &rep) < 0)
+		runner_pause(RUN_RETRY_MS);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&stream);
 }
 
-/* run_block_ms - how long to block: to the next track, below the timeout */
+/* runner_block_ms - how long to block: to the next track, below the timeout */
 static long long
-run_block_ms(struct runner *r)
+runner_block_ms(struct runner *r)
 {
-	long long ms = rs.next_track - run_now_ms();
+	long long ms = rs.next_track - runner_now_ms();
 	long long cap = r->s->redis_timeout * 3 / 4;
 
 	if (ms > cap)
@@ -722,15 +693,15 @@ runner_loop(struct runner *r)
 		if (!lease_hold(r->lease, r->redis)) {
 			if (lease_refused(r->lease))
 				etrnd_stop = 1;
-			run_pause(RUN_RETRY_MS);
+			runner_pause(RUN_RETRY_MS);
 			pending = 1;
 			continue;
 		}
-		if (!run_ready(r)) {
-			run_pause(RUN_RETRY_MS);
+		if (!runner_ready(r)) {
+			runner_pause(RUN_RETRY_MS);
 			continue;
 		}
-		if ((start = run_now_ms()) >= rs.next_track) {
+		if ((start = runner_now_ms()) >= rs.next_track) {
 			(void)pending_sweep(r);
 			(void)runner_track(r);
 			more = lease_hold(r->lease, r->redis) &&
@@ -742,8 +713,8 @@ runner_loop(struct runner *r)
 			 * took, so tracking never takes more than a fifth of
 			 * the time from delivery.
 			 */
-			spent = run_now_ms() - start;
-			rs.next_track = run_now_ms() + (rs.qb_down ?
+			spent = runner_now_ms() - start;
+			rs.next_track = runner_now_ms() + (rs.qb_down ?
 			    RUN_QB_BACKOFF_MS : spent * 4 >
 			    r->s->queue_run_interval ? spent * 4 :
 			    r->s->queue_run_interval);
@@ -752,39 +723,39 @@ runner_loop(struct runner *r)
 			/* Expiry still behind: go on after a look at the
 			 * stream, so flush requests are served meanwhile. */
 			if (more && !rs.qb_down)
-				rs.next_track = run_now_ms() + 50;
+				rs.next_track = runner_now_ms() + 50;
 			continue;
 		}
-		if (rs.nreflush > 0 && run_reflush(r) < 0) {
-			run_pause(RUN_RETRY_MS);
+		if (rs.nreflush > 0 && runner_reflush(r) < 0) {
+			runner_pause(RUN_RETRY_MS);
 			continue;
 		}
 		if (!lease_hold(r->lease, r->redis))
 			continue;
-		if ((n = run_read(r, pending ? "0" : ">", &last)) < 0) {
+		if ((n = runner_read(r, pending ? "0" : ">", &last)) < 0) {
 			pending = 1;
-			run_pause(RUN_RETRY_MS);
+			runner_pause(RUN_RETRY_MS);
 		} else if (pending)
 			pending = n > 0;
-		else if (n == 0 && (ms = run_block_ms(r)) > 0) {
+		else if (n == 0 && (ms = runner_block_ms(r)) > 0) {
 			/* Wake for the lease's renewal, never past it. */
 			if (ms > lease_wait_ms(r->lease))
 				ms = lease_wait_ms(r->lease);
 			if (ms > 0)
-				run_wait(r, last.s ? last.s : "", ms);
+				runner_wait(r, last.s ? last.s : "", ms);
 		}
 	}
 	buf_free(&last);
 }
 
-/* run_list - this host's records indexed for d: held ones, orphans,
+/* runner_list - this host's records indexed for d: held ones, orphans,
  * released ones */
 static int
-run_list(struct runner *r, const char *d, struct strv *held,
+runner_list(struct runner *r, const char *d, struct strv *held,
     struct strv *orphans, struct strv *released)
 {
 	struct buf key = BUF_INIT, member = BUF_INIT, msg = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	size_t	i;
 	int	rc;
@@ -795,7 +766,7 @@ run_list(struct runner *r, const char *d, struct strv *held,
 	rargs_str(&a, key.s);
 	rargs_str(&a, member.s);
 	rargs_str(&a, msg.s);
-	rc = run_script(r, &run_list_script, "list held", 1, &a, &rep);
+	rc = runner_script(r, &runner_list_script, "list held", 1, &a, &rep);
 	for (i = 0; rc == 0 && i + 1 < rep.nelem; i += 2) {
 		const char *q = rep.elems[i], *st = rep.elems[i + 1];
 
@@ -820,9 +791,9 @@ run_list(struct runner *r, const char *d, struct strv *held,
 	return rc;
 }
 
-/* run_gone_log - one line per message the gone script handled */
+/* runner_gone_log - one line per message the gone script handled */
 static size_t
-run_gone_log(const struct rr_reply *rep, int track)
+runner_gone_log(const struct rr_reply *rep, int track)
 {
 	size_t	i, n = 0;
 
@@ -849,13 +820,13 @@ run_gone_log(const struct rr_reply *rep, int track)
 	return n;
 }
 
-/* run_gone - records whose message left the queue (see the script) */
+/* runner_gone - records whose message left the queue (see the script) */
 static int
-run_gone(struct runner *r, char *const *ids, size_t n, int track,
+runner_gone(struct runner *r, char *const *ids, size_t n, int track,
     const char *domain, size_t *done)
 {
 	struct buf k[7];
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	size_t	i, j;
 	int	rc = 0;
@@ -877,9 +848,9 @@ run_gone(struct runner *r, char *const *ids, size_t n, int track,
 		rargs_str(&a, domain ? domain : "");
 		for (j = i; j < n && j < i + RUN_BATCH; j++)
 			rargs_str(&a, ids[j]);
-		if ((rc = run_script(r, &run_gone_script, "remove records", 3,
-		    &a, &rep)) == 0 && done != NULL)
-			*done += run_gone_log(&rep, track);
+		if ((rc = runner_script(r, &runner_gone_script,
+		    "remove records", 3, &a, &rep)) == 0 && done != NULL)
+			*done += runner_gone_log(&rep, track);
 		rr_reply_free(&rep);
 	}
 	rargs_free(&a);
@@ -888,13 +859,13 @@ run_gone(struct runner *r, char *const *ids, size_t n, int track,
 	return rc;
 }
 
-/* run_mark - state=released for ids; those marked are added to out */
+/* runner_mark - state=released for ids; those marked are added to out */
 static int
-run_mark(struct runner *r, const char *d, const char *client,
+runner_mark(struct runner *r, const char *d, const char *client,
     char *const *ids, size_t n, struct strv *out)
 {
 	struct buf rel = BUF_INIT, msg = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	char	now[24];
 	size_t	i;
@@ -908,7 +879,8 @@ run_mark(struct runner *r, const char *d, const char *client,
 	rargs_str(&a, now);
 	for (i = 0; i < n; i++)
 		rargs_str(&a, ids[i]);
-	rc = run_script(r, &run_mark_script, "mark released", 1, &a, &rep);
+	rc = runner_script(r, &runner_mark_script, "mark released", 1, &a,
+	    &rep);
 	for (i = 0; rc == 0 && i < rep.nelem; i++) {
 		if (rep.elems[i] == NULL || !qid_valid(rep.elems[i]))
 			continue;
@@ -923,12 +895,12 @@ run_mark(struct runner *r, const char *d, const char *client,
 	return rc;
 }
 
-/* run_unmark - records of a release that did not happen: held again */
+/* runner_unmark - records of a release that did not happen: held again */
 static int
-run_unmark(struct runner *r, char *const *ids, size_t n)
+runner_unmark(struct runner *r, char *const *ids, size_t n)
 {
 	struct buf rel = BUF_INIT, msg = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	size_t	i;
 	int	rc;
@@ -939,7 +911,7 @@ run_unmark(struct runner *r, char *const *ids, size_t n)
 	rargs_str(&a, msg.s);
 	for (i = 0; i < n; i++)
 		rargs_str(&a, ids[i]);
-	rc = run_script(r, &run_unmark_script, "unmark released", 1, &a,
+	rc = runner_script(r, &runner_unmark_script, "unmark released", 1, &a,
 	    &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
@@ -949,11 +921,11 @@ run_unmark(struct runner *r, char *const *ids, size_t n)
 }
 
 /*
- * run_left_hold - after a failed release: those out of hold first, their
+ * runner_left_hold - after a failed release: those out of hold first, their
  * number; -1 when the queue could not be read (ids unchanged)
  */
 static long
-run_left_hold(struct runner *r, char **ids, size_t n)
+runner_left_hold(struct runner *r, char **ids, size_t n)
 {
 	struct qb_qinfo *qi = xcalloc(n, sizeof(*qi));
 	char	**tmp = xcalloc(n, sizeof(*tmp));
@@ -977,18 +949,18 @@ run_left_hold(struct runner *r, char **ids, size_t n)
 }
 
 /*
- * run_release - mark a batch released, release it, unmark what stayed.
+ * runner_release - mark a batch released, release it, unmark what stayed.
  * The records are marked before the MTA moves anything: if etrnd dies
  * or Redis fails after postsuper -H, the mail on its way out is already
  * followed by tracking, instead of leaving records that say "held" for
  * mail delivered meanwhile (counted as held until reconcile or the
  * deadline).  A record marked for a release that never happened (a
  * crash before postsuper, or a failed unmark) is released again by the
- * next flush (run_again), or put back to "held" by tracking after
+ * next flush (runner_again), or put back to "held" by tracking after
  * release_timeout.
  */
 static int
-run_release(struct runner *r, const char *d, const char *client, char **ids,
+runner_release(struct runner *r, const char *d, const char *client, char **ids,
     size_t n, size_t *released, int *failed)
 {
 	struct strv m = { NULL, 0, 0 };
@@ -997,13 +969,13 @@ run_release(struct runner *r, const char *d, const char *client, char **ids,
 	long	left = 0;
 	int	rc;
 
-	if ((rc = run_mark(r, d, client, ids, n, &m)) < 0 || m.n == 0) {
+	if ((rc = runner_mark(r, d, client, ids, n, &m)) < 0 || m.n == 0) {
 		strv_free(&m);
 		return rc;
 	}
 	k = m.n;
 	if ((st = r->qb->release(&r->qc, m.v, m.n)) != QB_OK &&
-	    (left = run_left_hold(r, m.v, m.n)) < 0) {
+	    (left = runner_left_hold(r, m.v, m.n)) < 0) {
 		/* No evidence either way: the marks stay, so tracking
 		 * follows them and the retry releases what is on hold. */
 		log_warnx("flush domain=%s client=%.100s: release of %zu "
@@ -1021,7 +993,7 @@ run_release(struct runner *r, const char *d, const char *client, char **ids,
 			for (i = k; i < m.n; i++)
 				log_warnx("%s: not released domain=%s: the "
 				    "release failed; stays held", m.v[i], d);
-			rc = run_unmark(r, m.v + k, m.n - k);
+			rc = runner_unmark(r, m.v + k, m.n - k);
 			*failed = 1;
 		}
 	}
@@ -1030,9 +1002,9 @@ run_release(struct runner *r, const char *d, const char *client, char **ids,
 	return rc;
 }
 
-/* run_candidates - ask the queue: stale ones out, the rest to release */
+/* runner_candidates - ask the queue: stale ones out, the rest to release */
 static int
-run_candidates(struct runner *r, const char *d, struct strv *held,
+runner_candidates(struct runner *r, const char *d, struct strv *held,
     struct strv *stale, struct strv *rel)
 {
 	struct qb_qinfo *qi;
@@ -1041,7 +1013,7 @@ run_candidates(struct runner *r, const char *d, struct strv *held,
 
 	if (held->n == 0)
 		return 0;
-	if ((qi = run_status(r, held->v, held->n, &st)) != NULL) {
+	if ((qi = runner_status(r, held->v, held->n, &st)) != NULL) {
 		for (i = 0; i < held->n; i++)
 			strv_add(qi[i].state == QS_GONE ? stale : rel,
 			    qi[i].id);
@@ -1055,7 +1027,7 @@ run_candidates(struct runner *r, const char *d, struct strv *held,
 }
 
 /*
- * run_again - records marked released whose file is still on hold: the
+ * runner_again - records marked released whose file is still on hold: the
  * release never happened (etrnd died between marking and the MTA
  * command, or Redis failed while a failed release was undone).  They go
  * back to held and join this flush instead of waiting release_timeout
@@ -1063,7 +1035,7 @@ run_candidates(struct runner *r, const char *d, struct strv *held,
  * second postsuper -H of an "etrnctl release" is harmless.
  */
 static int
-run_again(struct runner *r, const char *d, struct strv *released,
+runner_again(struct runner *r, const char *d, struct strv *released,
     struct strv *held)
 {
 	struct strv on = { NULL, 0, 0 };
@@ -1072,14 +1044,14 @@ run_again(struct runner *r, const char *d, struct strv *released,
 	int	rc = 0;
 
 	if (released->n == 0 ||
-	    (qi = run_status(r, released->v, released->n, NULL)) == NULL)
+	    (qi = runner_status(r, released->v, released->n, NULL)) == NULL)
 		return 0;
 	for (i = 0; i < released->n; i++)
 		if (qi[i].state == QS_HELD)
 			strv_add(&on, qi[i].id);
 	qb_qinfo_free(qi, released->n);
 	free(qi);
-	if (on.n > 0 && (rc = run_unmark(r, on.v, on.n)) == 0)
+	if (on.n > 0 && (rc = runner_unmark(r, on.v, on.n)) == 0)
 		for (i = 0; i < on.n; i++) {
 			log_info("%s: marked released but still on hold, "
 			    "released again domain=%s", on.v[i], d);
@@ -1089,12 +1061,12 @@ run_again(struct runner *r, const char *d, struct strv *released,
 	return rc;
 }
 
-/* run_last_flush - the domain's last_flush counter */
+/* runner_last_flush - the domain's last_flush counter */
 static int
-run_last_flush(struct runner *r, const char *d)
+runner_last_flush(struct runner *r, const char *d)
 {
 	struct buf key = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	char	now[24];
 	int	rc;
@@ -1105,7 +1077,7 @@ run_last_flush(struct runner *r, const char *d)
 	rargs_str(&a, key.s);
 	rargs_str(&a, "last_flush");
 	rargs_str(&a, now);
-	rc = run_cmd(r, "HSET last_flush", &a, &rep);
+	rc = runner_cmd(r, "HSET last_flush", &a, &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&key);
@@ -1113,11 +1085,11 @@ run_last_flush(struct runner *r, const char *d)
 }
 
 /*
- * run_reflush_later - try the flush of d again later (tries: retries
+ * runner_reflush_later - try the flush of d again later (tries: retries
  * done so far); after the last one, say that the next ETRN will do
  */
 static void
-run_reflush_later(const char *d, const char *client, int tries)
+runner_reflush_later(const char *d, const char *client, int tries)
 {
 	struct reflush *f = NULL;
 	size_t	i;
@@ -1143,18 +1115,18 @@ run_reflush_later(const char *d, const char *client, int tries)
 		return;		/* a later retry is already set */
 	snprintf(f->client, sizeof(f->client), "%s", client);
 	f->tries = tries;
-	f->due = run_now_ms() + run_reflush_delay[tries] * 1000LL;
+	f->due = runner_now_ms() + runner_reflush_delay[tries] * 1000LL;
 	log_info("flush domain=%s client=%.100s: release incomplete; retry %d "
 	    "of %d in %d s", d, client, tries + 1, RUN_REFLUSH_TRIES,
-	    run_reflush_delay[tries]);
+	    runner_reflush_delay[tries]);
 }
 
-/* run_reflush - the flushes due for a retry; -1 Redis failed */
+/* runner_reflush - the flushes due for a retry; -1 Redis failed */
 static int
-run_reflush(struct runner *r)
+runner_reflush(struct runner *r)
 {
 	struct reflush f;
-	long long now = run_now_ms();
+	long long now = runner_now_ms();
 	size_t	i;
 
 	for (i = 0; i < rs.nreflush; i++) {
@@ -1164,27 +1136,27 @@ run_reflush(struct runner *r)
 		rs.reflush[i] = rs.reflush[--rs.nreflush];
 		log_info("flush domain=%s client=%.100s: retry %d of %d",
 		    f.domain, f.client, f.tries + 1, RUN_REFLUSH_TRIES);
-		if (run_flush_domain_try(r, f.domain, f.client, f.tries + 1) <
-		    0)
+		if (runner_flush_domain_try(r, f.domain, f.client,
+		    f.tries + 1) < 0)
 			return -1;
 		return 0;	/* one per call: the stream is served between */
 	}
 	return 0;
 }
 
-/* run_flush_domain - release one domain's held mail on this host */
+/* runner_flush_domain - release one domain's held mail on this host */
 static int
-run_flush_domain(struct runner *r, const char *d, const char *client)
+runner_flush_domain(struct runner *r, const char *d, const char *client)
 {
-	return run_flush_domain_try(r, d, client, 0);
+	return runner_flush_domain_try(r, d, client, 0);
 }
 
 /*
- * run_flush_domain_try - the same as the tries-th retry: when the queue
+ * runner_flush_domain_try - the same as the tries-th retry: when the queue
  * could not be read or a release failed, another is set
  */
 static int
-run_flush_domain_try(struct runner *r, const char *d, const char *client,
+runner_flush_domain_try(struct runner *r, const char *d, const char *client,
     int tries)
 {
 	struct strv held = { NULL, 0, 0 }, orphans = { NULL, 0, 0 },
@@ -1193,9 +1165,9 @@ run_flush_domain_try(struct runner *r, const char *d, const char *client,
 	size_t	i, nrel = 0, nstale = 0;
 	int	rc, qs = 1, failed = 0;
 
-	if ((rc = run_list(r, d, &held, &orphans, &released)) == 0 &&
-	    (rc = run_again(r, d, &released, &held)) == 0 &&
-	    (qs = run_candidates(r, d, &held, &stale, &rel)) == 0) {
+	if ((rc = runner_list(r, d, &held, &orphans, &released)) == 0 &&
+	    (rc = runner_again(r, d, &released, &held)) == 0 &&
+	    (qs = runner_candidates(r, d, &held, &stale, &rel)) == 0) {
 		/*
 		 * A record without a queue file is not removed here: the
 		 * milter writes the record just before Postfix finishes the
@@ -1203,19 +1175,19 @@ run_flush_domain_try(struct runner *r, const char *d, const char *client,
 		 * the deadline) or reconcile removes records that stay stale.
 		 */
 		nstale = stale.n;
-		rc = run_gone(r, orphans.v, orphans.n, 0, d, NULL);
+		rc = runner_gone(r, orphans.v, orphans.n, 0, d, NULL);
 		for (i = 0; rc == 0 && i < rel.n; i += RUN_BATCH)
-			rc = run_release(r, d, client, rel.v + i,
+			rc = runner_release(r, d, client, rel.v + i,
 			    rel.n - i < RUN_BATCH ? rel.n - i : RUN_BATCH,
 			    &nrel, &failed);
 		if (rc == 0)
-			rc = run_last_flush(r, d);
+			rc = runner_last_flush(r, d);
 	}
 	if (rc == 0 && qs == 0)
 		log_info("flush domain=%s client=%.100s released=%zu "
 		    "not_queued=%zu", d, client, nrel, nstale);
 	if (rc == 0 && (qs != 0 || failed))
-		run_reflush_later(d, client, tries);
+		runner_reflush_later(d, client, tries);
 	strv_free(&held);
 	strv_free(&orphans);
 	strv_free(&stale);
@@ -1240,17 +1212,17 @@ runner_flush(struct runner *r, const char *domain, const char *client)
 		return 1;
 	}
 	buf_free(&norm);
-	if (!run_ready(r))
+	if (!runner_ready(r))
 		return -1;
-	return run_flush_domain(r, domain, client);
+	return runner_flush_domain(r, domain, client);
 }
 
-/* run_track_load - this host's released messages and release times */
+/* runner_track_load - this host's released messages and release times */
 static int
-run_track_load(struct runner *r, struct rr_reply *rep)
+runner_track_load(struct runner *r, struct rr_reply *rep)
 {
 	struct buf key = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	int	rc;
 
 	rkey_released(&key, r->s->hostname);
@@ -1259,7 +1231,7 @@ run_track_load(struct runner *r, struct rr_reply *rep)
 	rargs_str(&a, "0");
 	rargs_str(&a, "-1");
 	rargs_str(&a, "WITHSCORES");
-	rc = run_cmd(r, "ZRANGE released", &a, rep);
+	rc = runner_cmd(r, "ZRANGE released", &a, rep);
 	if (rc == 0 && rep->type != RRT_ARRAY)
 		rep->nelem = 0;
 	rargs_free(&a);
@@ -1267,12 +1239,12 @@ run_track_load(struct runner *r, struct rr_reply *rep)
 	return rc;
 }
 
-/* run_drop_bad - remove a member that is no queue ID from the index */
+/* runner_drop_bad - remove a member that is no queue ID from the index */
 static void
-run_drop_bad(struct runner *r, const char *member)
+runner_drop_bad(struct runner *r, const char *member)
 {
 	struct buf key = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 
 	log_warnx("released index: bad member \"%.80s\" removed", member);
@@ -1280,15 +1252,15 @@ run_drop_bad(struct runner *r, const char *member)
 	rargs_str(&a, "ZREM");
 	rargs_str(&a, key.s);
 	rargs_str(&a, member);
-	(void)run_cmd(r, "ZREM released", &a, &rep);
+	(void)runner_cmd(r, "ZREM released", &a, &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&key);
 }
 
-/* run_classify - what to do with each released message */
+/* runner_classify - what to do with each released message */
 static void
-run_classify(struct runner *r, const struct qb_qinfo *qi, struct titem *ti,
+runner_classify(struct runner *r, const struct qb_qinfo *qi, struct titem *ti,
     size_t n)
 {
 	long long now = (long long)time(NULL);
@@ -1322,9 +1294,9 @@ run_classify(struct runner *r, const struct qb_qinfo *qi, struct titem *ti,
 	}
 }
 
-/* run_verify - after a rehold: held ones are marked, gone ones too */
+/* runner_verify - after a rehold: held ones are marked, gone ones too */
 static void
-run_verify(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
+runner_verify(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
     const size_t *idx, size_t k)
 {
 	struct qb_qinfo *v = xcalloc(k, sizeof(*v));
@@ -1333,7 +1305,7 @@ run_verify(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
 
 	for (i = 0; i < k; i++)
 		v[i].id = qi[idx[i]].id;
-	ok = run_qb(r->qb->status(&r->qc, v, k), "queue status") == QB_OK;
+	ok = runner_qb(r->qb->status(&r->qc, v, k), "queue status") == QB_OK;
 	for (i = 0; i < k; i++) {
 		struct qb_qinfo *q = &qi[idx[i]];
 		struct titem *t = &ti[idx[i]];
@@ -1359,9 +1331,9 @@ run_verify(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
 	free(v);
 }
 
-/* run_rehold - backend rehold for ACT_REHOLD, then check the queue */
+/* runner_rehold - backend rehold for ACT_REHOLD, then check the queue */
 static void
-run_rehold(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
+runner_rehold(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
     size_t n)
 {
 	char	**ids = xcalloc(n, sizeof(*ids));
@@ -1375,9 +1347,9 @@ run_rehold(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
 		}
 	for (b = 0; b < k; b += RUN_BATCH) {
 		m = k - b < RUN_BATCH ? k - b : RUN_BATCH;
-		if (run_qb(r->qb->rehold(&r->qc, ids + b, m), "rehold") ==
+		if (runner_qb(r->qb->rehold(&r->qc, ids + b, m), "rehold") ==
 		    QB_OK)
-			run_verify(r, qi, ti, idx + b, m);
+			runner_verify(r, qi, ti, idx + b, m);
 		else
 			for (i = b; i < b + m; i++)
 				ti[idx[i]].act = ACT_NONE;
@@ -1386,9 +1358,9 @@ run_rehold(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
 	free(idx);
 }
 
-/* run_held_log - one line per message put back on hold */
+/* runner_held_log - one line per message put back on hold */
 static void
-run_held_log(const struct rr_reply *rep, struct titem *const *t)
+runner_held_log(const struct rr_reply *rep, struct titem *const *t)
 {
 	size_t	i, j;
 
@@ -1411,12 +1383,12 @@ run_held_log(const struct rr_reply *rep, struct titem *const *t)
 	}
 }
 
-/* run_held - records of ACT_HELD messages back to state held */
+/* runner_held - records of ACT_HELD messages back to state held */
 static int
-run_held(struct runner *r, struct qb_qinfo *qi, struct titem *ti, size_t n)
+runner_held(struct runner *r, struct qb_qinfo *qi, struct titem *ti, size_t n)
 {
 	struct buf rel = BUF_INIT, msg = BUF_INIT;
-	struct rargs a = { NULL, NULL, 0, 0 };
+	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	struct titem **t = xcalloc(n ? n : 1, sizeof(*t));
 	char	(*num)[24] = xcalloc(n ? n : 1, sizeof(*num));
@@ -1441,9 +1413,9 @@ run_held(struct runner *r, struct qb_qinfo *qi, struct titem *ti, size_t n)
 		}
 		if (cnt == 0)
 			break;
-		if ((rc = run_script(r, &run_rehold_script, "mark held", 1, &a,
-		    &rep)) == 0)
-			run_held_log(&rep, t);
+		if ((rc = runner_script(r, &runner_rehold_script, "mark held",
+		    1, &a, &rep)) == 0)
+			runner_held_log(&rep, t);
 		rr_reply_free(&rep);
 	}
 	rargs_free(&a);
@@ -1454,9 +1426,9 @@ run_held(struct runner *r, struct qb_qinfo *qi, struct titem *ti, size_t n)
 	return rc;
 }
 
-/* run_track_gone - records of ACT_GONE messages removed, counted */
+/* runner_track_gone - records of ACT_GONE messages removed, counted */
 static int
-run_track_gone(struct runner *r, const struct qb_qinfo *qi,
+runner_track_gone(struct runner *r, const struct qb_qinfo *qi,
     const struct titem *ti, size_t n)
 {
 	char	**ids = xcalloc(n ? n : 1, sizeof(*ids));
@@ -1466,7 +1438,7 @@ run_track_gone(struct runner *r, const struct qb_qinfo *qi,
 	for (i = 0; i < n; i++)
 		if (ti[i].act == ACT_GONE)
 			ids[k++] = qi[i].id;
-	rc = k ? run_gone(r, ids, k, 1, NULL, &done) : 0;
+	rc = k ? runner_gone(r, ids, k, 1, NULL, &done) : 0;
 	free(ids);
 	return rc;
 }
@@ -1481,9 +1453,9 @@ runner_track(struct runner *r)
 	size_t	i, n = 0;
 	int	rc;
 
-	if (!run_ready(r))
+	if (!runner_ready(r))
 		return -1;
-	if (run_track_load(r, &rep) < 0) {
+	if (runner_track_load(r, &rep) < 0) {
 		rr_reply_free(&rep);
 		return -1;
 	}
@@ -1491,7 +1463,7 @@ runner_track(struct runner *r)
 	ti = xcalloc(rep.nelem / 2 + 1, sizeof(*ti));
 	for (i = 0; i + 1 < rep.nelem; i += 2) {
 		if (rep.elems[i] == NULL || !qid_valid(rep.elems[i])) {
-			run_drop_bad(r, rep.elems[i] ? rep.elems[i] : "");
+			runner_drop_bad(r, rep.elems[i] ? rep.elems[i] : "");
 			continue;
 		}
 		qi[n].id = rep.elems[i];
@@ -1499,13 +1471,13 @@ runner_track(struct runner *r)
 		    strtoll(rep.elems[i + 1], NULL, 10) : 0;
 	}
 	rc = 0;
-	if (n > 0 && run_qb(r->qb->locate(&r->qc, qi, n), "queue status") ==
+	if (n > 0 && runner_qb(r->qb->locate(&r->qc, qi, n), "queue status") ==
 	    QB_OK) {
-		run_classify(r, qi, ti, n);
-		run_rehold(r, qi, ti, n);
-		rc = run_track_gone(r, qi, ti, n);
+		runner_classify(r, qi, ti, n);
+		runner_rehold(r, qi, ti, n);
+		rc = runner_track_gone(r, qi, ti, n);
 		if (rc == 0)
-			rc = run_held(r, qi, ti, n);
+			rc = runner_held(r, qi, ti, n);
 	}
 	qb_qinfo_free(qi, n);
 	free(qi);

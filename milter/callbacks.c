@@ -86,7 +86,7 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 
 	if (cn == NULL || argv == NULL || argv[0] == NULL)
 		return SMFIS_TEMPFAIL;
-	if (msg_set_sender(&cn->msg, argv[0], argv + 1, &why) < 0) {
+	if (record_set_sender(&cn->msg, argv[0], argv + 1, &why) < 0) {
 		log_warnx("NOQUEUE: reject: MAIL from %s: %s", cn->client,
 		    buf_terminate(&why));
 		buf_free(&why);
@@ -135,7 +135,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (cn == NULL || argv == NULL || argv[0] == NULL)
 		return SMFIS_TEMPFAIL;
-	if (msg_add_rcpt(&cn->msg, argv[0], argv + 1, &why) < 0) {
+	if (record_add_rcpt(&cn->msg, argv[0], argv + 1, &why) < 0) {
 		log_warnx("NOQUEUE: reject: RCPT from %s: %s", cn->client,
 		    buf_terminate(&why));
 		buf_free(&why);
@@ -156,9 +156,9 @@ conn_plan(struct conn *cn)
 	if (m->planned)
 		return;
 	m->planned = 1;
-	if (plan_make(m, &p) && (p.nother > 0 || p.ngroups > 1))
+	if (record_plan_make(m, &p) && (p.nother > 0 || p.ngroups > 1))
 		m->need_copy = 1;
-	plan_free(&p);
+	record_plan_free(&p);
 	if (!m->need_copy)
 		return;
 	snprintf(path, sizeof(path), "%s/etrn-milter.XXXXXX",
@@ -189,7 +189,7 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 		m->ntags++;
 		return SMFIS_CONTINUE;
 	}
-	msg_add_header(m, name, value, (size_t)cn->cfg->s.max_header_bytes);
+	record_add_header(m, name, value, (size_t)cn->cfg->s.max_header_bytes);
 	if (m->spool && fprintf(m->spool, "%s: %s\n", name, value) < 0)
 		m->spool_error = 1;
 	return SMFIS_CONTINUE;
@@ -235,7 +235,7 @@ mlfi_eom(SMFICTX *ctx)
 	if (cn->msg.spool && fflush(cn->msg.spool) == EOF)
 		cn->msg.spool_error = 1;
 	rc = hold_eom(ctx, cn);
-	msg_reset(&cn->msg);
+	record_reset(&cn->msg);
 	return rc;
 }
 
@@ -246,7 +246,7 @@ mlfi_abort(SMFICTX *ctx)
 	struct conn *cn = CONN(ctx);
 
 	if (cn != NULL)
-		msg_reset(&cn->msg);
+		record_reset(&cn->msg);
 	return SMFIS_CONTINUE;
 }
 
@@ -258,7 +258,7 @@ mlfi_close(SMFICTX *ctx)
 
 	if (cn == NULL)
 		return SMFIS_CONTINUE;
-	msg_reset(&cn->msg);
+	record_reset(&cn->msg);
 	cfg_release(cn->cfg);
 	free(cn->client);
 	free(cn->client_addr);

@@ -38,6 +38,7 @@
 #include <libmilter/mfapi.h>
 
 #include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "mail/replies.h"
 #include "milter/hold.h"
 #include "milter/milter.h"
@@ -141,7 +142,7 @@ hold_original(SMFICTX *ctx, struct conn *cn, const char *qid,
 	h.domain = g->domain;
 	h.client = cn->client;
 	hold_times(cn, &m->rcpt[g->idx[0]], &h);
-	if (hold_token_new(t.token, sizeof(t.token)) < 0) {
+	if (holdtag_token_new(t.token, sizeof(t.token)) < 0) {
 		log_err("%s: tempfail: no random bytes for a hold token", qid);
 		return hold_reply(ctx, R_HOLD_TEMPFAIL);
 	}
@@ -210,10 +211,10 @@ hold_eom(SMFICTX *ctx, struct conn *cn)
 		hold_untag(ctx, qid ? qid : "NOQUEUE", m->ntags);
 		return hold_dsn(ctx, cn, qid);
 	}
-	if (plan_make(m, &p) && qid == NULL) {
+	if (record_plan_make(m, &p) && qid == NULL) {
 		log_err("NOQUEUE: tempfail: no valid queue ID macro {i} at end "
 		    "of message");
-		plan_free(&p);
+		record_plan_free(&p);
 		return hold_reply(ctx, R_NO_QUEUEID);
 	}
 	hold_untag(ctx, qid ? qid : "NOQUEUE", m->ntags);
@@ -224,6 +225,6 @@ hold_eom(SMFICTX *ctx, struct conn *cn)
 		rc = hold_reply(ctx, R_SPLIT_TEMPFAIL);
 	else if (p.hold >= 0)
 		rc = hold_original(ctx, cn, qid, &p.groups[p.hold]);
-	plan_free(&p);
+	record_plan_free(&p);
 	return rc;
 }

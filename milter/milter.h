@@ -83,16 +83,16 @@ struct plan {
 	long	hold;		/* group held with the original, -1: none */
 };
 
-void	msg_reset(struct msg *);
-int	msg_add_rcpt(struct msg *, const char *, char **, struct buf *);
-int	msg_set_sender(struct msg *, const char *, char **, struct buf *);
-void	msg_add_header(struct msg *, const char *, const char *, size_t);
-int	plan_make(const struct msg *, struct plan *);
-void	plan_free(struct plan *);
+void	record_reset(struct msg *);
+int	record_add_rcpt(struct msg *, const char *, char **, struct buf *);
+int	record_set_sender(struct msg *, const char *, char **, struct buf *);
+void	record_add_header(struct msg *, const char *, const char *, size_t);
+int	record_plan_make(const struct msg *, struct plan *);
+void	record_plan_free(struct plan *);
 void	record_rcpts(struct buf *, const struct msg *, const struct rgroup *);
 #define REASON_MAX	100	/* octets of a quarantine reason Postfix keeps */
 void	record_reason(struct buf *, const char *);
-int	esmtp_value_ok(const char *);
+int	record_esmtp_ok(const char *);
 
 /* Hold and split at end of message (hold.c). */
 struct hold_result {

@@ -5,7 +5,7 @@
  *	Everything here is free of libmilter and Redis so it is unit-tested
  *	directly: parsing of the envelope and its DSN parameters (RFC 3461
  *	RET, ENVID, NOTIFY, ORCPT), the bounded header copy kept in the
- *	hold record, and plan_make(), which decides what happens to a
+ *	hold record, and record_plan_make(), which decides what happens to a
  *	message:
  *	- no recipient in a dial-up domain: pass untouched;
  *	- all recipients in one dial-up domain: hold the message;
@@ -34,9 +34,9 @@
 #define ADDR_MAX	1000
 #define ESMTP_VALUE_MAX	500
 
-/* esmtp_value_ok - printable ASCII without space, bounded */
+/* record_esmtp_ok - printable ASCII without space, bounded */
 int
-esmtp_value_ok(const char *v)
+record_esmtp_ok(const char *v)
 {
 	size_t	n;
 
@@ -47,9 +47,9 @@ esmtp_value_ok(const char *v)
 	return n > 0;
 }
 
-/* addr_ok - no control characters, bounded; UTF-8 allowed (SMTPUTF8) */
+/* record_addr_ok - no control characters, bounded; UTF-8 allowed (SMTPUTF8) */
 static int
-addr_ok(const char *a)
+record_addr_ok(const char *a)
 {
 	size_t	n;
 
@@ -59,9 +59,9 @@ addr_ok(const char *a)
 	return 1;
 }
 
-/* addr_strip - copy without surrounding angle brackets */
+/* record_addr_strip - copy without surrounding angle brackets */
 static char *
-addr_strip(const char *arg)
+record_addr_strip(const char *arg)
 {
 	size_t	len = strlen(arg);
 
@@ -70,9 +70,9 @@ addr_strip(const char *arg)
 	return xstrdup(arg);
 }
 
-/* param - "NAME=value" match; value pointer or NULL */
+/* record_param - "NAME=value" match; value pointer or NULL */
 static const char *
-param(const char *arg, const char *name)
+record_param(const char *arg, const char *name)
 {
 	size_t	n = strlen(name);
 
@@ -81,9 +81,9 @@ param(const char *arg, const char *name)
 	return NULL;
 }
 
-/* msg_reset - forget the message, keep nothing */
+/* record_reset - forget the message, keep nothing */
 void
-msg_reset(struct msg *m)
+record_reset(struct msg *m)
 {
 	size_t	i;
 
@@ -105,20 +105,20 @@ msg_reset(struct msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* msg_set_sender - MAIL FROM and its parameters; -1 with a reason */
+/* record_set_sender - MAIL FROM and its parameters; -1 with a reason */
 int
-msg_set_sender(struct msg *m, const char *arg, char **args, struct buf *why)
+record_set_sender(struct msg *m, const char *arg, char **args, struct buf *why)
 {
 	const char *v;
 
-	msg_reset(m);
-	if (!addr_ok(arg)) {
+	record_reset(m);
+	if (!record_addr_ok(arg)) {
 		buf_cat(why, "invalid sender address");
 		return -1;
 	}
-	m->sender = addr_strip(arg);
+	m->sender = record_addr_strip(arg);
 	for (; args && *args; args++) {
-		if ((v = param(*args, "RET")) != NULL) {
+		if ((v = record_param(*args, "RET")) != NULL) {
 			if (strcasecmp(v, "FULL") != 0 &&
 			    strcasecmp(v, "HDRS") != 0) {
 				buf_cat(why, "invalid RET parameter");
@@ -127,14 +127,14 @@ msg_set_sender(struct msg *m, const char *arg, char **args, struct buf *why)
 			free(m->ret);
 			m->ret = xstrdup(strcasecmp(v, "FULL") ? "HDRS" :
 			    "FULL");
-		} else if ((v = param(*args, "ENVID")) != NULL) {
-			if (!esmtp_value_ok(v) || strlen(v) > 100) {
+		} else if ((v = record_param(*args, "ENVID")) != NULL) {
+			if (!record_esmtp_ok(v) || strlen(v) > 100) {
 				buf_cat(why, "invalid ENVID parameter");
 				return -1;
 			}
 			free(m->envid);
 			m->envid = xstrdup(v);
-		} else if ((v = param(*args, "BODY")) != NULL) {
+		} else if ((v = record_param(*args, "BODY")) != NULL) {
 			if (strcasecmp(v, "7BIT") != 0 &&
 			    strcasecmp(v, "8BITMIME") != 0 &&
 			    strcasecmp(v, "BINARYMIME") != 0) {
@@ -150,28 +150,28 @@ msg_set_sender(struct msg *m, const char *arg, char **args, struct buf *why)
 	return 0;
 }
 
-/* msg_add_rcpt - RCPT TO and its parameters; -1 with a reason */
+/* record_add_rcpt - RCPT TO and its parameters; -1 with a reason */
 int
-msg_add_rcpt(struct msg *m, const char *arg, char **args, struct buf *why)
+record_add_rcpt(struct msg *m, const char *arg, char **args, struct buf *why)
 {
 	struct rcpt r;
 	struct buf dom = BUF_INIT;
 	const char *v;
 
 	memset(&r, 0, sizeof(r));
-	if (!addr_ok(arg)) {
+	if (!record_addr_ok(arg)) {
 		buf_cat(why, "invalid recipient address");
 		return -1;
 	}
 	for (; args && *args; args++) {
-		if ((v = param(*args, "NOTIFY")) != NULL) {
-			if (!esmtp_value_ok(v) || r.notify) {
+		if ((v = record_param(*args, "NOTIFY")) != NULL) {
+			if (!record_esmtp_ok(v) || r.notify) {
 				buf_cat(why, "invalid NOTIFY parameter");
 				goto bad;
 			}
 			r.notify = xstrdup(v);
-		} else if ((v = param(*args, "ORCPT")) != NULL) {
-			if (!esmtp_value_ok(v) || strchr(v, ';') == NULL ||
+		} else if ((v = record_param(*args, "ORCPT")) != NULL) {
+			if (!record_esmtp_ok(v) || strchr(v, ';') == NULL ||
 			    r.orcpt) {
 				buf_cat(why, "invalid ORCPT parameter");
 				goto bad;
@@ -180,8 +180,8 @@ msg_add_rcpt(struct msg *m, const char *arg, char **args, struct buf *why)
 		}
 	}
 	r.arg = xstrdup(arg);
-	r.addr = addr_strip(arg);
-	if (addr_domain(r.addr, &dom, NULL) == 0)
+	r.addr = record_addr_strip(arg);
+	if (dom_addr_domain(r.addr, &dom, NULL) == 0)
 		r.domain = buf_steal(&dom);
 	buf_free(&dom);
 	if (m->nrcpt == m->rcap) {
@@ -196,9 +196,9 @@ bad:
 	return -1;
 }
 
-/* msg_add_header - count size, keep a bounded copy for the record */
+/* record_add_header - count size, keep a bounded copy for the record */
 void
-msg_add_header(struct msg *m, const char *name, const char *value,
+record_add_header(struct msg *m, const char *name, const char *value,
     size_t max)
 {
 	size_t	len = strlen(name) + 2 + strlen(value) + 1;
@@ -211,9 +211,9 @@ msg_add_header(struct msg *m, const char *name, const char *value,
 	buf_printf(&m->headers, "%s: %s\n", name, value);
 }
 
-/* plan_group - group of a domain, created if new */
+/* record_plan_group - group of a domain, created if new */
 static struct rgroup *
-plan_group(struct plan *p, const char *domain)
+record_plan_group(struct plan *p, const char *domain)
 {
 	size_t	i;
 
@@ -227,9 +227,9 @@ plan_group(struct plan *p, const char *domain)
 	return &p->groups[p->ngroups++];
 }
 
-/* plan_make - group dial-up recipients; 1 when anything is held */
+/* record_plan_make - group dial-up recipients; 1 when anything is held */
 int
-plan_make(const struct msg *m, struct plan *p)
+record_plan_make(const struct msg *m, struct plan *p)
 {
 	struct rgroup *g;
 	size_t	i;
@@ -241,7 +241,7 @@ plan_make(const struct msg *m, struct plan *p)
 			p->nother++;
 			continue;
 		}
-		g = plan_group(p, m->rcpt[i].domain);
+		g = record_plan_group(p, m->rcpt[i].domain);
 		g->idx = xreallocarray(g->idx, g->n + 1, sizeof(size_t));
 		g->idx[g->n++] = i;
 	}
@@ -250,9 +250,9 @@ plan_make(const struct msg *m, struct plan *p)
 	return p->ngroups > 0;
 }
 
-/* plan_free - release the groups */
+/* record_plan_free - release the groups */
 void
-plan_free(struct plan *p)
+record_plan_free(struct plan *p)
 {
 	size_t	i;
 

@@ -34,6 +34,7 @@
 #include "mail/rkeys.h"
 #include "milter/milter.h"
 #include "util/log.h"
+#include "util/rargs.h"
 
 /*
  * KEYS: msg pending expiry warn hostdomains helddomains
@@ -58,9 +59,6 @@ static struct rscript store_hold_script = {
 };
 
 #define HOLD_KEYS	6
-#define HOLD_FIXED	6
-#define HOLD_FIELDS	17
-#define HOLD_ARGS	(HOLD_KEYS + HOLD_FIXED + 2 * HOLD_FIELDS)
 
 /* store_hold - record a message about to be held, pending (see above) */
 int
@@ -72,10 +70,9 @@ store_hold(const struct cfg *c, const struct msg *m, const struct rgroup *g,
 	char	arrived[24], arrived_ms[24], expires[24], warn_at[24],
 	    size[24], nrcpt[24];
 	struct timespec ts;
-	const char *av[HOLD_ARGS];
-	size_t	al[HOLD_ARGS];
+	struct rargs a = RARGS_INIT;
 	struct rr_reply r;
-	int	n = 0, i, rc;
+	int	i, rc;
 	const char *host = c->s.hostname;
 
 	for (i = 0; i < HOLD_KEYS; i++)
@@ -99,44 +96,39 @@ store_hold(const struct cfg *c, const struct msg *m, const struct rgroup *g,
 	snprintf(size, sizeof(size), "%llu", m->size);
 	snprintf(nrcpt, sizeof(nrcpt), "%zu", g->n);
 
-#define ARG(s, l) do { av[n] = (s); al[n] = (l); n++; } while (0)
-#define STR(s) ARG((s), strlen(s))
-#define FIELD(name, s) do { STR(name); STR(s); } while (0)
 	for (i = 0; i < HOLD_KEYS; i++)
-		ARG(k[i].s, k[i].len);
-	STR(member.s);
-	STR(h->qid);
-	STR(arrived_ms);
-	STR(h->domain);
-	STR(heldp.s);
-	STR(statsp.s);
-	FIELD(RF_DOMAIN, h->domain);
-	FIELD(RF_HOST, host);
-	FIELD(RF_QUEUEID, h->qid);
-	FIELD(RF_TOKEN, h->token);
-	FIELD(RF_STATE, RSTATE_PENDING);
-	FIELD(RF_SENDER, m->sender);
-	STR(RF_RCPTS);
-	ARG(rcpts.s, rcpts.len);
-	FIELD(RF_NRCPT, nrcpt);
-	FIELD(RF_SIZE, size);
-	FIELD(RF_ARRIVED, arrived);
-	FIELD(RF_EXPIRES, expires);
-	FIELD(RF_WARN_AT, warn_at);
-	FIELD(RF_RET, m->ret ? m->ret : "");
-	FIELD(RF_ENVID, m->envid ? m->envid : "");
-	FIELD(RF_CLIENT, h->client ? h->client : "");
-	STR(RF_HEADERS);
-	ARG(m->headers.len ? m->headers.s : "", m->headers.len);
-	FIELD(RF_HDR_TRUNC, m->headers_truncated ? "1" : "0");
-#undef FIELD
-#undef STR
-#undef ARG
-	rc = rpool_script(c->redis, &store_hold_script, HOLD_KEYS, n, av, al,
-	    &r);
+		rargs_buf(&a, &k[i]);
+	rargs_strs(&a, member.s, h->qid, arrived_ms, h->domain, heldp.s,
+	    statsp.s, NULL);
+	rargs_strs(&a,
+	    RF_DOMAIN, h->domain,
+	    RF_HOST, host,
+	    RF_QUEUEID, h->qid,
+	    RF_TOKEN, h->token,
+	    RF_STATE, RSTATE_PENDING,
+	    RF_SENDER, m->sender,
+	    NULL);
+	rargs_str(&a, RF_RCPTS);
+	rargs_buf(&a, &rcpts);
+	rargs_strs(&a,
+	    RF_NRCPT, nrcpt,
+	    RF_SIZE, size,
+	    RF_ARRIVED, arrived,
+	    RF_EXPIRES, expires,
+	    RF_WARN_AT, warn_at,
+	    RF_RET, m->ret ? m->ret : "",
+	    RF_ENVID, m->envid ? m->envid : "",
+	    RF_CLIENT, h->client ? h->client : "",
+	    NULL);
+	rargs_str(&a, RF_HEADERS);
+	rargs_buf(&a, &m->headers);
+	rargs_strs(&a, RF_HDR_TRUNC, m->headers_truncated ? "1" : "0", NULL);
+	rc = rpool_script(c->redis, &store_hold_script, HOLD_KEYS, a.n, a.v,
+	    a.l, &r);
 	if (rc < 0)
 		buf_printf(err, "%s", r.str ? r.str : "redis error");
 	rr_reply_free(&r);
+	rargs_free(&a);
 	for (i = 0; i < HOLD_KEYS; i++)
 		buf_free(&k[i]);
 	buf_free(&member);

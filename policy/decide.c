@@ -10,7 +10,7 @@
  *	max_bytes (or would pass max_bytes with the message's declared
  *	SIZE=).
  *
- *	policy_action() is the one place that words the answers: every
+ *	decide_action() is the one place that words the answers: every
  *	"action=" line etrn-policy sends comes from its table.  Every ETRN
  *	refusal has the same words; its reason goes to the log only.
  * SECURITY
@@ -45,9 +45,9 @@ static const struct {
 	    "checked, try again later", 0 },
 };
 
-/* policy_action - the answer: "action=CODE text\n\n" */
+/* decide_action - the answer: "action=CODE text\n\n" */
 void
-policy_action(struct buf *out, enum pol_action a, const char *reason)
+decide_action(struct buf *out, enum pol_action a, const char *reason)
 {
 	buf_printf(out, "action=%s", pol_actions[a].code);
 	if (pol_actions[a].text != NULL)
@@ -56,9 +56,9 @@ policy_action(struct buf *out, enum pol_action a, const char *reason)
 	buf_cat(out, "\n\n");
 }
 
-/* policy_action_code - the first word, for log lines */
+/* decide_action_code - the first word, for log lines */
 const char *
-policy_action_code(enum pol_action a)
+decide_action_code(enum pol_action a)
 {
 	return pol_actions[a].code;
 }

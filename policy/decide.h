@@ -11,7 +11,7 @@
 #define DF_MAX_BYTES	"max_bytes"
 #define DF_SASL_USERS	"sasl_users"
 
-/* Every answer etrn-policy gives; policy_action() words them. */
+/* Every answer etrn-policy gives; decide_action() words them. */
 enum pol_action {
 	POL_OK,			/* ETRN authorized and queued */
 	POL_DUNNO,		/* no opinion */
@@ -30,8 +30,8 @@ struct quota {
 	long long size;		/* SIZE= of the message, 0 if not given */
 };
 
-void	policy_action(struct buf *, enum pol_action, const char *);
-const char *policy_action_code(enum pol_action);
+void	decide_action(struct buf *, enum pol_action, const char *);
+const char *decide_action_code(enum pol_action);
 enum pol_action decide_etrn(enum etrn_outcome, const char *, const char *,
 	    struct buf *);
 enum pol_action decide_quota(const struct quota *, const char *,

@@ -59,6 +59,7 @@
 #include "policy/decide.h"
 #include "policy/policyd.h"
 #include "util/log.h"
+#include "util/rargs.h"
 #include "util/xalloc.h"
 
 /*
@@ -133,7 +134,7 @@ answer(struct conn *c, enum pol_action a, const char *reason)
 {
 	struct buf out = BUF_INIT;
 
-	policy_action(&out, a, reason);
+	decide_action(&out, a, reason);
 	conn_answer(c, out.s, out.len);
 	buf_free(&out);
 }
@@ -152,15 +153,16 @@ static int
 facts(struct conn *c, ra_cb *cb)
 {
 	struct buf k[3] = { BUF_INIT, BUF_INIT, BUF_INIT };
-	const char *av[3];
+	struct rargs a = RARGS_INIT;
 	int	i, rc;
 
 	rkey_domain(&k[0], c->entry);
 	rkey_held(&k[1], c->domain);
 	rkey_stats(&k[2], c->domain);
 	for (i = 0; i < 3; i++)
-		av[i] = k[i].s;
-	rc = ra_script(c->pd->redis, &facts_script, cb, c, 3, 3, av, NULL);
+		rargs_buf(&a, &k[i]);
+	rc = ra_script(c->pd->redis, &facts_script, cb, c, 3, a.n, a.v, a.l);
+	rargs_free(&a);
 	for (i = 0; i < 3; i++)
 		buf_free(&k[i]);
 	if (rc == 0)
@@ -182,9 +184,9 @@ facts_ok(const struct rr_reply *r)
 	return 1;
 }
 
-/* reply_begin - a reply arrived; 0 if the connection went away */
+/* request_reply_begin - a reply arrived; 0 if the connection went away */
 static int
-reply_begin(struct conn *c)
+request_reply_begin(struct conn *c)
 {
 	return conn_unbusy(c);
 }
@@ -199,7 +201,7 @@ etrn_log(struct conn *c, enum pol_action a, const char *extra)
 	log_info("%s: etrn client=%s%s%s domain=%s action=%s%s%s", c->id,
 	    client_of(c), *sasl ? " sasl_username=" : "",
 	    *sasl ? printable(&p, sasl, 64) : "", c->etrn.domain[0] ?
-	    c->etrn.domain : "-", policy_action_code(a), extra ? " " : "",
+	    c->etrn.domain : "-", decide_action_code(a), extra ? " " : "",
 	    extra ? extra : "");
 	buf_free(&p);
 }
@@ -254,7 +256,7 @@ etrn_queued_cb(struct rr_reply *r, void *arg)
 	int	busy;
 	const char *id;
 
-	if (!reply_begin(c))
+	if (!request_reply_begin(c))
 		return;
 	if (flushreq_result(r, &n, &busy, &id) < 0) {
 		redis_failed(c, r);
@@ -288,7 +290,7 @@ etrn_queue(struct conn *c, const struct etrn_auth *a)
 	f.force = 0;
 	flushreq_args(&fa, &f);
 	rc = ra_script(c->pd->redis, &flushreq_script, etrn_queued_cb, c,
-	    FLUSHREQ_KEYS, fa.argc, fa.av, NULL);
+	    FLUSHREQ_KEYS, fa.args.n, fa.args.v, fa.args.l);
 	flushreq_args_free(&fa);
 	if (rc == 0)
 		conn_busy(c);
@@ -300,7 +302,7 @@ static void
 etrn_finish(struct conn *c, struct etrn_auth *a)
 {
 	c->etrn.ncand = a->n;
-	if (etrn_verdict(a, client_of(c), NULL) != ETRN_STARTED)
+	if (etrnauth_verdict(a, client_of(c), NULL) != ETRN_STARTED)
 		etrn_refuse(c, POL_ETRN_DENIED);
 	else {
 		c->etrn.nok = a->nok;
@@ -341,13 +343,13 @@ etrn_sasl_cb(struct rr_reply *r, void *arg)
 	struct etrn_auth a;
 	size_t	i;
 
-	if (!reply_begin(c))
+	if (!request_reply_begin(c))
 		return;
 	if (r->status != RR_OK || r->type != RRT_ARRAY || r->nelem % 3) {
 		etrn_failed(c, r);
 		return;
 	}
-	etrn_auth_init(&a);
+	etrnauth_init(&a);
 	for (i = 0; i + 2 < r->nelem; i += 3) {
 		if (r->elems[i] == NULL || r->elems[i + 1] == NULL ||
 		    r->elems[i + 2] == NULL)
@@ -364,7 +366,7 @@ etrn_sasl_cb(struct rr_reply *r, void *arg)
 		a.n++;
 	}
 	etrn_finish(c, &a);
-	etrn_auth_free(&a);
+	etrnauth_free(&a);
 	conn_resume(c);
 }
 
@@ -373,28 +375,28 @@ static int
 etrn_sasl(struct conn *c, const struct etrn_auth *a)
 {
 	struct buf *k = xcalloc(a->n + 1, sizeof(k[0]));
-	const char **av = xcalloc(2 * a->n + 1, sizeof(av[0]));
-	size_t	i, nk = 0, na = 0;
+	struct rargs av = RARGS_INIT;
+	size_t	i, nk = 0;
 	int	rc;
 
 	for (i = 0; i < a->n; i++)
 		if (a->v[i].entry != NULL && a->v[i].why != EW_OK) {
 			rkey_domain(&k[nk], a->v[i].entry->name);
-			av[nk] = k[nk].s;
+			rargs_buf(&av, &k[nk]);
 			nk++;
 		}
 	for (i = 0; i < a->n; i++)
 		if (a->v[i].entry != NULL && a->v[i].why != EW_OK)
-			av[nk + na++] = a->v[i].domain;
+			rargs_str(&av, a->v[i].domain);
 	for (i = 0; i < a->n; i++)
 		if (a->v[i].why == EW_OK)
-			av[nk + na++] = a->v[i].domain;
+			rargs_str(&av, a->v[i].domain);
 	rc = ra_script(c->pd->redis, &sasl_script, etrn_sasl_cb, c, (int)nk,
-	    (int)(nk + na), av, NULL);
+	    av.n, av.v, av.l);
 	for (i = 0; i < nk; i++)
 		buf_free(&k[i]);
 	free(k);
-	free(av);
+	rargs_free(&av);
 	if (rc == 0)
 		conn_busy(c);
 	return rc;
@@ -410,14 +412,14 @@ etrn_below_cb(struct rr_reply *r, void *arg)
 	size_t	i;
 	int	login = 0;
 
-	if (!reply_begin(c))
+	if (!request_reply_begin(c))
 		return;
 	if (flushreq_below_result(r) < 0) {
 		etrn_failed(c, r);
 		return;
 	}
-	etrn_auth_init(&a);
-	(void)etrn_authorize(&pd->dw.domains, pd->s->etrn_allow, &c->etrn,
+	etrnauth_init(&a);
+	(void)etrnauth_authorize(&pd->dw.domains, pd->s->etrn_allow, &c->etrn,
 	    r->elems, r->nelem, client_of(c), &a, &c->reason);
 	/* A SASL login may authorize what the address did not. */
 	if (*pattr_get(&c->req, PA_SASL_USERNAME) != '\0')
@@ -428,7 +430,7 @@ etrn_below_cb(struct rr_reply *r, void *arg)
 		etrn_finish(c, &a);
 	else if (etrn_sasl(c, &a) < 0)
 		etrn_down(c);
-	etrn_auth_free(&a);
+	etrnauth_free(&a);
 	conn_resume(c);
 }
 
@@ -443,13 +445,13 @@ req_etrn(struct conn *c)
 	struct flushreq_below b;
 	int	rc;
 
-	if (etrn_parse(pattr_get(&c->req, PA_ETRN_DOMAIN), &c->etrn) < 0) {
+	if (etrnauth_parse(pattr_get(&c->req, PA_ETRN_DOMAIN), &c->etrn) < 0) {
 		buf_cat(&c->reason, "bad domain syntax");
 		etrn_refuse(c, POL_ETRN_DENIED);
 		return 0;
 	}
 	c->etrn.sub = 1;
-	if (!ratetab_allow(pd->rates, client_of(c),
+	if (!etrnauth_rate_allow(pd->rates, client_of(c),
 	    (int)pd->s->client_ipv4_prefix, (int)pd->s->client_ipv6_prefix,
 	    (long long)time(NULL), pd->s->etrn_rate_limit)) {
 		etrn_log(c, POL_ETRN_RATE, "reason=rate-limit");
@@ -485,7 +487,7 @@ rcpt_down(struct conn *c)
 
 	log_info("%s: rcpt client=%s domain=%s action=%s "
 	    "reason=redis-unavailable", c->id, client_of(c), c->domain,
-	    policy_action_code(a));
+	    decide_action_code(a));
 	answer(c, a, NULL);
 }
 
@@ -499,7 +501,7 @@ rcpt_facts_cb(struct rr_reply *r, void *arg)
 	struct quota q;
 	enum pol_action a;
 
-	if (!reply_begin(c))
+	if (!request_reply_begin(c))
 		return;
 	s = c->pd->s;
 	if (!facts_ok(r)) {
@@ -527,7 +529,7 @@ rcpt_facts_cb(struct rr_reply *r, void *arg)
 	if ((a = decide_quota(&q, c->domain, &c->reason)) != POL_DUNNO)
 		log_info("%s: rcpt client=%s domain=%s action=%s held=%lld "
 		    "bytes=%lld reason=quota", c->id, client_of(c), c->domain,
-		    policy_action_code(a), q.held, q.bytes);
+		    decide_action_code(a), q.held, q.bytes);
 	else
 		log_debug("%s: rcpt domain=%s held=%lld bytes=%lld: within "
 		    "quota", c->id, c->domain, q.held, q.bytes);
@@ -543,7 +545,7 @@ req_rcpt(struct conn *c)
 	struct buf d = BUF_INIT;
 	const struct dom_entry *e;
 
-	if (addr_domain(pattr_get(&c->req, PA_RECIPIENT), &d, NULL) < 0 ||
+	if (dom_addr_domain(pattr_get(&c->req, PA_RECIPIENT), &d, NULL) < 0 ||
 	    d.len >= sizeof(c->domain)) {
 		buf_free(&d);
 		answer(c, POL_DUNNO, NULL);

@@ -66,7 +66,7 @@ policyd_tick(struct ls_server *srv, void *arg)
 	struct policyd *pd = arg;
 
 	(void)srv;
-	ratetab_purge(pd->rates, (long long)time(NULL));
+	etrnauth_rate_purge(pd->rates, (long long)time(NULL));
 }
 
 /* policyd_reload - SIGHUP: reload settings, limits and domains */
@@ -143,7 +143,7 @@ policyd_run(struct oe_settings *s, const char *conf_path, const int *fds,
 	ra_free(pd.redis);	/* ends the requests waiting for Redis */
 	ls_free(pd.srv);
 	domwatch_free(&pd.dw);	/* after the replies ra_free ends */
-	ratetab_purge(pd.rates, (long long)1 << 40);
+	etrnauth_rate_purge(pd.rates, (long long)1 << 40);
 	settings_free(pd.s);
 	free(pd.s);
 	event_base_free(pd.base);

@@ -131,9 +131,9 @@ dom_normalize(const char *in, struct buf *out, const char **why)
 	return 0;
 }
 
-/* addr_domain - normalised domain of an envelope address */
+/* dom_addr_domain - normalised domain of an envelope address */
 int
-addr_domain(const char *addr, struct buf *out, const char **why)
+dom_addr_domain(const char *addr, struct buf *out, const char **why)
 {
 	struct buf raw = BUF_INIT;
 	const char *p, *at, *end;

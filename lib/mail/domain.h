@@ -11,7 +11,7 @@
 int	dom_valid_hostname(const char *);
 int	dom_valid_literal(const char *);
 int	dom_normalize(const char *, struct buf *, const char **);
-int	addr_domain(const char *, struct buf *, const char **);
+int	dom_addr_domain(const char *, struct buf *, const char **);
 
 /* A dial-up domain list entry: "example.net" or ".example.net". */
 struct dom_entry {

@@ -26,6 +26,7 @@
 #include "mail/settings.h"
 #include "util/conf.h"
 #include "util/log.h"
+#include "util/rargs.h"
 #include "util/xalloc.h"
 
 /* KEYS: domains; ARGV: domain key prefix.  d, hold, warn, allow, ... */
@@ -106,14 +107,15 @@ int
 domstore_fetch(struct rpool *rp, struct domlist *dl, struct buf *err)
 {
 	struct buf key = BUF_INIT, prefix = BUF_INIT;
-	const char *av[2];
+	struct rargs a = RARGS_INIT;
 	struct rr_reply r;
 	int	rc;
 
 	domstore_args(&key, &prefix);
-	av[0] = key.s;
-	av[1] = prefix.s;
-	rc = rpool_script(rp, &domstore_script, 1, 2, av, NULL, &r);
+	rargs_buf(&a, &key);
+	rargs_buf(&a, &prefix);
+	rc = rpool_script(rp, &domstore_script, 1, a.n, a.v, a.l, &r);
+	rargs_free(&a);
 	if (rc == 0)
 		rc = domstore_parse(&r, dl, err);
 	else

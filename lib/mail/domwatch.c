@@ -27,6 +27,7 @@
 #include "mail/domstore.h"
 #include "mail/domwatch.h"
 #include "util/log.h"
+#include "util/rargs.h"
 #include "util/redis_async.h"
 
 /* domwatch_cb - the domain list arrived */
@@ -68,16 +69,17 @@ domwatch_refresh(struct domwatch *dw)
 {
 	struct buf key = BUF_INIT, prefix = BUF_INIT;
 	struct timeval tv = { (time_t)(*dw->s)->domain_refresh, 0 };
-	const char *av[2];
+	struct rargs a = RARGS_INIT;
 
 	evtimer_del(dw->ev);
 	if (!dw->loaded)
 		tv.tv_sec = 1;	/* retry soon until the first load */
 	domstore_args(&key, &prefix);
-	av[0] = key.s;
-	av[1] = prefix.s;
-	(void)ra_script(dw->redis, &domstore_script, domwatch_cb, dw, 1, 2, av,
-	    NULL);
+	rargs_buf(&a, &key);
+	rargs_buf(&a, &prefix);
+	(void)ra_script(dw->redis, &domstore_script, domwatch_cb, dw, 1, a.n,
+	    a.v, a.l);
+	rargs_free(&a);
 	buf_free(&key);
 	buf_free(&prefix);
 	evtimer_add(dw->ev, &tv);

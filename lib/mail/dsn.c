@@ -168,9 +168,9 @@ hexval(int c)
 	return -1;
 }
 
-/* xtext_decode - RFC 3461 xtext; lowercase hex accepted */
+/* dsn_xtext_decode - RFC 3461 xtext; lowercase hex accepted */
 int
-xtext_decode(const char *s, struct buf *out)
+dsn_xtext_decode(const char *s, struct buf *out)
 {
 	unsigned char c;
 	int	hi, lo;
@@ -319,7 +319,7 @@ xtext_value(struct buf *b, const char *x)
 	size_t	i;
 	int	ok;
 
-	ok = xtext_decode(x, &d) == 0 && d.len > 0;
+	ok = dsn_xtext_decode(x, &d) == 0 && d.len > 0;
 	for (i = 0; ok && i < d.len; i++)
 		if ((unsigned char)d.s[i] < 32 || (unsigned char)d.s[i] > 126)
 			ok = 0;
@@ -801,7 +801,7 @@ boundary_pick(struct dsn_ctx *c, struct buf *b)
 	for (try = 0; try < BOUNDARY_TRIES; try++) {
 		buf_reset(b);
 		buf_cat(b, BOUNDARY_PREFIX);
-		if (hold_token_new(rnd, sizeof(rnd)) == 0)
+		if (holdtag_token_new(rnd, sizeof(rnd)) == 0)
 			buf_cat(b, rnd);
 		else	/* no randomness: the check below still holds */
 			buf_printf(b, "%lld_%d", c->in->now, try);

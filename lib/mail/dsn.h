@@ -48,6 +48,6 @@ int	dsn_needs(const char *, size_t);
 /* A built DSN for a server without 8BITMIME (0) or SMTPUTF8 (0). */
 int	dsn_downgrade(const char *, size_t, int, int, struct buf *);
 /* Decode xtext (RFC 3461); -1 if malformed. */
-int	xtext_decode(const char *, struct buf *);
+int	dsn_xtext_decode(const char *, struct buf *);
 
 #endif

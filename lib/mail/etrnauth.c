@@ -2,13 +2,13 @@
  * NAME
  *	etrnauth - ETRN argument parsing, authorization and rate limits (pure)
  * DESCRIPTION
- *	etrn_parse() accepts "domain", "@domain" (the domain and its
+ *	etrnauth_parse() accepts "domain", "@domain" (the domain and its
  *	subdomains) and "#queue" (a queue name, which etrnd takes as the
  *	node's domain, as Sendmail's queue groups are usually named after
  *	it).  The domain goes through dom_normalize(), so only host name
  *	syntax (or an IDN, converted to A-labels) reaches Redis.
  *
- *	etrn_authorize() authorizes each domain a request covers on its own:
+ *	etrnauth_authorize() authorizes each domain a request covers on its own:
  *	for "domain" (or "#queue") the domain; for "@domain" the domain and
  *	every held domain below it (the caller asks Redis for those).  Each
  *	is governed by the dial-up entry
@@ -21,12 +21,12 @@
  *	reason of a refusal is for the log only: every refusal gets the
  *	same reply, so the customer list cannot be read from it.
  *
- *	ratetab_allow() counts ETRN commands per client network (the
+ *	etrnauth_rate_allow() counts ETRN commands per client network (the
  *	address cut to client_ipv4_prefix or client_ipv6_prefix bits, so an
  *	IPv6 client cannot escape the limit by rotating through its /64)
  *	in a token bucket: etrn_rate_limit at once, then one every
  *	60/etrn_rate_limit seconds, kept in a table of RATE_BUCKETS
- *	chains; ratetab_purge() forgets the clients silent for a minute.
+ *	chains; etrnauth_rate_purge() forgets the clients silent for a minute.
  *	Shared by etrnd and etrn-policy.
  */
 #include "config.h"
@@ -46,9 +46,9 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-/* etrn_parse - the argument of ETRN; 0 or -1 (syntax) */
+/* etrnauth_parse - the argument of ETRN; 0 or -1 (syntax) */
 int
-etrn_parse(const char *arg, struct etrn_req *r)
+etrnauth_parse(const char *arg, struct etrn_req *r)
 {
 	struct buf norm = BUF_INIT;
 	const char *d = arg;
@@ -71,9 +71,9 @@ etrn_parse(const char *arg, struct etrn_req *r)
 	return 0;
 }
 
-/* etrn_below - is m, as stored in Redis, a domain strictly below d */
+/* etrnauth_below - is m, as stored in Redis, a domain strictly below d */
 int
-etrn_below(const char *d, const char *m)
+etrnauth_below(const char *d, const char *m)
 {
 	struct buf norm = BUF_INIT;
 	size_t	dl = strlen(d), ml = strlen(m);
@@ -86,25 +86,25 @@ etrn_below(const char *d, const char *m)
 	return ok;
 }
 
-/* etrn_auth_init - an empty candidate list */
+/* etrnauth_init - an empty candidate list */
 void
-etrn_auth_init(struct etrn_auth *a)
+etrnauth_init(struct etrn_auth *a)
 {
 	memset(a, 0, sizeof(*a));
 }
 
-/* etrn_auth_free - release the lists (not the domains: borrowed) */
+/* etrnauth_free - release the lists (not the domains: borrowed) */
 void
-etrn_auth_free(struct etrn_auth *a)
+etrnauth_free(struct etrn_auth *a)
 {
 	free(a->v);
 	free(a->ok);
-	etrn_auth_init(a);
+	etrnauth_init(a);
 }
 
-/* etrn_cand_add - append a candidate */
+/* etrnauth_cand_add - append a candidate */
 static void
-etrn_cand_add(struct etrn_auth *a, const char *domain,
+etrnauth_cand_add(struct etrn_auth *a, const char *domain,
     const struct dom_entry *e)
 {
 	if (a->n == a->cap) {
@@ -118,27 +118,28 @@ etrn_cand_add(struct etrn_auth *a, const char *domain,
 }
 
 /*
- * etrn_candidates - what r covers: its domain, and for "@d" each held
+ * etrnauth_candidates - what r covers: its domain, and for "@d" each held
  * domain below d (from Redis: below[0..n-1], NULL or odd ones skipped);
  * each with the entry the milter held it under.
  */
 void
-etrn_candidates(const struct domlist *dl, const struct etrn_req *r,
+etrnauth_candidates(const struct domlist *dl, const struct etrn_req *r,
     char *const *below, size_t n, struct etrn_auth *a)
 {
 	size_t	i;
 
-	etrn_cand_add(a, r->domain, domlist_match(dl, r->domain));
+	etrnauth_cand_add(a, r->domain, domlist_match(dl, r->domain));
 	if (!r->sub)
 		return;
 	for (i = 0; i < n; i++)
-		if (below[i] != NULL && etrn_below(r->domain, below[i]))
-			etrn_cand_add(a, below[i], domlist_match(dl, below[i]));
+		if (below[i] != NULL && etrnauth_below(r->domain, below[i]))
+			etrnauth_cand_add(a, below[i],
+			    domlist_match(dl, below[i]));
 }
 
-/* etrn_check_addr - mark the candidates whose allow list has client */
+/* etrnauth_check_addr - mark the candidates whose allow list has client */
 void
-etrn_check_addr(struct etrn_auth *a, const char *default_allow,
+etrnauth_check_addr(struct etrn_auth *a, const char *default_allow,
     const char *client)
 {
 	struct buf err = BUF_INIT;
@@ -164,9 +165,9 @@ etrn_check_addr(struct etrn_auth *a, const char *default_allow,
 	buf_free(&err);
 }
 
-/* etrn_is_address - an IPv4 or IPv6 address in text form */
+/* etrnauth_is_address - an IPv4 or IPv6 address in text form */
 static int
-etrn_is_address(const char *s)
+etrnauth_is_address(const char *s)
 {
 	unsigned char a[sizeof(struct in6_addr)];
 
@@ -174,12 +175,12 @@ etrn_is_address(const char *s)
 }
 
 /*
- * etrn_verdict - ETRN_STARTED when some candidate is authorized, with
+ * etrnauth_verdict - ETRN_STARTED when some candidate is authorized, with
  * the authorized domains in a->ok; else ETRN_NOT_ALLOWED and, for the
  * log only, the reason of the first candidate that has an entry.
  */
 enum etrn_outcome
-etrn_verdict(struct etrn_auth *a, const char *client, struct buf *reason)
+etrnauth_verdict(struct etrn_auth *a, const char *client, struct buf *reason)
 {
 	const struct etrn_cand *why = NULL;
 	size_t	i;
@@ -202,7 +203,7 @@ etrn_verdict(struct etrn_auth *a, const char *client, struct buf *reason)
 	else if (why->why == EW_NO_CLIENTS)
 		buf_printf(reason, "no ETRN clients are authorized for %s",
 		    why->entry ? why->entry->name : "it");
-	else if (etrn_is_address(client))
+	else if (etrnauth_is_address(client))
 		buf_printf(reason, "client %s is not authorized for %s",
 		    client, why->entry ? why->entry->name : "it");
 	else
@@ -212,24 +213,24 @@ etrn_verdict(struct etrn_auth *a, const char *client, struct buf *reason)
 }
 
 /*
- * etrn_authorize - may client flush r: each domain it covers on its own
- * (etrn_candidates), by the allow list of the entry that governs it, or
+ * etrnauth_authorize - may client flush r: each domain it covers on its own
+ * (etrnauth_candidates), by the allow list of the entry that governs it, or
  * etrn_allow when that has none.  ETRN_STARTED means some; a->ok names
  * them.
  */
 enum etrn_outcome
-etrn_authorize(const struct domlist *dl, const char *default_allow,
+etrnauth_authorize(const struct domlist *dl, const char *default_allow,
     const struct etrn_req *r, char *const *below, size_t n,
     const char *client, struct etrn_auth *a, struct buf *reason)
 {
-	etrn_candidates(dl, r, below, n, a);
-	etrn_check_addr(a, default_allow, client);
-	return etrn_verdict(a, client, reason);
+	etrnauth_candidates(dl, r, below, n, a);
+	etrnauth_check_addr(a, default_allow, client);
+	return etrnauth_verdict(a, client, reason);
 }
 
-/* rate_hash - bucket of an address */
+/* etrnauth_rate_hash - bucket of an address */
 static unsigned
-rate_hash(const char *s)
+etrnauth_rate_hash(const char *s)
 {
 	unsigned h = 5381;
 
@@ -239,7 +240,7 @@ rate_hash(const char *s)
 }
 
 /*
- * ratetab_allow - count one ETRN for the network of addr (v4len/v6len
+ * etrnauth_rate_allow - count one ETRN for the network of addr (v4len/v6len
  * bits, cidr_prefix_key()); 0 when over limit.  A token bucket: limit
  * at once, then one every 60/limit seconds.  The level is kept in
  * sixtieths of a request, so it drains by exactly limit a second; a
@@ -248,7 +249,7 @@ rate_hash(const char *s)
  * fixed calendar minute would let 2 * limit through around its edge.
  */
 int
-ratetab_allow(struct rate_entry **tab, const char *addr, int v4len,
+etrnauth_rate_allow(struct rate_entry **tab, const char *addr, int v4len,
     int v6len, long long now, long long limit)
 {
 	struct rate_entry **pp, *e;
@@ -262,7 +263,7 @@ ratetab_allow(struct rate_entry **tab, const char *addr, int v4len,
 	 * long for it would never match its own entry.
 	 */
 	cidr_prefix_key(addr, v4len, v6len, key, sizeof(key));
-	pp = &tab[rate_hash(key)];
+	pp = &tab[etrnauth_rate_hash(key)];
 	for (e = *pp; e != NULL; e = e->next)
 		if (strcmp(e->addr, key) == 0)
 			break;
@@ -288,9 +289,9 @@ ratetab_allow(struct rate_entry **tab, const char *addr, int v4len,
 	return 1;
 }
 
-/* ratetab_purge - forget the clients silent for a minute (empty) */
+/* etrnauth_rate_purge - forget the clients silent for a minute (empty) */
 void
-ratetab_purge(struct rate_entry **tab, long long now)
+etrnauth_rate_purge(struct rate_entry **tab, long long now)
 {
 	struct rate_entry **pp, *e;
 	int	i;

@@ -53,20 +53,20 @@ struct rate_entry {
 
 #define RATE_BUCKETS	1024
 
-int	etrn_parse(const char *, struct etrn_req *);
-int	etrn_below(const char *, const char *);
-void	etrn_auth_init(struct etrn_auth *);
-void	etrn_auth_free(struct etrn_auth *);
-void	etrn_candidates(const struct domlist *, const struct etrn_req *,
+int	etrnauth_parse(const char *, struct etrn_req *);
+int	etrnauth_below(const char *, const char *);
+void	etrnauth_init(struct etrn_auth *);
+void	etrnauth_free(struct etrn_auth *);
+void	etrnauth_candidates(const struct domlist *, const struct etrn_req *,
 	    char *const *, size_t, struct etrn_auth *);
-void	etrn_check_addr(struct etrn_auth *, const char *, const char *);
-enum etrn_outcome etrn_verdict(struct etrn_auth *, const char *,
+void	etrnauth_check_addr(struct etrn_auth *, const char *, const char *);
+enum etrn_outcome etrnauth_verdict(struct etrn_auth *, const char *,
 	    struct buf *);
-enum etrn_outcome etrn_authorize(const struct domlist *, const char *,
+enum etrn_outcome etrnauth_authorize(const struct domlist *, const char *,
 	    const struct etrn_req *, char *const *, size_t, const char *,
 	    struct etrn_auth *, struct buf *);
-int	ratetab_allow(struct rate_entry **, const char *, int, int,
+int	etrnauth_rate_allow(struct rate_entry **, const char *, int, int,
 	    long long, long long);
-void	ratetab_purge(struct rate_entry **, long long);
+void	etrnauth_rate_purge(struct rate_entry **, long long);
 
 #endif

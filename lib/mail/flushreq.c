@@ -27,16 +27,16 @@
  *	Domains reach Redis only as script arguments; the script builds the
  *	per-domain keys from the prefixes of rkeys.c (design.md: no Redis
  *	Cluster).  What the below script returns is checked again by the
- *	caller (etrn_below()) before it is used.
+ *	caller (etrnauth_below()) before it is used.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mail/flushreq.h"
 #include "mail/rkeys.h"
-#include "util/xalloc.h"
 
 /*
  * KEYS: stream
@@ -103,7 +103,6 @@ void
 flushreq_args(struct flushreq_args *a, const struct flushreq *f)
 {
 	size_t	i;
-	int	k = 0;
 
 	buf_init(&a->stream);
 	buf_init(&a->held);
@@ -115,25 +114,16 @@ flushreq_args(struct flushreq_args *a, const struct flushreq *f)
 	rkey_flushing(&a->flushing, "");
 	snprintf(a->ttl, sizeof(a->ttl), "%lld", f->lock_ttl);
 	snprintf(a->now, sizeof(a->now), "%lld", f->now);
-	a->argc = FLUSHREQ_KEYS + FLUSHREQ_FIXED + (int)f->ndomains;
-	a->av = xcalloc((size_t)a->argc + 1, sizeof(a->av[0]));
-	a->av[k++] = a->stream.s;
-	a->av[k++] = a->held.s;
-	a->av[k++] = a->stats.s;
-	a->av[k++] = a->flushing.s;
-	a->av[k++] = a->ttl;
-	a->av[k++] = f->client;
-	a->av[k++] = f->via;
-	a->av[k++] = a->now;
-	a->av[k++] = FLUSH_STREAM_MAXLEN;
-	a->av[k++] = f->force ? "1" : "0";
 	snprintf(a->nd, sizeof(a->nd), "%zu", f->ndomains);
-	a->av[k++] = a->nd;
+	memset(&a->args, 0, sizeof(a->args));
+	rargs_strs(&a->args, a->stream.s, a->held.s, a->stats.s,
+	    a->flushing.s, a->ttl, f->client, f->via, a->now,
+	    FLUSH_STREAM_MAXLEN, f->force ? "1" : "0", a->nd, NULL);
 	for (i = 0; i < f->ndomains; i++)
-		a->av[k++] = f->domains[i];
+		rargs_str(&a->args, f->domains[i]);
 }
 
-/* flushreq_args_free - release the key buffers */
+/* flushreq_args_free - release the key buffers and the vector */
 void
 flushreq_args_free(struct flushreq_args *a)
 {
@@ -141,8 +131,7 @@ flushreq_args_free(struct flushreq_args *a)
 	buf_free(&a->held);
 	buf_free(&a->stats);
 	buf_free(&a->flushing);
-	free(a->av);
-	a->av = NULL;
+	rargs_free(&a->args);
 }
 
 /* flushreq_result - pending count, in progress, entry ID; -1 if odd */

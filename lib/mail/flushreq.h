@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "util/buf.h"
+#include "util/rargs.h"
 #include "util/redis_sync.h"
 
 struct flushreq {
@@ -24,8 +25,7 @@ struct flushreq {
 struct flushreq_args {
 	struct buf stream, held, stats, flushing;
 	char	ttl[24], now[24], nd[24];
-	const char **av;
-	int	argc;		/* keys, fixed arguments, domains */
+	struct rargs args;	/* keys, fixed arguments, domains */
 };
 
 /* The held domains below a domain (for "@domain"). */

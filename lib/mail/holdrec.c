@@ -30,6 +30,7 @@
 #include "mail/domain.h"
 #include "mail/holdrec.h"
 #include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "mail/rkeys.h"
 
 #define HOLDREC_MAX_NUM	((1LL << 53) - 1)	/* past any time or size */

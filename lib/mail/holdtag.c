@@ -1,6 +1,6 @@
 /*
  * NAME
- *	holdtag - the X-ETRN-Hold header, hold tokens, queue ID syntax
+ *	holdtag - the X-ETRN-Hold header and hold tokens
  * DESCRIPTION
  *	Every held message carries one header
  *	    X-ETRN-Hold: <domain>; host=<host>; token=<32 hex>;
@@ -27,10 +27,6 @@
  *	nothing about it: the first 128 bits of HMAC-SHA256(secret,
  *	"openetrn-" label NUL token), in hex.  DSN Message-IDs use it, so a
  *	DSN never shows the token to its recipient.
- *
- *	qid_valid() accepts Postfix short and long queue IDs and Sendmail
- *	IDs: 5 to 32 letters and digits.  Nothing else (ALL, "-", options,
- *	paths) can reach postsuper or sendmail.
  * DIAGNOSTICS
  *	holdtag_key_load: -1 with the reason in err: the file missing or
  *	unreadable, not a regular file, in a directory another user can
@@ -69,21 +65,9 @@
 static unsigned char holdtag_key[HOLDTAG_KEY_MAX];
 static size_t holdtag_keylen;	/* 0: no key loaded */
 
-/* qid_valid - queue ID syntax */
-int
-qid_valid(const char *qid)
-{
-	size_t	n;
-
-	for (n = 0; qid[n]; n++)
-		if (!isalnum((unsigned char)qid[n]) || n >= 32)
-			return 0;
-	return n >= 5;
-}
-
-/* hold_token_random - fill with random bytes */
+/* holdtag_token_random - fill with random bytes */
 static int
-hold_token_random(unsigned char *p, size_t n)
+holdtag_token_random(unsigned char *p, size_t n)
 {
 	ssize_t	got;
 	int	fd;
@@ -101,15 +85,16 @@ hold_token_random(unsigned char *p, size_t n)
 	return got == (ssize_t)n ? 0 : -1;
 }
 
-/* hold_token_new - 32 lowercase hex digits */
+/* holdtag_token_new - 32 lowercase hex digits */
 int
-hold_token_new(char *out, size_t size)
+holdtag_token_new(char *out, size_t size)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[HOLD_TOKEN_LEN / 2];
 	size_t	i;
 
-	if (size < HOLD_TOKEN_LEN + 1 || hold_token_random(raw, sizeof(raw)) < 0)
+	if (size < HOLD_TOKEN_LEN + 1 ||
+	    holdtag_token_random(raw, sizeof(raw)) < 0)
 		return -1;
 	for (i = 0; i < sizeof(raw); i++) {
 		out[2 * i] = hex[raw[i] >> 4];

@@ -1,4 +1,4 @@
-/* holdtag.h - the hold tag header, hold tokens and queue ID checks */
+/* holdtag.h - the hold tag header and hold tokens */
 #ifndef OE_HOLDTAG_H
 #define OE_HOLDTAG_H
 
@@ -29,8 +29,7 @@ enum {
 	HOLDTAG_FORGED = -3,	/* a mac= that does not verify */
 };
 
-int	qid_valid(const char *);
-int	hold_token_new(char *, size_t);
+int	holdtag_token_new(char *, size_t);
 int	holdtag_key_load(const char *, struct buf *);
 void	holdtag_key_set(const void *, size_t);
 int	holdtag_key_loaded(void);

@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mail/holdtag.h"
 #include "mail/qbackend.h"
+#include "mail/qid.h"
 #include "util/buf.h"
 
 /* null_log - append one line */

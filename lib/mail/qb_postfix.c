@@ -69,9 +69,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mail/holdtag.h"
 #include "mail/pfqueue.h"
 #include "mail/qbackend.h"
+#include "mail/qid.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

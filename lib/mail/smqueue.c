@@ -31,8 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mail/holdtag.h"
 #include "mail/qbackend.h"
+#include "mail/qid.h"
 #include "mail/smqueue.h"
 #include "util/xalloc.h"
 

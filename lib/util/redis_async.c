@@ -35,6 +35,7 @@
 
 #include "util/log.h"
 #include "util/net.h"
+#include "util/rargs.h"
 #include "util/redis_async.h"
 #include "util/redis_reply.h"
 #include "util/xalloc.h"
@@ -370,23 +371,15 @@ int
 ra_script(struct ra *ra, const struct rscript *sc, ra_cb *cb, void *arg,
     int nkeys, int argc, const char **argv, const size_t *argvlen)
 {
-	const char **av = xcalloc((size_t)argc + 3, sizeof(char *));
-	size_t	*al = xcalloc((size_t)argc + 3, sizeof(size_t));
+	struct rargs a = RARGS_INIT;
 	char	nk[16];
 	int	i, rc;
 
 	snprintf(nk, sizeof(nk), "%d", nkeys);
-	av[0] = "EVAL";
-	av[1] = sc->body;
-	av[2] = nk;
-	for (i = 0; i < 3; i++)
-		al[i] = strlen(av[i]);
-	for (i = 0; i < argc; i++) {
-		av[i + 3] = argv[i];
-		al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
-	}
-	rc = ra_start(ra, cb, arg, argc + 3, av, al);
-	free(av);
-	free(al);
+	rargs_strs(&a, "EVAL", sc->body, nk, NULL);
+	for (i = 0; i < argc; i++)
+		rargs_add(&a, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
+	rc = ra_start(ra, cb, arg, a.n, a.v, a.l);
+	rargs_free(&a);
 	return rc;
 }

@@ -34,6 +34,7 @@
 
 #include "util/buf.h"
 #include "util/net.h"
+#include "util/rargs.h"
 #include "util/redis_reply.h"
 #include "util/redis_sync.h"
 #include "util/xalloc.h"
@@ -80,9 +81,9 @@ rpool_free(struct rpool *rp)
 	free(rp);
 }
 
-/* rr_set_io - an RR_IO reply with a reason */
+/* rpool_set_io - an RR_IO reply with a reason */
 static int
-rr_set_io(struct rr_reply *out, const char *what, const char *why)
+rpool_set_io(struct rr_reply *out, const char *what, const char *why)
 {
 	struct buf b = BUF_INIT;
 
@@ -128,13 +129,13 @@ rpool_connect(struct rpool *rp, struct rr_reply *out)
 		c = redisConnectWithTimeout(rp->addr.host,
 		    atoi(rp->addr.port), tv);
 	if (c == NULL || c->err) {
-		rr_set_io(out, "redis connect", c ? c->errstr : "no memory");
+		rpool_set_io(out, "redis connect", c ? c->errstr : "no memory");
 		if (c)
 			redisFree(c);
 		return NULL;
 	}
 	if (redisSetTimeout(c, tv) != REDIS_OK) {
-		rr_set_io(out, "redis timeout", c->errstr);
+		rpool_set_io(out, "redis timeout", c->errstr);
 		redisFree(c);
 		return NULL;
 	}
@@ -142,7 +143,7 @@ rpool_connect(struct rpool *rp, struct rr_reply *out)
 		av[0] = "AUTH";
 		av[1] = rp->password;
 		if (rpool_simple(c, 2, av, why, sizeof(why)) < 0) {
-			rr_set_io(out, "redis AUTH", why);
+			rpool_set_io(out, "redis AUTH", why);
 			redisFree(c);
 			return NULL;
 		}
@@ -152,7 +153,7 @@ rpool_connect(struct rpool *rp, struct rr_reply *out)
 		av[0] = "SELECT";
 		av[1] = dbs;
 		if (rpool_simple(c, 2, av, why, sizeof(why)) < 0) {
-			rr_set_io(out, "redis SELECT", why);
+			rpool_set_io(out, "redis SELECT", why);
 			redisFree(c);
 			return NULL;
 		}
@@ -201,7 +202,7 @@ rpool_command(struct rpool *rp, int argc, const char **argv,
 		return -1;
 	r = redisCommandArgv(c, argc, argv, argvlen);
 	if (r == NULL) {
-		rr_set_io(out, "redis", c->err == REDIS_ERR_IO && errno ==
+		rpool_set_io(out, "redis", c->err == REDIS_ERR_IO && errno ==
 		    EAGAIN ? "timeout" : c->errstr);
 		if (c->err == 0)
 			c->err = REDIS_ERR_IO;
@@ -230,7 +231,8 @@ rpool_script_sha(struct rpool *rp, struct rscript *sc, char *sha,
 		return -1;
 	if (out->type != RRT_STR || out->len != 40) {
 		rr_reply_free(out);
-		return rr_set_io(out, "redis SCRIPT LOAD", "unexpected reply");
+		return rpool_set_io(out, "redis SCRIPT LOAD",
+		    "unexpected reply");
 	}
 	pthread_mutex_lock(&rp->lock);
 	memcpy(sc->sha, out->str, 41);
@@ -245,25 +247,20 @@ int
 rpool_script(struct rpool *rp, struct rscript *sc, int nkeys, int argc,
     const char **argv, const size_t *argvlen, struct rr_reply *out)
 {
-	const char **av = xcalloc((size_t)argc + 3, sizeof(char *));
-	size_t	*al = xcalloc((size_t)argc + 3, sizeof(size_t));
+	struct rargs a = RARGS_INIT;
 	char	nk[16], sha[41];
 	int	i, rc, attempt;
 
 	snprintf(nk, sizeof(nk), "%d", nkeys);
-	for (i = 0; i < argc; i++) {
-		av[i + 3] = argv[i];
-		al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
-	}
 	for (attempt = 0, rc = -1; attempt < 2; attempt++) {
 		if ((rc = rpool_script_sha(rp, sc, sha, out)) < 0)
 			break;
-		av[0] = "EVALSHA";
-		av[1] = sha;
-		av[2] = nk;
-		for (i = 0; i < 3; i++)
-			al[i] = strlen(av[i]);
-		rc = rpool_command(rp, argc + 3, av, al, out);
+		rargs_reset(&a);
+		rargs_strs(&a, "EVALSHA", sha, nk, NULL);
+		for (i = 0; i < argc; i++)
+			rargs_add(&a, argv[i], argvlen ? argvlen[i] :
+			    strlen(argv[i]));
+		rc = rpool_command(rp, a.n, a.v, a.l, out);
 		if (rc == 0 || out->status != RR_ERROR ||
 		    strncmp(out->str, "NOSCRIPT", 8) != 0)
 			break;
@@ -272,8 +269,7 @@ rpool_script(struct rpool *rp, struct rscript *sc, int nkeys, int argc,
 		sc->sha[0] = '\0';
 		pthread_mutex_unlock(&rp->lock);
 	}
-	free(av);
-	free(al);
+	rargs_free(&a);
 	return rc;
 }
 

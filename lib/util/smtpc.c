@@ -7,13 +7,15 @@
  *	smtpc_cmd(&s, 2, "MAIL FROM:<%s>", sender); ...
  *	smtpc_cmd(&s, 3, "DATA"); smtpc_data(&s, text, len);
  *	smtpc_cmd(&s, 2, NULL);		(the reply to the message)
- *	smtpc_queued_as(&s, id, sizeof(id)); smtpc_close(&s);
+ *	... s.last ...; smtpc_close(&s);
  * DESCRIPTION
  *	For the MTA on the same host: etrn-milter's re-injection of split
  *	copies and etrnd's DSN submission.  smtpc_open() connects, reads the
  *	greeting and sends EHLO, noting DSN, 8BITMIME and SMTPUTF8.
  *	smtpc_cmd() sends one command line (none with a NULL format) and
  *	reads the reply; it fails unless the reply's first digit is want.
+ *	The text of the last reply stays in s.last (what it means is the
+ *	caller's business: lib/mail/qid.c reads a queue ID from it).
  *	The message text is sent with CRLF line ends, dot-stuffed, and the
  *	final dot; a last line without a line end gets one.  The socket's
  *	timeout (from smtpc_open) bounds every read and write.
@@ -222,40 +224,6 @@ smtpc_data(struct smtpc *s, const char *text, size_t len)
 	rc = smtpc_data_file(s, fp);
 	fclose(fp);
 	return rc;
-}
-
-/*
- * smtpc_queued_as - the queue ID in the last reply, or NULL: Postfix's
- * "250 2.0.0 Ok: queued as ID", Sendmail's "250 2.0.0 ID Message accepted
- * for delivery"
- */
-const char *
-smtpc_queued_as(const struct smtpc *s, char *id, size_t size)
-{
-	static const char sm_text[] = " Message accepted for delivery";
-	const char *p, *e;
-	size_t	n;
-
-	if (s->last.s == NULL)
-		return NULL;
-	if ((p = strstr(s->last.s, "queued as ")) != NULL) {
-		p += strlen("queued as ");
-		for (n = 0; p[n] && p[n] != ' ' && p[n] != ';' && p[n] != '/';
-		    n++)
-			;
-	} else if (strncmp(s->last.s, "250 2.0.0 ", 10) == 0 &&
-	    (e = strstr(s->last.s + 10, sm_text)) != NULL) {
-		p = s->last.s + 10;
-		n = (size_t)(e - p);
-		if (memchr(p, ' ', n) != NULL)
-			return NULL;
-	} else
-		return NULL;
-	if (n == 0 || n >= size)
-		return NULL;
-	memcpy(id, p, n);
-	id[n] = '\0';
-	return id;
 }
 
 /* smtpc_open - connect, greeting, EHLO (see DESCRIPTION) */

@@ -27,6 +27,5 @@ int	smtpc_cmd(struct smtpc *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 int	smtpc_data_file(struct smtpc *, FILE *);
 int	smtpc_data(struct smtpc *, const char *, size_t);
-const char *smtpc_queued_as(const struct smtpc *, char *, size_t);
 
 #endif

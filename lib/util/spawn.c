@@ -1,6 +1,6 @@
 /*
  * NAME
- *	spawn - run an MTA command with a fixed argv, capture its output
+ *	spawn - run a command with a fixed argv, capture its output
  * SUMMARY
  *	spawn_run(argv, in, inlen, out, err, timeout_s, &result)
  * DESCRIPTION

@@ -3,7 +3,7 @@
  *	fuzz_domain - libFuzzer target: domains, addresses, hold tags
  * DESCRIPTION
  *	The input, up to the first NUL, goes whole through dom_normalize(),
- *	addr_domain(), dom_valid_literal(), xtext_decode() and
+ *	dom_addr_domain(), dom_valid_literal(), dsn_xtext_decode() and
  *	holdtag_parse(); its lines make a dial-up domain list and an
  *	envelope for the milter's message model (line 1: MAIL FROM, the
  *	others RCPT TO; blank-separated parameters after the address).
@@ -12,7 +12,7 @@
  *	  octets without a trailing dot, normalises to itself, and for an
  *	  ASCII input differs from it only in case and one trailing dot; a
  *	  refusal says why and leaves nothing behind;
- *	- addr_domain() is dom_normalize() of what follows the last '@';
+ *	- dom_addr_domain() is dom_normalize() of what follows the last '@';
  *	- a sorted list has no duplicate, and a lookup finds the exact
  *	  entry or the longest parent covering the name;
  *	- the milter accepts no address or parameter that could split a
@@ -77,7 +77,7 @@ check_domain(const char *s)
 	buf_free(&out);
 }
 
-/* check_addr - addr_domain() is the domain after the last '@' */
+/* check_addr - dom_addr_domain() is the domain after the last '@' */
 static void
 check_addr(const char *s)
 {
@@ -85,7 +85,7 @@ check_addr(const char *s)
 	const char *at = NULL, *p, *b = s, *e = s + strlen(s);
 	int	rc;
 
-	rc = addr_domain(s, &out, NULL);
+	rc = dom_addr_domain(s, &out, NULL);
 	if (*b == '<')
 		b++;
 	if (e > b && e[-1] == '>')
@@ -119,7 +119,7 @@ check_xtext(const char *s)
 	size_t	plus = 0;
 	const char *p;
 
-	if (xtext_decode(s, &out) < 0) {
+	if (dsn_xtext_decode(s, &out) < 0) {
 		FUZZ_CHECK(out.len == 0);
 	} else {
 		for (p = s; *p; p++) {
@@ -256,13 +256,13 @@ check_envelope(char **lines, size_t n)
 			av[1] = NULL;
 		}
 		if (i == 0) {
-			if (msg_set_sender(&m, av[0], av + 1, &why) == 0) {
+			if (record_set_sender(&m, av[0], av + 1, &why) == 0) {
 				FUZZ_CHECK(clean(m.sender, 0));
 				FUZZ_CHECK(m.envid == NULL ||
 				    clean(m.envid, 1));
 			} else
 				FUZZ_CHECK(why.len > 0);
-		} else if (msg_add_rcpt(&m, av[0], av + 1, &why) < 0)
+		} else if (record_add_rcpt(&m, av[0], av + 1, &why) < 0)
 			FUZZ_CHECK(why.len > 0);
 		free(copy);
 	}
@@ -273,13 +273,13 @@ check_envelope(char **lines, size_t n)
 		FUZZ_CHECK(r->notify == NULL || clean(r->notify, 1));
 		FUZZ_CHECK(r->orcpt == NULL || (clean(r->orcpt, 1) &&
 		    strchr(r->orcpt, ';') != NULL));
-		FUZZ_CHECK((addr_domain(r->addr, &dom, NULL) == 0) ==
+		FUZZ_CHECK((dom_addr_domain(r->addr, &dom, NULL) == 0) ==
 		    (r->domain != NULL));
 		if (r->domain)
 			FUZZ_CHECK(strcmp(r->domain, dom.s) == 0);
 		r->dialup = i % 3 != 2;
 	}
-	plan_make(&m, &pl);
+	record_plan_make(&m, &pl);
 	grouped = 0;
 	for (i = 0; i < pl.ngroups; i++) {
 		record_rcpts(&rec, &m, &pl.groups[i]);
@@ -295,8 +295,8 @@ check_envelope(char **lines, size_t n)
 	}
 	FUZZ_CHECK(grouped + pl.nother == m.nrcpt);
 	FUZZ_CHECK(pl.hold == -1 || (pl.hold == 0 && pl.nother == 0));
-	plan_free(&pl);
-	msg_reset(&m);
+	record_plan_free(&pl);
+	record_reset(&m);
 	buf_free(&why);
 	buf_free(&rec);
 	buf_free(&dom);

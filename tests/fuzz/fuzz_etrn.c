@@ -4,8 +4,8 @@
  * DESCRIPTION
  *	The input is "ARGUMENT\nCLIENT\n...": the argument as etrnd's session
  *	hands it over (no NUL, no line end), and a client address.  Runs
- *	etrn_parse(), the reply for every outcome, etrn_authorize() against
- *	a fixed dial-up list, and the rate-limit table, and checks:
+ *	etrnauth_parse(), the reply for every outcome, etrnauth_authorize()
+ *	against a fixed dial-up list, and the rate-limit table, and checks:
  *	- a parsed request keeps the argument as typed, its @/# form, and
  *	  a domain in canonical host name syntax (lowercase, no trailing
  *	  dot, at most 253 octets) that normalises to itself;
@@ -77,7 +77,7 @@ check_reply(enum etrn_outcome o, const char *node)
 	buf_free(&b);
 }
 
-/* check_parsed - what the callers of etrn_parse() rely on */
+/* check_parsed - what the callers of etrnauth_parse() rely on */
 static void
 check_parsed(const char *arg, const struct etrn_req *r)
 {
@@ -111,7 +111,7 @@ check_one(const struct domlist *dl, const struct etrn_req *r, const char *d,
 	struct buf err = BUF_INIT;
 
 	FUZZ_CHECK(strcmp(d, r->domain) == 0 || (r->sub &&
-	    etrn_below(r->domain, d)));
+	    etrnauth_below(r->domain, d)));
 	FUZZ_CHECK(e != NULL);
 	FUZZ_CHECK(cidr_match_list(e->allow ? e->allow : DEFAULT_ALLOW,
 	    client, &err) > 0);
@@ -133,8 +133,8 @@ check_authorize(const struct domlist *dl, const struct etrn_req *r,
 
 	for (i = 0; i < sizeof(held) / sizeof(held[0]); i++)
 		below[i] = (char *)held[i];
-	etrn_auth_init(&a);
-	o = etrn_authorize(dl, DEFAULT_ALLOW, r, below, i, client, &a,
+	etrnauth_init(&a);
+	o = etrnauth_authorize(dl, DEFAULT_ALLOW, r, below, i, client, &a,
 	    &reason);
 	FUZZ_CHECK(o == ETRN_STARTED || o == ETRN_NOT_ALLOWED);
 	if (o == ETRN_NOT_ALLOWED)
@@ -143,7 +143,7 @@ check_authorize(const struct domlist *dl, const struct etrn_req *r,
 		FUZZ_CHECK(reason.len == 0);
 	for (i = 0; i < a.nok; i++)
 		check_one(dl, r, a.ok[i], client);
-	etrn_auth_free(&a);
+	etrnauth_free(&a);
 	buf_free(&reason);
 }
 
@@ -157,10 +157,11 @@ check_rate(const char *client)
 
 	memset(tab, 0, sizeof(tab));
 	for (i = 0; i < 3; i++)
-		FUZZ_CHECK(ratetab_allow(tab, client, 32, 64, now, 3) == 1);
-	FUZZ_CHECK(ratetab_allow(tab, client, 32, 64, now + 1, 3) == 0);
-	FUZZ_CHECK(ratetab_allow(tab, client, 32, 64, now + 60, 3) == 1);
-	ratetab_purge(tab, now + 600);
+		FUZZ_CHECK(etrnauth_rate_allow(tab, client, 32, 64, now,
+		    3) == 1);
+	FUZZ_CHECK(etrnauth_rate_allow(tab, client, 32, 64, now + 1, 3) == 0);
+	FUZZ_CHECK(etrnauth_rate_allow(tab, client, 32, 64, now + 60, 3) == 1);
+	etrnauth_rate_purge(tab, now + 600);
 	for (i = 0; i < RATE_BUCKETS; i++)
 		FUZZ_CHECK(tab[i] == NULL);
 }
@@ -203,7 +204,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	domlist_sort(&dl);
 
-	if (etrn_parse(arg, &r) == 0) {
+	if (etrnauth_parse(arg, &r) == 0) {
 		check_parsed(arg, &r);
 		for (o = ETRN_STARTED; o <= ETRN_NOT_ALLOWED; o++)
 			check_reply(o, r.node);

@@ -23,6 +23,7 @@
 #include "mail/domain.h"
 #include "mail/holdrec.h"
 #include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "util/xalloc.h"
 
 #define MAX_ELEMS	256

@@ -56,6 +56,7 @@
 #include "fakemilter.h"
 #include "fuzz.h"
 #include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "milter/milter.h"
 #include "util/log.h"
 #include "util/xalloc.h"

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "mail/smqueue.h"
 
 /* notify_ok - "", NEVER, or SUCCESS,FAILURE,DELAY in that order */

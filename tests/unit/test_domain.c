@@ -72,14 +72,14 @@ main(void)
 			    norm[i].in, rc == 0 ? b.s : "");
 	}
 	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
-		rc = addr_domain(addrs[i].addr, &b, &why);
+		rc = dom_addr_domain(addrs[i].addr, &b, &why);
 		if (addrs[i].want)
 			CHECK(rc == 0 && strcmp(b.s, addrs[i].want) == 0,
-			    "addr_domain '%s': got '%s', want '%s'",
+			    "dom_addr_domain '%s': got '%s', want '%s'",
 			    addrs[i].addr, rc == 0 ? b.s : "error",
 			    addrs[i].want);
 		else
-			CHECK(rc < 0, "addr_domain '%s': want refusal",
+			CHECK(rc < 0, "dom_addr_domain '%s': want refusal",
 			    addrs[i].addr);
 	}
 	CHECK(dom_valid_literal("[127.0.0.1]"), "literal v4");

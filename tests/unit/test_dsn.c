@@ -111,13 +111,13 @@ test_xtext(void)
 	int	st;
 
 	for (i = 0; i < NITEMS(xtexts); i++) {
-		st = xtext_decode(xtexts[i].in, &b);
+		st = dsn_xtext_decode(xtexts[i].in, &b);
 		CHECK_INT(st, xtexts[i].ok, xtexts[i].in);
 		if (st == 0)
 			CHECK_STR(b.s, xtexts[i].out, xtexts[i].in);
 	}
-	CHECK(xtext_decode("a+00b", &b) == 0 && b.len == 3 && b.s[1] == '\0',
-	    "+00 decodes to NUL, counted in len");
+	CHECK(dsn_xtext_decode("a+00b", &b) == 0 && b.len == 3 &&
+	    b.s[1] == '\0', "+00 decodes to NUL, counted in len");
 	buf_free(&b);
 }
 

@@ -41,7 +41,7 @@ test_parse(void)
 	int	rc;
 
 	for (i = 0; i < sizeof(parses) / sizeof(parses[0]); i++) {
-		rc = etrn_parse(parses[i].arg, &r);
+		rc = etrnauth_parse(parses[i].arg, &r);
 		if (parses[i].domain == NULL) {
 			CHECK(rc < 0, "'%s' accepted as '%s'", parses[i].arg,
 			    r.domain);
@@ -184,11 +184,11 @@ test_authorize(void)
 	for (i = 0; i < sizeof(auths) / sizeof(auths[0]); i++) {
 		buf_reset(&why);
 		buf_reset(&ok);
-		CHECK(etrn_parse(auths[i].arg, &r) == 0, "parse %s",
+		CHECK(etrnauth_parse(auths[i].arg, &r) == 0, "parse %s",
 		    auths[i].arg);
 		n = split(auths[i].held, copy, sizeof(copy), held, 16);
-		etrn_auth_init(&a);
-		o = etrn_authorize(&dl, auths[i].dflt, &r, held, n,
+		etrnauth_init(&a);
+		o = etrnauth_authorize(&dl, auths[i].dflt, &r, held, n,
 		    auths[i].client, &a, &why);
 		for (j = 0; j < a.nok; j++)
 			buf_printf(&ok, "%s%s", j ? " " : "", a.ok[j]);
@@ -207,7 +207,7 @@ test_authorize(void)
 		else
 			CHECK(why.len == 0, "case %zu: reason '%s' for a yes",
 			    i, why.s);
-		etrn_auth_free(&a);
+		etrnauth_free(&a);
 	}
 	domlist_free(&dl);
 	buf_free(&why);
@@ -250,12 +250,12 @@ test_flushreq(void)
 	struct flushreq_args a;
 
 	flushreq_args(&a, &f);
-	CHECK_INT(a.argc, FLUSHREQ_KEYS + FLUSHREQ_FIXED + 2, "argc");
-	CHECK_STR(a.av[0], "etrn:flush", "stream key");
-	CHECK_STR(a.av[1], "etrn:held:", "held prefix");
-	CHECK_STR(a.av[10], "2", "number of domains");
-	CHECK_STR(a.av[11], "x.isp.test", "first domain");
-	CHECK_STR(a.av[12], "y.isp.test", "second domain");
+	CHECK_INT(a.args.n, FLUSHREQ_KEYS + FLUSHREQ_FIXED + 2, "argc");
+	CHECK_STR(a.args.v[0], "etrn:flush", "stream key");
+	CHECK_STR(a.args.v[1], "etrn:held:", "held prefix");
+	CHECK_STR(a.args.v[10], "2", "number of domains");
+	CHECK_STR(a.args.v[11], "x.isp.test", "first domain");
+	CHECK_STR(a.args.v[12], "y.isp.test", "second domain");
 	CHECK(strstr(flushreq_script.body, "'sub', '0'") != NULL,
 	    "stream entries have sub 0");
 	flushreq_args_free(&a);
@@ -317,24 +317,24 @@ test_rate(void)
 		memset(tab, 0, sizeof(tab));
 		for (ok = 0, j = 1; j <= 20; j++) {
 			rate_addr(addr, sizeof(addr), rates[i].vary, j);
-			ok += ratetab_allow(tab, addr, rates[i].v4, rates[i].v6,
-			    6000, 10);
+			ok += etrnauth_rate_allow(tab, addr, rates[i].v4,
+			    rates[i].v6, 6000, 10);
 		}
 		CHECK(ok == rates[i].want, "case %zu /%d /%d: got %d of 20, "
 		    "want %d", i, rates[i].v4, rates[i].v6, ok, rates[i].want);
-		CHECK(ratetab_allow(tab, "2001:db8:9:9::1", rates[i].v4,
+		CHECK(etrnauth_rate_allow(tab, "2001:db8:9:9::1", rates[i].v4,
 		    rates[i].v6, 6000, 10), "another /64 after case %zu", i);
-		ratetab_purge(tab, 6000 + 120);
+		etrnauth_rate_purge(tab, 6000 + 120);
 	}
 	memset(tab, 0, sizeof(tab));
 	for (ok = 0, j = 0; j < 15; j++)
-		ok += ratetab_allow(tab, "192.0.2.1", 32, 64, 6000, 10);
+		ok += etrnauth_rate_allow(tab, "192.0.2.1", 32, 64, 6000, 10);
 	CHECK_INT(ok, 10, "10 per minute");
-	CHECK(ratetab_allow(tab, "192.0.2.2", 32, 64, 6000, 10),
+	CHECK(etrnauth_rate_allow(tab, "192.0.2.2", 32, 64, 6000, 10),
 	    "other client");
-	CHECK(ratetab_allow(tab, "192.0.2.1", 32, 64, 6060, 10),
+	CHECK(etrnauth_rate_allow(tab, "192.0.2.1", 32, 64, 6060, 10),
 	    "next minute");
-	ratetab_purge(tab, 6060 + 120);
+	etrnauth_rate_purge(tab, 6060 + 120);
 	for (j = 0; j < RATE_BUCKETS; j++)
 		CHECK(tab[j] == NULL, "purged bucket %d", j);
 
@@ -344,25 +344,25 @@ test_rate(void)
 	 * nothing; a clock stepped back changes nothing.
 	 */
 	for (ok = 0, j = 0; j < 3; j++)
-		ok += ratetab_allow(tab, "192.0.2.1", 32, 64, 6059, 3);
+		ok += etrnauth_rate_allow(tab, "192.0.2.1", 32, 64, 6059, 3);
 	CHECK_INT(ok, 3, "a burst of the limit");
-	CHECK(!ratetab_allow(tab, "192.0.2.1", 32, 64, 6060, 3),
+	CHECK(!etrnauth_rate_allow(tab, "192.0.2.1", 32, 64, 6060, 3),
 	    "the minute's edge is no reset");
-	CHECK(!ratetab_allow(tab, "192.0.2.1", 32, 64, 6078, 3),
+	CHECK(!etrnauth_rate_allow(tab, "192.0.2.1", 32, 64, 6078, 3),
 	    "19 s later");
-	CHECK(ratetab_allow(tab, "192.0.2.1", 32, 64, 6079, 3),
+	CHECK(etrnauth_rate_allow(tab, "192.0.2.1", 32, 64, 6079, 3),
 	    "20 s later: one more");
-	CHECK(!ratetab_allow(tab, "192.0.2.1", 32, 64, 6079, 3),
+	CHECK(!etrnauth_rate_allow(tab, "192.0.2.1", 32, 64, 6079, 3),
 	    "and only one");
-	CHECK(!ratetab_allow(tab, "192.0.2.1", 32, 64, 5000, 3),
+	CHECK(!etrnauth_rate_allow(tab, "192.0.2.1", 32, 64, 5000, 3),
 	    "clock stepped back: still full");
-	CHECK(ratetab_allow(tab, "192.0.2.1", 32, 64, 5020, 3),
+	CHECK(etrnauth_rate_allow(tab, "192.0.2.1", 32, 64, 5020, 3),
 	    "20 s after the step");
-	ratetab_purge(tab, 5079);
+	etrnauth_rate_purge(tab, 5079);
 	for (ok = 0, j = 0; j < RATE_BUCKETS; j++)
 		ok += tab[j] != NULL;
 	CHECK_INT(ok, 1, "not purged within a minute");
-	ratetab_purge(tab, 5080);
+	etrnauth_rate_purge(tab, 5080);
 	for (j = 0; j < RATE_BUCKETS; j++)
 		CHECK(tab[j] == NULL, "purged bucket %d after a minute", j);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "mail/holdtag.h"
+#include "mail/qid.h"
 #include "tap.h"
 
 static const struct {
@@ -127,6 +128,37 @@ test_key_file(void)
 	holdtag_key_set(KEY, sizeof(KEY) - 1);
 }
 
+/* The queue ID in the reply to end of data (smtpd, Sendmail, others). */
+static void
+test_queued_as(void)
+{
+	static const struct {
+		const char *reply, *id;	/* NULL: none found */
+	} r[] = {
+		{ "250 2.0.0 Ok: queued as 4XyZ1k2QvXz7", "4XyZ1k2QvXz7" },
+		{ "250 2.0.0 Ok: queued as ABC123; id=x", "ABC123" },
+		{ "250 2.0.0 Ok: queued as ABC123/more", "ABC123" },
+		{ "250 2.0.0 5B7Hm1Rj012345 Message accepted for delivery",
+		    "5B7Hm1Rj012345" },
+		{ "250 2.0.0 a b Message accepted for delivery", NULL },
+		{ "250 2.0.0 Ok", NULL },
+		{ "250 2.0.0 Ok: queued as ", NULL },
+		{ "250 2.0.0 Ok: queued as "
+		    "0123456789012345678901234567890123456789", NULL },
+		{ NULL, NULL },
+	};
+	char	id[33];
+	const char *got;
+	size_t	i;
+
+	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		got = qid_queued_as(r[i].reply, id, sizeof(id));
+		CHECK(r[i].id == NULL ? got == NULL : got != NULL &&
+		    strcmp(got, r[i].id) == 0, "qid_queued_as('%s'): %s",
+		    r[i].reply ? r[i].reply : "(null)", got ? got : "none");
+	}
+}
+
 int
 main(void)
 {
@@ -141,11 +173,11 @@ main(void)
 		CHECK(qid_valid(qids[i].qid) == qids[i].ok,
 		    "qid_valid('%s'): got %d, want %d", qids[i].qid,
 		    qid_valid(qids[i].qid), qids[i].ok);
-	CHECK(hold_token_new(tok, sizeof(tok)) == 0 && strlen(tok) == 32,
+	CHECK(holdtag_token_new(tok, sizeof(tok)) == 0 && strlen(tok) == 32,
 	    "token");
-	CHECK(hold_token_new(tok2, sizeof(tok2)) == 0 &&
+	CHECK(holdtag_token_new(tok2, sizeof(tok2)) == 0 &&
 	    strcmp(tok, tok2) != 0, "tokens differ");
-	CHECK(hold_token_new(tok, 10) < 0, "short buffer refused");
+	CHECK(holdtag_token_new(tok, 10) < 0, "short buffer refused");
 
 	memset(&t, 0, sizeof(t));
 	strcpy(t.domain, "dialup.test");
@@ -215,6 +247,7 @@ main(void)
 	holdtag_key_set(KEY, sizeof(KEY) - 1);
 
 	test_key_file();
+	test_queued_as();
 	for (i = 0; i < sizeof(bad_tags) / sizeof(bad_tags[0]); i++)
 		CHECK(holdtag_parse(bad_tags[i], &u) < 0,
 		    "bad tag %zu '%s' accepted", i, bad_tags[i]);

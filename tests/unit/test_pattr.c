@@ -160,7 +160,7 @@ test_actions(void)
 
 	for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
 		buf_reset(&b);
-		policy_action(&b, acts[i].a, acts[i].reason);
+		decide_action(&b, acts[i].a, acts[i].reason);
 		CHECK_STR(buf_terminate(&b), acts[i].want, "action");
 	}
 	buf_free(&b);

@@ -13,7 +13,7 @@ add(struct msg *m, const char *arg, int dialup)
 	struct buf why = BUF_INIT;
 	char	*noargs[] = { NULL };
 
-	CHECK(msg_add_rcpt(m, arg, noargs, &why) == 0, "rcpt %s: %s", arg,
+	CHECK(record_add_rcpt(m, arg, noargs, &why) == 0, "rcpt %s: %s", arg,
 	    why.len ? why.s : "");
 	m->rcpt[m->nrcpt - 1].dialup = dialup;
 	buf_free(&why);
@@ -27,38 +27,39 @@ test_plans(void)
 	struct buf why = BUF_INIT;
 
 	memset(&m, 0, sizeof(m));
-	CHECK(msg_set_sender(&m, "<s@example.org>", NULL, &why) == 0, "from");
+	CHECK(record_set_sender(&m, "<s@example.org>", NULL, &why) == 0,
+	    "from");
 	add(&m, "<a@example.com>", 0);
-	CHECK(plan_make(&m, &p) == 0 && p.ngroups == 0 && p.hold == -1,
+	CHECK(record_plan_make(&m, &p) == 0 && p.ngroups == 0 && p.hold == -1,
 	    "no dial-up recipient: pass");
-	plan_free(&p);
+	record_plan_free(&p);
 
-	msg_set_sender(&m, "<s@example.org>", NULL, &why);
+	record_set_sender(&m, "<s@example.org>", NULL, &why);
 	add(&m, "<a@dialup.test>", 1);
 	add(&m, "<b@DIALUP.test>", 1);
-	CHECK(plan_make(&m, &p) == 1 && p.ngroups == 1 && p.hold == 0 &&
+	CHECK(record_plan_make(&m, &p) == 1 && p.ngroups == 1 && p.hold == 0 &&
 	    p.groups[0].n == 2 && p.nother == 0, "one domain: hold");
 	CHECK_STR(p.groups[0].domain, "dialup.test", "domain normalised");
-	plan_free(&p);
+	record_plan_free(&p);
 
-	msg_set_sender(&m, "<s@example.org>", NULL, &why);
+	record_set_sender(&m, "<s@example.org>", NULL, &why);
 	add(&m, "<a@example.com>", 0);
 	add(&m, "<b@dialup.test>", 1);
 	add(&m, "<c@dialup2.test>", 1);
 	add(&m, "<d@dialup.test>", 1);
-	CHECK(plan_make(&m, &p) == 1 && p.ngroups == 2 && p.hold == -1 &&
+	CHECK(record_plan_make(&m, &p) == 1 && p.ngroups == 2 && p.hold == -1 &&
 	    p.nother == 1, "mixed: copies only, original not held");
 	CHECK(p.groups[0].n == 2 && p.groups[0].idx[1] == 3,
 	    "group collects both dialup.test recipients");
-	plan_free(&p);
+	record_plan_free(&p);
 
-	msg_set_sender(&m, "<s@example.org>", NULL, &why);
+	record_set_sender(&m, "<s@example.org>", NULL, &why);
 	add(&m, "<b@dialup.test>", 1);
 	add(&m, "<c@dialup2.test>", 1);
-	CHECK(plan_make(&m, &p) == 1 && p.ngroups == 2 && p.hold == 0,
+	CHECK(record_plan_make(&m, &p) == 1 && p.ngroups == 2 && p.hold == 0,
 	    "two dial-up domains: first held, second copied");
-	plan_free(&p);
-	msg_reset(&m);
+	record_plan_free(&p);
+	record_reset(&m);
 	buf_free(&why);
 }
 
@@ -80,55 +81,56 @@ test_envelope(void)
 	struct plan p;
 
 	memset(&m, 0, sizeof(m));
-	CHECK(msg_set_sender(&m, "<>", mail_ok, &why) == 0, "null sender");
+	CHECK(record_set_sender(&m, "<>", mail_ok, &why) == 0, "null sender");
 	CHECK_STR(m.sender, "", "null sender stored empty");
 	CHECK_STR(m.ret, "HDRS", "RET normalised");
 	CHECK_STR(m.envid, "QQ314159", "ENVID");
 	CHECK_STR(m.body, "8BITMIME", "BODY");
 	CHECK(!m.smtputf8, "no SMTPUTF8");
-	CHECK(msg_set_sender(&m, "<s@x.test>", mail_bad, &why) < 0,
+	CHECK(record_set_sender(&m, "<s@x.test>", mail_bad, &why) < 0,
 	    "bad RET refused");
 	buf_reset(&why);
-	CHECK(msg_set_sender(&m, "<s@x.test>", envid_bad, &why) < 0,
+	CHECK(record_set_sender(&m, "<s@x.test>", envid_bad, &why) < 0,
 	    "ENVID with CRLF refused");
 	buf_reset(&why);
-	CHECK(msg_set_sender(&m, "<s@x.test>", body_bad, &why) < 0,
+	CHECK(record_set_sender(&m, "<s@x.test>", body_bad, &why) < 0,
 	    "bad BODY refused");
 	buf_reset(&why);
-	CHECK(msg_set_sender(&m, "<s@x.test>", utf8, &why) == 0 && m.smtputf8,
-	    "SMTPUTF8");
+	CHECK(record_set_sender(&m, "<s@x.test>", utf8, &why) == 0 &&
+	    m.smtputf8, "SMTPUTF8");
 	buf_reset(&why);
-	CHECK(msg_set_sender(&m, "<s@x.test>\r\nRCPT TO:<x@y>", NULL, &why) <
+	CHECK(record_set_sender(&m, "<s@x.test>\r\nRCPT TO:<x@y>", NULL, &why) <
 	    0, "sender with CRLF refused");
 	buf_reset(&why);
-	msg_set_sender(&m, "<s@x.test>", NULL, &why);
-	CHECK(msg_add_rcpt(&m, "<a@dialup.test>", rcpt_ok, &why) == 0,
+	record_set_sender(&m, "<s@x.test>", NULL, &why);
+	CHECK(record_add_rcpt(&m, "<a@dialup.test>", rcpt_ok, &why) == 0,
 	    "rcpt with DSN");
-	CHECK(msg_add_rcpt(&m, "<b@dialup.test>", rcpt_bad, &why) < 0,
+	CHECK(record_add_rcpt(&m, "<b@dialup.test>", rcpt_bad, &why) < 0,
 	    "ORCPT without type refused");
 	buf_reset(&why);
-	CHECK(msg_add_rcpt(&m, "<b@dialup.test>", rcpt_crlf, &why) < 0,
+	CHECK(record_add_rcpt(&m, "<b@dialup.test>", rcpt_crlf, &why) < 0,
 	    "NOTIFY with CRLF refused");
 	buf_reset(&why);
-	CHECK(msg_add_rcpt(&m, "<b\tc@dialup.test>", NULL, &why) < 0,
+	CHECK(record_add_rcpt(&m, "<b\tc@dialup.test>", NULL, &why) < 0,
 	    "TAB in address refused");
 	buf_reset(&why);
-	CHECK(msg_add_rcpt(&m, "<b@dialup.test>", NULL, &why) == 0, "plain");
+	CHECK(record_add_rcpt(&m, "<b@dialup.test>", NULL, &why) == 0, "plain");
 	CHECK_INT(m.nrcpt, 2, "refused recipients not kept");
 	m.rcpt[0].dialup = m.rcpt[1].dialup = 1;
-	plan_make(&m, &p);
+	record_plan_make(&m, &p);
 	record_rcpts(&rec, &m, &p.groups[0]);
 	CHECK_STR(rec.s, "a@dialup.test\tSUCCESS,FAILURE\trfc822;a+40dialup.test"
 	    "\nb@dialup.test\t\t\n", "record recipients");
-	plan_free(&p);
+	record_plan_free(&p);
 
-	msg_add_header(&m, "Subject", "hello", 40);
-	msg_add_header(&m, "X-Long", "0123456789012345678901234567890123", 40);
-	msg_add_header(&m, "X-After", "x", 40);
+	record_add_header(&m, "Subject", "hello", 40);
+	record_add_header(&m, "X-Long", "0123456789012345678901234567890123",
+	    40);
+	record_add_header(&m, "X-After", "x", 40);
 	CHECK_STR(m.headers.s, "Subject: hello\n", "bounded header copy");
 	CHECK(m.headers_truncated == 1, "truncation recorded");
 	CHECK_INT(m.size, 16 + 45 + 11, "size counts every header");
-	msg_reset(&m);
+	record_reset(&m);
 	buf_free(&why);
 	buf_free(&rec);
 }
