@@ -17,7 +17,7 @@
 
 #include <libmilter/mfapi.h>
 
-/* Accept a connection. */
+/* noop_connect - accept a connection */
 static sfsistat
 noop_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 {
@@ -27,7 +27,7 @@ noop_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 	return SMFIS_CONTINUE;
 }
 
-/* Accept HELO/EHLO. */
+/* noop_helo - accept HELO/EHLO */
 static sfsistat
 noop_helo(SMFICTX *ctx, char *helo)
 {
@@ -36,7 +36,7 @@ noop_helo(SMFICTX *ctx, char *helo)
 	return SMFIS_CONTINUE;
 }
 
-/* Accept MAIL FROM. */
+/* noop_envfrom - accept MAIL FROM */
 static sfsistat
 noop_envfrom(SMFICTX *ctx, char **argv)
 {
@@ -45,7 +45,7 @@ noop_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
-/* Accept RCPT TO. */
+/* noop_envrcpt - accept RCPT TO */
 static sfsistat
 noop_envrcpt(SMFICTX *ctx, char **argv)
 {
@@ -54,7 +54,7 @@ noop_envrcpt(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
-/* Accept DATA. */
+/* noop_data - accept DATA */
 static sfsistat
 noop_data(SMFICTX *ctx)
 {
@@ -62,7 +62,7 @@ noop_data(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* Accept one header. */
+/* noop_header - accept one header */
 static sfsistat
 noop_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -72,7 +72,7 @@ noop_header(SMFICTX *ctx, char *name, char *value)
 	return SMFIS_CONTINUE;
 }
 
-/* Accept the end of the headers. */
+/* noop_eoh - accept the end of the headers */
 static sfsistat
 noop_eoh(SMFICTX *ctx)
 {
@@ -80,7 +80,7 @@ noop_eoh(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* Accept a body chunk. */
+/* noop_body - accept a body chunk */
 static sfsistat
 noop_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
@@ -90,7 +90,7 @@ noop_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
-/* Accept the message. */
+/* noop_eom - accept the message */
 static sfsistat
 noop_eom(SMFICTX *ctx)
 {
@@ -98,7 +98,7 @@ noop_eom(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* Nothing to undo on abort. */
+/* noop_abort - nothing to undo on abort */
 static sfsistat
 noop_abort(SMFICTX *ctx)
 {
@@ -106,7 +106,7 @@ noop_abort(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* Nothing to free on close. */
+/* noop_close - nothing to free on close */
 static sfsistat
 noop_close(SMFICTX *ctx)
 {
@@ -114,7 +114,7 @@ noop_close(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* Accept unknown commands (the MTA rejects them anyway). */
+/* noop_unknown - accept unknown commands (the MTA rejects them anyway) */
 static sfsistat
 noop_unknown(SMFICTX *ctx, const char *cmd)
 {

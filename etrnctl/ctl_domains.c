@@ -368,7 +368,8 @@ static int
 dom_show(struct ctl *c, int argc, char **argv)
 {
 	static const char *const head[] = { "DOMAIN", "HOLD_TIME",
-		"WARN_TIME", "ALLOW", "MAX_MESSAGES", "MAX_BYTES", "SASL_USERS" };
+		"WARN_TIME", "ALLOW", "MAX_MESSAGES", "MAX_BYTES",
+		"SASL_USERS" };
 	struct strv doms = { NULL, 0, 0 };
 	struct table t;
 	struct jw w;

@@ -420,8 +420,8 @@ exp_build(struct runner *r, const char *qid, const struct rec *rc,
 	in.original_is_full = full;
 	if (dsn_build(&in, msg, &err) < 0) {
 		/* Permanent (e.g. an address too long for a DSN line). */
-		log_err("%s: cannot build a DSN for <%s>: %s", qid, rc->h.sender,
-		    buf_terminate(&err));
+		log_err("%s: cannot build a DSN for <%s>: %s", qid,
+		    rc->h.sender, buf_terminate(&err));
 		st = 1;
 	} else
 		st = 0;
@@ -605,7 +605,8 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
     struct buf *hdrs, const char **outcome, struct strv *later)
 {
 	struct buf full = BUF_INIT, mid = BUF_INIT;
-	const char *cur[3] = { rc->h.dsn_state, rc->h.dsn_since, rc->h.dsn_qid };
+	const char *cur[3] = { rc->h.dsn_state, rc->h.dsn_since,
+	    rc->h.dsn_qid };
 	int	want_full = strcasecmp(rc->h.ret, "FULL") == 0, st;
 
 	*outcome = rc->h.dsn_state;
@@ -644,7 +645,8 @@ exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
 {
 	int	tag;
 
-	const char *cur[3] = { rc->h.dsn_state, rc->h.dsn_since, rc->h.dsn_qid };
+	const char *cur[3] = { rc->h.dsn_state, rc->h.dsn_since,
+	    rc->h.dsn_qid };
 
 	/* A DSN on hold from an attempt before the file went: let go. */
 	if (state != QS_HELD && exp_let_go(r, qid, rc, &dk_failed, cur) < 0)

@@ -145,7 +145,8 @@ lease_proc(struct buf *out)
 		buf_cat(out, "-");
 	else
 		buf_printf(out, "%s:%llx:%llu", boot,
-		    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+		    (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino);
 }
 
 /* lease_new - a lease for this start: random instance, not held */

@@ -21,8 +21,9 @@
  *	etrn:msg:<host>:<qid> with the tag's token is ok; for etrnctl a
  *	pending one (etrn-milter wrote it, etrnd has not yet seen the
  *	message on hold) is counted now, as etrnd's pending step does
- *	(reported as rebuilt), never written a second time.  Otherwise the record is built again: domain,
- *	token, arrived and expires from the tag; state held; sender,
+ *	(reported as rebuilt), never written a second time.  Otherwise
+ *	the record is built again: domain, token, arrived and expires
+ *	from the tag; state held; sender,
  *	recipients (NOTIFY, ORCPT), size, RET and ENVID from the queue
  *	file's envelope (backend envelope); the other headers, bounded by
  *	max_header_bytes as the milter does; no client, no delay warning.

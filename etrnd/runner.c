@@ -271,7 +271,9 @@ static struct rscript runner_rehold_script = {
 	"        local a = string.lower(string.match(line, '^[^\\t]*'))\n"
 	"        if listed[a] then kept[#kept + 1] = line; hit[a] = true end\n"
 	"      end\n"
-	"      for a in pairs(listed) do if not hit[a] then all = false end end\n"
+	"      for a in pairs(listed) do\n"
+	"        if not hit[a] then all = false end\n"
+	"      end\n"
 	"      if all and #kept > 0 and #kept < nr then\n"
 	"        redis.call('HSET', k, 'recipients',\n"
 	"          table.concat(kept, '\\n') .. '\\n', 'nrcpt', #kept)\n"
@@ -571,8 +573,8 @@ runner_entry(struct runner *r, const char *eid, char **f, const size_t *fl,
 	else if (domain == NULL)
 		log_warnx("flush request %s: no domain, dropped", eid);
 	else {
-		log_debug("flush request %s: domain=%.260s sub=%.3s client=%.100s"
-		    " via=%.100s", eid, domain, sub, client, via);
+		log_debug("flush request %s: domain=%.260s sub=%.3s "
+		    "client=%.100s via=%.100s", eid, domain, sub, client, via);
 		rc = runner_flush(r, domain, client);
 	}
 	if (rc < 0 && rs.redis_io)
@@ -718,7 +720,8 @@ runner_loop(struct runner *r)
 			    RUN_QB_BACKOFF_MS : spent * 4 >
 			    r->s->queue_run_interval ? spent * 4 :
 			    r->s->queue_run_interval);
-			if (lease_hold(r->lease, r->redis) && rcnrun_step(r) > 0)
+			if (lease_hold(r->lease, r->redis) &&
+			    rcnrun_step(r) > 0)
 				more = 1;	/* a reconcile pass goes on */
 			/* Expiry still behind: go on after a look at the
 			 * stream, so flush requests are served meanwhile. */
@@ -780,8 +783,8 @@ runner_list(struct runner *r, const char *d, struct strv *held,
 		else if (*st == '\0')
 			strv_add(orphans, q);
 		else if (strcmp(st, "-") == 0)
-			log_warnx("%s: domain=%s: record is not a hash; ignored",
-			    q, d);
+			log_warnx("%s: domain=%s: record is not a hash; "
+			    "ignored", q, d);
 	}
 	rr_reply_free(&rep);
 	rargs_free(&a);

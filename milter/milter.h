@@ -90,7 +90,8 @@ void	record_add_header(struct msg *, const char *, const char *, size_t);
 int	record_plan_make(const struct msg *, struct plan *);
 void	record_plan_free(struct plan *);
 void	record_rcpts(struct buf *, const struct msg *, const struct rgroup *);
-#define REASON_MAX	100	/* octets of a quarantine reason Postfix keeps */
+#define REASON_MAX	100	/* octets of a quarantine reason Postfix keeps
+				 */
 void	record_reason(struct buf *, const char *);
 int	record_esmtp_ok(const char *);
 
@@ -118,8 +119,8 @@ struct hold_info {
 	const char *client;
 	long long arrived, expires, warn_at;
 };
-int	store_hold(const struct cfg *, const struct msg *, const struct rgroup *,
-	    const struct hold_info *, struct buf *);
+int	store_hold(const struct cfg *, const struct msg *,
+	    const struct rgroup *, const struct hold_info *, struct buf *);
 int	store_fetch_domains(const struct cfg *, struct domlist *, struct buf *);
 
 #endif

@@ -1278,8 +1278,8 @@ dsn_downgrade(const char *m, size_t len, int eightbit, int utf8,
 	/* The note goes at the end of the text (part 1). */
 	for (i = 0; i < n; i++)
 		part_emit(&parts, bnd.s, &pv[i], headers_only && i == 0 &&
-		    strcmp(pv[0].type, "text/plain") == 0 ? buf_terminate(&note) :
-		    NULL);
+		    strcmp(pv[0].type, "text/plain") == 0 ?
+		    buf_terminate(&note) : NULL);
 	/* The top header without its 8bit line, which is set anew. */
 	for (b = m; b < hend + 1; b = e + 1) {
 		e = memchr(b, '\n', (size_t)(hend + 1 - b));

@@ -315,7 +315,8 @@ pf_listing(const struct qb_conf *qc, struct pfq_list *l)
 	const char *why = NULL;
 	size_t	line = 0;
 
-	if ((st = pf_cmd(qc, "postqueue", "-c", args, NULL, 0, &text)) == QB_OK &&
+	if ((st = pf_cmd(qc, "postqueue", "-c", args, NULL, 0, &text)) ==
+	    QB_OK &&
 	    pfq_parse(text.s ? text.s : "", text.len, l, &line, &why) < 0) {
 		log_warnx("postqueue -j: line %zu: %s; queue listing not used",
 		    line, why);

@@ -267,8 +267,9 @@ settings_check_sendmail(struct oe_settings *s, const char *origin,
 
 	if (*s->sendmail_command != '/' || (*cf && *cf != '/') ||
 	    (*qd && *qd != '/')) {
-		buf_printf(err, "%s: sendmail_command, sendmail_config_file and "
-		    "sendmail_queue_directory must be absolute paths", origin);
+		buf_printf(err, "%s: sendmail_command, "
+		    "sendmail_config_file and sendmail_queue_directory must "
+		    "be absolute paths", origin);
 		return -1;
 	}
 	return 0;

@@ -77,7 +77,8 @@ conf_unit(const char *u, enum conf_type type)
 	size_t	i;
 
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (units[i].type == type && strcasecmp(u, units[i].suffix) == 0)
+		if (units[i].type == type &&
+		    strcasecmp(u, units[i].suffix) == 0)
 			return units[i].mult;
 	return 0;
 }
@@ -96,7 +97,8 @@ conf_parse_number(const char *s, enum conf_type type, long long *out)
 	if (errno != 0 || end == s)
 		return -1;
 	if (type == CONF_MODE)
-		return *end == '\0' && v >= 0 && v <= 07777 ? (*out = v, 0) : -1;
+		return *end == '\0' && v >= 0 && v <= 07777 ?
+		    (*out = v, 0) : -1;
 	if ((mult = conf_unit(end, type)) == 0)
 		return -1;
 	if (v > LLONG_MAX / mult || v < LLONG_MIN / mult)

@@ -148,10 +148,10 @@ log_set_facility(int facility)
 	log_open();
 }
 
-/* log_vlog - write one line with an optional errno text */
 static void log_vlog(int, const char *, int, const char *, va_list)
     __attribute__((format(printf, 4, 0)));
 
+/* log_vlog - write one line with an optional errno text */
 static void
 log_vlog(int pri, const char *label, int errnum, const char *fmt, va_list ap)
 {

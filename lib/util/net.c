@@ -281,7 +281,8 @@ net_listen_inet(const struct net_addr *na, const char *spec, int *fds,
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (*n >= max) {
-			buf_printf(err, "%s: more than %d addresses", spec, max);
+			buf_printf(err, "%s: more than %d addresses", spec,
+			    max);
 			freeaddrinfo(res);
 			return -1;
 		}

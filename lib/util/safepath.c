@@ -98,7 +98,8 @@ safepath_resolve(const char *path, struct buf *out, struct buf *err)
 		return -1;
 	}
 	base = slash + 1;
-	dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+	dir = slash == path ? strdup("/") :
+	    strndup(path, (size_t)(slash - path));
 	if (dir == NULL) {
 		buf_printf(err, "out of memory");
 		return -1;
@@ -131,7 +132,7 @@ safepath_write(const char *path, const void *data, size_t len, mode_t mode,
 	if (safepath_resolve(path, &real, err) < 0)
 		goto out;
 	buf_terminate(&real);
-	/* A name of our own: O_EXCL creates it, or fails on whatever is there. */
+	/* A name of our own: O_EXCL creates it, or fails on what is there. */
 	for (i = 0; i < 100 && fd < 0; i++) {
 		buf_reset(&tmp);
 		buf_printf(&tmp, "%s.%ld.%d.tmp", real.s, (long)getpid(), i);

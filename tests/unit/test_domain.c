@@ -30,8 +30,9 @@ static const struct {
 	{ "a$(id).net", NULL },
 	{ "\xff\xfe.test", NULL },
 	{ "[127.0.0.1]", NULL },
-	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.net",
-	    NULL },	/* 64-octet label */
+	/* A 64-octet label. */
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.net", NULL },
 };
 
 static const struct {

@@ -629,7 +629,8 @@ test_folding(void)
  * in MAIL FROM (dsn_needs), by the kind of original (RFC 6152, 6531-6533).
  */
 static const char o_ascii[] = "Subject: plain\r\n\r\nplain body\r\n";
-static const char o_body8[] = "Subject: plain\r\n\r\nGr\xc3\xbc\xc3\x9f" "e\r\n";
+static const char o_body8[] = "Subject: plain\r\n\r\n"
+    "Gr\xc3\xbc\xc3\x9f" "e\r\n";
 static const char o_hdr8[] = "Subject: Gr\xc3\xbc\xc3\x9f" "e\r\n"
     "From: J\xc3\xb6rg <j\xc3\xb6rg@example.org>\r\n\r\nplain body\r\n";
 static const char o_latin1[] = "Subject: Gr\xfc\xdf" "e\r\n\r\nbody\r\n";
@@ -789,7 +790,8 @@ test_downgrade(void)
 		in.original = downs[i].orig;
 		in.original_len = downs[i].len;
 		in.original_is_full = downs[i].full;
-		CHECK(dsn_build(&in, &out, &err) == 0, "%s: build", downs[i].name);
+		CHECK(dsn_build(&in, &out, &err) == 0, "%s: build",
+		    downs[i].name);
 		CHECK(dsn_downgrade(out.s, out.len, downs[i].eightbit,
 		    downs[i].utf8, &d) == 0, "%s: downgrade", downs[i].name);
 		if (downs[i].want_same) {

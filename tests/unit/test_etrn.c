@@ -33,6 +33,7 @@ static const struct {
 	{ "a\r\nQUIT", NULL, 0, 0 },
 };
 
+/* test_parse - ETRN arguments parsed: forms, case, refusals */
 static void
 test_parse(void)
 {
@@ -49,8 +50,8 @@ test_parse(void)
 		}
 		CHECK(rc == 0 && strcmp(r.domain, parses[i].domain) == 0 &&
 		    r.sub == parses[i].sub && r.queue == parses[i].queue,
-		    "'%s': got rc %d domain '%s' sub %d queue %d", parses[i].arg,
-		    rc, r.domain, r.sub, r.queue);
+		    "'%s': got rc %d domain '%s' sub %d queue %d",
+		    parses[i].arg, rc, r.domain, r.sub, r.queue);
 		CHECK_STR(r.node, parses[i].arg, "node as given");
 	}
 }
@@ -161,6 +162,7 @@ split(const char *text, char *copy, size_t size, char **v, size_t max)
 	return n;
 }
 
+/* test_authorize - authorization entry by entry, @parent included */
 static void
 test_authorize(void)
 {
@@ -214,6 +216,7 @@ test_authorize(void)
 	buf_free(&ok);
 }
 
+/* test_replies - the RFC 1985 reply texts */
 static void
 test_replies(void)
 {
@@ -241,7 +244,10 @@ test_replies(void)
 	buf_free(&b);
 }
 
-/* The flush request names exactly the domains given, each with sub 0. */
+/*
+ * test_flushreq - the flush request names exactly the domains given,
+ * each with sub 0
+ */
 static void
 test_flushreq(void)
 {
@@ -305,6 +311,7 @@ rate_addr(char *addr, size_t size, enum vary v, int j)
 	}
 }
 
+/* test_rate - the rate limit as a token bucket */
 static void
 test_rate(void)
 {

@@ -128,7 +128,10 @@ test_key_file(void)
 	holdtag_key_set(KEY, sizeof(KEY) - 1);
 }
 
-/* The queue ID in the reply to end of data (smtpd, Sendmail, others). */
+/*
+ * test_queued_as - the queue ID in the reply to end of data (smtpd,
+ * Sendmail, others)
+ */
 static void
 test_queued_as(void)
 {

@@ -80,6 +80,7 @@ feed(struct pattr *p, const char *in, size_t len, size_t chunk, size_t *tot)
 	return st;
 }
 
+/* test_feeds - requests split across reads at every offset */
 static void
 test_feeds(void)
 {
@@ -106,6 +107,7 @@ test_feeds(void)
 	}
 }
 
+/* test_pipelined - several requests in one read */
 static void
 test_pipelined(void)
 {
@@ -131,6 +133,7 @@ test_pipelined(void)
 	pattr_free(&p);
 }
 
+/* test_actions - the action words of the answers */
 static void
 test_actions(void)
 {
@@ -166,6 +169,7 @@ test_actions(void)
 	buf_free(&b);
 }
 
+/* test_decide - decisions for ETRN and RCPT requests */
 static void
 test_decide(void)
 {

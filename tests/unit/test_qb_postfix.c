@@ -128,6 +128,7 @@ join(const struct pfq_msg *m, struct buf *b)
 	return b->s;
 }
 
+/* test_lines - postqueue -j lines parsed */
 static void
 test_lines(void)
 {
@@ -156,7 +157,10 @@ test_lines(void)
 	buf_free(&b);
 }
 
-/* Every proper prefix of a good line is a truncated line: refused. */
+/*
+ * test_truncated - every proper prefix of a good line is a truncated
+ * line: refused
+ */
 static void
 test_truncated(void)
 {
@@ -172,7 +176,10 @@ test_truncated(void)
 	CHECK_INT(refused, len, "truncations refused");
 }
 
-/* Huge strings: kept as "" (address) or skipped; deep nesting refused. */
+/*
+ * test_huge - huge strings: kept as "" (address) or skipped; deep
+ * nesting refused
+ */
 static void
 test_huge(void)
 {
@@ -212,6 +219,7 @@ test_huge(void)
 	buf_free(&b);
 }
 
+/* test_listing - queue listings read from a directory tree */
 static void
 test_listing(void)
 {
@@ -328,7 +336,7 @@ fake_postfix(const char *top)
 	buf_free(&b);
 }
 
-/* The backend's status decisions with the stand-in commands. */
+/* test_status - the backend's status decisions with the stand-in commands */
 static void
 test_status(void)
 {
@@ -420,9 +428,10 @@ fake_init(char *top, struct qb_conf *qc)
 }
 
 /*
- * The scans are all or nothing: a queue subdirectory that cannot be read
- * fails locate, status (deferred times) and held_since, and the states
- * of a failed call are not "gone".
+ * test_unreadable - the scans are all or nothing: a queue
+ * subdirectory that cannot be read fails locate, status (deferred
+ * times) and held_since, and the states of a failed call are not
+ * "gone".
  */
 static void
 test_unreadable(void)

@@ -34,8 +34,8 @@ test_sort(void)
 		CHECK_INT(sv.n, j, "count");
 		for (j = 0; j < sv.n; j++)
 			CHECK_STR(sv.v[j], sorts[i].want[j], "sorted");
-		CHECK(sv.n == 0 || sv.v[sv.n] == NULL, "case %zu: v[n] not NULL",
-		    i);
+		CHECK(sv.n == 0 || sv.v[sv.n] == NULL,
+		    "case %zu: v[n] not NULL", i);
 		strv_free(&sv);
 		CHECK(sv.v == NULL && sv.n == 0 && sv.cap == 0,
 		    "case %zu: not empty after strv_free", i);
