@@ -65,7 +65,6 @@
 # bench/results/connscale-YYYYmmdd-HHMMSS.txt.  Takes under a minute.
 # Exit 0 when the benchmark ran (targets met or not), 1 on errors.
 set -eu -o pipefail
-set -eu -o pipefail
 
 PROG=bench/connscale.sh
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -79,11 +78,13 @@ SETTLE=${BENCH_SETTLE:-5}
 TIMEOUT=${BENCH_TIMEOUT:-120}
 BASE=${SB_PORT_BASE:-6525}
 SAMPLE=0.05		# seconds between two VmRSS samples
+# shellcheck disable=SC2034 # (read by bench/report.py)
 T_RATE=5000		# target: connections/s, at least
+# shellcheck disable=SC2034 # (read by bench/report.py)
 T_PEAK=64		# target: listener peak VmRSS, MiB, under
+# shellcheck disable=SC2034 # (read by bench/report.py)
 T_BACK=2		# target: VmRSS after - before, MiB, at most
 RUNNER_STOPPED=
-declare -A C=()		# the client's key=value output
 
 # Let etrnd's queue runner go on, if this script stopped it (also called
 # by cleanup).
@@ -170,9 +171,9 @@ hold_some() {
 	rcli DEL etrn:flushing:dialup.test >/dev/null
 }
 
-# Run the client with the sampler around it; the results go to R and C.
+# Run the client with the sampler around it; the results go to R.
 run_client() {
-	local lpid=$1 k v c0 r0 t peak at_open samples interval
+	local lpid=$1 c0 r0 t peak at_open samples interval
 	R[rss_before]=$(vm "$lpid")
 	R[hwm_before]=$(vm "$lpid" VmHWM)
 	R[fds_before]=$(nfds "$lpid")
@@ -206,12 +207,9 @@ run_client() {
 	R[hwm_after]=$(vm "$lpid" VmHWM)
 	R[fds_after]=$(nfds "$lpid")
 	stop_sampler
-	while IFS='=' read -r k v; do
-		C[$k]=$v
-	done < <(tr ' ' '\n' <"$WORK/client.out")
-	t=${C[t_connected]:-0}
+	t=$(tr ' ' '\n' <"$WORK/client.out" | sed -n 's/^t_connected=//p')
 	read -r peak at_open samples interval < <(awk \
-	    -v t="$t" '{ if ($2 > p) p = $2; d = $1 - t; if (d < 0) d = -d
+	    -v t="${t:-0}" '{ if ($2 > p) p = $2; d = $1 - t; if (d < 0) d = -d
 		if (n == 0 || d < best) { best = d; at = $2 }
 		if (n == 0) first = $1; last = $1; n++ }
 	    END { ms = 0; if (n > 1) ms = (last - first) * 1000 / (n - 1)
@@ -220,125 +218,6 @@ run_client() {
 	R[rss_peak]=$peak R[rss_at_open]=$at_open R[samples]=$samples
 	R[interval]=$interval
 }
-# Print KiB $1 in MiB (1 decimal).
-mib() {
-	awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'
-}
-
-# Print $1 / $2.
-ratio_of() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.9f", a / b }'
-}
-
-# Print a target line: label $1, figure $2, target "$3 $4", ratio $5 of
-# the figure to the target (PASS when it meets "$3 1"); with $6 set but
-# not 1, MISS anyway.
-target() {
-	local v=MISS
-	if [ "$2" != - ] && [ "${6:-1}" = 1 ] &&
-	    awk -v r="$5" -v op="$3" 'BEGIN { if (op == ">=") ok = r >= 1
-	    else if (op == "<") ok = r < 1; else ok = r <= 1; exit !ok }'; then
-		v=PASS
-	fi
-	printf '%-46s %9s   %-10s ratio %6.2f  %s\n' "$1" "$2" "$3 $4" "$5" "$v"
-}
-
-# Print the counts of the client's keys $1CODE ("CODE=n, ..."); with
-# $2 set, of every key starting with $1.
-client_counts() {
-	local k out=
-	for k in $(printf '%s\n' "${!C[@]}" | sort); do
-		case $k in
-		"$1"[0-9][0-9][0-9]) ;;
-		"$1"*) [ -n "${2:-}" ] || continue ;;
-		*) continue ;;
-		esac
-		out+="${out:+, }${k#"$1"}=${C[$k]}"
-	done
-	echo "${out:-none}"
-}
-
-# Print the report.
-report() {
-	local n=$CONNECTIONS ok=1 rate crate drate d
-	[ "${C[open_at_dialogue]:-0}" = "$n" ] &&
-	    [ "${C[completed]:-0}" = "$n" ] || ok=0
-	rate=$(per_s "${C[completed]:-0}" "${C[total_s]:-0}")
-	crate=$(per_s "${C[held]:-0}" "${C[connect_s]:-0}")
-	drate=$(per_s "${C[completed]:-0}" "${C[dialogue_s]:-0}")
-	echo "openetrn connection-scale benchmark," \
-	    "$(date '+%Y-%m-%d %H:%M:%S %Z')"
-	versions load redis
-	echo "$n connections to etrnd's ETRN listener (bench/connclient," \
-	    "epoll); each: 220, EHLO x, ETRN dialup.test, QUIT;"
-	echo "all held open after their greeting until the last is greeted," \
-	    "then every dialogue at once; at most $WINDOW connects waiting;" \
-	    "sources $([ "$SOURCES" = 0 ] && echo 127.0.0.1 ||
-	    echo "127.1.0.1 + i % $SOURCES"); $HELD messages held for"
-	echo "dialup.test, etrnd's queue runner $([ "$RUNNER" = stop ] &&
-	    echo "stopped while the client ran" || echo "running")"
-	echo "etrnd: $(printf '%s' "$SETTINGS" | tr -d ' ' | paste -sd' ')"
-	[ -z "${R[unknown]}" ] ||
-	    echo "not known to this etrnd, left out: ${R[unknown]}"
-	echo "descriptor limit (soft hard): client $(ulimit -Sn)" \
-	    "$(ulimit -Hn), listener ${R[nofile]}"
-	echo
-	printf '  %-44s %s\n' \
-	    "opened / greeted / open at once" \
-	    "${C[opened]:-?} / ${C[held]:-?} / ${C[open_at_dialogue]:-?}" \
-	    "dialogues completed (221)" "${C[completed]:-?}" \
-	    "greetings" "$(client_counts greeting_)" \
-	    "EHLO replies" "$(client_counts ehlo_)" \
-	    "ETRN replies" "$(client_counts etrn_)" \
-	    "QUIT replies" "$(client_counts quit_)" \
-	    "errors" "$(client_counts error_ all)" \
-	    "not closed by etrnd after 221" "${C[server_not_closed]:-0}"
-	printf '  %-44s %8s s  %8s /s\n' \
-	    "connect phase (connect to last greeting)" "${C[connect_s]:-?}" \
-	    "$crate" \
-	    "dialogue phase (EHLO to last 221)" "${C[dialogue_s]:-?}" \
-	    "$drate" \
-	    "whole run (first connect to last 221)" "${C[total_s]:-?}" \
-	    "$rate"
-	printf '  %-44s %s / %s / %s ms\n' \
-	    "connect to greeting p50 / p99 / max" "${C[greet_p50]:-?}" \
-	    "${C[greet_p99]:-?}" "${C[greet_max]:-?}" \
-	    "ETRN sent to reply p50 / p99 / max" "${C[etrn_p50]:-?}" \
-	    "${C[etrn_p99]:-?}" "${C[etrn_max]:-?}"
-	printf '  %-44s client %s, listener %s, redis %s\n' \
-	    "CPU seconds" "${R[cpu_client]}" "${R[cpu_listener]}" \
-	    "${R[cpu_redis]}"
-	printf '  %-44s %s / %s / %s (all open: %s) KiB\n' \
-	    "listener VmRSS before / peak / after" "${R[rss_before]}" \
-	    "${R[rss_peak]}" "${R[rss_after]}" "${R[rss_at_open]}"
-	printf '  %-44s %s samples, one every %s ms; after = %s s after\n' \
-	    "" "${R[samples]}" "${R[interval]}" "$SETTLE"
-	printf '  %-44s %s / %s KiB\n' "listener VmHWM (peak) before / after" \
-	    "${R[hwm_before]}" "${R[hwm_after]}"
-	printf '  %-44s %s\n' \
-	    "listener descriptors before / after" \
-	    "${R[fds_before]} / ${R[fds_after]}" \
-	    "refusals / accept pauses logged" \
-	    "${R[refused]} / ${R[paused]}" \
-	    "same listener process" "${R[same_listener]}" \
-	    "ETRN afterwards" "${R[etrn_after]}"
-	echo
-	echo "targets (one run):"
-	target "(a) completed dialogues/s, whole run" "$rate" ">=" "$T_RATE" \
-	    "$(ratio_of "${rate/-/0}" "$T_RATE")" "$ok"
-	target "(a) connections/s, connect phase" "$crate" ">=" "$T_RATE" \
-	    "$(ratio_of "${crate/-/0}" "$T_RATE")" "$ok"
-	target "(b) listener peak VmRSS, MiB" "$(mib "${R[rss_peak]}")" "<" \
-	    "$T_PEAK" "$(ratio_of "${R[rss_peak]}" $((T_PEAK * 1024)))"
-	d=$((R[rss_after] - R[rss_before]))
-	target "(c) listener VmRSS after - before, MiB" "$(mib "$d")" "<=" \
-	    "$T_BACK" "$(ratio_of "${d#-}" $((T_BACK * 1024)))"
-	[ "$ok" = 1 ] || echo "(a) is a MISS: not every connection was open" \
-	    "at once and completed (open at once ${C[open_at_dialogue]:-0}," \
-	    "completed ${C[completed]:-0} of $n)"
-	return 0
-}
-
 # Main program.
 main() {
 	local lpid
@@ -378,7 +257,9 @@ main() {
 	R[paused]=$(grep -c 'pausing the listener' "$SBDIR/log/etrnd.log" ||
 	    true)
 
-	save_report connscale
+	R[ulimit]="$(ulimit -Sn) $(ulimit -Hn)"
+	save_report connscale "load redis" CONNECTIONS WINDOW SOURCES HELD \
+	    RUNNER SETTINGS SETTLE T_RATE T_PEAK T_BACK WORK
 }
 
 main "$@"

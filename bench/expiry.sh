@@ -67,6 +67,7 @@ MESSAGES=${BENCH_MESSAGES:-10000}
 SESSIONS=${BENCH_SESSIONS:-10}
 SIZE=${BENCH_SIZE:-1024}
 BASE=${SB_PORT_BASE:-8525}
+# shellcheck disable=SC2034 # (read by bench/report.py)
 EXTRAPOLATE=10000	# messages the etrnd figures are extrapolated to
 POLL=0.1		# seconds between two looks at queue, sink and index
 SAMPLE=0.01		# seconds between two looks at etrnd's runner
@@ -92,6 +93,7 @@ setup() {
 	[ "$(postmap -c "$PF_CONF" -q defer.test "$defer_map")" = \
 	    "smtp:[127.0.0.1]:$POLICY_PORT" ] ||
 	    die "transport for defer.test not set"
+	R[interval]=$(run_interval)
 }
 
 # Succeed if the queue (incoming, active, deferred) is empty.
@@ -270,122 +272,6 @@ bench_postfix() {
 	    "${R[postfix_sink]} s"
 }
 
-# Print one table row: label, seconds, msgs/s (if $3).
-row() {
-	printf '%-50s %8s %8s\n' "$1" "${R[$2]:--}" \
-	    "$([ -n "${3:-}" ] && per_s "$MESSAGES" "${R[$2]:--}")"
-}
-
-# Print the ratio line for etrnd result $2 against Postfix result $3.
-ratio_row() {
-	local r
-	r=$(ratio "${R[$2]}" "${R[$3]}")
-	printf '%-50s %8s   %s\n' "$1" "$r" "$(awk -v r="$r" 'BEGIN {
-		if (r == "-") print "";
-		else if (r > 1) printf "Postfix faster (x%.1f)\n", r;
-		else printf "etrnd faster (x%.1f)\n", 1 / r }')"
-}
-
-# Print the report.
-report() {
-	local n=$MESSAGES a b k per
-	echo "openetrn expiry benchmark, $(date '+%Y-%m-%d %H:%M:%S %Z')"
-	versions load-end postfix redis
-	echo "$n messages of $SIZE bytes per case (smtp-source -s $SESSIONS," \
-	    "one sender, not timed), one run, (1) then (2), one sandbox;"
-	echo "etrnd $(run_interval), verbose=no, dialup.test hold_time 1d" \
-	    "warn_time 0; all due at once by one EVAL (ZADD score 0);"
-	echo "Postfix: defer.test to a closed port, then" \
-	    "maximal_queue_lifetime = bounce_queue_lifetime = 1s, reload," \
-	    "postqueue -f;"
-	echo "seconds from the EVAL (etrnd) or postqueue -f (Postfix);" \
-	    "queue, sink and index polled every ${POLL}s"
-	echo
-	printf '%-50s %8s %8s\n' "returned to sender ($n messages)" seconds \
-	    msgs/s
-	row "etrnd: first queue file deleted" etrnd_first_gone
-	row "etrnd: first DSN out to pickup" etrnd_submit_first
-	row "etrnd: (a) all queue files deleted (hold empty)" etrnd_gone x
-	row "etrnd: (b) all DSNs out to pickup" etrnd_submit_last x
-	row "etrnd: (b) all DSNs at the internet sink" etrnd_sink x
-	row "etrnd: (c) Redis index empty (held, expiry)" etrnd_index x
-	row "etrnd: DSNs submitted and files gone" etrnd_done x
-	row "Postfix: first message out of deferred" postfix_first_out
-	row "Postfix: deferred queue empty" postfix_deferred x
-	row "Postfix: all bounces created (bounce log)" postfix_bounce_last x
-	row "Postfix: all originals removed (qmgr log)" postfix_removed x
-	row "Postfix: bounces created and originals gone" postfix_done x
-	row "Postfix: first bounce at the internet sink" postfix_first_sink
-	row "Postfix: all bounces at the internet sink" postfix_sink x
-	echo
-	ratio_row "etrnd / Postfix, DSNs submitted and files gone" \
-	    etrnd_done postfix_done
-	ratio_row "etrnd / Postfix, all DSNs at the sink" etrnd_sink \
-	    postfix_sink
-	echo
-	echo "checks: etrnd logged ${R[etrnd_log_count]} \"expired\"" \
-	    "(${R[etrnd_dsn_sent]} dsn=sent), postsuper removed" \
-	    "${R[etrnd_removed_count]}, pickup from=<>" \
-	    "${R[etrnd_submit_count]}, stats expired +${R[etrnd_expired]}," \
-	    "warnings ${R[etrnd_warnings]};"
-	echo "  afterwards etrn:held:dialup.test ${R[held_after]}," \
-	    "etrn:expiry:$HOST ${R[due_after]}, hold records" \
-	    "${R[msgkeys_after]}; at the sink ${R[etrnd_sink_null]} with" \
-	    "null sender, ${R[etrnd_sink_auto]} Auto-Submitted," \
-	    "${R[etrnd_sink_ours]} Message-ID <expired.*>"
-	echo "  Postfix: ${R[postfix_bounce_count]} non-delivery" \
-	    "notifications, ${R[postfix_removed_count]} originals removed;" \
-	    "at the sink ${R[postfix_sink_null]} with null sender," \
-	    "${R[postfix_sink_auto]} Auto-Submitted," \
-	    "${R[postfix_sink_subject]} \"Undelivered Mail Returned to" \
-	    "Sender\""
-	echo "  accepted by smtp-source, msgs/s: dialup.test" \
-	    "${R[accept_etrnd]}; defer.test ${R[accept_postfix]}; the EVAL" \
-	    "making $n due took ${R[t_due]} s"
-	echo
-	a=${R[mem_base]} b=${R[mem_held]}
-	per=$(awk -v a="$a" -v b="$b" -v n="$n" \
-	    'BEGIN { printf "%.0f", (b - a) / n }')
-	echo "memory with $n held (before the expiry):"
-	printf '  %-30s %s -> %s bytes (+%s, %s bytes per held message);' \
-	    "Redis used_memory" "$a" "$b" "$((b - a))" "$per"
-	printf ' after the expiry %s\n' "${R[mem_after]}"
-	read -r a b <<<"${R[rss_base]}"
-	read -r k per <<<"${R[rss_held]}"
-	printf '  %-30s runner %s -> %s KiB, listener %s -> %s KiB' \
-	    "etrnd RSS, none -> $n held" "$a" "$k" "$b" "$per"
-	read -r a b <<<"${R[rss_after]}"
-	printf '; after the expiry runner %s, listener %s KiB\n' "$a" "$b"
-	printf '  %-30s %s s\n' "postqueue -j, $n held" "${R[listing]}"
-	echo
-	echo "CPU seconds from start to done (machine = busy time of all" \
-	    "CPUs, other tenants included):"
-	cpu_table etrnd etrnd postfix Postfix
-	echo "  (etrnd: the queue runner with its postqueue, postcat," \
-	    "sendmail/postdrop and postsuper; Postfix: all its daemons," \
-	    "showq among them; sink: the internet smtp-sink)"
-	echo "  per message: etrnd runner and its commands $(per_ms \
-	    "${R[etrnd_cpu_runner]}") ms, Postfix daemons $(per_ms \
-	    "${R[etrnd_cpu_postfix]}") ms (taking in and delivering the DSN);" \
-	    "Postfix bouncing: its daemons $(per_ms \
-	    "${R[postfix_cpu_postfix]}") ms"
-	echo
-	echo "etrnd, where the time goes (s after the EVAL; etrnd's log" \
-	    "time-stamped as written):"
-	printf '  %-48s %s\n' "first \"expired\" logged" \
-	    "${R[etrnd_log_first]}" "last \"expired\" logged" \
-	    "${R[etrnd_log_last]}" "last queue file removed (postsuper log)" \
-	    "${R[etrnd_removed_last]}"
-	"$PY" "$BENCH/prof-report.py" "$WORK/prof.out" "$n" "$SAMPLE" \
-	    "$EXTRAPOLATE" "$EXP_BATCH" "${R[etrnd_bursts]}"
-	return 0
-}
-
-# Print $1 CPU seconds per message in ms (1 decimal).
-per_ms() {
-	awk -v c="$1" -v n="$MESSAGES" 'BEGIN { printf "%.1f", 1000 * c / n }'
-}
-
 # Main program.
 main() {
 	need_root
@@ -405,7 +291,8 @@ main() {
 	setup
 	bench_etrnd
 	bench_postfix
-	save_report expiry
+	save_report expiry "load-end postfix redis" MESSAGES SIZE SESSIONS POLL \
+	    HOST SAMPLE EXTRAPOLATE EXP_BATCH BENCH WORK
 }
 
 main "$@"

@@ -81,6 +81,7 @@ setup_fast_flush() {
 	[ "$(postmap -c "$PF_CONF" -q flush.test "$flush_map")" = \
 	    "etrn-only:[127.0.0.1]:$CUSTOMER_PORT" ] ||
 	    die "transport for flush.test not set"
+	R[interval]=$(run_interval)
 }
 
 # (1) etrnd: hold N messages, ETRN, time release, delivery, index.
@@ -236,122 +237,6 @@ bench_storm() {
 	note "(4) wall ${R[storm_wall]} s; after: ${R[storm_after]}"
 }
 
-# Print the sum of the results $1.
-total() {
-	tr ' ' '\n' <<<"${R[$1]:-0}" | awk '{ s += $1 } END { print s + 0 }'
-}
-
-# Print one table row: label, median seconds, msgs/s, all runs.
-row() {
-	local m
-	m=$(median "$2")
-	printf '%-44s %8s %8s   %s\n' "$1" "$m" \
-	    "$([ -n "${3:-}" ] && per_s "$MESSAGES" "$m")" "${R[$2]:-}"
-}
-
-# Print the report.
-report() {
-	local n=$MESSAGES ratio verdict a b k v r1 r2
-	echo "openetrn flush benchmark, $(date '+%Y-%m-%d %H:%M:%S %Z')"
-	versions postfix redis
-	echo "$n messages of $SIZE bytes per release (smtp-source -s" \
-	    "$SESSIONS, not timed), $RUNS runs (order alternates), one" \
-	    "sandbox, one customer sink;"
-	echo "etrnd $(run_interval), verbose=no; Postfix queue_run_delay =" \
-	    "minimal_backoff_time = 300s; seconds from ETRN sent; queue and" \
-	    "sink polled every ${POLL}s"
-	echo
-	printf '%-44s %8s %8s   %s\n' "after ETRN ($n messages)" median msgs/s \
-	    "all runs"
-	row "etrnd: ETRN answered" etrnd_t_reply
-	row "etrnd: first message out of hold" etrnd_first_out
-	row "etrnd: (a) all released (hold queue empty)" etrnd_released x
-	row "etrnd: first message at the sink" etrnd_first_sink
-	row "etrnd: (b) all delivered to the sink" etrnd_delivered x
-	row "etrnd: (c) Redis index empty" etrnd_indexed x
-	row "Postfix: ETRN answered" postfix_t_reply
-	row "Postfix: first message out of deferred" postfix_first_out
-	row "Postfix: all out of the deferred queue" postfix_released x
-	row "Postfix: first message at the sink" postfix_first_sink
-	row "Postfix: all delivered to the sink" postfix_delivered x
-	echo
-	a=$(median etrnd_delivered)
-	b=$(median postfix_delivered)
-	ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", a / b }')
-	verdict=$(awk -v r="$ratio" \
-	    'BEGIN { print (r <= 1.0 ? "PASS" : "MISS") }')
-	printf '%-44s %8s   target <= 1.00  %s\n' \
-	    "etrnd (b) / Postfix, ETRN to all delivered" "$ratio" "$verdict"
-	printf '%-44s %8s   (information)\n' \
-	    "etrnd (c) / Postfix all delivered" "$(awk \
-	    -v a="$(median etrnd_indexed)" -v b="$b" \
-	    'BEGIN { printf "%.3f", a / b }')"
-	read -r -a r1 <<<"${R[etrnd_delivered]}"
-	read -r -a r2 <<<"${R[postfix_delivered]}"
-	printf '%-44s  ' "ratio (b) by run"
-	for k in "${!r1[@]}"; do
-		awk -v a="${r1[$k]}" -v b="${r2[$k]}" \
-		    'BEGIN { printf " %.3f", a / b }'
-	done
-	echo
-	echo
-	echo "CPU seconds from ETRN to done (medians; machine = busy time" \
-	    "of all CPUs, other tenants included):"
-	cpu_table etrnd etrnd postfix "fast flush"
-	echo "  (etrnd: the queue runner with its postsuper/postqueue" \
-	    "commands; Postfix: all its daemons, showq among them)"
-	echo
-	echo "replies: etrnd \"${R[etrnd_reply]}\"; Postfix" \
-	    "\"${R[postfix_reply]}\""
-	echo "accepted by smtp-source, msgs/s: dialup.test ${R[accept_etrnd]};" \
-	    "flush.test ${R[accept_postfix]}"
-	echo "etrnd, where the time goes (s after ETRN; etrnd's log" \
-	    "time-stamped as written):"
-	row "  release logged (\"flush ... released=$n\")" etrnd_log_flush
-	row "  first record removed (\"left the queue\")" etrnd_log_gone_first
-	row "  last record removed" etrnd_log_gone_last
-	row "  postqueue -j, $n messages held (s)" listing
-	echo "  records removed $(total etrnd_log_gone_count), flushed counter" \
-	    "+$(total etrnd_flushed), put back on hold $(total etrnd_rehold)," \
-	    "warnings $(total etrnd_warnings) (all runs)"
-	echo "  log: ${R[etrnd_flush_line]}"
-	echo
-	report_storm
-	return 0
-}
-
-# Print the report of (4).
-report_storm() {
-	local a b k v
-	echo "$CONNECTIONS concurrent connections to etrnd (EHLO, ETRN" \
-	    "dialup.test, QUIT; $STORM_HELD messages held," \
-	    "etrnd_max_clients $MAX_CLIENTS):"
-	printf '  %-30s %s s, %s connections/s\n' "wall time" \
-	    "${R[storm_wall]}" "$(per_s "$CONNECTIONS" "${R[storm_wall]}")"
-	printf '%s\n' "${R[storm]}" | while IFS= read -r v; do
-		case $v in
-		wall=*) ;;
-		etrn_*) k=${v%%=*}; printf '  %-30s %s\n' \
-		    "ETRN reply ${k#etrn_}" "${v#*=}" ;;
-		greeting_*) k=${v%%=*}; printf '  %-30s %s\n' \
-		    "greeting ${k#greeting_} (refused)" "${v#*=}" ;;
-		error_* | ehlo_*) printf '  %-30s %s\n' "${v%%=*}" "${v#*=}" ;;
-		lat_*) printf '  %-30s %s\n' "connect to ETRN reply, s" \
-		    "${v//lat_/}" ;;
-		esac
-	done
-	printf '  %-30s %s\n' "refusals logged" "${R[storm_refused]}" \
-	    "accept pauses logged" "${R[storm_paused]}"
-	read -r a b <<<"${R[rss_before]}"
-	read -r k v <<<"${R[rss_after]}"
-	printf '  %-30s runner %s -> %s KiB, listener %s -> %s KiB\n' \
-	    "etrnd RSS before -> after" "$a" "$k" "$b" "$v"
-	printf '  %-30s %s\n' "same listener process" \
-	    "${R[storm_same_listener]}" \
-	    "ETRN afterwards" "${R[storm_after]}" \
-	    "$STORM_HELD held delivered" "${R[storm_delivered]}"
-}
-
 # Main program.
 main() {
 	need_root
@@ -391,7 +276,8 @@ etrn_rate_limit = 100000"
 		fi
 	done
 	bench_storm
-	save_report flush
+	save_report flush "postfix redis" MESSAGES SIZE SESSIONS RUNS POLL \
+	    CONNECTIONS STORM_HELD MAX_CLIENTS
 }
 
 main "$@"

@@ -497,12 +497,36 @@ run_interval() {
 	grep -E '^queue_run_interval' "$OPENETRN_CONF" | tr -d ' '
 }
 
-# Run the function report, its output also to
-# bench/results/$1-YYYYmmdd-HHMMSS.txt.
+# Write the results R, the date, the versions line (versions with the
+# words $1) and the variables named $2... to $WORK/results, the input of
+# bench/report.py: NUL-terminated "name=value" records.
+write_results() {
+	local k words
+	read -r -a words <<<"$1"
+	shift
+	R[date]=$(date '+%Y-%m-%d %H:%M:%S %Z')
+	R[versions]=$(versions "${words[@]}")
+	for k in "$@"; do
+		R[$k]=${!k}
+	done
+	for k in "${!R[@]}"; do
+		printf '%s=%s\0' "$k" "${R[$k]}"
+	done >"$WORK/results"
+}
+
+# Print the report, also to bench/results/$1-YYYYmmdd-HHMMSS.txt: with
+# more arguments, that of bench/report.py $1 (write_results "$2" $3...),
+# else that of the function report.
 save_report() {
-	local out
+	local out name=$1
 	mkdir -p "$TOP/bench/results"
-	out=$TOP/bench/results/$1-$(date +%Y%m%d-%H%M%S).txt
-	report | tee "$out"
+	out=$TOP/bench/results/$name-$(date +%Y%m%d-%H%M%S).txt
+	if [ $# -gt 1 ]; then
+		shift
+		write_results "$@"
+		"$PY" "$BENCH/report.py" "$name" "$WORK/results"
+	else
+		report
+	fi | tee "$out"
 	note "report written to $out"
 }
