@@ -61,8 +61,8 @@
 # the bases +10, +20 ... are tried); OPENETRN_BUILDDIR (top of the tree)
 # holds etrn-milter, etrnd/etrnd and bench/connclient (make builds it);
 # BENCH_KEEP=1 keeps the work directory (sandbox, logs, the client's
-# output, the VmRSS series).  The report also goes to
-# bench/results/connscale-YYYYmmdd-HHMMSS.txt.  Takes under a minute.
+# output, the VmRSS series, results).  The report (bench/report.py) also
+# goes to bench/results/connscale-YYYYmmdd-HHMMSS.txt.  Under a minute.
 # Exit 0 when the benchmark ran (targets met or not), 1 on errors.
 set -eu -o pipefail
 
@@ -85,6 +85,7 @@ T_PEAK=64		# target: listener peak VmRSS, MiB, under
 # shellcheck disable=SC2034 # (read by bench/report.py)
 T_BACK=2		# target: VmRSS after - before, MiB, at most
 RUNNER_STOPPED=
+LPID=		# etrnd's listener
 
 # Let etrnd's queue runner go on, if this script stopped it (also called
 # by cleanup).
@@ -218,9 +219,8 @@ run_client() {
 	R[rss_peak]=$peak R[rss_at_open]=$at_open R[samples]=$samples
 	R[interval]=$interval
 }
-# Main program.
-main() {
-	local lpid
+# Check the user, the tools, the build and the settings.
+check_args() {
 	need_root
 	need_tools smtp-source postfix redis-cli redis-server
 	[ -n "$PY" ] || die "python3 not found"
@@ -236,28 +236,43 @@ main() {
 	*) die "BENCH_RUNNER must be stop or run, not \"$RUNNER\"" ;;
 	esac
 	need_built etrn-milter etrnd/etrnd bench/connclient
-	raise_nofile
-	make_work connscale
-	check_settings
-	start_sandbox SB_EXTRA_CONF="$SETTINGS"
-	lpid=$(listener_pid)
-	[ -n "$lpid" ] || die "no etrnd listener (child of $ETRND_PID)"
-	R[nofile]=$(nofile_of "$lpid")
+}
+
+# Set LPID to etrnd's listener and R[nofile] to its descriptor limit.
+find_listener() {
+	LPID=$(listener_pid)
+	[ -n "$LPID" ] || die "no etrnd listener (child of $ETRND_PID)"
+	R[nofile]=$(nofile_of "$LPID")
 	[ "${R[nofile]%% *}" = unlimited ] ||
 	    [ "${R[nofile]%% *}" -ge $((CONNECTIONS + 64)) ] ||
 	    note "etrnd's listener has a descriptor limit of ${R[nofile]}"
-	hold_some
-	sleep 1
-	run_client "$lpid"
+}
+
+# After the client: the same listener?  A normal ETRN; refusals and
+# pauses logged; this shell's descriptor limit (the client's).
+check_after() {
 	R[same_listener]=no
-	[ "$(listener_pid)" = "$lpid" ] && R[same_listener]=yes
+	[ "$(listener_pid)" = "$LPID" ] && R[same_listener]=yes
 	R[etrn_after]=$(etrn "$ETRND_PORT" dialup.test)
 	R[refused]=$(grep -c 'refused: too many' "$SBDIR/log/etrnd.log" ||
 	    true)
 	R[paused]=$(grep -c 'pausing the listener' "$SBDIR/log/etrnd.log" ||
 	    true)
-
 	R[ulimit]="$(ulimit -Sn) $(ulimit -Hn)"
+}
+
+# Main program.
+main() {
+	check_args
+	raise_nofile
+	make_work connscale
+	check_settings
+	start_sandbox SB_EXTRA_CONF="$SETTINGS"
+	find_listener
+	hold_some
+	sleep 1
+	run_client "$LPID"
+	check_after
 	save_report connscale "load redis" CONNECTIONS WINDOW SOURCES HELD \
 	    RUNNER SETTINGS SETTLE T_RATE T_PEAK T_BACK WORK
 }

@@ -4,60 +4,58 @@
 # Debian 12).
 #
 # Starts one sandbox (contrib/sandbox: SB_ETRND=1, etrn-milter) and, in
-# that one Postfix, returns the same number of 1 KiB messages to their
-# sender (smtp-source's one sender, sender@example.org: N DSNs to one
-# address, delivered to the sandbox's internet sink) in two ways:
+# that one Postfix, returns N 1 KiB messages to their sender (smtp-source's
+# one sender, sender@example.org: N DSNs to one address, delivered to the
+# sandbox's internet sink) in two ways:
 #   (1) etrnd: N messages for dialup.test are held (hold queue + Redis
-#       index) with a long per-domain hold time (etrn:domain:dialup.test
-#       hold_time 1d, warn_time 0); one Lua script then sets the score of
-#       every entry of etrn:expiry:<host> to 0 (all N due at once) and the
-#       time runs from that script until (a) every queue file is deleted
-#       (the hold queue is empty), (b) all N DSNs are handed to Postfix
-#       for delivery (N "from=<>" pickup lines in Postfix's log: requeued
+#       index) with etrn:domain:dialup.test hold_time 1d, warn_time 0; one
+#       Lua script sets the score of every entry of etrn:expiry:<host> to
+#       0 (all N due at once); timed from that script until (a) the hold
+#       queue is empty (every queue file deleted), (b) all N DSNs are
+#       handed to Postfix (N "from=<>" pickup lines in its log: requeued
 #       from the hold queue of the sandbox's dsn_server, or from sendmail
-#       with SB_DSN_SERVER=none) and at the internet sink, (c) the
-#       Redis index is empty (etrn:held:dialup.test and etrn:expiry:<host>;
-#       afterwards etrn:stats:dialup.test expired must have grown by N);
+#       with SB_DSN_SERVER=none) and at the internet sink, (c) the Redis
+#       index (etrn:held:dialup.test, etrn:expiry:<host>) is empty;
+#       etrn:stats:dialup.test expired must then have grown by N;
 #   (2) Postfix: N messages for defer.test (not a dial-up domain: the
-#       milter passes it), whose transport points at a closed loopback
-#       port (the sandbox's unused policy port), wait in the deferred
-#       queue; then maximal_queue_lifetime = bounce_queue_lifetime = 1s
-#       (postconf -e, postfix reload) and the time runs from "postqueue
-#       -f" until the deferred queue is empty, every original is removed
-#       and its bounce (null sender) created, and all N bounces are at the
-#       internet sink;
+#       milter passes it), whose transport is a closed loopback port (the
+#       sandbox's unused policy port), wait in the deferred queue; then
+#       maximal_queue_lifetime = bounce_queue_lifetime = 1s (postconf -e,
+#       postfix reload), timed from "postqueue -f" until the deferred
+#       queue is empty, every original is removed and its bounce (null
+#       sender) created, and all N bounces are at the internet sink;
 #   (3) the ratios etrnd/Postfix for "all DSNs submitted and all files
 #       gone" and for "all DSNs at the sink" (no target: information);
 #   (4) memory with N held, before the expiry: Redis used_memory (INFO
-#       memory) against the same sandbox before any mail, bytes per held
+#       memory) against the sandbox before any mail, bytes per held
 #       message, and the RSS of etrnd's runner and listener.
-# One run, (1) before (2).  Sending the mail is not timed.  Queue, sink
-# and index are polled every 0.1 s (file counts; smtp-sink writes one file
-# per message), so times are good to about 0.1 s.  etrnd's log and
-# Postfix's maillog are time-stamped as they are written; etrnd's runner
-# is sampled every 10 ms (which command it waits for, or whether it is on
-# the CPU) to show where its time goes.
+# One run, (1) before (2); sending the mail is not timed.  Queue, sink and
+# index are polled every 0.1 s (file counts; smtp-sink writes one file per
+# message): times are good to about 0.1 s.  etrnd's log and Postfix's
+# maillog are time-stamped as written; etrnd's runner is sampled every
+# 10 ms (the command it waits for, or on the CPU) to show where its time
+# goes.
 #
 # etrnd works on at most 500 due messages per sweep, reads the queue
 # directories three times per sweep, runs postcat once per message,
 # submits each DSN (SMTP to the sandbox's holding dsn_server; sendmail
 # with SB_DSN_SERVER=none), releases the sweep's DSNs (postsuper -r,
 # postkick) and deletes the files (postsuper -d) with one command each.
-# The default is 10,000 messages; with fewer (BENCH_MESSAGES) the report
-# extrapolates to 10,000 from the measured sweeps (sweeps of EXP_BATCH
-# messages at the measured time per message, each followed by a gap of
-# the measured ratio of gap to sweep).
+# With fewer than 10,000 messages the report extrapolates to 10,000 from
+# the measured sweeps (sweeps of EXP_BATCH messages at the measured time
+# per message, each followed by a gap of the measured ratio of gap to
+# sweep).
 #
 # Environment: BENCH_MESSAGES (10000) messages per case; BENCH_SESSIONS
 # (10) smtp-source -s; BENCH_SIZE (1024) payload bytes; SB_PORT_BASE
 # (8525: SMTP base..base+5, Redis base+100; on a busy port the bases +10,
 # +20 ... are tried); OPENETRN_BUILDDIR (top of the tree) holds
 # etrn-milter and etrnd/etrnd; BENCH_KEEP=1 keeps the work directory
-# (sandbox, logs, time series series-*, runner samples).  The report also
-# goes to bench/results/expiry-YYYYmmdd-HHMMSS.txt.  Takes about 8
-# minutes with the defaults on 2 CPUs (sending 20,000 messages included),
-# longer on a busy machine (etrnd's sweeps are CPU-bound).  Exit 0 when
-# the benchmark ran, 1 on errors.
+# (sandbox, logs, time series series-*, runner samples, results).  The
+# report (bench/report.py) also goes to bench/results/expiry-YYYYmmdd-
+# HHMMSS.txt.  About 8 minutes with the defaults on 2 CPUs (sending
+# 20,000 messages included), longer on a busy machine (etrnd's sweeps are
+# CPU-bound).  Exit 0 when the benchmark ran, 1 on errors.
 set -eu -o pipefail
 
 PROG=bench/expiry.sh
@@ -94,11 +92,6 @@ setup() {
 	    "smtp:[127.0.0.1]:$POLICY_PORT" ] ||
 	    die "transport for defer.test not set"
 	R[interval]=$(run_interval)
-}
-
-# Succeed if the queue (incoming, active, deferred) is empty.
-queue_empty() {
-	all_deferred 0
 }
 
 # Print the number of files below the internet sink that match regular
@@ -241,7 +234,7 @@ bench_postfix() {
 	    die "(2): not done after $timeout s: deferred" \
 	    "${P[last_deferred]:-?}, sink ${P[last_sink]:-?}"
 	put_cpu postfix "$cpu0" "$(cpu_now "$SINK_INTERNET_PID")"
-	wait_until 30 queue_empty || note "(2) the queue is not empty"
+	wait_until 30 all_deferred 0 || note "(2) the queue is not empty"
 	sleep 1.5	# the last log lines
 	stop_tslog
 	R[postfix_first_out]=$(delta "$t0" "${P[first_deferred]}")
@@ -272,8 +265,8 @@ bench_postfix() {
 	    "${R[postfix_sink]} s"
 }
 
-# Main program.
-main() {
+# Check the user, the tools, the build and the settings.
+check_args() {
 	need_root
 	need_tools smtp-source postqueue postsuper postconf postmap postfix \
 	    redis-cli redis-server ss
@@ -286,6 +279,11 @@ main() {
 	[ -r "/proc/$$/task/$$/children" ] ||
 	    die "no /proc/PID/task/TID/children (kernel without" \
 	    "CONFIG_PROC_CHILDREN)"
+}
+
+# Main program.
+main() {
+	check_args
 	make_work expiry
 	start_sandbox SB_EXTRA_MAIN_CF="$SLOW_RETRY"
 	setup

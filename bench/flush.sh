@@ -45,7 +45,8 @@
 # Redis base+100; on a busy port the bases +10, +20 ... are tried);
 # OPENETRN_BUILDDIR (top of the tree) holds etrn-milter and etrnd/etrnd;
 # BENCH_KEEP=1 keeps the work directory (sandbox, logs, time series
-# series-*).  The report also goes to bench/results/flush-YYYYmmdd-HHMMSS.txt.
+# series-*, results).  The report (bench/report.py) also goes to
+# bench/results/flush-YYYYmmdd-HHMMSS.txt.
 # Takes 6 to 7 minutes with the defaults on 2 CPUs.  Exit 0 when the
 # benchmark ran (target met or not), 1 on errors.
 set -eu -o pipefail
@@ -237,8 +238,8 @@ bench_storm() {
 	note "(4) wall ${R[storm_wall]} s; after: ${R[storm_after]}"
 }
 
-# Main program.
-main() {
+# Check the user, the tools, the build and the settings.
+check_args() {
 	need_root
 	need_tools smtp-source postqueue postsuper postconf postmap postfix \
 	    redis-cli redis-server
@@ -250,9 +251,11 @@ main() {
 	check_number "$RUNS" BENCH_RUNS
 	check_number "$BASE" SB_PORT_BASE
 	need_built etrn-milter etrnd/etrnd
-	MAX_CLIENTS=$((CONNECTIONS * 2 > 2000 ? CONNECTIONS * 2 : 2000))
-	# The client and etrnd's listener (started from here) each need a
-	# descriptor per connection.
+}
+
+# Raise the descriptor limit of this shell: the client and etrnd's
+# listener (started from here) each need a descriptor per connection.
+raise_nofile() {
 	local nofile=$((CONNECTIONS * 2 + 1024))
 	if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$nofile" ]
 	then
@@ -260,6 +263,13 @@ main() {
 		    ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 		note "ulimit -n is $(ulimit -n)"
 	fi
+}
+
+# Main program.
+main() {
+	check_args
+	MAX_CLIENTS=$((CONNECTIONS * 2 > 2000 ? CONNECTIONS * 2 : 2000))
+	raise_nofile
 	make_work flush
 	start_sandbox SB_EXTRA_MAIN_CF="$SLOW_RETRY" \
 	    SB_EXTRA_CONF="etrnd_max_clients = $MAX_CLIENTS
