@@ -21,6 +21,10 @@ the house style (OpenBSD style(9) as the code has it):
   label     a function definition is preceded by its label comment,
             "/* name - what it does */" (main and fuzz entry points
             excepted)
+  layer     the tree's one-way dependencies (docs/design.md, The tree):
+            lib/util includes nothing of lib/mail or a program, lib/mail
+            nothing of a program, a program nothing of another program
+            (but etrnctl the reconcile pass it shares with etrnd)
 """
 import os
 import re
@@ -31,6 +35,9 @@ FOLDERS = ("lib", "etrnd", "etrnctl", "milter", "policy", "tests/unit",
 MODULE_FOLDERS = ("lib/", "etrnd/", "etrnctl/", "milter/", "policy/")
 UNLABELLED = ("main", "LLVMFuzzerTestOneInput")
 DEF = re.compile(r"^([A-Za-z_]\w*)\(")
+INCLUDE = re.compile(r'^#include "([a-z]+)/([^"]+)"')
+PROGRAMS = ("etrnd", "etrnctl", "milter", "policy")
+LAYER_ALLOWED = {("etrnctl", "etrnd/reconcile.h")}
 
 
 def sources(srcdir):
@@ -80,8 +87,22 @@ def check(srcdir, rel):
         head = "\n".join(lines[:40])
         if "NAME" not in head or "DESCRIPTION" not in head:
             bad(1, "header", "no NAME and DESCRIPTION block")
+    folder = rel.split("/")[1] if rel.startswith("lib/") else \
+        rel.split("/")[0]
     in_comment = False
     for n, line in enumerate(lines, 1):
+        inc = INCLUDE.match(line)
+        if inc and folder in ("util", "mail") + PROGRAMS:
+            what = inc.group(1)
+            wrong = (folder == "util" and what in ("mail",) + PROGRAMS) or \
+                (folder == "mail" and what in PROGRAMS) or \
+                (folder in PROGRAMS and what in PROGRAMS and
+                 what != folder and
+                 (folder, "%s/%s" % (what, inc.group(2))) not in
+                 LAYER_ALLOWED)
+            if wrong:
+                bad(n, "layer", "%s/ includes %s/%s" %
+                    (folder, what, inc.group(2)))
         if width(line) > 80:
             bad(n, "width", "%d columns" % width(line))
         if line != line.rstrip(" \t"):
