@@ -1,5 +1,7 @@
 #!/bin/bash
-# sandbox - run a private mail lab on 127.0.0.1 for openetrn's tests and
+# tests/lab/postfix-lab.sh - the Postfix lab behind contrib/sandbox (the
+# command to use; it runs this file, as do tests/lib/sandbox.sh and the
+# benchmarks): a private mail lab on 127.0.0.1 for openetrn's tests and
 # benchmarks: redis, two smtp-sinks (the "internet" and the dial-up
 # "customer" host), a milter and a private Postfix instance, all below DIR.
 #
@@ -596,7 +598,7 @@ do_start() {
 	*) die "SB_MILTER must be etrn, noop or none" ;;
 	esac
 	local top
-	top=$(cd "$(dirname "$0")/.." && pwd)
+	top=$(cd "$(dirname "$0")/../.." && pwd)
 	OPENETRN_BUILDDIR=${OPENETRN_BUILDDIR:-$top}
 	if [ "$SB_MILTER" != none ]; then
 		OPENETRN_BUILDDIR=$(cd "$OPENETRN_BUILDDIR" && pwd) ||

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# tests/sendmail/sendmail-lab.sh - a private Sendmail 8.17 with etrn-milter
+# tests/lab/sendmail-lab.sh - a private Sendmail 8.17 with etrn-milter
 # and etrnd (mta = sendmail) next to the sandbox's Postfix, redis and sinks.
 # Source it after tests/lib/sandbox.sh and sb_start (SB_MILTER=none), then:
 #
@@ -121,7 +121,7 @@ sm_write_cf() {
 	{
 		cat <<MC
 divert(-1)
-# Written by tests/sendmail/sendmail-lab.sh: a private Sendmail for tests.
+# Written by tests/lab/sendmail-lab.sh: a private Sendmail for tests.
 divert(0)dnl
 VERSIONID(\`openetrn test lab')dnl
 OSTYPE(\`linux')dnl

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # tests/lib/sandbox.sh - helpers for integration tests that run a private
-# Postfix + redis + milter sandbox (contrib/sandbox).  Source it, then:
+# Postfix + redis + milter sandbox (tests/lab/postfix-lab.sh, which
+# contrib/sandbox runs).  Source it, then:
 #
 #   sb_init NAME        make the sandbox dir, pick ports, set the EXIT trap
 #   sb_start            start it (SB_MILTER=etrn|noop|none); exits 77 (skip)
@@ -22,7 +23,7 @@
 # directory after the test.  SB_PORT_BASE fixes the ports (no retry).
 
 SB_SRCDIR=${SB_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-SB_SANDBOX=$SB_SRCDIR/contrib/sandbox
+SB_SANDBOX=$SB_SRCDIR/tests/lab/postfix-lab.sh
 SB_PYTHON=$(command -v /usr/bin/python3 python3 2>/dev/null | head -n 1)
 SB=
 SB_STARTED=0

@@ -12,7 +12,7 @@ set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init sm-noetrn
 [ "$(id -u)" = 0 ] || sb_skip "needs root"
-. "$SB_SRCDIR/tests/sendmail/sendmail-lab.sh"
+. "$SB_SRCDIR/tests/lab/sendmail-lab.sh"
 sm_require
 SB_MILTER=none sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
