@@ -16,10 +16,15 @@
   listen PATH             listen on a unix socket at PATH (a live server
                           that is no openetrn daemon) until killed
 """
+import os
 import socket
 import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import policy  # noqa: E402  (tests/lib/policy.py)
 
 
 def connect(addr, timeout=3.0):
@@ -60,13 +65,7 @@ def policy_request(s):
     s.sendall(b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
               b"protocol_name=ESMTP\nclient_address=127.0.0.1\n"
               b"sender=a@example.org\nrecipient=b@example.com\n\n")
-    data = b""
-    while not data.endswith(b"\n\n"):
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.startswith(b"action=")
+    return policy.read_reply(s).startswith(b"action=")
 
 
 def etrn_greeting(s):

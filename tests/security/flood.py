@@ -46,6 +46,10 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import policy  # noqa: E402  (tests/lib/policy.py)
+
 FLOOD_BYTES = 50 * 1024 * 1024
 # 0 (a sanitizer build, whose shadow memory and quarantine are not the
 # daemon's): RSS is reported, not checked.
@@ -204,12 +208,7 @@ def policy_ask(path, req, res, key):
     try:
         s = unix_connect(path)
         s.sendall(req)
-        buf = b""
-        while not buf.endswith(b"\n\n"):
-            d = s.recv(4096)
-            if not d:
-                break
-            buf += d
+        buf = policy.read_reply(s)
         res[key] = (buf.decode("latin-1").strip(), round(time.time() - t0, 2))
         s.close()
     except OSError as e:
@@ -536,15 +535,12 @@ def policy_requests(path, n):
 
 
 def policy_answers_one(s):
-    buf = b""
     s.settimeout(2)
     try:
-        while not buf.endswith(b"\n\n"):
-            d = s.recv(4096)
-            if not d:
-                return "closed", True
-            buf += d
+        buf = policy.read_reply(s)
     except OSError:
+        return "closed", True
+    if not buf.endswith(b"\n\n"):
         return "closed", True
     return buf.decode("latin-1").strip(), False
 
