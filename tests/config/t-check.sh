@@ -11,14 +11,16 @@
 # ownership checks are reported as not made instead of failing.
 set -eu
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=../lib/core.sh
+. "$top_srcdir/tests/lib/core.sh"
 B=${OPENETRN_BUILDDIR:-$top_srcdir}
 MILTER=$B/etrn-milter
 ETRND=$B/etrnd/etrnd
 POLICY=$B/policy/etrn-policy
 for b in "$MILTER" "$ETRND" "$POLICY"; do
-	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
+	[ -x "$b" ] || skip "$b not built"
 done
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (ownership checks)"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (ownership checks)"
 T=$(mktemp -d "${TMPDIR:-/tmp}/openetrn-check.XXXX")
 cleanup() {
 	local rc=$?
@@ -27,8 +29,6 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "PASS: $*"; }
 
 chmod 755 "$T"
 mkdir "$T/run" "$T/bin" "$T/gw"

@@ -9,12 +9,11 @@ set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init dombounds
 [ -x "${OPENETRN_BUILDDIR:-${top_builddir:-$SB_SRCDIR}}/policy/etrn-policy" ] ||
-    sb_skip "etrn-policy not built"
+    skip "etrn-policy not built"
 SB_ETRND=1 SB_POLICY=1 \
     SB_EXTRA_MAIN_CF="smtpd_recipient_restrictions = check_policy_service unix:openetrn/policy.sock" \
     sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-ctl() { "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"; }
 
 # 1. etrnctl refuses each out-of-range value and writes nothing.
 while IFS='|' read -r kv want; do
@@ -47,8 +46,8 @@ pass "values at the bounds accepted"
 sb_redis HSET etrn:domain:dialup2.test hold_time 400d warn_time 400d >/dev/null
 sb_redis HSET etrn:domain:dialup.test max_messages 2000000000 >/dev/null
 want='domain=dialup2.test hold_time "400d" in Redis ignored, using the default: value for hold_time out of range'
-sb_wait_for 10 grep -q "$want" "$MILTER_LOG" || fail "etrn-milter logged no warning"
-sb_wait_for 10 grep -q "$want" "$SB_LOG_DIR/etrnd.log" || fail "etrnd logged no warning"
+wait_for 10 grep -q "$want" "$MILTER_LOG" || fail "etrn-milter logged no warning"
+wait_for 10 grep -q "$want" "$SB_LOG_DIR/etrnd.log" || fail "etrnd logged no warning"
 grep -q 'domain=dialup2.test warn_time "400d" in Redis ignored' "$MILTER_LOG" ||
     fail "no warning for warn_time"
 pass "etrn-milter and etrnd warn about hold_time 400d and warn_time 400d in Redis"
@@ -56,7 +55,7 @@ pass "etrn-milter and etrnd warn about hold_time 400d and warn_time 400d in Redi
 out=$(send --from s@example.org --to y@dialup2.test) || fail "send: $out"
 q=$(qid_of "$out")
 [ -n "$q" ] || fail "no queue ID in: $out"
-sb_wait_for 10 redis_is held HGET "etrn:msg:mx.lab.test:$q" state ||
+wait_for 10 redis_is held HGET "etrn:msg:mx.lab.test:$q" state ||
     fail "$q not held"
 a=$(field "$q" arrived)
 [ $(($(field "$q" expires) - a)) = $((5 * 86400)) ] ||
@@ -66,6 +65,6 @@ a=$(field "$q" arrived)
 pass "$q held for the default hold_time and warn_time, not the values in Redis"
 
 out=$(send --from s@example.org --to u@dialup.test) || fail "send: $out"
-sb_wait_for 10 grep -q 'domain=dialup.test max_messages "2000000000" in Redis ignored, using the default: value for max_messages out of range' \
+wait_for 10 grep -q 'domain=dialup.test max_messages "2000000000" in Redis ignored, using the default: value for max_messages out of range' \
     "$SB_LOG_DIR/etrn-policy.log" || fail "etrn-policy logged no warning"
 pass "etrn-policy warns about max_messages 2000000000 in Redis"

@@ -8,27 +8,14 @@
 # machine's is untouched.
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-builddir=${OPENETRN_BUILDDIR:-${top_builddir:-$srcdir}}
-redis_server=${REDIS_SERVER-$(command -v redis-server || true)}
-redis_cli=$(command -v redis-cli || true)
-etrnd=$builddir/etrnd/etrnd
-T=
-redis_pid=
-etrnd_pid=
-npass=0
-nfail=0
 # shellcheck source=../lib/standalone.sh
-. "$srcdir/tests/lib/standalone.sh"
-
-[ -n "$redis_server" ] && [ -x "$redis_server" ] || skip "no redis-server"
-[ -n "$redis_cli" ] || skip "no redis-cli"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/standalone.sh"
+etrnd_pid=
+sa_init smhost etrnd.log etrnd_pid
+etrnd=$builddir/etrnd/etrnd
 [ -x "$etrnd" ] || skip "$etrnd not built"
 [ "$(id -u)" = 0 ] || skip "needs root (etrnd starts as root; unshare -u)"
 command -v unshare >/dev/null || skip "no unshare"
-
-sa_workdir smhost etrnd.log etrnd_pid
 start_redis
 make_secret "$T/hold.secret"
 port=$(free_port)

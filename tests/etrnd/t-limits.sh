@@ -8,26 +8,13 @@
 # the null queue backend, its own Redis.
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-builddir=${OPENETRN_BUILDDIR:-${top_builddir:-$srcdir}}
-redis_server=${REDIS_SERVER-$(command -v redis-server || true)}
-redis_cli=$(command -v redis-cli || true)
-etrnd_bin=$builddir/etrnd/etrnd
-T=
-redis_pid=
-etrnd_pid=
-npass=0
-nfail=0
 # shellcheck source=../lib/standalone.sh
-. "$srcdir/tests/lib/standalone.sh"
-
-[ -n "$redis_server" ] && [ -x "$redis_server" ] || skip "no redis-server"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/standalone.sh"
+etrnd_pid=
+sa_init limits etrnd.log etrnd_pid
+etrnd_bin=$builddir/etrnd/etrnd
 [ -x "$etrnd_bin" ] || skip "$etrnd_bin not built"
-command -v python3 >/dev/null || skip "no python3"
 command -v prlimit >/dev/null || skip "no prlimit"
-
-sa_workdir limits etrnd.log etrnd_pid
 
 # smtp SCRIPT - run a small Python client (see below) and print its lines
 smtp() {

@@ -22,7 +22,7 @@ ctl() {
 
 out=$(send --from s@example.org --to u1@dialup.test) || fail "send: $out"
 qid=$(qid_of "$out")
-sb_wait_for 10 eval '[ "$(sb_queue_count hold)" = 1 ]' || fail "not held"
+wait_for 10 eval '[ "$(sb_queue_count hold)" = 1 ]' || fail "not held"
 sleep 1
 [ "$(field "$qid" state)" = pending ] || fail "state $(field "$qid" state)"
 redis_is 0 ZCARD etrn:held:dialup.test || fail "pending record counted"

@@ -69,9 +69,9 @@ sb_swaks -f s@example.org -t u@dialup.test >/dev/null || fail "swaks"
 out=$(send --from '' --to v@dialup.test --header 'Subject: null sender') ||
     fail "send: $out"
 q3=$(qid_of "$out")
-sb_wait_for 10 redis_is 3 ZCARD etrn:held:dialup.test ||
+wait_for 10 redis_is 3 ZCARD etrn:held:dialup.test ||
     fail "3 messages not recorded"
-sb_wait_for 10 hold_is 3 || fail "3 messages not held"
+wait_for 10 hold_is 3 || fail "3 messages not held"
 q2=$(sb_hold_ids | grep -v -e "^$q1$" -e "^$q3$")
 for q in "$q1" "$q2" "$q3"; do
 	record "$q" >"$SB/before.$q"
@@ -83,14 +83,14 @@ pass "3 held messages recorded ($q1 $q2 $q3)"
 
 # 2. A held message that is not openetrn's: deferred, then held by hand.
 kill "$SINK_INTERNET_PID"
-sb_wait_for 10 sh -c "! kill -0 $SINK_INTERNET_PID" ||
+wait_for 10 sh -c "! kill -0 $SINK_INTERNET_PID" ||
     fail "internet sink still runs"
 out=$(send --from o@example.org --to other@example.com) || fail "send: $out"
 q4=$(qid_of "$out")
-sb_wait_for 30 eval '[ "$(sb_queue_count deferred)" = 1 ]' ||
+wait_for 30 eval '[ "$(sb_queue_count deferred)" = 1 ]' ||
     fail "$q4 not deferred"
 postsuper -c "$PF_CONF" -h "$q4" 2>/dev/null || fail "postsuper -h $q4"
-sb_wait_for 10 hold_is 4 || fail "$q4 not on hold"
+wait_for 10 hold_is 4 || fail "$q4 not on hold"
 sb_redis EXISTS "etrn:msg:$host:$q4" | grep -qx 0 || fail "$q4 has a record"
 pass "untagged message $q4 on hold"
 
@@ -169,7 +169,7 @@ pass "a record with another token is replaced, counted once"
 # 30 s is kept (the milter writes it just before Postfix finishes the
 # file); then it is made older.
 postsuper -c "$PF_CONF" -d "$q2" hold 2>/dev/null || fail "postsuper -d"
-sb_wait_for 10 hold_is 3 || fail "$q2 not deleted"
+wait_for 10 hold_is 3 || fail "$q2 not deleted"
 a2=$(field "$q2" arrived)
 sb_redis HSET "etrn:msg:$host:$q2" arrived "$(date +%s)" >/dev/null
 ctl_ok reconcile

@@ -52,7 +52,7 @@ hold_one() {
 	out=$(send --from s@example.org "${to[@]}") || rfail "send: $out"
 	qid=$(qid_of "$out")
 	[ -n "$qid" ] || rfail "no queue ID in: $out"
-	sb_wait_for 10 redis_is held HGET "etrn:msg:$H:$qid" state ||
+	wait_for 10 redis_is held HGET "etrn:msg:$H:$qid" state ||
 	    rfail "no hold record for $qid"
 	echo "$qid"
 }
@@ -119,9 +119,9 @@ for q in "$a1" "$a2" "$a3"; do
 	    rfail "$q not in etrn:released"
 done
 [ -n "$(stat dialup.test last_flush)" ] || rfail "no last_flush"
-sb_wait_for 20 sink_is customer $((sink0 + 3)) ||
+wait_for 20 sink_is customer $((sink0 + 3)) ||
     rfail "customer sink has $(sb_sink_count customer), want $((sink0 + 3))"
-sb_wait_for 10 unqueued "$a1" "$a2" "$a3" || rfail "still queued"
+wait_for 10 unqueued "$a1" "$a2" "$a3" || rfail "still queued"
 runner track || rfail "track"
 for q in "$a1" "$a2" "$a3"; do
 	record_gone "$q" dialup.test
@@ -180,12 +180,12 @@ logged "flush domain=dialup.test client=192.0.2.3 released=1 not_queued=0" ||
 logged "a.dialup.test" && rfail "an entry with sub 1 touched a.dialup.test"
 [ "$(field "$d1" state)" = held ] || rfail "d1 state"
 [ "$(queue_of "$d1")" = hold ] || rfail "d1 left the hold"
-sb_wait_for 20 sink_is customer $((sink0 + 1)) || rfail "sub 1: delivery"
+wait_for 20 sink_is customer $((sink0 + 1)) || rfail "sub 1: delivery"
 runner flush a.dialup.test || rfail "flush a.dialup.test"
 logged "flush domain=a.dialup.test client=127.0.0.1 released=1 not_queued=0" ||
     rfail "a.dialup.test line"
-sb_wait_for 20 sink_is customer $((sink0 + 2)) || rfail "d1: delivery"
-sb_wait_for 10 unqueued "$d1" "$d2" || rfail "d: still queued"
+wait_for 20 sink_is customer $((sink0 + 2)) || rfail "d1: delivery"
+wait_for 10 unqueued "$d1" "$d2" || rfail "d: still queued"
 runner track || rfail "track"
 record_gone "$d1" a.dialup.test
 record_gone "$d2" dialup.test
@@ -201,8 +201,8 @@ logged "released=1" || rfail "first flush"
 runner flush dialup.test || rfail "flush again"
 logged "flush domain=dialup.test client=127.0.0.1 released=0 not_queued=0" ||
     rfail "second flush released something"
-sb_wait_for 20 sink_is customer $((sink0 + 1)) || rfail "e1 delivery"
-sb_wait_for 10 unqueued "$e1" || rfail "e1 still queued"
+wait_for 20 sink_is customer $((sink0 + 1)) || rfail "e1 delivery"
+wait_for 10 unqueued "$e1" || rfail "e1 still queued"
 runner track || rfail "track"
 runner flush dialup.test || rfail "flush after track"
 logged "released=0 not_queued=0" || rfail "third flush"
@@ -253,7 +253,7 @@ logged "flush domain=dialup.test client=192.0.2.2 released=1 not_queued=0" ||
     rfail "pending entry not served"
 [ "$(sb_redis XPENDING etrn:flush "etrnd:$H" | head -n 1)" = 0 ] ||
     rfail "pending entry not acknowledged"
-sb_wait_for 10 unqueued "$g1" || rfail "g1 still queued"
+wait_for 10 unqueued "$g1" || rfail "g1 still queued"
 runner track || rfail "track"
 record_gone "$g1" dialup.test
 pass "(g) a pending entry is read again and acknowledged"
@@ -263,9 +263,9 @@ pass "(g) a pending entry is read again and acknowledged"
 h1=$(hold_one u8@dialup.test partial@dialup.test)
 [ "$(field "$h1" nrcpt)" = 2 ] || rfail "h1 nrcpt"
 runner flush dialup.test || rfail "flush"
-sb_wait_for 20 grep -q "$h1: to=<partial@dialup.test>.*status=deferred" \
+wait_for 20 grep -q "$h1: to=<partial@dialup.test>.*status=deferred" \
     "$PF_LOG" || rfail "partial@ not deferred"
-sb_wait_for 10 grep -q "$h1: to=<u8@dialup.test>.*status=sent" "$PF_LOG" ||
+wait_for 10 grep -q "$h1: to=<u8@dialup.test>.*status=sent" "$PF_LOG" ||
     rfail "u8@ not delivered"
 runner track || rfail "track"
 logged "$h1: back on hold domain=dialup.test reason=deferred reholds=1 nrcpt=1" ||
@@ -283,18 +283,13 @@ b2=$(hold_one u9@dialup.test)
 expires=$(field "$b2" expires)
 held=$(stat dialup.test held)
 kill "$SINK_CUSTOMER_PID"
-for ((i = 0; i < 100; i++)); do
-	[ -d "/proc/$SINK_CUSTOMER_PID" ] || break
-	grep -q '^State:.*Z' "/proc/$SINK_CUSTOMER_PID/status" 2>/dev/null &&
-	    break
-	sleep 0.1
-done
+wait_for 10 eval '! alive "$SINK_CUSTOMER_PID"' || true
 runner flush dialup.test || rfail "flush"
 logged "flush domain=dialup.test client=127.0.0.1 released=2 not_queued=0" ||
     rfail "flush with the customer down"
-sb_wait_for 20 grep -q "$b2: to=<u9@dialup.test>.*status=deferred" \
+wait_for 20 grep -q "$b2: to=<u9@dialup.test>.*status=deferred" \
     "$PF_LOG" || rfail "b2 not deferred"
-sb_wait_for 10 grep -q "$h1: to=<partial@dialup.test>.*status=deferred.*" \
+wait_for 10 grep -q "$h1: to=<partial@dialup.test>.*status=deferred.*" \
     "$PF_LOG" || rfail "h1 not deferred"
 [ "$(queue_of "$b2")" = deferred ] || rfail "b2 in $(queue_of "$b2")"
 runner track || rfail "track"
@@ -325,7 +320,7 @@ runner flush dialup3.test || rfail "flush dialup3"
 logged "flush domain=dialup3.test client=127.0.0.1 released=2 not_queued=0" ||
     rfail "flush dialup3 line"
 for q in "$i1" "$j1"; do
-	sb_wait_for 20 grep -q "$q: to=<.*status=deferred" "$PF_LOG" ||
+	wait_for 20 grep -q "$q: to=<.*status=deferred" "$PF_LOG" ||
 	    rfail "$q not deferred"
 done
 postsuper -c "$PF_CONF" -h "$i1" 2>/dev/null || rfail "postsuper -h"

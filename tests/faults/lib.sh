@@ -5,12 +5,9 @@
 #   sendmany ARGS...     tests/faults/sendmany.py to the sandbox smtpd
 #   progress LOG         how many messages sendmany has finished
 #   ledger ARGS... LOG.. tests/faults/ledger.py (accounting by X-Test-Id)
-#   etrn ARG...          tests/lib/etrn.py to etrnd's listener
 #   policy_ask STATE DOMAIN  one request to etrn-policy (SB_POLICY=1): an
 #                        ETRN for DOMAIN, or a RCPT to u@DOMAIN; prints
-#                        its action= line
-#   ms_now               the time in milliseconds
-#   ctl ARGS...          etrnctl on the sandbox's configuration
+#                        its action= line (tests/lib/policy.py)
 #   redis_kill           SIGKILL the sandbox's Redis and wait until it is gone
 #   redis_back           start it again on its AOF, wait for PING
 #   logged N FILE PAT    FILE has at least N lines matching grep -E PAT
@@ -42,51 +39,21 @@ ledger() {
 	python3 "$FT_DIR/ledger.py" "$@"
 }
 
-etrn() {
-	python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"
-}
-
 policy_ask() {
-	python3 - "$POLICY_SOCK" "$1" "$2" <<'PY'
-import socket, sys
-path, state, dom = sys.argv[1:4]
-req = "request=smtpd_access_policy\nprotocol_state=%s\n" % state
-req += "protocol_name=ESMTP\nclient_address=127.0.0.1\n"
-req += ("etrn_domain=%s\n" % dom if state == "ETRN" else
-        "sender=a@example.org\nrecipient=u@%s\n" % dom)
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(30)
-s.connect(path)
-s.sendall((req + "\n").encode())
-data = b""
-while not data.endswith(b"\n\n"):
-    chunk = s.recv(4096)
-    if not chunk:
-        break
-    data += chunk
-print(data.decode("utf-8", "replace").strip())
-PY
-}
-
-ms_now() {
-	echo $(($(date +%s%N) / 1000000))
-}
-
-ctl() {
-	"$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"
+	python3 "$SB_SRCDIR/tests/lib/policy.py" "$POLICY_SOCK" "$1" "$2"
 }
 
 redis_kill() {
 	local pid=$REDIS_PID
 	kill -9 "$pid" || fail "cannot kill redis $pid"
-	sb_wait_for 10 sh -c "! kill -0 $pid" || fail "redis $pid survived"
+	wait_for 10 sh -c "! kill -0 $pid" || fail "redis $pid survived"
 }
 
 redis_back() {
 	"$SB_SANDBOX" redis-start "$SB" >/dev/null || fail "redis-start"
 	# shellcheck disable=SC1091
 	. "$SB/env"
-	sb_wait_for 10 redis_is PONG PING || fail "redis does not answer"
+	wait_for 10 redis_is PONG PING || fail "redis does not answer"
 }
 
 logged() {
@@ -98,14 +65,14 @@ logged() {
 # is still going on when a fault is injected.  Stopped by stop_customer.
 slow_customer() {
 	kill "$SINK_CUSTOMER_PID" 2>/dev/null || true
-	sb_wait_for 10 sh -c "! kill -0 $SINK_CUSTOMER_PID 2>/dev/null" ||
+	wait_for 10 sh -c "! kill -0 $SINK_CUSTOMER_PID 2>/dev/null" ||
 	    fail "customer sink still runs"
 	/usr/sbin/smtp-sink -u postfix -4 -c -h customer.sink.test -w "$1" \
 	    -d "$SINK_DIR_CUSTOMER/%Y%m%d%H/%M%S." "127.0.0.1:$CUSTOMER_PORT" \
 	    256 >>"$SB/log/sink-customer.log" 2>&1 &
 	SINK_CUSTOMER_PID=$!
 	FT_SINK_PID=$!
-	sb_wait_for 10 eval "ss -Hltn 'sport = :$CUSTOMER_PORT' | grep -q ." ||
+	wait_for 10 eval "ss -Hltn 'sport = :$CUSTOMER_PORT' | grep -q ." ||
 	    fail "slow customer sink does not listen"
 }
 
@@ -247,7 +214,7 @@ unread_passes() {
 	local n0
 	n0=$(unreadable_logged)
 	# shellcheck disable=SC2016 # eval expands them, each try
-	sb_wait_for "$2" eval '[ "$(unreadable_logged)" -ge $((n0 + 2)) ] || [ -n "$(acted)" ]' || true
+	wait_for "$2" eval '[ "$(unreadable_logged)" -ge $((n0 + 2)) ] || [ -n "$(acted)" ]' || true
 	[ -z "$(acted)" ] || fail "$1: acted on an unreadable queue: $(acted | tail -n 2)"
 	[ "$(unreadable_logged)" -ge $((n0 + 2)) ] || fail "$1: unreadable queue not logged (again)"
 	sleep 2

@@ -21,7 +21,7 @@ codes() { sed -n 's/^attempt [^ ]* [^ ]* \([0-9]*\) .*/\1/p' "$1" | sort | uniq 
 
 LOG0=$SB/sent0.log
 sendmany --count 5 --prefix d0 --log "$LOG0" >/dev/null || fail "baseline"
-sb_wait_for 20 hold_is 5 || fail "baseline not held"
+wait_for 20 hold_is 5 || fail "baseline not held"
 
 # 1. Completely full.
 fill_to 0
@@ -45,7 +45,7 @@ sendmany --count 2 --prefix d2 --retry-for 0 --log "$LOG2" >/dev/null ||
 postconf -c "$PF_CONF" -e queue_minfree=8000000
 postfix -c "$PF_CONF" reload >/dev/null 2>&1 || fail "postfix reload"
 LOG3=$SB/sent3.log
-sb_wait_for 10 eval 'rm -f "$LOG3"; ! sendmany --count 1 --prefix d3 --retry-for 0 --log "$LOG3" >/dev/null' ||
+wait_for 10 eval 'rm -f "$LOG3"; ! sendmany --count 1 --prefix d3 --retry-for 0 --log "$LOG3" >/dev/null' ||
     fail "queue_minfree not honoured: $(codes "$LOG3")"
 grep -q '^attempt .* 452 4\.3\.1 ' "$LOG3" || fail "queue_minfree: $(codes "$LOG3")"
 postconf -c "$PF_CONF" -e queue_minfree=0
@@ -53,7 +53,7 @@ postfix -c "$PF_CONF" reload >/dev/null 2>&1 || fail "postfix reload"
 pass "queue_minfree=8000000 refuses with 452 4.3.1 where 6 MB were enough without it"
 
 # 3. Space runs out during DATA: three 900 kB messages at once, 2 MB free.
-sb_wait_for 20 hold_is 7 || fail "held: $(sb_queue_count hold)"
+wait_for 20 hold_is 7 || fail "held: $(sb_queue_count hold)"
 fill_to 2000000
 LOG4=$SB/sent4.log
 sendmany --count 3 --sessions 3 --size 900000 --prefix d4 --retry-for 0 \
@@ -71,15 +71,15 @@ rm -f "$LOG1.progress"
 sendmany --count 12 --other-every 4 --prefix d1 --retry-for 30 --log "$LOG1" >/dev/null ||
     fail "refused after freeing space: $(codes "$LOG1")"
 held=$((5 + 2 + ok4 + 9))
-sb_wait_for 20 hold_is $held || fail "held $(sb_queue_count hold), want $held"
+wait_for 20 hold_is $held || fail "held $(sb_queue_count hold), want $held"
 # (the internet sink also gets Postfix's "resource problem" notices)
-sb_wait_for 20 ledger --dialup held --settled "$LOG0" "$LOG1" "$LOG2" "$LOG4" ||
+wait_for 20 ledger --dialup held --settled "$LOG0" "$LOG1" "$LOG2" "$LOG4" ||
     fail "before ETRN: $(ledger --dialup held --settled "$LOG0" "$LOG1" "$LOG2" "$LOG4")"
 sleep 1.2	# flush_lock_time
 out=$(etrn dialup.test)
 case $out in "253 OK, "*) ;; *) fail "ETRN: $out" ;; esac
-sb_wait_for 60 sink_is customer $held || fail "delivered $(sb_sink_count customer) of $held"
-sb_wait_for 20 hold_is 0 || fail "left on hold"
+wait_for 60 sink_is customer $held || fail "delivered $(sb_sink_count customer) of $held"
+wait_for 20 hold_is 0 || fail "left on hold"
 # In LOG1 the accepts of now follow the refusals of part 1 (the last counts).
 ledger --dialup deliver --settled "$LOG0" "$LOG1" "$LOG2" "$LOG4" || fail "ledger"
 pass "space freed: $held held messages delivered by ETRN, each once"

@@ -21,8 +21,8 @@ N=200
 LOG=$SB/sent.log
 sendmany --count $N --prefix ek --sessions 4 --log "$LOG" >"$SB/sendmany.out" 2>&1 ||
     fail "intake: $(cat "$SB/sendmany.out")"
-sb_wait_for 60 hold_is $N || fail "held: $(sb_queue_count hold) of $N"
-sb_wait_for 10 redis_is $N ZCARD etrn:held:dialup.test || fail "not all indexed"
+wait_for 60 hold_is $N || fail "held: $(sb_queue_count hold) of $N"
+wait_for 10 redis_is $N ZCARD etrn:held:dialup.test || fail "not all indexed"
 slow_customer 1		# one second per message, 20 at a time
 
 out=$(etrn dialup.test)
@@ -30,10 +30,10 @@ out=$(etrn dialup.test)
 in_hold() { find "$PF_SPOOL/hold" -type f | wc -l; }
 # pending - flush requests read by this host's etrnd and not acknowledged
 pending() { sb_redis XPENDING etrn:flush etrnd:mx.lab.test | head -n 1; }
-sb_wait_for 30 eval '[ "$(in_hold)" -lt '$N' ]' || fail "the release did not begin"
+wait_for 30 eval '[ "$(in_hold)" -lt '$N' ]' || fail "the release did not begin"
 child=$(ps -o pid= --ppid "$ETRND_PID" | tr -d ' ')
 kill -9 "$ETRND_PID" $child
-sb_wait_for 10 sh -c "! kill -0 $ETRND_PID 2>/dev/null" || fail "etrnd survived"
+wait_for 10 sh -c "! kill -0 $ETRND_PID 2>/dev/null" || fail "etrnd survived"
 marked=$(sb_redis ZCARD etrn:released:mx.lab.test)
 npending=$(pending)
 echo "# killed: $(in_hold) on hold, $(sb_sink_count customer) delivered, $marked marked released, $npending request(s) pending"
@@ -42,9 +42,9 @@ pass "1: etrnd killed mid-flush ($(sb_sink_count customer) of $N delivered)"
 
 "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" >>"$SB/log/etrnd.log" 2>&1 &
 etrnd_pid=$!
-sb_wait_for 90 sink_is customer $N || fail "delivered $(sb_sink_count customer) of $N"
-sb_wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
-sb_wait_for 10 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
+wait_for 90 sink_is customer $N || fail "delivered $(sb_sink_count customer) of $N"
+wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
+wait_for 10 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
 [ "$(pending)" = 0 ] || fail "request still pending"
 ledger --dialup deliver --settled "$LOG" || fail "ledger"
 pass "1: after the restart: all $N delivered exactly once, none left in the queue"
@@ -63,13 +63,13 @@ M=100
 LOG2=$SB/sent2.log
 sendmany --count $M --prefix ek2 --sessions 4 --log "$LOG2" >"$SB/sendmany.out" 2>&1 ||
     fail "intake 2: $(cat "$SB/sendmany.out")"
-sb_wait_for 60 hold_is $M || fail "held: $(sb_queue_count hold) of $M"
-sb_wait_for 10 redis_is $M ZCARD etrn:held:dialup.test || fail "not all indexed"
+wait_for 60 hold_is $M || fail "held: $(sb_queue_count hold) of $M"
+wait_for 10 redis_is $M ZCARD etrn:held:dialup.test || fail "not all indexed"
 touch "$SB/postsuper.slow"
 sleep 1.2	# flush_lock_time
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, $M pending messages for node dialup.test started" ] || fail "$out"
-sb_wait_for 30 test -e "$SB/postsuper.done" || fail "postsuper -H not run"
+wait_for 30 test -e "$SB/postsuper.done" || fail "postsuper -H not run"
 kill_etrnd() {
 	local child
 	child=$(ps -o pid= --ppid "$etrnd_pid" | tr -d ' ')
@@ -86,14 +86,14 @@ pass "2: etrnd killed right after postsuper -H: $M out of hold, all marked relea
 
 # etrnd stays down until Postfix's own deferred queue run
 # (queue_run_delay 10s) has delivered some of the released mail.
-sb_wait_for 40 eval '[ "$(sb_sink_count customer)" -gt '$N' ]' ||
+wait_for 40 eval '[ "$(sb_sink_count customer)" -gt '$N' ]' ||
     fail "Postfix did not deliver the released mail by itself"
 d0=$(sb_sink_count customer)
 "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" >>"$SB/log/etrnd.log" 2>&1 &
 etrnd_pid=$!
-sb_wait_for 90 sink_is customer $((N + M)) || fail "delivered $(($(sb_sink_count customer) - N)) of $M"
-sb_wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
-sb_wait_for 10 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
+wait_for 90 sink_is customer $((N + M)) || fail "delivered $(($(sb_sink_count customer) - N)) of $M"
+wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
+wait_for 10 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
 [ "$(pending)" = 0 ] || fail "request still pending"
 ledger --dialup deliver --settled --no-stale "$LOG" "$LOG2" || fail "ledger 2"
 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not empty"
@@ -106,12 +106,12 @@ pass "2: $((d0 - N)) delivered while etrnd was dead; all $M delivered once, inde
 P=30
 LOG3=$SB/sent3.log
 sendmany --count $P --prefix ek3 --sessions 2 --log "$LOG3" >/dev/null || fail "intake 3"
-sb_wait_for 30 redis_is $P ZCARD etrn:held:dialup.test || fail "not all indexed"
+wait_for 30 redis_is $P ZCARD etrn:held:dialup.test || fail "not all indexed"
 touch "$SB/postsuper.slowpre"
 sleep 1.2	# flush_lock_time
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, $P pending messages for node dialup.test started" ] || fail "$out"
-sb_wait_for 30 test -e "$SB/postsuper.before" || fail "postsuper -H not started"
+wait_for 30 test -e "$SB/postsuper.before" || fail "postsuper -H not started"
 kill_etrnd
 rm -f "$SB/postsuper.slowpre"
 [ "$(in_hold)" = $P ] || fail "left the hold: $((P - $(in_hold)))"
@@ -123,9 +123,9 @@ again0=$(again)
 
 "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" >>"$SB/log/etrnd.log" 2>&1 &
 etrnd_pid=$!
-sb_wait_for 60 sink_is customer $((N + M + P)) || fail "delivered $(($(sb_sink_count customer) - N - M)) of $P"
-sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
-sb_wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
+wait_for 60 sink_is customer $((N + M + P)) || fail "delivered $(($(sb_sink_count customer) - N - M)) of $P"
+wait_for 30 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
 [ "$(pending)" = 0 ] || fail "request still pending"
 [ $(($(again) - again0)) = $P ] || fail "re-release logged $(($(again) - again0)) times, want $P"
 ledger --dialup deliver --settled --no-stale "$LOG" "$LOG2" "$LOG3" || fail "ledger 3"

@@ -36,7 +36,7 @@ term_etrnd() {
 	child=$(ps -o pid= --ppid "$etrnd_pid" | tr -d ' ')
 	t0=$(ms_now)
 	kill -TERM "$etrnd_pid"
-	sb_wait_for $STOP_WAIT sh -c "! kill -0 $etrnd_pid 2>/dev/null${child:+ && ! kill -0 $child 2>/dev/null}" ||
+	wait_for $STOP_WAIT sh -c "! kill -0 $etrnd_pid 2>/dev/null${child:+ && ! kill -0 $child 2>/dev/null}" ||
 	    fail "etrnd still runs $STOP_WAIT s after SIGTERM"
 	STOP_MS=$(($(ms_now) - t0))
 	wait "$etrnd_pid" 2>/dev/null || true	# the sandbox's is not ours
@@ -52,7 +52,7 @@ term_etrnd() {
 start_etrnd() {
 	"$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" >>"$ELOG" 2>&1 &
 	etrnd_pid=$!
-	sb_wait_for 20 eval "ss -Hltn 'sport = :$ETRND_PORT' | grep -q ." ||
+	wait_for 20 eval "ss -Hltn 'sport = :$ETRND_PORT' | grep -q ." ||
 	    fail "etrnd did not start again"
 }
 
@@ -79,15 +79,15 @@ N=500
 LOG=$SB/sent.log
 sendmany --count $N --prefix et --sessions 8 --log "$LOG" >"$SB/sendmany.out" 2>&1 ||
     fail "intake: $(cat "$SB/sendmany.out")"
-sb_wait_for 60 hold_is $N || fail "held: $(sb_queue_count hold) of $N"
-sb_wait_for 20 redis_is $N ZCARD etrn:held:dialup.test || fail "not all indexed"
+wait_for 60 hold_is $N || fail "held: $(sb_queue_count hold) of $N"
+wait_for 20 redis_is $N ZCARD etrn:held:dialup.test || fail "not all indexed"
 slow_customer 1		# one second per message, 20 at a time
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, $N pending messages for node dialup.test started" ] || fail "$out"
 flushed() { sb_redis HGET etrn:stats:dialup.test flushed; }
 # Released, followed, some delivered and counted: tracking is under way.
 # shellcheck disable=SC2016 # eval expands it, each try
-sb_wait_for 40 eval '[ "$(flushed)" -ge 20 ]' || fail "tracking did not begin"
+wait_for 40 eval '[ "$(flushed)" -ge 20 ]' || fail "tracking did not begin"
 term_etrnd
 ms=$STOP_MS
 got=$(sb_sink_count customer)
@@ -97,9 +97,9 @@ marked=$(sb_redis ZCARD etrn:released:mx.lab.test)
 pass "1: SIGTERM with $marked of $N released and followed ($got delivered): etrnd gone in $ms ms"
 
 start_etrnd
-sb_wait_for 90 sink_is customer $N || fail "delivered $(sb_sink_count customer) of $N"
-sb_wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
-sb_wait_for 10 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
+wait_for 90 sink_is customer $N || fail "delivered $(sb_sink_count customer) of $N"
+wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
+wait_for 10 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
 ledger --dialup deliver --settled --no-stale "$LOG" || fail "ledger"
 mids_once customer $N
 [ "$(released_sum dialup.test)" = $N ] ||
@@ -122,9 +122,8 @@ sleep 1.5	# domain_refresh: the milter sees the domain's hold_time
 LOG2=$SB/sent2.log
 sendmany --count $M --prefix ex --to-fmt 'v{n}@dialup2.test' --sessions 6 \
     --log "$LOG2" >"$SB/sendmany.out" 2>&1 || fail "intake 2: $(cat "$SB/sendmany.out")"
-sb_wait_for 30 redis_is $M ZCARD etrn:held:dialup2.test || fail "not all indexed"
-dsn_taken() { [ "$(grep -c 'openetrn-dsn/smtpd.*: client=' "$PF_LOG" 2>/dev/null || true)" -ge "$1" ]; }
-sb_wait_for 40 dsn_taken 10 || fail "the sweep did not start"
+wait_for 30 redis_is $M ZCARD etrn:held:dialup2.test || fail "not all indexed"
+wait_for 40 dsn_taken 10 || fail "the sweep did not start"
 term_etrnd
 ms2=$STOP_MS
 left=$(sb_redis ZCARD etrn:held:dialup2.test)
@@ -132,11 +131,11 @@ left=$(sb_redis ZCARD etrn:held:dialup2.test)
 pass "2: SIGTERM in a sweep with $left of $M still to return: etrnd gone in $ms2 ms"
 
 start_etrnd
-sb_wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test ||
+wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test ||
     fail "not all expired: $(sb_redis ZCARD etrn:held:dialup2.test) left"
 # shellcheck disable=SC2016
-sb_wait_for 30 eval '[ "$(dsn_count)" -ge $M ]' || fail "DSNs: $(dsn_count) of $M"
-sb_wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
+wait_for 30 eval '[ "$(dsn_count)" -ge $M ]' || fail "DSNs: $(dsn_count) of $M"
+wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
 ledger --dialup dsn --settled --no-stale "$LOG2" || fail "ledger 2"
 [ "$(dsn_count)" = $M ] || fail "DSNs: $(dsn_count), want $M"
 mids_once internet $M

@@ -39,8 +39,8 @@ LOG1=$SB/sent1.log LOG2=$SB/sent2.log
 sendmany --count 2 --prefix ef --to-fmt 'v{n}@dialup2.test' --log "$LOG1" \
     >/dev/null || fail "intake 1"
 sendmany --count 1 --prefix eo --log "$LOG2" >/dev/null || fail "intake 2"
-sb_wait_for 20 hold_is 3 || fail "held: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test || fail "not indexed"
+wait_for 20 hold_is 3 || fail "held: $(sb_queue_count hold)"
+wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test || fail "not indexed"
 mapfile -t Q < <(sb_redis ZRANGE etrn:held:dialup2.test 0 -1 | sed 's/.*://')
 held0=$(sb_hold_ids | sort)
 [ "$(date +%s)" -lt $(($(field "${Q[0]}" expires) - 1)) ] ||
@@ -50,7 +50,7 @@ fill_to 0
 d0=$(deletes) s0=$(sessions)
 pass "2 messages held for dialup2.test, the queue's file system full"
 
-sb_wait_for 20 eval '[ "$(attempts "${Q[0]}")" -ge 1 ] && [ "$(attempts "${Q[1]}")" -ge 1 ]' ||
+wait_for 20 eval '[ "$(attempts "${Q[0]}")" -ge 1 ] && [ "$(attempts "${Q[1]}")" -ge 1 ]' ||
     fail "the failed DSN attempts not logged with the queue ID"
 grep -q 'warning: not enough free space in mail queue' "$PF_LOG" ||
     fail "Postfix did not refuse for lack of space"
@@ -58,7 +58,7 @@ t0=$(date +%s)
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 1 pending message for node dialup.test started" ] ||
     fail "ETRN on a full disk: $out"
-sb_wait_for 20 sink_is customer 1 || fail "the runner did not serve the ETRN"
+wait_for 20 sink_is customer 1 || fail "the runner did not serve the ETRN"
 sleep $((WINDOW - ($(date +%s) - t0)))
 for q in "${Q[@]}"; do
 	n=$(attempts "$q")
@@ -81,11 +81,11 @@ pass "disk full past the deadline: originals held, nothing deleted, no DSN; each
 
 rm -f "$PF_SPOOL/fill"
 t1=$(date +%s)
-sb_wait_for 60 eval '[ "$(dsn_count)" -ge 2 ]' || fail "DSNs: $(dsn_count) of 2"
+wait_for 60 eval '[ "$(dsn_count)" -ge 2 ]' || fail "DSNs: $(dsn_count) of 2"
 echo "# both DSNs out $(($(date +%s) - t1)) s after space came back"
-sb_wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
+wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
 for q in "${Q[@]}"; do
-	sb_wait_for 10 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$q" || fail "$q: record left"
+	wait_for 10 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$q" || fail "$q: record left"
 done
 # The DSNs left the hold (postsuper -r) before the originals were deleted.
 first() { grep -n -m 1 -- "$1" "$SB/mta-calls.log" | cut -d: -f1; }

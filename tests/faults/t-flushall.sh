@@ -16,11 +16,11 @@ SB_ETRND=1 SB_EXTRA_CONF="flush_lock_time = 1s" sb_start
 N=40
 LOG=$SB/sent.log
 sendmany --count $N --prefix fa --sessions 2 --log "$LOG" >/dev/null || fail "intake"
-sb_wait_for 30 hold_is $N || fail "held: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is $N ZCARD etrn:held:dialup.test || fail "not indexed"
+wait_for 30 hold_is $N || fail "held: $(sb_queue_count hold)"
+wait_for 10 redis_is $N ZCARD etrn:held:dialup.test || fail "not indexed"
 
 sb_redis FLUSHALL >/dev/null
-sb_wait_for 10 eval 'out=$(etrn dialup.test); case $out in 45[89]*) true ;; *) false ;; esac' ||
+wait_for 10 eval 'out=$(etrn dialup.test); case $out in 45[89]*) true ;; *) false ;; esac' ||
     fail "ETRN after FLUSHALL: $(etrn dialup.test)"
 hold_is $N || fail "the hold queue changed"
 ledger --dialup any "$LOG" >/dev/null && fail "the ledger found the index intact"
@@ -32,7 +32,7 @@ pass "FLUSHALL: index gone, $N messages still on hold, ETRN refused ($(etrn dial
 sleep 1.2	# domain_refresh
 LOGZ=$SB/sent-z.log
 sendmany --count 2 --prefix fz --log "$LOGZ" >/dev/null || fail "intake while empty"
-sb_wait_for 30 sink_is customer 2 || fail "not delivered: $(sb_sink_count customer)"
+wait_for 30 sink_is customer 2 || fail "not delivered: $(sb_sink_count customer)"
 ledger --dialup deliver --settled "$LOGZ" || fail "ledger while empty"
 hold_is $N || fail "held while the domain list was gone"
 pass "domain list gone: new dial-up mail passes unheld (delivered), not lost"
@@ -45,11 +45,11 @@ ledger --dialup held --settled --no-stale "$LOG" || fail "ledger after reconcile
 redis_is $N HGET etrn:stats:dialup.test held || fail "held counter"
 pass "domain entered again, reconcile rebuilt $N records: all held and indexed"
 
-sb_wait_for 10 eval 'out=$(etrn dialup.test); [ "$out" = "253 OK, $N pending messages for node dialup.test started" ]' ||
+wait_for 10 eval 'out=$(etrn dialup.test); [ "$out" = "253 OK, $N pending messages for node dialup.test started" ]' ||
     fail "ETRN: $(etrn dialup.test)"
-sb_wait_for 60 sink_is customer $((N + 2)) || fail "delivered $(sb_sink_count customer) of $N"
-sb_wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
-sb_wait_for 20 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
+wait_for 60 sink_is customer $((N + 2)) || fail "delivered $(sb_sink_count customer) of $N"
+wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 20 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
 ledger --dialup deliver --settled --no-stale "$LOG" || fail "ledger after ETRN"
 redis_is $N HGET etrn:stats:dialup.test flushed || fail "flushed counter"
 pass "ETRN after reconcile: all $N delivered exactly once"

@@ -22,17 +22,17 @@ LOG=$SB/sent.log
 sendmany --count $N --other-every 4 --prefix mk --sessions 3 \
     --pace 0.05 --retry-for 90 --log "$LOG" >"$SB/sendmany.out" 2>&1 &
 send_pid=$!
-sb_wait_for 60 eval '[ "$(progress "$LOG")" -ge 40 ]' || fail "stream too slow"
+wait_for 60 eval '[ "$(progress "$LOG")" -ge 40 ]' || fail "stream too slow"
 kill -9 "$MILTER_PID"
-sb_wait_for 10 sh -c "! kill -0 $MILTER_PID 2>/dev/null" || fail "milter survived"
+wait_for 10 sh -c "! kill -0 $MILTER_PID 2>/dev/null" || fail "milter survived"
 [ -S "$MILTER_SOCK" ] || fail "the killed milter's socket file is gone already"
-sb_wait_for 30 logged 3 "$LOG" '^attempt .* 4[0-9][0-9] ' ||
+wait_for 30 logged 3 "$LOG" '^attempt .* 4[0-9][0-9] ' ||
     fail "no tempfail while the milter is dead"
 # Started again as the sandbox starts it; it must replace the stale socket.
 "$OPENETRN_BUILDDIR/etrn-milter" -f -c "$OPENETRN_CONF" \
     >>"$SB/log/etrn-milter.log" 2>&1 &
 milter_pid=$!
-sb_wait_for 15 eval '[ -S "$MILTER_SOCK" ] && python3 -c "
+wait_for 15 eval '[ -S "$MILTER_SOCK" ] && python3 -c "
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])" "$MILTER_SOCK" 2>/dev/null' ||
@@ -45,10 +45,10 @@ send_pid=
 tf=$(grep -c '^attempt .* 4[0-9][0-9] ' "$LOG" || true)
 [ "$(grep -c '^attempt .* 5[0-9][0-9] ' "$LOG" || true)" = 0 ] ||
     fail "a 5xx: $(grep '^attempt .* 5[0-9][0-9] ' "$LOG" | head -3)"
-sb_wait_for 30 sink_is internet $OTHER || fail "other mail: $(sb_sink_count internet) of $OTHER"
-sb_wait_for 30 eval '[ "$(sb_queue_count hold)" = $((N - OTHER)) ]' ||
+wait_for 30 sink_is internet $OTHER || fail "other mail: $(sb_sink_count internet) of $OTHER"
+wait_for 30 eval '[ "$(sb_queue_count hold)" = $((N - OTHER)) ]' ||
     fail "held: $(sb_queue_count hold) of $((N - OTHER))"
-sb_wait_for 30 redis_is 0 ZCARD etrn:pending:mx.lab.test ||
+wait_for 30 redis_is 0 ZCARD etrn:pending:mx.lab.test ||
     fail "pending records left: $(sb_redis ZCARD etrn:pending:mx.lab.test)"
 ledger --dialup held --settled --no-stale "$LOG" || fail "ledger after the restart"
 redis_is $((N - OTHER)) ZCARD etrn:held:dialup.test || fail "ZCARD"
@@ -57,8 +57,8 @@ pass "all $N accepted after $tf tempfails; $((N - OTHER)) held and indexed, none
 
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, $((N - OTHER)) pending messages for node dialup.test started" ] || fail "$out"
-sb_wait_for 60 sink_is customer $((N - OTHER)) ||
+wait_for 60 sink_is customer $((N - OTHER)) ||
     fail "delivered $(sb_sink_count customer) of $((N - OTHER))"
-sb_wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not empty"
+wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not empty"
 ledger --dialup deliver --settled --no-stale "$LOG" || fail "ledger after ETRN"
 pass "ETRN after the restart: every held message delivered exactly once"

@@ -52,10 +52,10 @@ held_one() {
 	local before id
 	before=$(sb_hold_ids | sort)
 	sb_swaks -f "sender@example.org" -t "$1" >/dev/null || fail "swaks $1"
-	sb_wait_for 20 eval '[ -n "$(comm -13 <(printf "%s\n" "$before") <(sb_hold_ids | sort) | grep .)" ]' ||
+	wait_for 20 eval '[ -n "$(comm -13 <(printf "%s\n" "$before") <(sb_hold_ids | sort) | grep .)" ]' ||
 	    fail "$1 not held"
 	id=$(comm -13 <(printf '%s\n' "$before") <(sb_hold_ids | sort) | grep .)
-	sb_wait_for 10 eval '[ "$(field "$id" state)" = held ]' ||
+	wait_for 10 eval '[ "$(field "$id" state)" = held ]' ||
 	    fail "$1: record $(field "$id" state)"
 	echo "$id"
 }
@@ -65,7 +65,7 @@ A=$(held_one a1@dialup.test)
 mv "$BIN/postsuper" "$BIN/postsuper.away"
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 1 pending message for node dialup.test started" ] || fail "$out"
-sb_wait_for 20 grep -q 'flush domain=dialup.test .*release of 1 messages failed' "$ELOG" ||
+wait_for 20 grep -q 'flush domain=dialup.test .*release of 1 messages failed' "$ELOG" ||
     fail "failed release not logged"
 grep -q "postsuper failed: exit status non-zero: cannot execute $BIN/postsuper: No such file or directory" "$ELOG" ||
     fail "the missing command is not named"
@@ -76,8 +76,8 @@ hold_is 1 || fail "left the hold"
 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "marked released"
 pass "postsuper missing: $(grep -m1 -o 'release of 1 messages failed.*' "$ELOG" | cut -c1-100)"
 mv "$BIN/postsuper.away" "$BIN/postsuper"
-sb_wait_for 40 sink_is customer 1 || fail "not delivered after the repair"
-sb_wait_for 20 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$A" || fail "record left"
+wait_for 40 sink_is customer 1 || fail "not delivered after the repair"
+wait_for 20 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$A" || fail "record left"
 sleep 1
 sink_is customer 1 || fail "delivered twice"
 pass "postsuper back: etrnd's retry delivered the message once"
@@ -86,11 +86,11 @@ pass "postsuper back: etrnd's retry delivered the message once"
 B=$(held_one b1@dialup2.test)
 chmod 644 "$BIN/postsuper"
 ctl expire "$B" >/dev/null || fail "etrnctl expire"
-sb_wait_for 30 grep -q 'queue: .* failed (.*); retrying' "$ELOG" ||
+wait_for 30 grep -q 'queue: .* failed (.*); retrying' "$ELOG" ||
     fail "expiry failure not logged"
 grep -q "cannot execute $BIN/postsuper: Permission denied" "$ELOG" ||
     fail "EACCES not logged"
-sb_wait_for 10 grep -q "$B: DSN .* not released yet; trying again" "$ELOG" ||
+wait_for 10 grep -q "$B: DSN .* not released yet; trying again" "$ELOG" ||
     fail "$B not named"
 sleep 2	# a few runner passes (queue_run_interval 500ms)
 [ "$(dsn_count)" = 0 ] || fail "a DSN went out while postsuper could not run"
@@ -98,8 +98,8 @@ sleep 2	# a few runner passes (queue_run_interval 500ms)
 redis_is 1 EXISTS "etrn:msg:mx.lab.test:$B" || fail "record dropped"
 pass "postsuper not executable in expiry: no DSN, $B kept on hold with its record"
 chmod 755 "$BIN/postsuper"
-sb_wait_for 30 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$B" || fail "not expired after the repair"
-sb_wait_for 20 eval '[ "$(dsn_count)" = 1 ]' || fail "DSNs: $(dsn_count)"
+wait_for 30 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$B" || fail "not expired after the repair"
+wait_for 20 eval '[ "$(dsn_count)" = 1 ]' || fail "DSNs: $(dsn_count)"
 [ ! -f "$PF_SPOOL/hold/$B" ] || fail "$B left on hold"
 pass "postsuper executable again: one DSN, file and record gone"
 
@@ -107,12 +107,12 @@ pass "postsuper executable again: one DSN, file and record gone"
 C=$(held_one c1@dialup2.test)
 touch "$SB/nodelete"
 ctl expire "$C" >/dev/null || fail "etrnctl expire"
-sb_wait_for 30 grep -q "nodelete $C" "$SB/mta-calls.log" || fail "no -d for $C"
-sb_wait_for 20 grep -q "$C: still queued after delete" "$ELOG" ||
+wait_for 30 grep -q "nodelete $C" "$SB/mta-calls.log" || fail "no -d for $C"
+wait_for 20 grep -q "$C: still queued after delete" "$ELOG" ||
     fail "the file left on hold was not noticed"
-sb_wait_for 20 eval '[ "$(dsn_count)" = 2 ]' || fail "DSNs: $(dsn_count)"
+wait_for 20 eval '[ "$(dsn_count)" = 2 ]' || fail "DSNs: $(dsn_count)"
 tries=$(grep -c "nodelete $C" "$SB/mta-calls.log")
-sb_wait_for 20 eval '[ "$(grep -c "nodelete $C" "$SB/mta-calls.log")" -ge $((tries + 2)) ]' ||
+wait_for 20 eval '[ "$(grep -c "nodelete $C" "$SB/mta-calls.log")" -ge $((tries + 2)) ]' ||
     fail "postsuper -d not tried again"
 [ -f "$PF_SPOOL/hold/$C" ] || fail "$C gone"
 redis_is 1 EXISTS "etrn:msg:mx.lab.test:$C" || fail "record dropped while the file is there"
@@ -121,7 +121,7 @@ redis_is 1 EXISTS "etrn:msg:mx.lab.test:$C" || fail "record dropped while the fi
 ! grep -q "$C: expired " "$ELOG" || fail "$C logged as expired"
 pass "postsuper -d deleting nothing: noticed (\"$C: still queued after delete\"), record kept, one DSN over $(grep -c "nodelete $C" "$SB/mta-calls.log") tries"
 rm -f "$SB/nodelete"
-sb_wait_for 30 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$C" || fail "not finished after the repair"
+wait_for 30 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$C" || fail "not finished after the repair"
 [ ! -f "$PF_SPOOL/hold/$C" ] || fail "$C left on hold"
 sleep 1
 [ "$(dsn_count)" = 2 ] || fail "DSNs: $(dsn_count), want 2 (one each)"

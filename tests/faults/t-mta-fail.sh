@@ -26,11 +26,11 @@ ELOG=$SB/log/etrnd.log
 # 1. The flush while postsuper fails.
 LOG1=$SB/sent1.log
 sendmany --count 20 --prefix fa --log "$LOG1" >/dev/null || fail "intake 1"
-sb_wait_for 20 hold_is 20 || fail "held: $(sb_queue_count hold)"
+wait_for 20 hold_is 20 || fail "held: $(sb_queue_count hold)"
 touch "$SB/postsuper.fail"
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 20 pending messages for node dialup.test started" ] || fail "$out"
-sb_wait_for 20 grep -q 'flush domain=dialup.test .*release of 20 messages failed' "$ELOG" ||
+wait_for 20 grep -q 'flush domain=dialup.test .*release of 20 messages failed' "$ELOG" ||
     fail "failed release not logged"
 grep -q 'postsuper -c .* -H - FAILED' "$SB/mta-calls.log" || fail "postsuper -H not tried"
 hold_is 20 || fail "left the hold: $(sb_queue_count hold)"
@@ -42,29 +42,29 @@ grep -q 'flush domain=dialup.test client=127.0.0.1: release incomplete; retry 1 
     fail "no retry set"
 rm -f "$SB/postsuper.fail"
 # No second ETRN: etrnd tries the flush again by itself.
-sb_wait_for 90 sink_is customer 20 || fail "delivered $(sb_sink_count customer) of 20"
+wait_for 90 sink_is customer 20 || fail "delivered $(sb_sink_count customer) of 20"
 grep -q 'flush domain=dialup.test client=127.0.0.1: retry [1-5] of 5' "$ELOG" ||
     fail "retry not logged"
-sb_wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
-sb_wait_for 20 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
+wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 20 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
 ledger --dialup deliver --settled --no-stale "$LOG1" || fail "ledger after the repair"
 pass "postsuper back: etrnd's own retry of the flush delivered each of the 20 once, without another ETRN"
 
 # 2. postqueue fails after postsuper -H moved the mail out of hold.
 LOG2=$SB/sent2.log
 sendmany --count 10 --prefix fb --log "$LOG2" >/dev/null || fail "intake 2"
-sb_wait_for 20 hold_is 10 || fail "held: $(sb_queue_count hold)"
+wait_for 20 hold_is 10 || fail "held: $(sb_queue_count hold)"
 touch "$SB/postqueue.fail"
 sleep 1.2	# flush_lock_time
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 10 pending messages for node dialup.test started" ] || fail "$out"
-sb_wait_for 20 grep -q 'release of 10 messages failed (.*); 10 left the hold anyway' "$ELOG" ||
+wait_for 20 grep -q 'release of 10 messages failed (.*); 10 left the hold anyway' "$ELOG" ||
     fail "postqueue failure not logged"
 # Postfix's own deferred queue run (queue_run_delay 10s) delivers them.
-sb_wait_for 60 sink_is customer 30 || fail "delivered $(sb_sink_count customer) of 30"
+wait_for 60 sink_is customer 30 || fail "delivered $(sb_sink_count customer) of 30"
 rm -f "$SB/postqueue.fail"
-sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
-sb_wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
+wait_for 30 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
 ledger --dialup deliver --settled --no-stale "$LOG1" "$LOG2" || fail "ledger"
 redis_is 30 HGET etrn:stats:dialup.test flushed || fail "flushed counter"
 pass "postqueue failing: the 10 released anyway were followed and delivered once"
@@ -75,13 +75,12 @@ sleep 1.2	# domain_refresh
 LOG3=$SB/sent3.log
 sendmany --count 8 --prefix fc --to-fmt 'v{n}@dialup2.test' --log "$LOG3" >/dev/null ||
     fail "intake 3"
-sb_wait_for 20 redis_is 8 ZCARD etrn:held:dialup2.test || fail "not held"
+wait_for 20 redis_is 8 ZCARD etrn:held:dialup2.test || fail "not held"
 touch "$SB/postsuper.fail"
 ctl expire $(sb_hold_ids) >/dev/null || fail "etrnctl expire"
-sb_wait_for 30 grep -q 'queue: .* failed (.*); retrying' "$ELOG" ||
+wait_for 30 grep -q 'queue: .* failed (.*); retrying' "$ELOG" ||
     fail "expiry failure not logged"
-dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null | grep -c . || true; }
-[ "$(dsns)" = 0 ] || fail "a DSN went out while postsuper failed"
+[ "$(dsn_count)" = 0 ] || fail "a DSN went out while postsuper failed"
 redis_is 8 ZCARD etrn:held:dialup2.test || fail "records removed while failing"
 for id in $(sb_redis ZRANGE etrn:held:dialup2.test 0 -1); do
 	[ -f "$PF_SPOOL/hold/${id#mx.lab.test:}" ] || fail "$id deleted while failing"
@@ -89,11 +88,11 @@ done
 pass "postsuper failing in expiry: originals kept on hold and indexed, no DSN out"
 
 rm -f "$SB/postsuper.fail"
-sb_wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired after the repair"
-sb_wait_for 30 eval '[ "$(dsns)" -ge 8 ]' || fail "DSNs: $(dsns) of 8"
-sb_wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
+wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired after the repair"
+wait_for 30 eval '[ "$(dsn_count)" -ge 8 ]' || fail "DSNs: $(dsn_count) of 8"
+wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
 ledger --dialup dsn --settled --no-stale "$LOG3" || fail "ledger after expiry"
-[ "$(dsns)" = 8 ] || fail "DSNs: $(dsns), want 8"
+[ "$(dsn_count)" = 8 ] || fail "DSNs: $(dsn_count), want 8"
 redis_is 8 HGET etrn:stats:dialup2.test expired || fail "expired counter"
 grep -q 'queue: .* works again' "$ELOG" || fail "recovery not logged"
 pass "postsuper back: etrnd retried by itself, one DSN per sender, nothing left"

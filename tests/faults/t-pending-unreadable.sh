@@ -17,7 +17,6 @@ flush_lock_time = 1s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/faults/lib.sh"
 ELOG=$SB/log/etrnd.log
-state_is() { [ "$(field "$1" state)" = "$2" ]; }
 held_n() { [ "$(sb_queue_count hold)" = "$1" ]; }
 
 trap 'rc=$?; set +e; links_off hold; sb_cleanup $rc' EXIT
@@ -26,7 +25,7 @@ links_on hold
 out=$(send --from a@example.org --to u@dialup.test) || fail "send: $out"
 q=$(qid_of "$out")
 [ -n "$q" ] || fail "no queue ID in: $out"
-sb_wait_for 10 held_n 1 || fail "not held: $(sb_queue_count hold)"
+wait_for 10 held_n 1 || fail "not held: $(sb_queue_count hold)"
 [ -n "$(find "$PF_SPOOL/unread-hold" -name "$q")" ] ||
     fail "$q is not below a linked hold subdirectory"
 # After a failed queue read the runner's next pass is 30 s later: wait
@@ -43,12 +42,12 @@ pass "hold/ unreadable past pending_timeout: $q stays pending, not dropped, not 
 
 links_off hold
 # The runner waits 30 s after a failed queue read before its next pass.
-sb_wait_for 45 state_is "$q" held || fail "not counted once readable: $(field "$q" state)"
+wait_for 45 state_is "$q" held || fail "not counted once readable: $(field "$q" state)"
 redis_is 1 ZCARD etrn:held:dialup.test || fail "ZCARD held"
 redis_is 1 HGET etrn:stats:dialup.test held || fail "stats held"
 redis_is 0 ZCARD etrn:pending:mx.lab.test || fail "pending index"
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 1 pending message for node dialup.test started" ] ||
     fail "ETRN: $out"
-sb_wait_for 20 sink_is customer 1 || fail "not delivered"
+wait_for 20 sink_is customer 1 || fail "not delivered"
 pass "readable again: counted, and ETRN delivers it"

@@ -29,15 +29,15 @@ sleep 2		# domain_refresh = 1s
 sendmany --count $N --prefix rq --log "$LOG" >/dev/null || fail "intake"
 sendmany --count 1 --prefix rx --to-fmt 'x{n}@dialup2.test' --log "$LOGX" \
     >/dev/null || fail "intake x"
-sb_wait_for 30 hold_is $((N + 1)) || fail "held: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is $((N + 1)) ZCARD "etrn:expiry:$H" || fail "not indexed"
+wait_for 30 hold_is $((N + 1)) || fail "held: $(sb_queue_count hold)"
+wait_for 10 redis_is $((N + 1)) ZCARD "etrn:expiry:$H" || fail "not indexed"
 old=$(sb_hold_ids | sort)
 X=$(sb_redis ZRANGE etrn:held:dialup2.test 0 -1 | sed "s/^$H://")
 XEXP=$(field "$X" expires)
 
 postsuper -c "$PF_CONF" -r ALL 2>/dev/null || fail "postsuper -r ALL"
 postkick -c "$PF_CONF" public pickup W || fail "postkick pickup"
-sb_wait_for 30 sink_is customer $((N + 1)) ||
+wait_for 30 sink_is customer $((N + 1)) ||
     fail "requeued mail: $(sb_sink_count customer) delivered of $((N + 1))"
 hold_is 0 || fail "still on hold: $(sb_queue_count hold)"
 orig=$(grep -c "postfix/pickup.*orig_id=" "$PF_LOG" || true)
@@ -49,7 +49,7 @@ pass "postsuper -r ALL: $((N + 1)) held files requeued with new queue IDs, out o
 
 # The old records: the dialup2.test one at its deadline (no file: no
 # DSN), the others at etrnd's next reconcile pass.
-sb_wait_for 40 redis_is 0 ZCARD "etrn:expiry:$H" ||
+wait_for 40 redis_is 0 ZCARD "etrn:expiry:$H" ||
     fail "records left: $(sb_redis ZRANGE "etrn:expiry:$H" 0 -1 | tr '\n' ' ')"
 redis_is 0 ZCARD etrn:held:dialup.test || fail "held index"
 redis_is 0 ZCARD etrn:held:dialup2.test || fail "held index 2"

@@ -37,7 +37,6 @@ ELOG=$SB/log/etrnd.log
 
 hold_list() { sb_queue_ids hold | sort | tr '\n' ' '; }
 unreadable_logged() { grep -Ec "postfix: cannot read $PF_SPOOL/(hold|deferred)/[0-9A-F]: " "$ELOG" || true; }
-state_is() { [ "$(field "$1" state)" = "$2" ]; }
 stat_of() { sb_redis HGET "etrn:stats:$1" "$2"; }
 
 # the hashed subdirectories of hold/ and deferred/, for dead_on/dead_off
@@ -55,7 +54,7 @@ flush_fails() {
 	n0=$(grep -c "flush domain=dialup.test: queue status unavailable" "$ELOG" || true)
 	out=$(etrn dialup.test)
 	case $out in 253*) ;; *) fail "$1: ETRN: $out" ;; esac
-	sb_wait_for 10 eval '[ "$(grep -c "flush domain=dialup.test: queue status unavailable" "$ELOG" || true)" -gt $n0 ]' ||
+	wait_for 10 eval '[ "$(grep -c "flush domain=dialup.test: queue status unavailable" "$ELOG" || true)" -gt $n0 ]' ||
 	    fail "$1: the failed flush is not logged"
 	[ -z "$(acted)" ] || fail "$1: acted on an unreadable queue: $(acted | tail -n 2)"
 	state_is "$F" held || fail "$1: $F: record state \"$(field "$F" state)\""
@@ -100,15 +99,15 @@ out=$(send --from b@example.org --to u@dialup.test --header 'X-Test-Id: qu-rel')
     fail "send R"
 R=$(qid_of "$out")
 [ -n "$H" ] && [ -n "$R" ] || fail "no queue IDs"
-sb_wait_for 10 hold_is 2 || fail "held: $(sb_queue_count hold)"
-sb_wait_for 10 state_is "$R" held || fail "no record for $R"
+wait_for 10 hold_is 2 || fail "held: $(sb_queue_count hold)"
+wait_for 10 state_is "$R" held || fail "no record for $R"
 state_is "$H" held || fail "no record for $H"
 
 # R leaves the hold (postsuper -H) but is not scheduled (postqueue fails).
 touch "$SB/postqueue.fail"
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 1 pending message for node dialup.test started" ] || fail "$out"
-sb_wait_for 10 grep -q "flush domain=dialup.test .*release of 1 messages failed.*1 left the hold anyway" "$ELOG" ||
+wait_for 10 grep -q "flush domain=dialup.test .*release of 1 messages failed.*1 left the hold anyway" "$ELOG" ||
     fail "release not logged"
 rm -f "$SB/postqueue.fail"
 released_at=$(date +%s)
@@ -118,7 +117,7 @@ out=$(send --from c@example.org --to w@dialup.test --header 'X-Test-Id: qu-flush
     fail "send F"
 F=$(qid_of "$out")
 [ -n "$F" ] || fail "no queue ID for F"
-sb_wait_for 10 state_is "$F" held || fail "no record for $F"
+wait_for 10 state_is "$F" held || fail "no record for $F"
 HELD=$(printf '%s\n' "$H" "$F" | sort | tr '\n' ' ')
 pass "$H held for dialup2.test, $R released and tracked in deferred/, $F held for dialup.test"
 
@@ -152,22 +151,22 @@ flush_fails dead
 pass "dead: reading fails ($(unreadable_logged) lines logged); no DSN, nothing dropped, flushed or re-held; reconcile and ETRN fail, nothing dropped or released"
 
 dead_off "${SUBDIRS[@]}"
-sb_wait_for 45 eval '[ "$(dsn_count)" -ge 1 ]' || fail "no DSN after the repair"
-sb_wait_for 10 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$H" ||
+wait_for 45 eval '[ "$(dsn_count)" -ge 1 ]' || fail "no DSN after the repair"
+wait_for 10 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$H" ||
     fail "$H: record kept"
-sb_wait_for 20 grep -q "$R: back on hold domain=dialup.test reason=timeout" "$ELOG" ||
+wait_for 20 grep -q "$R: back on hold domain=dialup.test reason=timeout" "$ELOG" ||
     fail "$R not put back on hold: state \"$(field "$R" state)\""
 pass "queue readable again: one DSN for $H, $R back on hold by tracking"
 
 # The failed flush is retried by itself; an ETRN now releases the rest.
 out=$(etrn dialup.test)
 case $out in 25[0-3]*) ;; *) fail "ETRN: $out" ;; esac
-sb_wait_for 30 eval 'sb_sink_grep customer "^X-Test-Id: qu-flush" >/dev/null' ||
+wait_for 30 eval 'sb_sink_grep customer "^X-Test-Id: qu-flush" >/dev/null' ||
     fail "$F not delivered"
-sb_wait_for 30 eval 'sb_sink_grep customer "^X-Test-Id: qu-rel" >/dev/null' ||
+wait_for 30 eval 'sb_sink_grep customer "^X-Test-Id: qu-rel" >/dev/null' ||
     fail "$R not delivered"
-sb_wait_for 10 eval '[ -z "$(sb_queue_ids hold)" ]' || fail "hold queue: $(hold_list)"
-sb_wait_for 20 redis_is 2 HGET etrn:stats:dialup.test flushed ||
+wait_for 10 eval '[ -z "$(sb_queue_ids hold)" ]' || fail "hold queue: $(hold_list)"
+wait_for 20 redis_is 2 HGET etrn:stats:dialup.test flushed ||
     fail "flushed counter: $(stat_of dialup.test flushed)"
 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$F" "etrn:msg:mx.lab.test:$R" ||
     fail "records left"

@@ -30,13 +30,13 @@ for i in 1 2 3 4 5 6; do
 	send --from a@example.org --to "u$i@dialup.test" >/dev/null || fail "send $i"
 done
 sent=$(date +%s)
-sb_wait_for 10 hold_is 6 || fail "held: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is 6 ZCARD "etrn:expiry:$H" || fail "not indexed"
+wait_for 10 hold_is 6 || fail "held: $(sb_queue_count hold)"
+wait_for 10 redis_is 6 ZCARD "etrn:expiry:$H" || fail "not indexed"
 set -- $(sb_hold_ids | sort)
 A=$1 B1=$4 B2=$5 B3=$6
 printf '%s\n' "$B1" "$B2" "$B3" | postsuper -c "$PF_CONF" -H - 2>/dev/null ||
     fail "postsuper -H"
-sb_wait_for 5 eval '[ "$(sb_queue_count deferred)" = 3 ]' || fail "not deferred"
+wait_for 5 eval '[ "$(sb_queue_count deferred)" = 3 ]' || fail "not deferred"
 n0=$(grep -c "reconcile: held=" "$ELOG" || true)
 sleep 7		# two passes
 for q in "$A" "$B1" "$B2" "$B3"; do has_record "$q" || fail "$q dropped"; done
@@ -59,8 +59,8 @@ pass "queue unreadable: $(($(failed_looks) - n0)) passes stopped at their failed
 links_off hold deferred
 sb_redis DEL "etrn:msg:$H:$A" >/dev/null
 postsuper -c "$PF_CONF" -d "$B1" deferred 2>/dev/null || fail "postsuper -d"
-sb_wait_for 12 has_record "$A" || fail "$A not rebuilt"
-sb_wait_for 12 eval '! has_record "$B1"' || fail "$B1 not dropped"
+wait_for 12 has_record "$A" || fail "$A not rebuilt"
+wait_for 12 eval '! has_record "$B1"' || fail "$B1 not dropped"
 grep -q "$A: record rebuilt from its hold tag domain=dialup.test" "$ELOG" || fail "rebuild not logged"
 grep -q "$B1: record dropped domain=dialup.test reason=\"no queue file\"" "$ELOG" || fail "drop not logged"
 has_record "$B2" && has_record "$B3" || fail "B2/B3 dropped"

@@ -59,9 +59,9 @@ sendmany --count 5 --prefix hf --log "$LOG1" >/dev/null || fail "intake 1"
 sendmany --count 1 --prefix hx --to-fmt 'v{n}@dialup2.test' --log "$LOG2" \
     >/dev/null || fail "intake 2"
 
-sb_wait_for 20 hold_is 6 || fail "held: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is 5 ZCARD etrn:held:dialup.test || fail "not indexed"
-sb_wait_for 10 redis_is 1 ZCARD etrn:held:dialup2.test || fail "not indexed 2"
+wait_for 20 hold_is 6 || fail "held: $(sb_queue_count hold)"
+wait_for 10 redis_is 5 ZCARD etrn:held:dialup.test || fail "not indexed"
+wait_for 10 redis_is 1 ZCARD etrn:held:dialup2.test || fail "not indexed 2"
 qx=$(sb_redis ZRANGE etrn:held:dialup2.test 0 -1 | sed 's/.*://')
 deadline=$(field "$qx" expires)
 held0=$(sb_hold_ids | sort)
@@ -106,11 +106,11 @@ pass "runner, Redis hung $hung s over a deadline: nothing released, deleted or s
 
 # (d) Redis goes on.
 kill -CONT "$RPID"
-sb_wait_for 30 sink_is customer 5 || fail "flush: $(sb_sink_count customer) of 5"
-sb_wait_for 30 eval '[ "$(dsn_count)" -ge 1 ]' || fail "no DSN"
-sb_wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$qx" || fail "record left"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index left"
+wait_for 30 sink_is customer 5 || fail "flush: $(sb_sink_count customer) of 5"
+wait_for 30 eval '[ "$(dsn_count)" -ge 1 ]' || fail "no DSN"
+wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
+wait_for 10 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$qx" || fail "record left"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index left"
 sleep 3		# more runner passes: nothing a second time
 sink_is customer 5 || fail "delivered $(sb_sink_count customer), want 5"
 [ "$(dsn_count)" = 1 ] || fail "$(dsn_count) DSNs, want 1"

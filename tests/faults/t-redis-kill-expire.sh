@@ -19,30 +19,28 @@ sleep 1.2	# domain_refresh: the milter sees the domain's settings
 LOG=$SB/sent.log
 sendmany --count $N --prefix ex --to-fmt 'v{n}@dialup2.test' --sessions 3 \
     --log "$LOG" >"$SB/sendmany.out" 2>&1 || fail "intake: $(cat "$SB/sendmany.out")"
-sb_wait_for 30 hold_is $N || fail "held: $(sb_queue_count hold) of $N"
-sb_wait_for 10 redis_is $N ZCARD etrn:held:dialup2.test || fail "not all indexed"
+wait_for 30 hold_is $N || fail "held: $(sb_queue_count hold) of $N"
+wait_for 10 redis_is $N ZCARD etrn:held:dialup2.test || fail "not all indexed"
 pass "$N messages held for dialup2.test"
 
-dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null | grep -c . || true; }
 # All due at once; Redis dies once the DSN smtpd has taken a few.
 ctl expire $(sb_hold_ids) >/dev/null || fail "etrnctl expire"
-dsn_taken() { [ "$(grep -c 'openetrn-dsn/smtpd.*: client=' "$PF_LOG" 2>/dev/null || true)" -ge "$1" ]; }
-sb_wait_for 30 dsn_taken 5 || fail "the sweep did not start"
+wait_for 30 dsn_taken 5 || fail "the sweep did not start"
 redis_kill
 left=$(find "$PF_SPOOL/hold" -type f | wc -l)
-out=$(dsns)
+out=$(dsn_count)
 [ "$out" -lt $N ] || fail "the sweep was over before the kill"
-sb_wait_for 20 grep -Eq 'redis.*(failed|connection lost|refused)' "$SB/log/etrnd.log" ||
+wait_for 20 grep -Eq 'redis.*(failed|connection lost|refused)' "$SB/log/etrnd.log" ||
     fail "etrnd did not notice"
 redis_back
 pass "Redis killed mid-sweep: $out of $N DSNs out, $left files on hold (originals, held DSNs)"
 
-sb_wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test ||
+wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test ||
     fail "not all expired: $(sb_redis ZCARD etrn:held:dialup2.test) left"
-sb_wait_for 30 eval '[ "$(dsns)" -ge $N ]' || fail "DSNs: $(dsns) of $N"
-sb_wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
+wait_for 30 eval '[ "$(dsn_count)" -ge $N ]' || fail "DSNs: $(dsn_count) of $N"
+wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
 ledger --dialup dsn --settled --no-stale "$LOG" || fail "ledger"
-[ "$(dsns)" = $N ] || fail "DSNs: $(dsns), want $N"
+[ "$(dsn_count)" = $N ] || fail "DSNs: $(dsn_count), want $N"
 redis_is $N HGET etrn:stats:dialup2.test expired || fail "expired counter"
 redis_is 0 HGET etrn:stats:dialup2.test held || fail "held counter"
 redis_is 0 ZCARD etrn:expiry:mx.lab.test || fail "expiry index"

@@ -18,8 +18,8 @@ N=300
 LOG=$SB/sent.log
 sendmany --count $N --prefix fl --sessions 4 --log "$LOG" >"$SB/sendmany.out" 2>&1 ||
     fail "intake: $(cat "$SB/sendmany.out")"
-sb_wait_for 60 hold_is $N || fail "held: $(sb_queue_count hold) of $N"
-sb_wait_for 10 redis_is $N ZCARD etrn:held:dialup.test || fail "not all indexed"
+wait_for 60 hold_is $N || fail "held: $(sb_queue_count hold) of $N"
+wait_for 10 redis_is $N ZCARD etrn:held:dialup.test || fail "not all indexed"
 pass "$N messages held and indexed"
 # A customer that takes a second per message (20 at a time), so that the
 # release is still being followed when Redis dies.
@@ -27,7 +27,7 @@ slow_customer 1
 
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, $N pending messages for node dialup.test started" ] || fail "$out"
-sb_wait_for 30 eval '[ "$(sb_sink_count customer)" -ge 1 ]' || fail "no delivery started"
+wait_for 30 eval '[ "$(sb_sink_count customer)" -ge 1 ]' || fail "no delivery started"
 redis_kill
 got=$(sb_sink_count customer)
 [ "$got" -lt $N ] || fail "all $N delivered before Redis was killed"
@@ -37,15 +37,15 @@ case $out in
 *) fail "ETRN with Redis down: $out" ;;
 esac
 # Postfix goes on delivering what was released.
-sb_wait_for 30 eval '[ "$(sb_sink_count customer)" -gt '"$got"' ]' ||
+wait_for 30 eval '[ "$(sb_sink_count customer)" -gt '"$got"' ]' ||
     fail "delivery stopped with Redis"
 redis_back
 pass "Redis killed after $got of $N deliveries: ETRN got 458, delivery went on"
 
-sb_wait_for 60 sink_is customer $N || fail "delivered $(sb_sink_count customer) of $N"
-sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup.test ||
+wait_for 60 sink_is customer $N || fail "delivered $(sb_sink_count customer) of $N"
+wait_for 30 redis_is 0 ZCARD etrn:held:dialup.test ||
     fail "index: $(sb_redis ZCARD etrn:held:dialup.test) left"
-sb_wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
+wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
 ledger --dialup deliver --settled --no-stale "$LOG" || fail "ledger"
 redis_is $N HGET etrn:stats:dialup.test flushed ||

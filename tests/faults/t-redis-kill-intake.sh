@@ -20,16 +20,16 @@ LOG=$SB/sent.log
 sendmany --count $N --other-every 4 --prefix in --sessions 3 \
     --pace 0.1 --retry-for 60 --log "$LOG" >"$SB/sendmany.out" 2>&1 &
 send_pid=$!
-sb_wait_for 60 eval '[ "$(progress "$LOG")" -ge 20 ]' || fail "stream too slow"
+wait_for 60 eval '[ "$(progress "$LOG")" -ge 20 ]' || fail "stream too slow"
 redis_kill
-sb_wait_for 30 logged 5 "$LOG" '^attempt .*@dialup\.test 451 4\.3\.0' ||
+wait_for 30 logged 5 "$LOG" '^attempt .*@dialup\.test 451 4\.3\.0' ||
     fail "no tempfail while Redis is down"
 # Other mail accepted after the first tempfail, Redis still down.
 other_while_down() {
 	[ "$(awk 'f && /@example\.com 250 /{c++} / 451 4\.3\.0/{f=1}
 	    END{print c+0}' "$LOG")" -ge 2 ]
 }
-sb_wait_for 30 other_while_down || fail "other mail held up while Redis is down"
+wait_for 30 other_while_down || fail "other mail held up while Redis is down"
 redis_back
 pass "Redis killed mid-stream: dial-up senders got 451 4.3.0, other mail went on"
 
@@ -38,8 +38,8 @@ send_pid=
 tf=$(grep -c '^attempt .* 4[0-9][0-9] ' "$LOG" || true)
 [ "$(grep -c '^attempt .* 5[0-9][0-9] ' "$LOG" || true)" = 0 ] ||
     fail "a 5xx: $(grep '^attempt .* 5[0-9][0-9] ' "$LOG" | head -3)"
-sb_wait_for 30 sink_is internet $OTHER || fail "other mail: $(sb_sink_count internet) of $OTHER"
-sb_wait_for 30 hold_is $((N - OTHER)) || fail "held: $(sb_queue_count hold) of $((N - OTHER))"
+wait_for 30 sink_is internet $OTHER || fail "other mail: $(sb_sink_count internet) of $OTHER"
+wait_for 30 hold_is $((N - OTHER)) || fail "held: $(sb_queue_count hold) of $((N - OTHER))"
 ledger --dialup held --settled --no-stale "$LOG" || fail "ledger after the restart"
 redis_is $((N - OTHER)) ZCARD etrn:held:dialup.test || fail "ZCARD"
 redis_is $((N - OTHER)) HGET etrn:stats:dialup.test held || fail "stats held"
@@ -50,10 +50,10 @@ pass "all $N accepted after $tf tempfails; $((N - OTHER)) held and indexed, $OTH
 
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, $((N - OTHER)) pending messages for node dialup.test started" ] || fail "$out"
-sb_wait_for 60 sink_is customer $((N - OTHER)) ||
+wait_for 60 sink_is customer $((N - OTHER)) ||
     fail "delivered $(sb_sink_count customer) of $((N - OTHER))"
-sb_wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not empty"
-sb_wait_for 20 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index not empty"
+wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not empty"
+wait_for 20 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index not empty"
 ledger --dialup deliver --settled --no-stale "$LOG" || fail "ledger after ETRN"
 redis_is $((N - OTHER)) HGET etrn:stats:dialup.test flushed || fail "flushed counter"
 pass "ETRN after the outage: every held message delivered exactly once"

@@ -13,16 +13,13 @@ SB_ETRND=1 sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/faults/lib.sh"
 ELOG=$SB/log/etrnd.log
-dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }
-dsn_count() { dsns | grep -c . || true; }
-state_is() { [ "$(field "$1" state)" = "$2" ]; }
 trap 'rc=$?; set +e; sb_redis CONFIG SET maxmemory 0 >/dev/null 2>&1; sb_cleanup $rc' EXIT
 
 # A held message, counted, whose deadline is then passed while Redis
 # refuses writes.
 out=$(send --from a@example.org --to u1@dialup.test) || fail "send: $out"
 q1=$(qid_of "$out")
-sb_wait_for 10 state_is "$q1" held || fail "$q1 not held and counted"
+wait_for 10 state_is "$q1" held || fail "$q1 not held and counted"
 
 sb_redis CONFIG SET maxmemory-policy noeviction >/dev/null
 sb_redis CONFIG SET maxmemory 1 >/dev/null
@@ -57,12 +54,12 @@ grep -q 'OOM' "$ELOG" || fail "etrnd did not log the refused write"
 pass "while Redis refuses writes: 451 4.3.0 at intake; no DSN, nothing deleted"
 
 sb_redis CONFIG SET maxmemory 0 >/dev/null
-sb_wait_for 30 eval '[ "$(dsn_count)" = 1 ]' || fail "no DSN after Redis came back"
-sb_wait_for 10 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$q1" || fail "record left"
-sb_wait_for 10 eval '[ "$(sb_queue_count hold)" = 0 ]' || fail "file left"
+wait_for 30 eval '[ "$(dsn_count)" = 1 ]' || fail "no DSN after Redis came back"
+wait_for 10 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$q1" || fail "record left"
+wait_for 10 eval '[ "$(sb_queue_count hold)" = 0 ]' || fail "file left"
 out=$(send --from b@example.org --to u2@dialup.test) || fail "send: $out"
 q2=$(qid_of "$out")
-sb_wait_for 10 state_is "$q2" held || fail "$q2 not held and counted"
+wait_for 10 state_is "$q2" held || fail "$q2 not held and counted"
 redis_is 1 ZCARD etrn:held:dialup.test || fail "ZCARD held"
 sleep 1
 [ "$(dsn_count)" = 1 ] || fail "$(dsn_count) DSNs"

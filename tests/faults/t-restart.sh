@@ -27,7 +27,7 @@ trap 'rc=$?; set +e
 for d in "${!pid[@]}"; do
 	[ -n "${pid[$d]}" ] || continue
 	kill "${pid[$d]}" 2>/dev/null
-	sb_wait_for 15 sh -c "! kill -0 ${pid[$d]} 2>/dev/null"
+	wait_for 15 sh -c "! kill -0 ${pid[$d]} 2>/dev/null"
 done
 [ -z "$holder" ] || { kill "$holder"; wait "$holder"; } 2>/dev/null
 sb_cleanup $rc' EXIT
@@ -79,7 +79,7 @@ for d in milter policy etrnd; do
 	kill -TERM "$old"
 	start $d
 	answers $d || fail "$d: the first start does not answer"
-	sb_wait_for 15 gone "$old" || fail "$d: the sandbox's $d (pid $old) is still there"
+	wait_for 15 gone "$old" || fail "$d: the sandbox's $d (pid $old) is still there"
 done
 
 for d in milter policy etrnd; do
@@ -92,7 +92,7 @@ for d in milter policy etrnd; do
 		t1=$(date +%s%N)
 		[ "${pid[$d]}" != "$old" ] || fail "$d: pid file still names $old"
 		answers $d || fail "$d, restart $i: the new daemon does not answer"
-		sb_wait_for 10 gone "$old" || fail "$d, restart $i: pid $old still runs"
+		wait_for 10 gone "$old" || fail "$d, restart $i: pid $old still runs"
 		t2=$(date +%s%N)
 		answers $d || fail "$d, restart $i: no answer after the old one exited"
 		[ "$(cat "${pidfile[$d]}" 2>/dev/null)" = "${pid[$d]}" ] ||
@@ -117,7 +117,7 @@ for d in milter policy; do
 	[ "${pid[$d]}" != "$old" ] || fail "$d: no new pid"
 	kill -0 "$old" || fail "$d: the old one is gone already"
 	kill -TERM "$old"
-	sb_wait_for 15 gone "$old" || fail "$d: pid $old still runs"
+	wait_for 15 gone "$old" || fail "$d: pid $old still runs"
 	[ -S "${addr[$d]#unix:}" ] || fail "$d: the old one removed its successor's socket"
 	[ "$(cat "${pidfile[$d]}" 2>/dev/null)" = "${pid[$d]}" ] ||
 	    fail "$d: the old one removed its successor's pid file"
@@ -128,7 +128,7 @@ pass "an old daemon that stops after its successor started removes neither its s
 # Stale: a killed daemon's socket is replaced.
 for d in milter policy; do
 	kill -KILL "${pid[$d]}"
-	sb_wait_for 10 gone "${pid[$d]}" || fail "$d survived SIGKILL"
+	wait_for 10 gone "${pid[$d]}" || fail "$d survived SIGKILL"
 	[ -S "${addr[$d]#unix:}" ] || fail "$d: the killed daemon left no socket"
 	pid[$d]=
 	start $d
@@ -139,13 +139,13 @@ pass "a socket left by a killed milter or policy server is replaced"
 # Live: a socket some other server accepts on is refused.
 for d in milter policy; do
 	kill -TERM "${pid[$d]}"
-	sb_wait_for 15 gone "${pid[$d]}" || fail "$d did not stop"
+	wait_for 15 gone "${pid[$d]}" || fail "$d did not stop"
 	pid[$d]=
 	sock=${addr[$d]#unix:}
 	rm -f "$sock"
 	python3 "$LC" listen "$sock" &
 	holder=$!
-	sb_wait_for 5 test -S "$sock" || fail "the other server did not start"
+	wait_for 5 test -S "$sock" || fail "the other server did not start"
 	rc=0
 	"${bin[$d]}" -c "$CONF" 2>"$SB/start-$d.err" || rc=$?
 	[ "$rc" = 1 ] || fail "$d: exit $rc beside a live socket"

@@ -33,8 +33,8 @@ sleep 2		# domain_refresh = 1s
 sendmany --count $N --prefix sr --log "$LOG" >/dev/null || fail "intake"
 sendmany --count 1 --prefix sx --to-fmt 'x{n}@dialup2.test' --log "$LOGX" \
     >/dev/null || fail "intake x"
-sb_wait_for 30 hold_is $((N + 1)) || fail "held: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is $N ZCARD etrn:held:dialup.test || fail "not indexed"
+wait_for 30 hold_is $((N + 1)) || fail "held: $(sb_queue_count hold)"
+wait_for 10 redis_is $N ZCARD etrn:held:dialup.test || fail "not indexed"
 X=$(sb_redis ZRANGE etrn:held:dialup2.test 0 -1 | sed "s/^$H://")
 [ -n "$X" ] || fail "no record for the dialup2.test message"
 XTOK=$(field "$X" token)
@@ -47,7 +47,7 @@ ATOK=$(field "$A" token)
 AEXP=$(field "$A" expires)
 sb_redis DEL "etrn:msg:$H:$A" >/dev/null
 t0=$(date +%s)
-sb_wait_for 12 record_is "$A" "$ATOK" "$AEXP" ||
+wait_for 12 record_is "$A" "$ATOK" "$AEXP" ||
     fail "record $A not back: $(sb_redis HGETALL "etrn:msg:$H:$A" | tr '\n' ' ')"
 t1=$(date +%s)
 grep -q "$A: record rebuilt from its hold tag domain=dialup.test" "$ELOG" ||
@@ -67,10 +67,10 @@ sb_redis FLUSHALL >/dev/null
 t0=$(date +%s)
 ctl domains add dialup.test >/dev/null || fail "domains add"
 ctl domains add dialup2.test >/dev/null || fail "domains add 2"
-sb_wait_for 12 redis_is $((N + 1)) ZCARD "etrn:expiry:$H" ||
+wait_for 12 redis_is $((N + 1)) ZCARD "etrn:expiry:$H" ||
     fail "expiry index: $(sb_redis ZCARD "etrn:expiry:$H") of $((N + 1))"
-sb_wait_for 5 record_is "$X" "$XTOK" "$XEXP" || fail "record $X"
-sb_wait_for 5 record_is "$A" "$ATOK" "$AEXP" || fail "record $A"
+wait_for 5 record_is "$X" "$XTOK" "$XEXP" || fail "record $X"
+wait_for 5 record_is "$A" "$ATOK" "$AEXP" || fail "record $A"
 t1=$(date +%s)
 redis_is $N HGET etrn:stats:dialup.test held || fail "held counter after FLUSHALL"
 # The sizes come from the queue files now (postcat -e), not the milter's
@@ -89,17 +89,17 @@ ledger --dialup held --settled --no-stale "$LOG" "$LOGX" >/dev/null ||
 pass "FLUSHALL: all $((N + 1)) records rebuilt by etrnd within $((t1 - t0)) s, deadlines from the tags, counters right ($N held, $sum bytes: the records' sum; $bytes before)"
 
 # 3. ETRN counts and delivers each once.
-sb_wait_for 10 eval 'out=$(etrn dialup.test); [ "$out" = "253 OK, $N pending messages for node dialup.test started" ]' ||
+wait_for 10 eval 'out=$(etrn dialup.test); [ "$out" = "253 OK, $N pending messages for node dialup.test started" ]' ||
     fail "ETRN: $(etrn dialup.test)"
-sb_wait_for 60 sink_is customer $N || fail "delivered $(sb_sink_count customer) of $N"
-sb_wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index after ETRN"
-sb_wait_for 20 redis_is 0 ZCARD "etrn:released:$H" || fail "released index"
+wait_for 60 sink_is customer $N || fail "delivered $(sb_sink_count customer) of $N"
+wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index after ETRN"
+wait_for 20 redis_is 0 ZCARD "etrn:released:$H" || fail "released index"
 ledger --dialup deliver --settled --no-stale "$LOG" || fail "ledger after ETRN"
 redis_is $N HGET etrn:stats:dialup.test flushed || fail "flushed counter"
 pass "ETRN after the loss: 253 with $N, each delivered exactly once"
 
 # 4. The dialup2.test message at its original deadline: one DSN.
-sb_wait_for 60 eval '[ "$(dsn_count)" -ge 1 ]' || fail "no DSN by $(date +%s), deadline $XEXP"
+wait_for 60 eval '[ "$(dsn_count)" -ge 1 ]' || fail "no DSN by $(date +%s), deadline $XEXP"
 d=$(dsns | head -n 1)
 at=$(stat -c %Y "$d")
 [ "$at" -ge "$XEXP" ] || fail "DSN at $at before the deadline $XEXP"

@@ -20,14 +20,14 @@ set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init install-units
 for t in systemd-analyze systemd-tmpfiles systemd-sysusers; do
-	command -v "$t" >/dev/null 2>&1 || sb_skip "$t not installed"
+	command -v "$t" >/dev/null 2>&1 || skip "$t not installed"
 done
 bdir=${OPENETRN_BUILDDIR:-${top_builddir:-$SB_SRCDIR}}
 for b in etrn-milter etrnd/etrnd policy/etrn-policy; do
 	[ -x "$bdir/$b" ] || fail "$bdir/$b not built"
 	if nm "$bdir/$b" 2>/dev/null | grep -q '__asan_init\|__ubsan_handle'
 	then
-		sb_skip "$b is built with sanitizers: the gcc build tests the units"
+		skip "$b is built with sanitizers: the gcc build tests the units"
 	fi
 done
 
@@ -36,7 +36,7 @@ make -s -C "$bdir" install DESTDIR="$D" >"$SB/install.log" 2>&1 ||
     fail "make install DESTDIR: $(tail -n 5 "$SB/install.log")"
 unitdir=$(dirname "$(find "$D" -name etrn-milter.service | head -n 1)")
 [ "$unitdir" != . ] ||
-    sb_skip "configured --with-systemdsystemunitdir=no: no units installed"
+    skip "configured --with-systemdsystemunitdir=no: no units installed"
 tmpfiles=$(find "$D" -path '*/tmpfiles.d/openetrn.conf')
 sysusers=$(find "$D" -path '*/sysusers.d/openetrn.conf')
 [ -n "$tmpfiles" ] && [ -n "$sysusers" ] ||
@@ -134,7 +134,7 @@ units_cleanup() {
 	if [ -n "$etrnd_pid" ]; then
 		# Without CAP_KILL it cannot stop its listener, nor itself.
 		kill "$etrnd_pid" 2>/dev/null
-		sb_wait_for 10 eval '! ps -o stat= -p "$etrnd_pid" | grep -qv Z'
+		wait_for 10 eval '! ps -o stat= -p "$etrnd_pid" | grep -qv Z'
 		kill -KILL $(ps -o pid= --ppid "$etrnd_pid") "$etrnd_pid" \
 		    2>/dev/null
 		wait "$etrnd_pid" 2>/dev/null
@@ -162,16 +162,16 @@ with open(sys.argv[2], "a") as f:
         f.flush()
 ' "$SB/run/notify.sock" "$SB/log/notify.log" &
 notify_pid=$!
-sb_wait_for 10 test -S "$SB/run/notify.sock" || fail "no notify socket"
+wait_for 10 test -S "$SB/run/notify.sock" || fail "no notify socket"
 NOTIFY_SOCKET=$SB/run/notify.sock setpriv $nnp --bounding-set="$bset" \
     --inh-caps=-all "$bdir/etrnd/etrnd" -f -c "$OPENETRN_CONF" \
     >"$SB/log/etrnd.log" 2>&1 &
 etrnd_pid=$!
-sb_wait_for 30 grep -q 'listener ready' "$SB/log/etrnd.log" ||
+wait_for 30 grep -q 'listener ready' "$SB/log/etrnd.log" ||
     fail "etrnd did not start under $nnp --bounding-set=$bset"
 if grep -q '^#define HAVE_LIBSYSTEMD 1' "$bdir/config.h" ||
     nm "$bdir/etrnd/etrnd" 2>/dev/null | grep -q ' U sd_notify'; then
-	sb_wait_for 30 grep -q '^READY=1' "$SB/log/notify.log" ||
+	wait_for 30 grep -q '^READY=1' "$SB/log/notify.log" ||
 	    fail "etrnd sent no READY=1: $(cat "$SB/log/notify.log")"
 	pass "etrnd tells the service manager READY=1 (Type=notify)"
 else
@@ -186,16 +186,16 @@ sleep 2		# domain_refresh
 send --from s@example.org --to u1@dialup.test >/dev/null || fail "send"
 send --from e@example.org --to v1@dialup2.test --header 'Subject: to expire' \
     >/dev/null || fail "send"
-sb_wait_for 30 redis_is 1 ZCARD etrn:held:dialup.test ||
+wait_for 30 redis_is 1 ZCARD etrn:held:dialup.test ||
     fail "etrnd did not count the held message"
 out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup.test)
 case $out in
 25[0-3]*) ;;
 *) fail "ETRN: $out" ;;
 esac
-sb_wait_for 60 sink_is customer 1 ||
+wait_for 60 sink_is customer 1 ||
     fail "not released: customer has $(sb_sink_count customer)"
-sb_wait_for 60 eval '[ "$(dsn_count)" = 1 ]' ||
+wait_for 60 eval '[ "$(dsn_count)" = 1 ]' ||
     fail "no expiry DSN: $(dsn_count) in the internet sink"
 pass "etrnd with $(unit_value etrnd CapabilityBoundingSet | wc -w) capabilities" \
     "and NoNewPrivileges released mail and sent a DSN by sendmail(1)"
@@ -216,7 +216,7 @@ for u in etrn-milter:MILTER_PID etrnd:ETRND_PID etrn-policy:POLICY_PID; do
 	log=$SB/log/$name.log
 	n=$(grep -c 'reloaded ' "$log" || true)
 	kill -"$sig" "$pid" || fail "$name: kill -$sig $pid"
-	sb_wait_for 10 sh -c "[ \$(grep -c 'reloaded ' '$log') -gt $n ]" ||
+	wait_for 10 sh -c "[ \$(grep -c 'reloaded ' '$log') -gt $n ]" ||
 	    fail "$name logged no reload after SIG$sig"
 	sleep 1
 	kill -0 "$pid" 2>/dev/null || fail "$name stopped after SIG$sig"

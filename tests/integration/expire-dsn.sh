@@ -11,7 +11,6 @@
 #   dsn_mails            the MAIL FROM:<> parameters the DSN smtpd logged,
 #                        counted: "N PARAMS" lines, sorted
 
-dsn_is() { [ "$(dsns | grep -c . || true)" = "$1" ]; }
 
 dsn_of() {
 	local f
@@ -43,7 +42,7 @@ send_four() {
 	    --mail-opt BODY=8BITMIME --to v4@dialup2.test \
 	    --header $'From: J\u00f6rg <j\u00f6rg@example.org>' \
 	    --header 'Subject: utf8 sender' >/dev/null || fail "send utf8 sender"
-	sb_wait_for 5 hold_is 4 || fail "not held: $(sb_queue_count hold)"
+	wait_for 5 hold_is 4 || fail "not held: $(sb_queue_count hold)"
 }
 
 dsn_mails() {

@@ -5,8 +5,10 @@
 # start without a usable hold_secret_file.
 set -eu
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=../lib/core.sh
+. "$top_srcdir/tests/lib/core.sh"
 bin=${OPENETRN_BUILDDIR:-$top_srcdir}/etrn-milter
-[ -x "$bin" ] || { echo "SKIP: $bin not built"; exit 77; }
+[ -x "$bin" ] || skip "$bin not built"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/openetrn-config.XXXX")
 pid=
 cleanup() {
@@ -20,8 +22,6 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "PASS: $*"; }
 
 base="hostname = mx.test
 redis_server = unix:$tmp/no-redis.sock
@@ -84,24 +84,22 @@ fi
 # Reload: run in the foreground, break the file, SIGUSR1, still running.
 "$bin" -f -c "$tmp/good.conf" > "$tmp/milter.log" 2>&1 &
 pid=$!
-for _ in $(seq 50); do [ -S "$tmp/milter.sock" ] && break; sleep 0.1; done
-[ -S "$tmp/milter.sock" ] || fail "milter did not start"
+wait_for 5 test -S "$tmp/milter.sock" || fail "milter did not start"
 [ "$(stat -c %a "$tmp/milter.sock")" = 600 ] || fail "socket mode"
 printf '%s\nhold_time = forever\n' "$base" > "$tmp/good.conf"
 kill -USR1 "$pid"
-for _ in $(seq 50); do grep -q 'reload failed' "$tmp/milter.log" && break; sleep 0.1; done
+wait_for 5 grep -q 'reload failed' "$tmp/milter.log" || true
 grep -q "reload failed, keeping the running configuration: $tmp/good.conf:9: bad value for hold_time" \
     "$tmp/milter.log" || fail "bad reload not reported"
 kill -0 "$pid" || fail "milter died on a bad reload"
 printf '%s\nhold_time = 3d\n' "$base" > "$tmp/good.conf"
 kill -USR1 "$pid"
-for _ in $(seq 50); do grep -q "reloaded $tmp/good.conf" "$tmp/milter.log" && break; sleep 0.1; done
-grep -q "reloaded $tmp/good.conf" "$tmp/milter.log" || fail "good reload not logged"
+wait_for 5 grep -q "reloaded $tmp/good.conf" "$tmp/milter.log" ||
+    fail "good reload not logged"
 kill -0 "$pid" || fail "milter died on reload"
 pass "SIGUSR1: bad file keeps the running settings, good file is loaded"
 kill "$pid"
-for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$pid" 2>/dev/null && fail "milter did not stop on SIGTERM"
+wait_for 10 eval '! alive "$pid"' || fail "milter did not stop on SIGTERM"
 rc=0
 wait "$pid" || rc=$?
 pid=

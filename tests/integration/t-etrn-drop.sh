@@ -7,7 +7,6 @@ set -eu
 sb_init etrndrop
 SB_ETRND=1 SB_EXTRA_CONF="flush_lock_time = 1s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"; }
 drop_pid=
 stop_drop() {
 	[ -n "$drop_pid" ] || return 0
@@ -19,12 +18,12 @@ trap 'rc=$?; stop_drop; sb_cleanup $rc' EXIT
 
 # The customer's server: takes one message, then drops mid-DATA.
 kill "$SINK_CUSTOMER_PID"
-sb_wait_for 10 sh -c "! kill -0 $SINK_CUSTOMER_PID" || fail "sink still runs"
+wait_for 10 sh -c "! kill -0 $SINK_CUSTOMER_PID" || fail "sink still runs"
 start_drop() {
 	python3 "$SB_SRCDIR/tests/lib/dropsink.py" "$CUSTOMER_PORT" "$1" \
 	    --take "$2" 2>>"$SB/log/dropsink.log" &
 	drop_pid=$!
-	sb_wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $CUSTOMER_PORT), 1).close()" ||
+	wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $CUSTOMER_PORT), 1).close()" ||
 	    fail "dropsink does not listen: $(cat "$SB/log/dropsink.log")"
 }
 start_drop "$SB/drop" 1
@@ -32,16 +31,16 @@ start_drop "$SB/drop" 1
 for i in 1 2 3; do
 	sb_swaks -f s@example.org -t "u$i@dialup.test" >/dev/null || fail "swaks"
 done
-sb_wait_for 10 hold_is 3 || fail "mail not held"
+wait_for 10 hold_is 3 || fail "mail not held"
 declare -A expires
 for id in $(sb_hold_ids); do expires[$id]=$(field "$id" expires); done
 
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 3 pending messages for node dialup.test started" ] || fail "$out"
 settled() { hold_is 2 && redis_is 0 ZCARD etrn:released:mx.lab.test; }
-sb_wait_for 30 settled || fail "want 2 back on hold, have $(sb_queue_count hold)"
+wait_for 30 settled || fail "want 2 back on hold, have $(sb_queue_count hold)"
 [ "$(ls "$SB/drop" | wc -l)" = 1 ] || fail "customer took $(ls "$SB/drop" | wc -l)"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 10 redis_is 2 ZCARD etrn:held:dialup.test || fail "index"
 for id in $(sb_hold_ids); do
 	[ "$(field "$id" state)" = held ] || fail "$id state $(field "$id" state)"
 	[ "$(field "$id" reholds)" = 1 ] || fail "$id reholds"
@@ -60,8 +59,8 @@ start_drop "$SB/drop2" 100
 sleep 1.5
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 2 pending messages for node dialup.test started" ] || fail "$out"
-sb_wait_for 30 hold_is 0 || fail "rest not delivered"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 30 hold_is 0 || fail "rest not delivered"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
 [ "$(ls "$SB/drop2" | wc -l)" = 2 ] || fail "second run took $(ls "$SB/drop2" | wc -l)"
 redis_is 3 HGET etrn:stats:dialup.test flushed || fail "flushed 3"
 pass "link back: the rest delivered, nothing twice"

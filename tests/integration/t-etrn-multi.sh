@@ -7,7 +7,6 @@ set -eu
 sb_init multi
 SB_ETRND=1 SB_EXTRA_CONF="flush_lock_time = 1s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"; }
 
 B=$(mktemp -d "${TMPDIR:-/tmp}/openetrn-test.multi-b.XXXX")
 chmod 755 "$B"
@@ -35,15 +34,15 @@ for i in 1 2 3; do
 	swaks --server 127.0.0.1 --port "$b_smtp" --silent 2 -f s@example.org \
 	    -t "b$i@dialup.test" >/dev/null || fail "swaks to B"
 done
-sb_wait_for 10 redis_is 5 ZCARD etrn:held:dialup.test || fail "not 5 held"
+wait_for 10 redis_is 5 ZCARD etrn:held:dialup.test || fail "not 5 held"
 [ "$(sb_redis ZRANGE etrn:held:dialup.test 0 -1 | grep -c '^mx2.lab.test:')" = 3 ] ||
     fail "B's members"
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 5 pending messages for node dialup.test started" ] || fail "$out"
-sb_wait_for 20 sink_is customer 2 || fail "A's customer: $(sb_sink_count customer)"
-sb_wait_for 20 sh -c "[ \$(find '$B/sink/customer' -type f | wc -l) = 3 ]" ||
+wait_for 20 sink_is customer 2 || fail "A's customer: $(sb_sink_count customer)"
+wait_for 20 sh -c "[ \$(find '$B/sink/customer' -type f | wc -l) = 3 ]" ||
     fail "B's customer: $(b_sink)"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not empty"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not empty"
 redis_is 5 HGET etrn:stats:dialup.test flushed || fail "flushed 5"
 pass "ETRN at one MX released the mail held on both (2 + 3)"
 
@@ -52,10 +51,10 @@ pass "ETRN at one MX released the mail held on both (2 + 3)"
 # ETRN at A; B comes back.
 swaks --server 127.0.0.1 --port "$b_smtp" --silent 2 -f s@example.org \
     -t late@dialup.test >/dev/null || fail "swaks to B"
-sb_wait_for 10 redis_is 1 ZCARD etrn:held:dialup.test || fail "late not held"
+wait_for 10 redis_is 1 ZCARD etrn:held:dialup.test || fail "late not held"
 b_pid=$(. "$B/env" && echo "$ETRND_PID")
 kill "$b_pid"
-sb_wait_for 15 sh -c "! kill -0 $b_pid" || fail "B's etrnd did not stop"
+wait_for 15 sh -c "! kill -0 $b_pid" || fail "B's etrnd did not stop"
 sleep 1.5
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 1 pending message for node dialup.test started" ] || fail "$out"
@@ -63,7 +62,7 @@ sleep 3
 [ "$(b_sink)" = 3 ] || fail "released while B's etrnd was down"
 "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$B/etc/openetrn.conf" >> "$B/log/etrnd.log" 2>&1 &
 b_etrnd=$!
-sb_wait_for 20 sh -c "[ \$(find '$B/sink/customer' -type f | wc -l) = 4 ]" ||
+wait_for 20 sh -c "[ \$(find '$B/sink/customer' -type f | wc -l) = 4 ]" ||
     fail "B did not catch up: $(b_sink)"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
 pass "an etrnd that was down caught up with the flush it missed"

@@ -8,13 +8,12 @@ set -eu
 sb_init etrn
 SB_ETRND=1 SB_EXTRA_CONF="flush_lock_time = 1s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"; }
 
 for i in 1 2 3; do
 	sb_swaks -f s@example.org -t "u$i@dialup.test" >/dev/null || fail "swaks"
 done
 sb_swaks -f s@example.org -t v@dialup2.test >/dev/null || fail "swaks"
-sb_wait_for 10 hold_is 4 || fail "mail not held"
+wait_for 10 hold_is 4 || fail "mail not held"
 
 out=$(etrn xn--bcher-kva.test example.com - 'bad domain')
 printf '%s\n' "$out" | sed -n 1p | grep -qx '251 OK, no messages waiting for node xn--bcher-kva.test' ||
@@ -39,10 +38,10 @@ pass "459 for a client outside allow; nothing released"
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 3 pending messages for node dialup.test started" ] ||
     fail "253: $out"
-sb_wait_for 20 sink_is customer 3 || fail "customer got $(sb_sink_count customer) of 3"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test ||
+wait_for 20 sink_is customer 3 || fail "customer got $(sb_sink_count customer) of 3"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test ||
     fail "index not emptied"
-sb_wait_for 10 hold_is 1 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 10 hold_is 1 || fail "hold queue: $(sb_queue_count hold)"
 redis_is 3 HGET etrn:stats:dialup.test flushed || fail "flushed counter"
 redis_is 0 HGET etrn:stats:dialup.test held || fail "held counter"
 redis_is 127.0.0.1 HGET etrn:stats:dialup.test last_etrn_client || fail "last_etrn_client"
@@ -54,14 +53,14 @@ pass "253 with the right count; 3 delivered to the customer; index and counters 
 for i in 4 5; do
 	sb_swaks -f s@example.org -t "u$i@dialup.test" >/dev/null || fail "swaks"
 done
-sb_wait_for 10 hold_is 3 || fail "new mail not held"
+wait_for 10 hold_is 3 || fail "new mail not held"
 sleep 1.5	# flush_lock_time
 out=$(cd "$SB" && HOME=$SB fetchmail --nosyslog --fetchmailrc /dev/null -v \
     --protocol ETRN --fetchdomains dialup.test --service "$ETRND_PORT" \
     127.0.0.1 2>&1) || true
 printf '%s\n' "$out" | grep -q '253 OK, 2 pending messages for node dialup.test started' ||
     fail "fetchmail: $out"
-sb_wait_for 20 sink_is customer 5 || fail "fetchmail ETRN: customer has $(sb_sink_count customer)"
+wait_for 20 sink_is customer 5 || fail "fetchmail ETRN: customer has $(sb_sink_count customer)"
 pass "fetchmail --protocol ETRN releases the rest"
 
 out=$(printf 'EHLO x\r\nMAIL FROM:<a@b.test>\r\nQUIT\r\n' |

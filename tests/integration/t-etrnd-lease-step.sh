@@ -13,8 +13,6 @@ SB_ETRND=1 SB_EXTRA_CONF="etrnd_lease_time = 3s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 N=500	# one sweep (EXP_BATCH) that lasts some seconds
 KEY=etrn:lease:mx.lab.test
-dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }
-dsn_at_least() { [ "$(dsns | grep -c . || true)" -ge "$1" ]; }
 # DSNs taken by the DSN smtpd
 taken() { grep -c 'openetrn-dsn/smtpd.*: client=' "$PF_LOG" 2>/dev/null || true; }
 taken_at_least() { [ "$(taken)" -ge "$1" ]; }
@@ -30,16 +28,16 @@ with smtplib.SMTP("127.0.0.1", port) as s:
                    f"From: <s{i}@example.org>\r\nTo: <v{i}@dialup2.test>\r\n"
                    f"Subject: step {i}\r\n\r\nbody {i}\r\n")
 PY
-sb_wait_for 60 hold_is $N || fail "held: $(sb_queue_count hold)"
-sb_wait_for 20 redis_is $N ZCARD etrn:held:dialup2.test || fail "records"
+wait_for 60 hold_is $N || fail "held: $(sb_queue_count hold)"
+wait_for 20 redis_is $N ZCARD etrn:held:dialup2.test || fail "records"
 
 # All due at once; take the lease away once the sweep has begun.
 sb_hold_ids | sed 's/^/0 /' | tr '\n' ' ' |
     xargs redis-cli -s "$REDIS_SOCK" ZADD etrn:expiry:mx.lab.test >/dev/null
-sb_wait_for 30 taken_at_least 3 || fail "the sweep did not start"
+wait_for 30 taken_at_least 3 || fail "the sweep did not start"
 sb_redis SET "$KEY" "instance=0123456789abcdef0123456789abcdef pid=4242 host=clone started=$(date +%s)" \
     PX 60000 >/dev/null
-sb_wait_for 5 grep -q "lease $KEY: taken by another etrnd (pid 4242 on clone" \
+wait_for 5 grep -q "lease $KEY: taken by another etrnd (pid 4242 on clone" \
     "$SB_LOG_DIR/etrnd.log" || fail "lease loss not logged"
 sleep 1
 t1=$(taken)
@@ -53,15 +51,15 @@ redis_is $N ZCARD etrn:held:dialup2.test || fail "records dropped without the le
 pass "lease lost mid-sweep: stopped after $t2 of $N DSNs; no file deleted, no record dropped"
 
 sb_redis DEL "$KEY" >/dev/null
-sb_wait_for 5 grep -q "lease $KEY held again" "$SB_LOG_DIR/etrnd.log" ||
+wait_for 5 grep -q "lease $KEY held again" "$SB_LOG_DIR/etrnd.log" ||
     fail "lease not taken again"
-sb_wait_for 90 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not all expired"
-sb_wait_for 30 dsn_at_least $N || fail "want $N DSNs, got $(dsns | grep -c . || true)"
+wait_for 90 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not all expired"
+wait_for 30 dsn_at_least $N || fail "want $N DSNs, got $(dsns | grep -c . || true)"
 sleep 3
 [ "$(dsns | grep -c .)" = $N ] || fail "$(dsns | grep -c .) DSNs for $N messages"
 [ "$(dsns | xargs grep -h -m1 '^To:' | sort -u | wc -l)" = $N ] ||
     fail "not one DSN per sender"
-sb_wait_for 10 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
+wait_for 10 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
 redis_is $N HGET etrn:stats:dialup2.test expired || fail "expired counter"
 redis_is 0 ZCARD etrn:expiry:mx.lab.test || fail "expiry index"
 pass "lease back: all $N returned once, one DSN per sender, nothing left"

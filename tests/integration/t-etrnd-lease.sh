@@ -19,12 +19,6 @@ sb_init lease
 LEASE_CONF="etrnd_lease_time = 3s"
 SB_ETRND=1 SB_EXTRA_CONF="$LEASE_CONF" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"; }
-dsn_count() {
-	sb_sink_files internet |
-	    xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null |
-	    grep -c . || true
-}
 H=mx.lab.test
 KEY=etrn:lease:$H
 ETRND=$OPENETRN_BUILDDIR/etrnd/etrnd
@@ -55,7 +49,7 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # A's etrnd holds the lease under its pid.
 a_pid=$ETRND_PID
-sb_wait_for 5 sh -c "redis-cli -s '$REDIS_SOCK' GET '$KEY' | grep -q ' pid=$a_pid '" ||
+wait_for 5 sh -c "redis-cli -s '$REDIS_SOCK' GET '$KEY' | grep -q ' pid=$a_pid '" ||
     fail "lease: $(sb_redis GET "$KEY")"
 ttl=$(sb_redis PTTL "$KEY")
 [ "$ttl" -gt 0 ] && [ "$ttl" -le 3000 ] || fail "lease TTL $ttl ms"
@@ -73,8 +67,8 @@ for i in 1 2 3; do
 	    fail "send expiry $i"
 done
 sent=$(date +%s)
-sb_wait_for 10 hold_is 5 || fail "not held: $(sb_queue_count hold)"
-sb_wait_for 10 eval '[ "$(sb_redis KEYS "etrn:msg:$H:*" | grep -c .)" = 5 ]' ||
+wait_for 10 hold_is 5 || fail "not held: $(sb_queue_count hold)"
+wait_for 10 eval '[ "$(sb_redis KEYS "etrn:msg:$H:*" | grep -c .)" = 5 ]' ||
     fail "records: $(sb_redis KEYS "etrn:msg:$H:*")"
 records=$(sb_redis KEYS "etrn:msg:$H:*" | sort)
 expiry=$(sb_redis ZRANGE "etrn:expiry:$H" 0 -1 WITHSCORES)
@@ -127,7 +121,7 @@ pass "etrnctl is not affected by the lease"
 # stays as set.
 FAKE="instance=0123456789abcdef0123456789abcdef pid=4242 host=clone started=$(date +%s)"
 sb_redis SET "$KEY" "$FAKE" PX 60000 >/dev/null
-sb_wait_for 5 grep -q "lease $KEY: taken by another etrnd (pid 4242 on clone since " \
+wait_for 5 grep -q "lease $KEY: taken by another etrnd (pid 4242 on clone since " \
     "$SB_LOG_DIR/etrnd.log" || fail "lease loss not logged"
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 2 pending messages for node dialup.test started" ] ||
@@ -145,16 +139,16 @@ pass "lease taken by another: no release, no expiry, its lease left alone"
 
 # The key free again: taken again, and the ETRN made meanwhile is served.
 sb_redis DEL "$KEY" >/dev/null
-sb_wait_for 5 grep -q "lease $KEY held again" "$SB_LOG_DIR/etrnd.log" ||
+wait_for 5 grep -q "lease $KEY held again" "$SB_LOG_DIR/etrnd.log" ||
     fail "lease not taken again"
 sb_redis GET "$KEY" | grep -q " pid=$a_pid " || fail "lease: $(sb_redis GET "$KEY")"
-sb_wait_for 20 sink_is customer 2 || fail "customer: $(sb_sink_count customer)"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "dialup.test index"
+wait_for 20 sink_is customer 2 || fail "customer: $(sb_sink_count customer)"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "dialup.test index"
 redis_is 2 HGET etrn:stats:dialup.test flushed || fail "flushed"
-sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
-sb_wait_for 10 redis_is 3 HGET etrn:stats:dialup2.test expired || fail "expired"
-sb_wait_for 15 eval '[ "$(dsn_count)" = 3 ]' || fail "DSNs: $(dsn_count), want 3"
-sb_wait_for 10 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
+wait_for 10 redis_is 3 HGET etrn:stats:dialup2.test expired || fail "expired"
+wait_for 15 eval '[ "$(dsn_count)" = 3 ]' || fail "DSNs: $(dsn_count), want 3"
+wait_for 10 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"
 grep -q "record dropped" "$SB_LOG_DIR/etrnd.log" "$B/second.log" &&
     fail "a record was dropped"
 pass "the first etrnd then releases on ETRN and returns at the deadline (3 DSNs)"
@@ -164,7 +158,7 @@ kids=$(ps -o pid= --ppid "$a_pid" || true)
 kill -KILL "$a_pid"
 for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
 redis_is 1 EXISTS "$KEY" || fail "lease gone at once after SIGKILL"
-sb_wait_for 5 redis_is 0 EXISTS "$KEY" || fail "stale lease did not expire"
+wait_for 5 redis_is 0 EXISTS "$KEY" || fail "stale lease did not expire"
 pass "the killed etrnd's lease expired after its TTL"
 
 # A lease value another host (or anyone with Redis access) wrote: 1 MiB,
@@ -192,11 +186,11 @@ sb_redis SET "$KEY" "$FAKE" PX 60000 >/dev/null
 "$SB_SANDBOX" redis-stop "$SB" >/dev/null
 "$ETRND" -f -c "$BCONF" >"$B/down.log" 2>&1 &
 b_pid=$!
-sb_wait_for 5 grep -q "lease $KEY: redis unreachable; starting" "$B/down.log" ||
+wait_for 5 grep -q "lease $KEY: redis unreachable; starting" "$B/down.log" ||
     fail "no warning: $(cat "$B/down.log")"
-sb_wait_for 5 listening "$b_etrnd_port" || fail "not started with Redis down"
+wait_for 5 listening "$b_etrnd_port" || fail "not started with Redis down"
 "$SB_SANDBOX" redis-start "$SB" >/dev/null
-sb_wait_for 15 grep -q "^etrnd: stopping" "$B/down.log" ||
+wait_for 15 grep -q "^etrnd: stopping" "$B/down.log" ||
     fail "did not stop: $(cat "$B/down.log")"
 rc=0
 wait "$b_pid" || rc=$?
@@ -211,14 +205,14 @@ sb_redis DEL "$KEY" >/dev/null
 "$SB_SANDBOX" redis-stop "$SB" >/dev/null
 "$ETRND" -f -c "$BCONF" >"$B/etrnd.log" 2>&1 &
 b_pid=$!
-sb_wait_for 5 grep -q "redis unreachable; starting" "$B/etrnd.log" ||
+wait_for 5 grep -q "redis unreachable; starting" "$B/etrnd.log" ||
     fail "no warning: $(cat "$B/etrnd.log")"
 sleep 2
 "$SB_SANDBOX" redis-start "$SB" >/dev/null
-sb_wait_for 10 sh -c "redis-cli -s '$REDIS_SOCK' GET '$KEY' | grep -q ' pid=$b_pid '" ||
+wait_for 10 sh -c "redis-cli -s '$REDIS_SOCK' GET '$KEY' | grep -q ' pid=$b_pid '" ||
     fail "new etrnd: lease $(sb_redis GET "$KEY")"
 grep -q "lease $KEY taken" "$B/etrnd.log" || fail "no 'taken' line"
-sb_wait_for 5 listening "$b_etrnd_port" || fail "B's listener"
+wait_for 5 listening "$b_etrnd_port" || fail "B's listener"
 sleep 5		# longer than the TTL: renewed meanwhile
 kill -0 "$b_pid" || fail "new etrnd died"
 sb_redis GET "$KEY" | grep -q " pid=$b_pid " || fail "lease not renewed"
@@ -231,11 +225,11 @@ kids=$(ps -o pid= --ppid "$b_pid" || true)
 kill -KILL "$b_pid"
 for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
 wait "$b_pid" 2>/dev/null || true
-sb_wait_for 5 eval '! listening "$b_etrnd_port"' || fail "old listener stays"
+wait_for 5 eval '! listening "$b_etrnd_port"' || fail "old listener stays"
 sb_redis GET "$KEY" | grep -q " pid=$old_pid " || fail "lease: $(sb_redis GET "$KEY")"
 "$ETRND" -f -c "$BCONF" >"$B/etrnd2.log" 2>&1 &
 b_pid=$!
-sb_wait_for 5 listening "$b_etrnd_port" || fail "restart: $(cat "$B/etrnd2.log")"
+wait_for 5 listening "$b_etrnd_port" || fail "restart: $(cat "$B/etrnd2.log")"
 grep -q "warning: lease $KEY: taken over from pid $old_pid on .*, which no longer runs" \
     "$B/etrnd2.log" || fail "no take-over line: $(cat "$B/etrnd2.log")"
 sb_redis GET "$KEY" | grep -q " pid=$b_pid " || fail "lease: $(sb_redis GET "$KEY")"

@@ -33,10 +33,10 @@ s.quit()
 sys.exit(1 if bad else 0)
 PY
 }
-sb_wait_for 15 dsn_ehlo_plain || fail "the DSN smtpd still offers 8BITMIME"
+wait_for 15 dsn_ehlo_plain || fail "the DSN smtpd still offers 8BITMIME"
 send_four
-sb_wait_for 40 dsn_is 3 || fail "want 3 DSNs, got $(dsns | grep -c . || true)"
-sb_wait_for 20 grep -q "DSN to <j.*rg@example.org> refused for good, none sent: DSN server does not offer SMTPUTF8" "$ETRND_LOG" ||
+wait_for 40 dsn_is 3 || fail "want 3 DSNs, got $(dsns | grep -c . || true)"
+wait_for 20 grep -q "DSN to <j.*rg@example.org> refused for good, none sent: DSN server does not offer SMTPUTF8" "$ETRND_LOG" ||
     fail "the UTF-8 sender's DSN was not refused: $(tail -20 "$ETRND_LOG")"
 sleep 2
 dsn_is 3 || fail "a DSN to the UTF-8 sender was sent after all"

@@ -20,7 +20,7 @@ SB_ETRND=1 sb_start
 postconf -c "$PF_CONF" -P "127.0.0.1:$DSN_PORT/inet/debug_peer_list=127.0.0.1"
 postfix -c "$PF_CONF" reload >/dev/null 2>&1 || fail "postfix reload"
 send_four
-sb_wait_for 40 dsn_is 4 || fail "want 4 DSNs, got $(dsns | grep -c . || true)"
+wait_for 40 dsn_is 4 || fail "want 4 DSNs, got $(dsns | grep -c . || true)"
 sleep 1
 
 # check_dsn SENDER TYPE CTE8 MAILARGS - part 3 type, its 8bit CTE (0/1)

@@ -20,35 +20,31 @@ stop_etrnd() {
 	wait "$etrnd_pid" 2>/dev/null || true
 }
 trap 'rc=$?; set +e; stop_etrnd; sb_cleanup $rc' EXIT
-dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }
-dsn_is() { [ "$(dsns | grep -c . || true)" = "$1" ]; }
 
 sb_redis HSET etrn:domain:dialup2.test hold_time 1h warn_time 0 >/dev/null
 sleep 2
 for i in $(seq 1 $N); do
 	sb_swaks -f "s$i@example.org" -t "v$i@dialup2.test" >/dev/null || fail "swaks $i"
 done
-sb_wait_for 20 hold_is $N || fail "not all held"
+wait_for 20 hold_is $N || fail "not all held"
 
 # All due at once; kill etrnd (runner and listener) once the sweep began.
 for q in $(sb_hold_ids); do
 	sb_redis ZADD etrn:expiry:mx.lab.test 0 "$q" >/dev/null
 done
-dsn_at_least() { [ "$(dsns | grep -c . || true)" -ge "$1" ]; }
 # DSNs taken by the DSN smtpd (on hold until the end of the sweep)
-dsn_taken() { [ "$(grep -c 'openetrn-dsn/smtpd.*: client=' "$PF_LOG" 2>/dev/null || true)" -ge "$1" ]; }
-sb_wait_for 30 dsn_taken 3 || fail "the sweep did not start"
+wait_for 30 dsn_taken 3 || fail "the sweep did not start"
 child=$(ps -o pid= --ppid "$ETRND_PID" | tr -d ' ')
 kill -9 "$ETRND_PID" $child
-sb_wait_for 10 sh -c "! kill -0 $ETRND_PID 2>/dev/null" || fail "etrnd survived"
+wait_for 10 sh -c "! kill -0 $ETRND_PID 2>/dev/null" || fail "etrnd survived"
 left=$(sb_queue_count hold)
 [ "$left" -gt 0 ] || fail "the sweep finished before the kill"
 pass "etrnd killed in the sweep, $left files still on hold"
 
 "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" >> "$SB/log/etrnd.log" 2>&1 &
 etrnd_pid=$!
-sb_wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not all expired"
-sb_wait_for 20 dsn_at_least $N || fail "want $N DSNs, got $(dsns | grep -c . || true)"
+wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not all expired"
+wait_for 20 dsn_at_least $N || fail "want $N DSNs, got $(dsns | grep -c . || true)"
 sleep 3
 pairs=$(for f in $(dsns); do
 	printf '%s %s\n' "$(grep -m1 '^To:' "$f" | cut -d' ' -f2)" \
@@ -72,7 +68,7 @@ etrnd_pid=
 for s in a b c; do
 	sb_swaks -f "crash-$s@example.org" -t "w$s@dialup2.test" >/dev/null || fail "swaks $s"
 done
-sb_wait_for 20 hold_is 3 || fail "not held"
+wait_for 20 hold_is 3 || fail "not held"
 declare -A q tok
 for id in $(sb_hold_ids); do
 	from=$(sb_redis HGET "etrn:msg:mx.lab.test:$id" sender)
@@ -98,14 +94,14 @@ done
 dq=$(held_dsn b)
 [ -n "$dq" ] || fail "DSN b not taken"
 sb_redis HSET "etrn:msg:mx.lab.test:${q[b]}" dsn_state queued dsn_queue_id "$dq" >/dev/null
-sb_wait_for 10 hold_is 5 || fail "the DSNs are not on hold: $(sb_queue_count hold)"
+wait_for 10 hold_is 5 || fail "the DSNs are not on hold: $(sb_queue_count hold)"
 before=$(dsns | grep -c . || true)
 
 "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" >> "$SB/log/etrnd.log" 2>&1 &
 etrnd_pid=$!
 for s in a b c; do sb_redis ZADD etrn:expiry:mx.lab.test 0 "${q[$s]}" >/dev/null; done
-sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
-sb_wait_for 20 dsn_at_least $((before + 3)) || fail "want 3 more DSNs, got $(($(dsns | grep -c .) - before))"
+wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
+wait_for 20 dsn_at_least $((before + 3)) || fail "want 3 more DSNs, got $(($(dsns | grep -c .) - before))"
 sleep 3
 [ "$(dsns | grep -c .)" = $((before + 3)) ] || fail "more than one DSN for a sender"
 for s in a b c; do

@@ -10,9 +10,6 @@ set -eu
 sb_init expire
 SB_ETRND=1 sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }
-dsn_count() { dsns | grep -c . || true; }
-dsn_is() { [ "$(dsn_count)" = "$1" ]; }
 
 # dialup2.test: an 8 s hold, no warning; dialup.test: warn at 4 s, 14 s hold.
 sb_redis HSET etrn:domain:dialup2.test hold_time 8 warn_time 0 >/dev/null
@@ -34,10 +31,10 @@ send --from e@example.org --to 'v5@dialup2.test NOTIFY=SUCCESS' >/dev/null ||
     fail "send e"
 send --from f@example.org --to w1@dialup.test --header 'Subject: warned' \
     >/dev/null || fail "send f"
-sb_wait_for 5 hold_is 6 || fail "not held: $(sb_queue_count hold)"
+wait_for 5 hold_is 6 || fail "not held: $(sb_queue_count hold)"
 
-sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
-sb_wait_for 10 sh -c "[ \$(redis-cli -s '$REDIS_SOCK' HGET etrn:stats:dialup2.test expired) = 5 ]" ||
+wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
+wait_for 10 sh -c "[ \$(redis-cli -s '$REDIS_SOCK' HGET etrn:stats:dialup2.test expired) = 5 ]" ||
     fail "expired counter $(sb_redis HGET etrn:stats:dialup2.test expired)"
 redis_is 0 HGET etrn:stats:dialup2.test held || fail "held counter"
 redis_is 0 HGET etrn:stats:dialup2.test bytes || fail "bytes counter"
@@ -45,7 +42,7 @@ redis_is 0 HGET etrn:stats:dialup2.test bytes || fail "bytes counter"
     fail "records left"
 pass "5 messages expired after 8 s; records gone; counters: expired 5, held 0"
 
-sb_wait_for 15 dsn_is 3 || fail "want 3 DSNs (2 failed + 1 delayed), got $(dsn_count)"
+wait_for 15 dsn_is 3 || fail "want 3 DSNs (2 failed + 1 delayed), got $(dsn_count)"
 sleep 3
 python3 "$SB_SRCDIR/tests/lib/dsncheck.py" $(dsns) > "$SB/dsn.json" || {
 	cat "$SB/dsn.json" >&2; fail "a DSN is not multipart/report"; }
@@ -86,8 +83,8 @@ for nobody in ("c@example.org", "e@example.org", ""):
 PY
 pass "DSNs parse as RFC 3464; ENVID/ORCPT decoded; RET=FULL returns the body; none for <>, NEVER, SUCCESS-only; a delay warning"
 
-sb_wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "warned message not expired"
-sb_wait_for 15 dsn_is 4 || fail "want 4 DSNs, got $(dsn_count)"
+wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "warned message not expired"
+wait_for 15 dsn_is 4 || fail "want 4 DSNs, got $(dsn_count)"
 sleep 2
 [ "$(dsn_count)" = 4 ] || fail "more DSNs than messages"
 hold_is 0 || fail "files left in the hold queue: $(sb_hold_ids)"
@@ -100,9 +97,9 @@ sb_redis HSET etrn:domain:dialup2.test hold_time 3 >/dev/null
 sleep 2
 out=$(send --from g@example.org --to x@dialup2.test) || fail "send g"
 q=$(qid_of "$out")
-sb_wait_for 10 hold_is 1 || fail "g not held"
+wait_for 10 hold_is 1 || fail "g not held"
 sb_redis HSET "etrn:msg:mx.lab.test:$q" token 00000000000000000000000000000000 >/dev/null
-sb_wait_for 20 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$q" || fail "record not dropped"
+wait_for 20 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$q" || fail "record not dropped"
 sleep 1
 [ "$(sb_hold_ids)" = "$q" ] || fail "a file with another token was deleted"
 [ "$(dsn_count)" = 4 ] || fail "a DSN was sent for it"
@@ -112,19 +109,19 @@ pass "token mismatch: record dropped, queue file left alone, no DSN"
 # Released by hand and not delivered when its deadline comes (customer
 # host down): tracking puts it back on hold, then it expires with a DSN.
 kill "$SINK_CUSTOMER_PID"
-sb_wait_for 10 sh -c "! kill -0 $SINK_CUSTOMER_PID 2>/dev/null" || fail "sink runs"
+wait_for 10 sh -c "! kill -0 $SINK_CUSTOMER_PID 2>/dev/null" || fail "sink runs"
 sb_redis HSET etrn:domain:dialup2.test hold_time 6 >/dev/null
 sleep 2
 out=$(send --from h@example.org --to y@dialup2.test) || fail "send h"
 qh=$(qid_of "$out")
-sb_wait_for 10 sh -c "postqueue -c '$PF_CONF' -j | grep -q '\"queue_name\": \"hold\", \"queue_id\": \"$qh\"'" ||
+wait_for 10 sh -c "postqueue -c '$PF_CONF' -j | grep -q '\"queue_name\": \"hold\", \"queue_id\": \"$qh\"'" ||
     fail "h not held"
-sb_wait_for 10 redis_is held HGET "etrn:msg:mx.lab.test:$qh" state ||
+wait_for 10 redis_is held HGET "etrn:msg:mx.lab.test:$qh" state ||
     fail "h not counted"
 postsuper -c "$PF_CONF" -H "$qh" >/dev/null 2>&1 || fail "postsuper -H"
 postqueue -c "$PF_CONF" -i "$qh" || fail "postqueue -i"
-sb_wait_for 30 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$qh" || fail "h not expired"
-sb_wait_for 15 dsn_is 5 || fail "want 5 DSNs, got $(dsn_count)"
+wait_for 30 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$qh" || fail "h not expired"
+wait_for 15 dsn_is 5 || fail "want 5 DSNs, got $(dsn_count)"
 grep -q "$qh: not on hold at its deadline, left to tracking" "$SB/log/etrnd.log" ||
     fail "not handed to tracking"
 grep -q "$qh: expired domain=dialup2.test" "$SB/log/etrnd.log" || fail "not expired"

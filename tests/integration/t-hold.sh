@@ -19,7 +19,7 @@ out=$(send --from sender@example.org \
     --header 'Subject: held one') || fail "send: $out"
 qid=$(qid_of "$out")
 [ -n "$qid" ] || fail "no queue ID in: $out"
-sb_wait_for 10 hold_is 1 ||
+wait_for 10 hold_is 1 ||
     fail "message $qid not in the queue"
 [ "$(sb_hold_ids)" = "$qid" ] || fail "hold queue is '$(sb_hold_ids)', want $qid"
 pass "message $qid is in the hold queue"
@@ -81,7 +81,7 @@ pass "milter runs as openetrn; socket mode 660, group postfix"
 
 # 2. A second message: counts add up, oldest stays.
 sb_swaks -f s2@example.org -t u3@dialup.test >/dev/null || fail "swaks"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup.test ||
+wait_for 10 redis_is 2 ZCARD etrn:held:dialup.test ||
     fail "second message not indexed"
 [ "$(sb_redis HGET etrn:stats:dialup.test held)" = 2 ] || fail "stats held 2"
 [ "$(sb_redis HGET etrn:stats:dialup.test oldest)" = "$arrived" ] ||
@@ -96,9 +96,9 @@ out=$(send --from s@example.org --to x@a.dialup.test) || fail "send: $out"
 sub=$(qid_of "$out")
 out=$(send --from s@example.org --to y@dialup2.test) || fail "send: $out"
 two=$(qid_of "$out")
-sb_wait_for 10 redis_is held HGET etrn:msg:mx.lab.test:$two state ||
+wait_for 10 redis_is held HGET etrn:msg:mx.lab.test:$two state ||
     fail "dialup2 message not recorded"
-sb_wait_for 10 redis_is held HGET etrn:msg:mx.lab.test:$sub state ||
+wait_for 10 redis_is held HGET etrn:msg:mx.lab.test:$sub state ||
     fail "subdomain message not recorded"
 [ "$(field "$sub" domain)" = a.dialup.test ] || fail "subdomain held as $(field "$sub" domain)"
 [ "$(sb_redis ZCARD etrn:held:a.dialup.test)" = 1 ] || fail "subdomain index"

@@ -13,7 +13,7 @@ q1=$(qid_of "$out")
 out=$(send --smtputf8 --from 's@example.org' --to 'zwei@BÜCHER.test') ||
     fail "send: $out"
 q2=$(qid_of "$out")
-sb_wait_for 10 hold_is 2 || fail "IDN mail not held: $(sb_queue_count hold)"
+wait_for 10 hold_is 2 || fail "IDN mail not held: $(sb_queue_count hold)"
 [ "$(field "$q1" domain)" = xn--bcher-kva.test ] ||
     fail "domain '$(field "$q1" domain)'"
 [ "$(field "$q2" domain)" = xn--bcher-kva.test ] || fail "upper-case U-label"
@@ -26,5 +26,5 @@ pass "SMTPUTF8 mail for bücher.test held as xn--bcher-kva.test"
 
 out=$(send --from s@example.org --to 'kunde@xn--bcher-kva.test') ||
     fail "send: $out"
-sb_wait_for 10 hold_is 3 || fail "A-label mail not held"
+wait_for 10 hold_is 3 || fail "A-label mail not held"
 pass "A-label recipient held in the same domain"

@@ -16,7 +16,7 @@ out=$(send --from s@example.org --mail-opt RET=HDRS --mail-opt ENVID=MIX1 \
     --header 'Subject: mixed message' \
     --body $'line one\n.leading dot\nend\n') || fail "send: $out"
 orig=$(qid_of "$out")
-sb_wait_for 15 sink_is internet 1 ||
+wait_for 15 sink_is internet 1 ||
     fail "normal recipient did not get the message"
 f=$(sb_sink_grep internet '^Subject: mixed message') || fail "sink file"
 grep -q '^X-Rcpt-Args: <a@example.com>' "$f" || fail "a@example.com missing"
@@ -25,7 +25,7 @@ grep -q '^X-Rcpt-Args: <a@example.com>' "$f" || fail "a@example.com missing"
 grep -q '^\.leading dot' "$f" || fail "dot-stuffing broken"
 pass "normal recipient delivered at once, alone"
 
-sb_wait_for 10 redis_is 1 ZCARD etrn:held:dialup2.test ||
+wait_for 10 redis_is 1 ZCARD etrn:held:dialup2.test ||
     fail "dialup2 copy not indexed"
 [ "$(sb_queue_count hold)" = 2 ] || fail "want 2 held copies, got $(sb_queue_count hold)"
 [ "$(sb_redis ZCARD etrn:held:dialup.test)" = 1 ] || fail "dialup.test copy"
@@ -58,7 +58,7 @@ pass "copy content intact; split logged with both queue IDs"
 out=$(send --from s@example.org --to e@dialup.test --to f@dialup2.test) ||
     fail "send: $out"
 orig=$(qid_of "$out")
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test ||
+wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test ||
     fail "second split not indexed"
 [ "$(sb_queue_count hold)" = 4 ] || fail "want 4 held, got $(sb_queue_count hold)"
 [ "$(sb_redis HGET "etrn:msg:mx.lab.test:$orig" recipients)" = "$(printf 'e@dialup.test\t\t')" ] ||

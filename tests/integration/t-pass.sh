@@ -14,7 +14,7 @@ done
 sb_swaks -f s@example.org -t r6@example.com --header "Subject: forged" \
     --header "X-ETRN-Hold: dialup.test; token=0123456789abcdef0123456789abcdef" \
     >/dev/null || fail "swaks forged"
-sb_wait_for 15 sink_is internet 6 ||
+wait_for 15 sink_is internet 6 ||
     fail "internet sink has $(sb_sink_count internet) of 6 messages"
 pass "6 messages delivered to the internet sink"
 [ "$(sb_queue_count hold)" = 0 ] || fail "something was held"

@@ -18,7 +18,6 @@ SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="pending_timeout = 10s" \
     SB_EXTRA_MAIN_CF="smtpd_recipient_restrictions = check_policy_service $policy" \
     sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"; }
 PENDING=etrn:pending:mx.lab.test
 ETRND_LOG=$SB_LOG_DIR/etrnd.log
 
@@ -42,7 +41,7 @@ out=$(send --from s@example.org --to u1@dialup.test \
     --header 'Subject: real one') || fail "send: $out"
 q1=$(qid_of "$out")
 [ -n "$q1" ] || fail "no queue ID in: $out"
-sb_wait_for 10 redis_is held HGET "etrn:msg:mx.lab.test:$q1" state ||
+wait_for 10 redis_is held HGET "etrn:msg:mx.lab.test:$q1" state ||
     fail "record of $q1 not promoted: $(field "$q1" state)"
 [ "$(sb_queue_count hold)" = 1 ] || fail "hold queue: $(sb_queue_count hold)"
 redis_is 1 ZCARD etrn:held:dialup.test || fail "ZCARD held"
@@ -93,13 +92,13 @@ redis_is 1 ZCARD etrn:expiry:mx.lab.test || fail "expiry index"
 out=$(send --from s@example.org --to u2@dialup.test \
     --header 'Subject: real two') || fail "real message refused: $out"
 q2=$(qid_of "$out")
-sb_wait_for 10 redis_is held HGET "etrn:msg:mx.lab.test:$q2" state ||
+wait_for 10 redis_is held HGET "etrn:msg:mx.lab.test:$q2" state ||
     fail "record of $q2 not promoted"
 redis_is 2 ZCARD etrn:held:dialup.test || fail "ZCARD held"
 pass "after 200 rejected messages a real one is taken (no 452) and counted"
 
 # 4. Within pending_timeout (10 s) plus a pass, no pending record is left.
-sb_wait_for 20 redis_is 0 ZCARD "$PENDING" ||
+wait_for 20 redis_is 0 ZCARD "$PENDING" ||
     fail "$(sb_redis ZCARD "$PENDING") pending records left"
 left=0
 while read -r q; do
@@ -118,6 +117,6 @@ pass "every rejected message's record dropped and logged with its queue ID"
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 2 pending messages for node dialup.test started" ] ||
     fail "ETRN: $out"
-sb_wait_for 20 sink_is customer 2 || fail "customer got $(sb_sink_count customer) of 2"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not emptied"
+wait_for 20 sink_is customer 2 || fail "customer got $(sb_sink_count customer) of 2"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not emptied"
 pass "ETRN: 253 with 2 messages; both delivered"

@@ -33,8 +33,8 @@ q1=$(qid_of "$out")
 out=$(send --from s@example.org --to "u@$dom") || fail "send: $out"
 q2=$(qid_of "$out")
 [ -n "$q1" ] && [ -n "$q2" ] || fail "no queue IDs: $q1 $q2"
-sb_wait_for 20 hold_is 2 || fail "not both held: $(sb_hold_ids | paste -sd' ')"
-sb_wait_for 10 eval '[ -n "$(reason_of "$q2")" ]' ||
+wait_for 20 hold_is 2 || fail "not both held: $(sb_hold_ids | paste -sd' ')"
+wait_for 10 eval '[ -n "$(reason_of "$q2")" ]' ||
     fail "no milter-hold line for $q2"
 
 ver=$(postconf -c "$PF_CONF" -h mail_version)

@@ -10,7 +10,7 @@ sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 
 sb_swaks -f s@example.org -t before@dialup.test >/dev/null || fail "swaks"
-sb_wait_for 10 hold_is 1 || fail "baseline not held"
+wait_for 10 hold_is 1 || fail "baseline not held"
 
 "$SB_SANDBOX" redis-stop "$SB" >/dev/null || fail "redis-stop"
 start=$(date +%s)
@@ -27,14 +27,14 @@ pass "Redis stopped: 451 4.3.0, nothing held or delivered"
 
 sb_swaks -f s@example.org -t other@example.com >/dev/null ||
     fail "normal mail refused while Redis is down"
-sb_wait_for 10 sink_is internet 1 || fail "normal mail not delivered"
+wait_for 10 sink_is internet 1 || fail "normal mail not delivered"
 pass "Redis stopped: other mail still delivered"
 
 "$SB_SANDBOX" redis-start "$SB" >/dev/null || fail "redis-start"
 . "$SB/env"		# the new REDIS_PID
 out=$(sb_swaks -f s@example.org -t down@dialup.test 2>&1) ||
     fail "retry refused: $out"
-sb_wait_for 10 hold_is 2 || fail "retry not held"
+wait_for 10 hold_is 2 || fail "retry not held"
 redis_is 2 ZCARD etrn:held:dialup.test || fail "index lost over the restart"
 pass "Redis back: the retried message is held and the index survived"
 
@@ -51,12 +51,12 @@ pass "Redis hung: 451 4.3.0 after the timeout"
 
 echo "on_redis_error = accept" >> "$OPENETRN_CONF"
 kill -USR1 "$MILTER_PID"
-sb_wait_for 10 grep -q "reloaded $OPENETRN_CONF" "$MILTER_LOG" ||
+wait_for 10 grep -q "reloaded $OPENETRN_CONF" "$MILTER_LOG" ||
     fail "reload not logged"
 "$SB_SANDBOX" redis-stop "$SB" >/dev/null || fail "redis-stop"
 out=$(sb_swaks -f s@example.org -t accepted@dialup.test 2>&1) ||
     fail "on_redis_error = accept refused the mail: $out"
-sb_wait_for 10 sink_is customer 1 || fail "accepted mail not delivered"
+wait_for 10 sink_is customer 1 || fail "accepted mail not delivered"
 hold_is 2 || fail "accepted mail was held"
 grep -q 'accepted without hold: domain=dialup.test' "$MILTER_LOG" ||
     fail "accept not logged"

@@ -12,7 +12,6 @@ SB_EXTRA_MAIN_CF="milter_connect_timeout = 2s
 milter_command_timeout = 2s
 milter_content_timeout = 2s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-big() { python3 "$SB_SRCDIR/tests/integration/bigmail.py" "$@"; }
 
 # Each case: DATA for 8 s, four times the milter timeouts; STOP is 0 or
 # the PID to stop for 5 s at the final dot.
@@ -28,7 +27,7 @@ check() {
 		    fail "$what: refused ($out) but something was held"
 		pass "$what: refused: $(printf '%s\n' "$out" | head -1)" ;;
 	250*)
-		sb_wait_for 10 hold_is $((held_before + 1)) ||
+		wait_for 10 hold_is $((held_before + 1)) ||
 		    fail "$what: accepted ($out) but not held"
 		pass "$what: accepted and held: $(printf '%s\n' "$out" | head -1)" ;;
 	*)	fail "$what: unexpected reply: $out" ;;
@@ -46,9 +45,9 @@ check "dial-up, milter stopped 5 s" "$held" "$MILTER_PID" slow3@dialup.test
 kill -0 "$MILTER_PID" || fail "the milter died"
 held=$(sb_queue_count hold)
 out=$(send --from s@example.org --to after@dialup.test) || fail "send: $out"
-sb_wait_for 10 hold_is $((held + 1)) || fail "milter does not hold any more"
+wait_for 10 hold_is $((held + 1)) || fail "milter does not hold any more"
 pass "the milter holds the next message"
-sb_wait_for 10 sink_is internet 1 || fail "normal recipient not served"
+wait_for 10 sink_is internet 1 || fail "normal recipient not served"
 f=$(sb_sink_files internet)
 grep -q '^X-Rcpt-Args: <n@example.com>' "$f" || fail "internet sink: $f"
 grep -q 'dialup.test' "$f" && fail "a dial-up recipient went to the internet"

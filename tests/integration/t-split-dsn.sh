@@ -24,7 +24,7 @@ reinject_hides() {
 		postconf -c "$PF_CONF" -PX "$svc/smtpd_discard_ehlo_keywords"
 	fi
 	postfix -c "$PF_CONF" reload >/dev/null 2>&1 || fail "postfix reload"
-	sb_wait_for 15 ehlo_has_only "$1" || fail "reinject EHLO still offers $1"
+	wait_for 15 ehlo_has_only "$1" || fail "reinject EHLO still offers $1"
 }
 
 # ehlo_has_only KEYWORDS - the reinject smtpd's EHLO lacks each of them
@@ -71,13 +71,13 @@ pass "DSN hidden: ENVID and ORCPT split tempfailed too"
 
 out=$(send --from s@example.org --to a@example.com --to e@dialup2.test \
     --header 'Subject: plain split') || fail "plain split: $out"
-sb_wait_for 10 redis_is 1 ZCARD etrn:held:dialup2.test ||
+wait_for 10 redis_is 1 ZCARD etrn:held:dialup2.test ||
     fail "plain copy not held"
-sb_wait_for 15 sink_is internet 1 || fail "plain original not delivered"
+wait_for 15 sink_is internet 1 || fail "plain original not delivered"
 pass "DSN hidden: a split without DSN parameters still works"
 
 kill -USR1 "$MILTER_PID"
-sb_wait_for 15 milter_log_has "reinject_server inet:127.0.0.1:$REINJECT_PORT does not offer DSN: a split" ||
+wait_for 15 milter_log_has "reinject_server inet:127.0.0.1:$REINJECT_PORT does not offer DSN: a split" ||
     fail "the probe did not name the missing DSN"
 pass "the milter's probe logs that reinject_server does not offer DSN"
 
@@ -101,7 +101,7 @@ sleep 2		# domain_refresh = 1s
 out=$(send --from s@example.org --mail-opt RET=HDRS --to a@example.com \
     --to 'g@dialup2.test NOTIFY=NEVER ORCPT=rfc822;orig@dialup2.test') ||
     fail "DSN split: $out"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test ||
+wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test ||
     fail "DSN copy not held"
 m=$(sb_redis ZRANGE etrn:held:dialup2.test 0 -1 | while read -r k; do
 	[ "$(sb_redis HGET "etrn:msg:$k" recipients | cut -f1)" = g@dialup2.test ] &&
@@ -118,7 +118,7 @@ grep -q '^named_attribute: ret_flags=2$' "$SB/copy.txt" ||
 pass "DSN offered: the copy keeps NOTIFY=NEVER, ORCPT and RET in its queue file"
 
 # ... and at the deadline it is returned without a DSN to the sender.
-sb_wait_for 40 grep -q "^.*$m: expired domain=dialup2.test .*dsn=none" \
+wait_for 40 grep -q "^.*$m: expired domain=dialup2.test .*dsn=none" \
     "$SB_LOG_DIR/etrnd.log" || fail "the copy did not expire without a DSN"
 sleep 2
 n=$(sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null | grep -c . || true)

@@ -33,9 +33,9 @@ SM_DIR=
 sm_require() {
 	if [ ! -x "$SM_BIN" ] || [ ! -d "$SM_CFDIR" ]; then
 		sh "$SB_SRCDIR/contrib/sendmail/unpack-sendmail" "$SM_ROOT" >&2 ||
-		    sb_skip "Sendmail cannot be unpacked into $SM_ROOT"
+		    skip "Sendmail cannot be unpacked into $SM_ROOT"
 	fi
-	command -v m4 >/dev/null 2>&1 || sb_skip "m4 not installed"
+	command -v m4 >/dev/null 2>&1 || skip "m4 not installed"
 	command -v unshare >/dev/null 2>&1 || fail "unshare not found"
 }
 
@@ -211,15 +211,9 @@ sm_spawn() {
 
 # Stop what sm_start started, by PID, newest first.
 sm_stop() {
-	local pid i
+	local pid
 	for pid in $SM_PIDS; do
-		kill -TERM "$pid" 2>/dev/null || continue
-		for ((i = 0; i < 150; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		stop_pid "$pid" 15
 	done
 	SM_PIDS=
 }
@@ -280,11 +274,11 @@ sm_start() {
 
 	sm_spawn "$SM_DIR/log/etrn-milter.log" \
 	    "$OPENETRN_BUILDDIR/etrn-milter" -f -c "$SM_CONF"
-	sb_wait_for 20 test -S "$SM_DIR/run/milter.sock" ||
+	wait_for 20 test -S "$SM_DIR/run/milter.sock" ||
 	    fail "etrn-milter did not start"
 	sm_spawn "$SM_DIR/log/sendmail.log" "${SM_UTS[@]}" "$SM_BIN" \
 	    -C "$SM_DIR/etc/sendmail.cf" -bD -q1m
-	sb_wait_for 30 sm_listening "$SM_PORT" ||
+	wait_for 30 sm_listening "$SM_PORT" ||
 	    fail "sendmail did not listen on $SM_PORT"
 	sm_etrnd_start
 }
@@ -294,7 +288,7 @@ sm_etrnd_start() {
 	sm_spawn "$SM_DIR/log/etrnd.log" "${SM_UTS[@]}" \
 	    "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$SM_CONF"
 	SM_ETRND_PID=$SM_LAST_PID
-	sb_wait_for 20 sm_listening "$ETRND_PORT" || fail "etrnd did not start"
+	wait_for 20 sm_listening "$ETRND_PORT" || fail "etrnd did not start"
 }
 
 # Stop etrnd (SIGTERM, by PID) and wait until its listener is gone.
@@ -302,6 +296,6 @@ sm_etrnd_stop() {
 	kill -TERM "$SM_ETRND_PID" 2>/dev/null || true
 	wait "$SM_ETRND_PID" 2>/dev/null || true
 	SM_PIDS=$(printf '%s\n' $SM_PIDS | grep -vx "$SM_ETRND_PID" | tr '\n' ' ')
-	sb_wait_for 10 eval '! sm_listening "$ETRND_PORT"' ||
+	wait_for 10 eval '! sm_listening "$ETRND_PORT"' ||
 	    fail "etrnd still listens"
 }

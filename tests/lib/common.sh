@@ -15,6 +15,13 @@
 #                           (KIND expired or delayed) of a hold token
 #   dsns                    the internet sink's files that are DSNs
 #   dsn_count               how many there are
+#   dsn_is N, dsn_at_least N  there are N, at least N
+#   dsn_taken N             the DSN smtpd took at least N sessions
+#   state_is QID STATE      field state of hold record QID is STATE
+#   etrn ARG...             tests/lib/etrn.py to etrnd's listener
+#   ctl ARGS...             etrnctl on the sandbox's configuration
+#   big ARGS...             tests/integration/bigmail.py
+#   listener_pid            the PID of etrnd's listener
 
 # Run send.py against the sandbox smtpd.
 send() {
@@ -78,10 +85,39 @@ dsn_count() {
 	dsns | grep -c . || true
 }
 
-# sanitized - etrnd is built with ASan (timing and memory bounds differ)
-sanitized() {
-	nm "${OPENETRN_BUILDDIR:-${top_builddir:-$SB_SRCDIR}}/etrnd/etrnd" \
-	    2>/dev/null | grep -q '__asan_init'
+# Succeed when the internet sink holds exactly $1 DSNs.
+dsn_is() {
+	[ "$(dsn_count)" = "$1" ]
+}
+
+# Succeed when the internet sink holds at least $1 DSNs.
+dsn_at_least() {
+	[ "$(dsn_count)" -ge "$1" ]
+}
+
+# Succeed when the sandbox's DSN smtpd had at least $1 sessions.
+dsn_taken() {
+	[ "$(grep -c 'openetrn-dsn/smtpd.*: client=' "$PF_LOG" 2>/dev/null || true)" -ge "$1" ]
+}
+
+# Succeed when the hold record of queue ID $1 is in state $2.
+state_is() {
+	[ "$(field "$1" state)" = "$2" ]
+}
+
+# tests/lib/etrn.py to etrnd's listener.
+etrn() {
+	python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"
+}
+
+# etrnctl on the sandbox's configuration.
+ctl() {
+	"$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" "$@"
+}
+
+# tests/integration/bigmail.py (large and slow mail).
+big() {
+	python3 "$SB_SRCDIR/tests/integration/bigmail.py" "$@"
 }
 
 # listener_pid - the PID of etrnd's listener, the child of $ETRND_PID

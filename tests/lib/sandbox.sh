@@ -12,39 +12,27 @@
 #                       mail is counted as etrnd would count it
 #   sb_swaks ARGS...    swaks to the sandbox smtpd
 #   sb_redis ARGS...    redis-cli --raw on the sandbox redis socket
-#   sb_wait_for SECS CMD...   poll CMD every 0.2 s until it succeeds, e.g.
-#                       sb_wait_for 10 eval '[ "$(sb_queue_count hold)" = 1 ]'
 #   sb_hold_ids, sb_queue_ids QUEUE, sb_queue_count QUEUE
 #   sb_sink_count internet|customer, sb_sink_grep internet|customer PATTERN
-#   pass MSG, fail MSG, sb_skip MSG
+#
+# pass, fail (exits), skip, die, wait_for (polls every 0.2 s here, e.g.
+# wait_for 10 eval '[ "$(sb_queue_count hold)" = 1 ]'), alive, stop_pid,
+# free_port, ms_now, sanitized: tests/lib/core.sh.
 #
 # After sb_start every variable of $SB/env is exported (SMTP_PORT, PF_CONF,
 # PF_LOG, REDIS_SOCK, SINK_DIR_CUSTOMER, ...).  KEEP_SANDBOX=1 keeps the
 # directory after the test.  SB_PORT_BASE fixes the ports (no retry).
 
 SB_SRCDIR=${SB_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=core.sh
+. "$SB_SRCDIR/tests/lib/core.sh"
+# shellcheck disable=SC2034 # read by wait_for (core.sh)
+CORE_WAIT_TENTHS=2
 SB_SANDBOX=$SB_SRCDIR/tests/lab/postfix-lab.sh
 SB_PYTHON=$(command -v /usr/bin/python3 python3 2>/dev/null | head -n 1)
 SB=
 SB_STARTED=0
 SB_PROMOTER_PID=
-
-# Print PASS: MSG.
-pass() {
-	echo "PASS: $*"
-}
-
-# Print FAIL: MSG to stderr and exit 1.
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-# Print SKIP: MSG and exit 77 (automake's "skipped").
-sb_skip() {
-	echo "SKIP: $*"
-	exit 77
-}
 
 # Print the port base for slot $1 (0..999): SMTP..DSN at base..base+6 in
 # an even hundred, redis at base+100 in the odd hundred above (base+101 to
@@ -123,10 +111,10 @@ sb_cleanup() {
 # Start the sandbox made by sb_init (skips the test when it cannot run).
 sb_start() {
 	[ -n "$SB" ] || fail "sb_start: call sb_init first"
-	[ "$(id -u)" = 0 ] || sb_skip "needs root"
+	[ "$(id -u)" = 0 ] || skip "needs root"
 	local t
 	for t in /usr/sbin/postfix redis-server swaks; do
-		command -v "$t" >/dev/null 2>&1 || sb_skip "$t not installed"
+		command -v "$t" >/dev/null 2>&1 || skip "$t not installed"
 	done
 	OPENETRN_BUILDDIR=${OPENETRN_BUILDDIR:-${top_builddir:-$SB_SRCDIR}}
 	OPENETRN_BUILDDIR=$(cd "$OPENETRN_BUILDDIR" && pwd) ||
@@ -182,19 +170,6 @@ sb_redis() {
 # swaks to the sandbox's smtpd; extra arguments are passed through.
 sb_swaks() {
 	swaks --server 127.0.0.1 --port "$SMTP_PORT" --silent 2 "$@"
-}
-
-# Run CMD... every 0.2 s until it succeeds (output discarded); fail after
-# SECONDS.
-sb_wait_for() {
-	local secs=$1 i n
-	shift
-	n=$((secs * 5))
-	for ((i = 0; i <= n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
 }
 
 # Print the queue IDs in Postfix queue $1 (hold, deferred, active,

@@ -1,75 +1,46 @@
 # shellcheck shell=bash
 # tests/lib/standalone.sh - helpers for test scripts that run their own
 # redis-server (and program) in a temp directory $T instead of a sandbox:
-# PASS/FAIL counting (npass, nfail), skip, die, process helpers and a
-# throwaway Redis on $T/redis.sock.  The script sets T, redis_server,
-# redis_cli and redis_pid.
+# PASS/FAIL counting (npass, nfail: fail goes on, the EXIT trap exits 1),
+# and a throwaway Redis on $T/redis.sock.  pass, fail, skip, die, wait_for,
+# alive, stop_pid, free_port: tests/lib/core.sh, sourced here.  A test
+# starts with
+#
+#   . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/standalone.sh"
+#   sa_init NAME LOG PIDVAR
+#
+# or sets T, redis_server, redis_cli and redis_pid itself.
 
-# pass MSG - count and print a passed check
-pass() {
-	npass=$((npass + 1))
-	echo "PASS: $*"
-}
+# shellcheck source=core.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/core.sh"
+# shellcheck disable=SC2034 # read by fail (core.sh)
+CORE_COUNT=1
+npass=${npass:-0}
+nfail=${nfail:-0}
 
-# fail MSG - count and print a failed check (the run goes on)
-fail() {
-	nfail=$((nfail + 1))
-	echo "FAIL: $*"
-}
-
-# skip MSG - print why and exit 77 (automake's "skipped")
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
-
-# die MSG - a setup step failed: print and exit 1
-die() {
-	echo "ERROR: $*" >&2
-	exit 1
-}
-
-# alive PID - true while PID runs (a zombie does not count)
-alive() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	case $st in
-	Z*) return 1 ;;
-	esac
-	return 0
-}
-
-# stop_pid PID - SIGTERM, SIGKILL after 10 s; reap the child
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		alive "$pid" || break
-		sleep 0.1
-	done
-	if alive "$pid"; then
-		echo "pid $pid ignored SIGTERM, killing it" >&2
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
+# sa_init NAME LOG PIDVAR - the common start of a standalone test: sets
+# here (the test's directory), srcdir, builddir, redis_server, redis_cli;
+# skips without redis-server, redis-cli or python3; then sa_workdir NAME
+# LOG PIDVAR
+# shellcheck disable=SC2034 # set for the tests
+sa_init() {
+	here=$(cd "$(dirname "$0")" && pwd)
+	srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
+	builddir=${OPENETRN_BUILDDIR:-${top_builddir:-$srcdir}}
+	redis_server=${REDIS_SERVER-$(command -v redis-server || true)}
+	redis_cli=$(command -v redis-cli || true)
+	T=
+	redis_pid=
+	[ -n "$redis_server" ] && [ -x "$redis_server" ] ||
+	    skip "no redis-server"
+	[ -n "$redis_cli" ] || skip "no redis-cli"
+	command -v python3 >/dev/null || skip "no python3"
+	sa_workdir "$@"
 }
 
 # rcli ARGS... - redis-cli on the private Redis, raw output
 rcli() {
 	"$redis_cli" -s "$T/redis.sock" --raw "$@"
-}
-
-# wait_for SECS CMD... - run CMD every 0.1 s until it succeeds, or fail
-wait_for() {
-	local i n=$(($1 * 10))
-	shift
-	for ((i = 0; i < n; i++)); do
-		if "$@" >/dev/null 2>&1; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
 }
 
 # redis_up - true when the private Redis answers PING
@@ -84,11 +55,6 @@ start_redis() {
 	    --daemonize no --dir "$T" >"$T/redis.log" 2>&1 &
 	redis_pid=$!
 	wait_for 10 redis_up || die "redis-server did not start"
-}
-
-# free_port - a loopback port nothing listens on
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 # sa_workdir NAME LOG PIDVAR - make $T (removed at exit).  The EXIT trap

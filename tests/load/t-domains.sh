@@ -36,7 +36,6 @@ cpu() {
 	cat /proc/"$1"/task/*/schedstat 2>/dev/null |
 	    awk '{ n += $1 } END { printf "%d\n", n }'
 }
-rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # idle PID... - ns of CPU a second of each PID over 5 s
 idle() {
@@ -95,7 +94,7 @@ refresh_every() {
 for i in 1 2 3 4 5 6; do
 	sb_redis SADD etrn:domains ".d$i.load.test" >/dev/null
 done
-sb_wait_for 10 grep -q 'loaded: count=10$' "$MLOG" ||
+wait_for 10 grep -q 'loaded: count=10$' "$MLOG" ||
     fail "milter did not load 10 domains"
 sleep 2
 m0=$(rss "$MILTER_PID") l0=$(rss "$LPID")

@@ -115,7 +115,7 @@ for d in dialup.test a.dialup.test; do
 done
 
 t1=$(date +%s)
-sb_wait_for 300 settled_twice ||
+wait_for 300 settled_twice ||
     fail "the queue did not drain: $(in_flight) in flight," \
     "$(sb_redis ZCARD etrn:held:dialup2.test) to expire," \
     "$(sb_redis ZCARD etrn:released:mx.lab.test) released"

@@ -11,8 +11,8 @@ set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init policy
 [ -x "${OPENETRN_BUILDDIR:-${top_builddir:-$SB_SRCDIR}}/policy/etrn-policy" ] ||
-    sb_skip "etrn-policy not built"
-command -v fetchmail >/dev/null || sb_skip "fetchmail not installed"
+    skip "etrn-policy not built"
+command -v fetchmail >/dev/null || skip "fetchmail not installed"
 policy=unix:openetrn/policy.sock	# relative: the public smtpd is chrooted
 SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="flush_lock_time = 1s" \
     SB_EXTRA_MAIN_CF="smtpd_etrn_restrictions = check_policy_service $policy
@@ -25,7 +25,7 @@ for i in 1 2; do
 	sb_swaks -f s@example.org -t "u$i@dialup.test" >/dev/null || fail "swaks"
 done
 sb_swaks -f s@example.org -t v@dialup2.test >/dev/null || fail "swaks"
-sb_wait_for 10 hold_is 3 || fail "mail not held"
+wait_for 10 hold_is 3 || fail "mail not held"
 pass "3 messages held (the policy lets recipients within quota pass)"
 
 # Quota: dialup.test may hold 2 messages; the third recipient is refused.
@@ -39,7 +39,7 @@ hold_is 3 || fail "hold queue: $(sb_queue_count hold)"
     fail "mail over quota was queued"
 out=$(sb_swaks -f s@example.org -t w@dialup2.test 2>&1) ||
     fail "other dial-up domain refused: $out"
-sb_wait_for 10 hold_is 4 || fail "dialup2 mail not held"
+wait_for 10 hold_is 4 || fail "dialup2 mail not held"
 pass "over quota: Postfix answers 452 4.2.2; other domains take mail"
 
 # Not authorized: dialup2.test allows only 192.0.2.0/24.
@@ -66,9 +66,9 @@ out=$(cd "$SB" && HOME=$SB fetchmail --nosyslog --fetchmailrc /dev/null -v \
     --protocol ETRN --fetchdomains dialup.test --service "$SMTP_PORT" \
     127.0.0.1 2>&1) || true
 printf '%s\n' "$out" | grep -q '250 Queuing started' || fail "fetchmail: $out"
-sb_wait_for 20 sink_is customer 2 || fail "customer got $(sb_sink_count customer) of 2"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not emptied"
-sb_wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 20 sink_is customer 2 || fail "customer got $(sb_sink_count customer) of 2"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not emptied"
+wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
 [ "$(sb_redis XRANGE etrn:flush - + | grep -c '^dialup.test$')" = 1 ] ||
     fail "flush request: $(sb_redis XRANGE etrn:flush - +)"
 redis_is 127.0.0.1 HGET etrn:stats:dialup.test last_etrn_client ||
@@ -79,12 +79,12 @@ pass "ETRN through Postfix: 250, held mail delivered to the customer"
 # Within quota again: mail is held again.
 sb_swaks -f s@example.org -t u3@dialup.test >/dev/null ||
     fail "mail refused after the domain was fetched"
-sb_wait_for 10 hold_is 3 || fail "new mail not held"
+wait_for 10 hold_is 3 || fail "new mail not held"
 pass "after the fetch the domain takes mail again"
 
 # The same ETRN from the same client with tests/lib/etrn.py: 250 again.
 sleep 1.5	# flush_lock_time
 out=$(etrn dialup.test)
 [ "$out" = "250 Queuing started" ] || fail "etrn.py: $out"
-sb_wait_for 20 sink_is customer 3 || fail "customer got $(sb_sink_count customer) of 3"
+wait_for 20 sink_is customer 3 || fail "customer got $(sb_sink_count customer) of 3"
 pass "second ETRN releases the new message"

@@ -9,27 +9,13 @@
 # UPDATE_REFS=1 writes the .ref files instead of comparing.
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-builddir=${OPENETRN_BUILDDIR:-${top_builddir:-$srcdir}}
-redis_server=${REDIS_SERVER-$(command -v redis-server || true)}
-redis_cli=$(command -v redis-cli || true)
+# shellcheck source=../lib/standalone.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/standalone.sh"
+policy_pid=
+sa_init policy policy.log policy_pid
 policy_bin=$builddir/policy/etrn-policy
 tdir=$srcdir/tests/policy/transcripts
-T=
-redis_pid=
-policy_pid=
-npass=0
-nfail=0
-# shellcheck source=../lib/standalone.sh
-. "$srcdir/tests/lib/standalone.sh"
-
-[ -n "$redis_server" ] && [ -x "$redis_server" ] || skip "no redis-server"
-[ -n "$redis_cli" ] || skip "no redis-cli"
 [ -x "$policy_bin" ] || skip "$policy_bin not built"
-command -v python3 >/dev/null || skip "no python3"
-
-sa_workdir policy policy.log policy_pid
 
 # seed - the dial-up domains and held mail every transcript starts with
 seed() {

@@ -151,6 +151,6 @@ hold_three() {
 	for r in "$1@dialup.test" "$2@dialup.test" "$3@dialup2.test"; do
 		sb_swaks -f s@example.org -t "$r" >/dev/null || fail "swaks $r"
 	done
-	sb_wait_for 10 hold_is 3 || fail "mail not held"
-	sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup.test || fail "index"
+	wait_for 10 hold_is 3 || fail "mail not held"
+	wait_for 10 redis_is 2 ZCARD etrn:held:dialup.test || fail "index"
 }

@@ -30,7 +30,7 @@ policy_max_clients = 25" sb_start
 for i in 1 2; do
 	sb_swaks -f s@example.org -t "u$i@dialup.test" >/dev/null || fail "swaks"
 done
-sb_wait_for 10 hold_is 2 || fail "mail not held"
+wait_for 10 hold_is 2 || fail "mail not held"
 
 out=$(python3 - "$ETRND_PORT" <<'PY'
 import socket, sys, threading, time
@@ -132,7 +132,7 @@ if not (reply.startswith("253 OK, 2 pending") and t < 2.0):
 print("\n".join(bad))
 sys.exit(1 if bad else 0)
 ' >"$SB/abuse.bad" || fail "$(cat "$SB/abuse.bad"; cat "$SB/abuse.out")"
-sb_wait_for 20 sink_is customer 2 || fail "customer has $(sb_sink_count customer)"
+wait_for 20 sink_is customer 2 || fail "customer has $(sb_sink_count customer)"
 pass "under attack: $(grep '^normal' "$SB/abuse.out"); garbage cut: $(grep '^garbage' "$SB/abuse.out"); 25 slow/silent clients cut at etrnd_timeout"
 
 out=$(python3 - "$ETRND_PORT" <<'PY'

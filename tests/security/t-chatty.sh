@@ -31,7 +31,7 @@ hold_two() {
 		sb_swaks -f s@example.org -t "c$i@dialup.test" >/dev/null ||
 		    fail "swaks"
 	done
-	sb_wait_for 10 hold_is 2 || fail "mail not held"
+	wait_for 10 hold_is 2 || fail "mail not held"
 }
 
 # Fail unless etrnd's log has a line for each of clients $2 .. with
@@ -61,7 +61,7 @@ hold_two
 out=$(python3 "$flood" chatty "$ETRND_PORT" commands:5 127.0.0.%d 20) ||
     fail "etrnd_max_commands:
 $out"
-sb_wait_for 20 sink_is customer 2 ||
+wait_for 20 sink_is customer 2 ||
     fail "customer has $(sb_sink_count customer) of 2 messages"
 # shellcheck disable=SC2046 # addresses, no blanks
 logged 'command' $(seq -f 127.0.0.%g 10 29)
@@ -109,7 +109,7 @@ hold_two
 out=$(python3 "$flood" chatty "$ETRND_PORT" session:6 127.0.%d.1 20) ||
     fail "etrnd_max_session_time:
 $out"
-sb_wait_for 20 sink_is customer 2 ||
+wait_for 20 sink_is customer 2 ||
     fail "customer has $(sb_sink_count customer) of 2 messages"
 # shellcheck disable=SC2046 # addresses, no blanks
 logged 'session|lifetime|time limit' $(seq -f 127.0.%g.1 10 29)

@@ -91,16 +91,15 @@ for mails, rcpts in msgs:
     talk(s, b"QUIT")
 PY
 [ "$rc" = 0 ] || fail "send: $(cat "$SB/refused")"
-sb_wait_for 10 hold_is 2 || fail "not held: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test || fail "not indexed"
+wait_for 10 hold_is 2 || fail "not held: $(sb_queue_count hold)"
+wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test || fail "not indexed"
 pass "2 messages with injection attempts held ($(grep -c '^refused' "$SB/refused") parameter forms refused by Postfix or the milter)"
 
 for q in $(cat "$SB/sent"); do
 	etrnctl expire "$q" >/dev/null || fail "etrnctl expire $q"
 done
-dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }
-sb_wait_for 30 eval '[ "$(dsns | wc -l)" = 2 ]' || fail "DSNs: $(dsns | wc -l)"
-sb_wait_for 10 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 30 eval '[ "$(dsns | wc -l)" = 2 ]' || fail "DSNs: $(dsns | wc -l)"
+wait_for 10 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"
 [ "$(sb_sink_count internet)" = 2 ] || fail "internet sink: $(sb_sink_count internet) messages"
 [ "$(sb_sink_count customer)" = 0 ] || fail "the customer got mail"
 pass "expired: 2 DSNs, nothing else sent"

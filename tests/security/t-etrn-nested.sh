@@ -107,7 +107,7 @@ barrier() {
 	sleep 1.2	# flush_lock_time
 	out=$(etrn_from 127.0.0.1 "$ETRND_PORT" dialup2.test)
 	case $out in 253*) ;; *) fail "barrier: $out" ;; esac
-	sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test ||
+	wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test ||
 	    fail "barrier: dialup2.test still held"
 }
 
@@ -116,8 +116,8 @@ sb_redis HSET etrn:domain:.isp.test allow $A/32 >/dev/null
 sb_redis HSET etrn:domain:cust.isp.test allow $B/32 >/dev/null
 sleep 2		# domain_refresh = 1s
 hold_isp 1 2
-sb_wait_for 10 hold_is 4 || fail "mail not held: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:cust.isp.test || fail "cust index"
+wait_for 10 hold_is 4 || fail "mail not held: $(sb_queue_count hold)"
+wait_for 10 redis_is 2 ZCARD etrn:held:cust.isp.test || fail "cust index"
 redis_is 1 ZCARD etrn:held:x.isp.test || fail "x index"
 
 # 3. One refusal text, on the listener.
@@ -143,14 +143,14 @@ out=$(etrn_from $A "$ETRND_PORT" @isp.test)
     fail "A's @isp.test: $out"
 [ "$(flush_domains)" = x.isp.test ] ||
     fail "stream entries name: $(flush_domains | paste -sd' ')"
-sb_wait_for 20 sink_is customer 1 || fail "x.isp.test's mail not delivered"
+wait_for 20 sink_is customer 1 || fail "x.isp.test's mail not delivered"
 barrier
-sb_wait_for 20 sink_is customer 2 || fail "dialup2.test's mail not delivered"
+wait_for 20 sink_is customer 2 || fail "dialup2.test's mail not delivered"
 sb_sink_grep customer 'c[01]@cust.isp.test' >/dev/null &&
     fail "cust.isp.test's mail reached the customer"
 redis_is 2 ZCARD etrn:held:cust.isp.test || fail "cust.isp.test index changed"
 redis_is 0 ZCARD etrn:held:x.isp.test || fail "x.isp.test still indexed"
-sb_wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
 flush_domains | grep -qx cust.isp.test && fail "a flush entry names cust.isp.test"
 grep -q "client=$A etrn=@isp.test domain=isp.test sub=1 result=253 pending=1 domains=1/" \
     "$SB_LOG_DIR/etrnd.log" || fail "no log line for A's ETRN"
@@ -159,15 +159,15 @@ pass "listener: A's ETRN @isp.test released and counted x.isp.test's mail only; 
 out=$(etrn_from $B "$ETRND_PORT" cust.isp.test)
 [ "$out" = "253 OK, 2 pending messages for node cust.isp.test started" ] ||
     fail "B's cust.isp.test: $out"
-sb_wait_for 20 sink_is customer 4 || fail "cust.isp.test's mail not delivered"
-sb_wait_for 10 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 20 sink_is customer 4 || fail "cust.isp.test's mail not delivered"
+wait_for 10 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"
 pass "listener: B's ETRN cust.isp.test released its 2 messages"
 
 # 2. Through Postfix's smtpd and etrn-policy.
 before=$(sb_redis XLEN etrn:flush)
 hold_isp 1 2
-sb_wait_for 10 hold_is 4 || fail "mail not held again"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:cust.isp.test || fail "cust index"
+wait_for 10 hold_is 4 || fail "mail not held again"
+wait_for 10 redis_is 2 ZCARD etrn:held:cust.isp.test || fail "cust index"
 out=$(etrn_raw $X "$SMTP_PORT" cust.isp.test no-such.test dialup.test \
     isp.test)
 norm=$(printf '%s\n' "$out" | sed -e 's/<[a-z0-9.-]*>/<NODE>/' | sort -u)
@@ -179,19 +179,19 @@ out=$(etrn_from $A "$SMTP_PORT" isp.test)
 [ "$out" = "250 Queuing started" ] || fail "A via Postfix: $out"
 [ "$(flush_domains | tail -n +$((before + 1)))" = x.isp.test ] ||
     fail "policy's entries name: $(flush_domains | paste -sd' ')"
-sb_wait_for 20 sink_is customer 5 || fail "x.isp.test's mail not delivered"
+wait_for 20 sink_is customer 5 || fail "x.isp.test's mail not delivered"
 barrier
-sb_wait_for 20 sink_is customer 6 || fail "dialup2.test's mail"
+wait_for 20 sink_is customer 6 || fail "dialup2.test's mail"
 redis_is 2 ZCARD etrn:held:cust.isp.test || fail "cust.isp.test released"
-sb_wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
 flush_domains | tail -n +$((before + 1)) | grep -qx cust.isp.test &&
     fail "a flush entry names cust.isp.test"
 grep -q "etrn client=$A domain=isp.test action=OK pending=1 queued=yes domains=1/" \
     "$SB_LOG_DIR/etrn-policy.log" || fail "no policy log line for A"
 out=$(etrn_from $B "$SMTP_PORT" cust.isp.test)
 [ "$out" = "250 Queuing started" ] || fail "B via Postfix: $out"
-sb_wait_for 20 sink_is customer 8 || fail "cust.isp.test's mail via Postfix"
-sb_wait_for 10 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 20 sink_is customer 8 || fail "cust.isp.test's mail via Postfix"
+wait_for 10 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"
 schema_check
 pass "Postfix + etrn-policy: A's ETRN isp.test released x.isp.test's mail only; B's released cust.isp.test's"
 
@@ -243,9 +243,9 @@ isp_transport "$(. "$MX2/env" && echo "$PF_CONF")" $((p2 + 3))
 mx2_sink() { find "$MX2/sink/customer" -type f | wc -l; }
 hold_isp 1 1
 hold_isp 1 1 "$p2"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:x.isp.test || fail "x not held on both"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:cust.isp.test || fail "cust not held on both"
-sb_wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test || fail "dialup2 not held on both"
+wait_for 10 redis_is 2 ZCARD etrn:held:x.isp.test || fail "x not held on both"
+wait_for 10 redis_is 2 ZCARD etrn:held:cust.isp.test || fail "cust not held on both"
+wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test || fail "dialup2 not held on both"
 [ "$(sb_redis ZRANGE etrn:held:cust.isp.test 0 -1 | grep -c '^mx2.lab.test:')" = 1 ] ||
     fail "host 2's member"
 before=$(sb_redis XLEN etrn:flush)
@@ -254,15 +254,15 @@ out=$(etrn_from $A "$ETRND_PORT" @isp.test)
     fail "A at host 1: $out"
 [ "$(flush_domains | tail -n +$((before + 1)))" = x.isp.test ] ||
     fail "entries name: $(flush_domains | paste -sd' ')"
-sb_wait_for 20 sink_is customer 9 || fail "host 1: x.isp.test's mail"
-sb_wait_for 20 sh -c "[ \$(find '$MX2/sink/customer' -type f | wc -l) = 1 ]" ||
+wait_for 20 sink_is customer 9 || fail "host 1: x.isp.test's mail"
+wait_for 20 sh -c "[ \$(find '$MX2/sink/customer' -type f | wc -l) = 1 ]" ||
     fail "host 2: x.isp.test's mail ($(mx2_sink))"
 barrier
-sb_wait_for 20 sink_is customer 10 || fail "host 1: dialup2.test's mail"
-sb_wait_for 20 sh -c "[ \$(find '$MX2/sink/customer' -type f | wc -l) = 2 ]" ||
+wait_for 20 sink_is customer 10 || fail "host 1: dialup2.test's mail"
+wait_for 20 sh -c "[ \$(find '$MX2/sink/customer' -type f | wc -l) = 2 ]" ||
     fail "host 2: dialup2.test's mail ($(mx2_sink))"
 redis_is 2 ZCARD etrn:held:cust.isp.test || fail "cust.isp.test unindexed"
-sb_wait_for 10 hold_is 1 || fail "host 1's hold queue: $(sb_queue_count hold)"
+wait_for 10 hold_is 1 || fail "host 1's hold queue: $(sb_queue_count hold)"
 [ "$(postqueue -c "$(. "$MX2/env" && echo "$PF_CONF")" -j | grep -c '"queue_name": *"hold"')" = 1 ] ||
     fail "host 2's hold queue does not have cust.isp.test's message alone"
 [ "$(mx2_sink)" = 2 ] && sink_is customer 10 ||
@@ -272,10 +272,10 @@ grep -rl 'c0@cust.isp.test' "$MX2/sink/customer" >/dev/null 2>&1 &&
 out=$(etrn_from $B "$ETRND_PORT" cust.isp.test)
 [ "$out" = "253 OK, 2 pending messages for node cust.isp.test started" ] ||
     fail "B at host 1: $out"
-sb_wait_for 20 sh -c "[ \$(find '$MX2/sink/customer' -type f | wc -l) = 3 ]" ||
+wait_for 20 sh -c "[ \$(find '$MX2/sink/customer' -type f | wc -l) = 3 ]" ||
     fail "host 2: cust.isp.test's mail ($(mx2_sink))"
-sb_wait_for 20 sink_is customer 11 || fail "host 1: cust.isp.test's mail"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:cust.isp.test || fail "cust index"
+wait_for 20 sink_is customer 11 || fail "host 1: cust.isp.test's mail"
+wait_for 10 redis_is 0 ZCARD etrn:held:cust.isp.test || fail "cust index"
 pass "two MX hosts: A's ETRN @isp.test released x.isp.test's mail on both and nothing of cust.isp.test; B's released cust.isp.test's on both"
 stop_mx2
 stop_and_check_logs

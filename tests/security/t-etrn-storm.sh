@@ -10,7 +10,8 @@
 #   - one flush request (etrn:flush entry) per domain per lock period:
 #     two entries for a domain are never closer than flush_lock_time
 #     (less 0.2 s of clock rounding); so at most SECONDS / lock + 1 each;
-#   - postsuper -H runs (a spy postfix_command_directory counts them)
+#   - postsuper -H runs (a spy postfix_command_directory, mta_wrappers of
+#     tests/faults/lib.sh, counts them)
 #     are at most one per flush request, and at most (domains with held
 #     mail) x (SECONDS / lock + 1) + 2 in all; postqueue -i at most one
 #     per message;
@@ -22,22 +23,11 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init sec-etrnstorm
+. "$SB_SRCDIR/tests/faults/lib.sh"
 STORM_SECONDS=${STORM_SECONDS:-20}
 LOCK=4
-BIN=$SB/bin
-mkdir -p "$BIN"
-for c in postconf postcat postkick sendmail postdrop; do
-	ln -sf "/usr/sbin/$c" "$BIN/$c"
-done
-for c in postsuper postqueue; do
-	cat >"$BIN/$c" <<EOW
-#!/bin/sh
-echo "\$(date +%s) $c \$*" >>"$SB/mta-calls.log"
-exec /usr/sbin/$c "\$@"
-EOW
-	chmod 755 "$BIN/$c"
-done
-SB_ETRND=1 SB_EXTRA_CONF="postfix_command_directory = $BIN
+mta_wrappers
+SB_ETRND=1 SB_EXTRA_CONF="postfix_command_directory = $SB/bin
 flush_lock_time = ${LOCK}s
 etrn_rate_limit = 100000
 etrnd_max_per_client = 100
@@ -52,8 +42,6 @@ trap 'rc=$?; set +e; [ -n "$send_pid" ] && kill "$send_pid" 2>/dev/null;
 san=0
 sanitized && san=1
 LPID=$(listener_pid) || fail "no listener child of etrnd $ETRND_PID"
-rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 mem_sample() {
 	echo "$1 listener=$(rss "$LPID") runner=$(rss "$ETRND_PID")" \
 	    >>"$SB/mem.log"
@@ -64,8 +52,7 @@ mem_sample() {
 storm() {
 	local phase=$1 to=$2 out
 	shift 2
-	python3 "$SB_SRCDIR/tests/faults/sendmany.py" --port "$SMTP_PORT" \
-	    --count $((STORM_SECONDS * 2 - 4)) --prefix "$phase" \
+	sendmany --count $((STORM_SECONDS * 2 - 4)) --prefix "$phase" \
 	    --to-fmt "$to" --sessions 1 --pace 0.5 \
 	    --log "$SB/send-$phase.log" >/dev/null 2>&1 &
 	send_pid=$!
@@ -134,11 +121,11 @@ pass "1,000 domains at 100/s for $STORM_SECONDS s: $ne flush requests" \
 # Mail that arrived after the storm's last pass over its domain: one
 # ETRN each, now that every lock has expired.
 sleep "$LOCK"
-python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup.test \
+etrn dialup.test \
     $(seq -f 'd%g.dialup.test' 1 $((STORM_SECONDS * 2))) >/dev/null ||
     fail "ETRN after the storm"
 sent=$(cat "$SB"/send-*.log | grep -c '^final .* accepted')
-sb_wait_for 60 sink_is customer "$sent" ||
+wait_for 60 sink_is customer "$sent" ||
     fail "customer has $(sb_sink_count customer) of $sent messages"
 flushes=$(sb_redis XLEN etrn:flush)
 runs=$(grep -c -E ' postsuper .*-H( |$)' "$SB/mta-calls.log" || true)

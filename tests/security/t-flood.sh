@@ -38,12 +38,12 @@ fi
 for i in 1 2; do
 	sb_swaks -f s@example.org -t "u$i@dialup.test" >/dev/null || fail "swaks"
 done
-sb_wait_for 10 hold_is 2 || fail "mail not held"
+wait_for 10 hold_is 2 || fail "mail not held"
 
 out=$(python3 "$flood" etrnd-flood "$ETRND_PORT" "$ETRND_PID" "$timeout") ||
     fail "etrnd under a 50 MB flood:
 $out"
-sb_wait_for 20 sink_is customer 2 ||
+wait_for 20 sink_is customer 2 ||
     fail "customer has $(sb_sink_count customer) of 2 messages"
 kill -0 "$ETRND_PID" || fail "etrnd died"
 log=$SB_LOG_DIR/etrnd.log

@@ -22,8 +22,6 @@ SB_ETRND=1 sb_start
 ctl_bin=$OPENETRN_BUILDDIR/etrnctl/etrnctl
 host=mx.lab.test
 etrnd_pid=
-dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }
-dsn_count() { dsns | grep -c . || true; }
 dsns_to() { dsns | xargs -r grep -l "^To: <\?$1" 2>/dev/null | grep -c . || true; }
 hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
@@ -54,14 +52,14 @@ tu=$(hex 16)
 qf=$(dsn_port victim-f@example.org rf@dialup2.test "dialup2.test; host=$host; token=$tf; arrived=$((now - 600)); expires=$((now - 60)); mac=$(hex 32)" "forged signed")
 qu=$(dsn_port victim-u@example.org ru@dialup2.test "dialup2.test; host=$host; token=$tu; arrived=$((now - 600)); expires=$((now - 60))" "forged unsigned")
 [ -n "$qf" ] && [ -n "$qu" ] || fail "the DSN port did not take them: '$qf' '$qu'"
-sb_wait_for 10 hold_is 2 || fail "not on hold: $(sb_hold_ids)"
+wait_for 10 hold_is 2 || fail "not on hold: $(sb_hold_ids)"
 
 # 2. Forged at the main smtpd: to a dial-up domain, and to another.
 qm=$(submit "$SMTP_PORT" sender-m@example.org m@dialup2.test "dialup2.test; host=$host; token=$tf; arrived=$((now - 600)); expires=$((now - 60)); mac=$(hex 32)" "main smtpd")
 [ -n "$(submit "$SMTP_PORT" sender-n@example.org n@example.net "dialup2.test; host=$host; token=$tu; arrived=1; expires=2" "not dial-up")" ] ||
     fail "swaks not dial-up"
-sb_wait_for 10 hold_is 3 || fail "main smtpd message not held"
-sb_wait_for 10 sb_sink_grep internet 'Subject: not dial-up' || fail "not delivered"
+wait_for 10 hold_is 3 || fail "main smtpd message not held"
+wait_for 10 sb_sink_grep internet 'Subject: not dial-up' || fail "not delivered"
 tm=$(field "$qm" token)
 [ -n "$tm" ] && [ "$tm" != "$tf" ] || fail "record of $qm: token '$tm'"
 tags=$(tag_of "$qm")
@@ -108,9 +106,9 @@ move() {	# move FROM TO TOKEN SENDER
 before=$(dsn_count)
 move "$qm" "$qu" "$tu" old-sender@example.org
 move "$qm" "$qf" "$tf" victim-f@example.org
-sb_wait_for 20 redis_is 0 EXISTS "etrn:msg:$host:$qf" || fail "$qf record not dropped"
-sb_wait_for 20 redis_is 0 EXISTS "etrn:msg:$host:$qu" || fail "$qu not expired"
-sb_wait_for 15 eval '[ "$(dsns_to old-sender@)" = 1 ]' || fail "no DSN for the unsigned tag's record"
+wait_for 20 redis_is 0 EXISTS "etrn:msg:$host:$qf" || fail "$qf record not dropped"
+wait_for 20 redis_is 0 EXISTS "etrn:msg:$host:$qu" || fail "$qu not expired"
+wait_for 15 eval '[ "$(dsns_to old-sender@)" = 1 ]' || fail "no DSN for the unsigned tag's record"
 sleep 2
 grep -q "$qf: forged X-ETRN-Hold header ignored (its MAC does not verify)" "$SB/log/etrnd.log" ||
     fail "forged tag not logged by expiry"
@@ -131,10 +129,10 @@ pass "expiry: a forged tag is logged and its file left alone without a DSN; an u
 qw=$(swaks --server 127.0.0.1 --port "$SMTP_PORT" -f warned@example.org \
     -t w@dialup.test --header "Subject: warned" 2>&1 |
     sed -n 's/.* queued as \([0-9A-Za-z]*\).*/\1/p' | tail -n 1)
-sb_wait_for 10 hold_is 3 || fail "$qw not held"
+wait_for 10 hold_is 3 || fail "$qw not held"
 tw=$(field "$qw" token)
 [ -n "$tw" ] || fail "no record for $qw"
-sb_wait_for 20 eval '[ "$(dsns_to warned@)" = 1 ]' || fail "no delay warning"
+wait_for 20 eval '[ "$(dsns_to warned@)" = 1 ]' || fail "no delay warning"
 f=$(dsns | xargs grep -l '^To: <\?warned@')
 grep -q '^Subject: Delayed Mail' "$f" || fail "not a delay warning"
 mid=$(sed -n 's/^Message-ID: *//Ip' "$f" | head -n 1 | tr -d '\r')
@@ -147,11 +145,11 @@ pass "delay warning: Message-ID $mid is keyed with the secret, the token appears
 # sender is not taken for that DSN.  etrnd is stopped; the record says a
 # DSN was being sent; the impostor waits on hold with its Message-ID.
 kill -TERM "$ETRND_PID"
-sb_wait_for 15 eval '! kill -0 "$ETRND_PID" 2>/dev/null' || fail "etrnd did not stop"
+wait_for 15 eval '! kill -0 "$ETRND_PID" 2>/dev/null' || fail "etrnd did not stop"
 qx=$(swaks --server 127.0.0.1 --port "$SMTP_PORT" -f sender-x@example.org \
     -t x@dialup2.test --header "Subject: x" 2>&1 |
     sed -n 's/.* queued as \([0-9A-Za-z]*\).*/\1/p' | tail -n 1)
-sb_wait_for 10 eval '[ -n "$(field "$qx" token)" ]' || fail "$qx not recorded"
+wait_for 10 eval '[ -n "$(field "$qx" token)" ]' || fail "$qx not recorded"
 tx=$(field "$qx" token)
 sb_redis HSET "etrn:msg:$host:$qx" state expiring dsn_state sending \
     dsn_since $(($(date +%s) - 1)) >/dev/null
@@ -162,13 +160,13 @@ qi=$(swaks --server 127.0.0.1 --port "$DSN_PORT" -f impostor@example.org \
     --body "impostor-body" 2>&1 |
     sed -n 's/.* queued as \([0-9A-Za-z]*\).*/\1/p' | tail -n 1)
 [ -n "$qi" ] || fail "the DSN port did not take the impostor"
-sb_wait_for 10 eval 'sb_hold_ids | grep -qx "$qi"' || fail "impostor not held"
+wait_for 10 eval 'sb_hold_ids | grep -qx "$qi"' || fail "impostor not held"
 sb_redis ZADD "etrn:expiry:$host" 0 "$qx" >/dev/null
 "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" >>"$SB/log/etrnd.log" 2>&1 &
 etrnd_pid=$!
 trap 'rc=$?; set +e; [ -z "$etrnd_pid" ] || { kill "$etrnd_pid"; wait "$etrnd_pid"; } 2>/dev/null; sb_cleanup $rc' EXIT
-sb_wait_for 30 redis_is 0 EXISTS "etrn:msg:$host:$qx" || fail "$qx not expired"
-sb_wait_for 15 eval '[ "$(dsns_to sender-x@)" -ge 1 ]' || fail "no DSN for $qx"
+wait_for 30 redis_is 0 EXISTS "etrn:msg:$host:$qx" || fail "$qx not expired"
+wait_for 15 eval '[ "$(dsns_to sender-x@)" -ge 1 ]' || fail "no DSN for $qx"
 sleep 2
 [ "$(dsns_to sender-x@)" = 1 ] || fail "sender-x got $(dsns_to sender-x@) DSNs"
 f=$(dsns | xargs grep -l '^To: <\?sender-x@')

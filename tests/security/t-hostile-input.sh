@@ -66,8 +66,8 @@ case $out in
 *"smtp: refused=13 accepted-local-part=7 accepted-bad-domain=0"*) ;;
 *) fail "RCPT TO: $out" ;;
 esac
-sb_wait_for 10 hold_is 10 || fail "hold queue: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is 9 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 10 hold_is 10 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 10 redis_is 9 ZCARD etrn:held:dialup.test || fail "index"
 canary_check
 schema_check
 for q in $(sb_redis ZRANGE etrn:held:dialup.test 0 -1); do
@@ -86,8 +86,8 @@ pass "RCPT TO: 13 hostile domains refused (by Postfix); 5 hostile quoted local p
 
 out=$("$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" flush dialup.test) ||
     fail "etrnctl flush: $out"
-sb_wait_for 30 sink_is customer 9 || fail "customer has $(sb_sink_count customer) of 9"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not emptied"
+wait_for 30 sink_is customer 9 || fail "customer has $(sb_sink_count customer) of 9"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not emptied"
 hold_is 1 || fail "hold queue: $(sb_queue_count hold)"
 canary_check
 schema_check

@@ -32,7 +32,7 @@ out=$(forge smtp "$SMTP_PORT" dialup.test) || fail "smtp: $out"
 acc=$(printf '%s\n' "$out" | sed -n 's/^accepted //p')
 printf '%s\n' "$out" | grep -q '^sent from' ||
     echo "note: Postfix took no MAIL FROM with a control character"
-sb_wait_for 20 eval '[ "$(sb_queue_count hold)" = "$acc" ]' ||
+wait_for 20 eval '[ "$(sb_queue_count hold)" = "$acc" ]' ||
     fail "held $(sb_queue_count hold) of $acc accepted"
 # What Postfix passed on reached the milter: it refuses control
 # characters in addresses itself (501 5.5.4).

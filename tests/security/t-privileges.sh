@@ -84,22 +84,22 @@ chgrp openetrn "$OPENETRN_CONF"
 chmod 0640 "$OPENETRN_CONF"
 kill -HUP "$ETRND_PID" "$POLICY_PID"
 kill -USR1 "$MILTER_PID"
-sb_wait_for 10 grep -q reloaded "$SB_LOG_DIR/etrnd.log" || fail "etrnd reload"
-sb_wait_for 10 grep -q reloaded "$SB_LOG_DIR/etrn-policy.log" || fail "policy reload"
-sb_wait_for 10 grep -q reloaded "$MILTER_LOG" || fail "milter reload"
+wait_for 10 grep -q reloaded "$SB_LOG_DIR/etrnd.log" || fail "etrnd reload"
+wait_for 10 grep -q reloaded "$SB_LOG_DIR/etrn-policy.log" || fail "policy reload"
+wait_for 10 grep -q reloaded "$MILTER_LOG" || fail "milter reload"
 grep -qi 'reload failed\|cannot open\|permission denied' "$SB_LOG_DIR/etrnd.log" \
     "$SB_LOG_DIR/etrn-policy.log" "$MILTER_LOG" && fail "a reload failed"
 sb_swaks -f s@example.org -t u1@dialup.test >/dev/null || fail "swaks"
-sb_wait_for 10 hold_is 1 || fail "not held"
+wait_for 10 hold_is 1 || fail "not held"
 out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup.test)
 [ "$out" = "253 OK, 1 pending message for node dialup.test started" ] ||
     fail "ETRN: $out"
-sb_wait_for 20 sink_is customer 1 || fail "not delivered"
+wait_for 20 sink_is customer 1 || fail "not delivered"
 # ... and the listener, restarted as openetrn, reads it too.
 kill -TERM "$listener"
-sb_wait_for 15 sh -c "pgrep -P $ETRND_PID -x etrnd | grep -vx $listener" ||
+wait_for 15 sh -c "pgrep -P $ETRND_PID -x etrnd | grep -vx $listener" ||
     fail "listener not restarted"
-sb_wait_for 10 sh -c "python3 '$SB_SRCDIR/tests/lib/etrn.py' $ETRND_PORT dialup.test | grep -q '^25[01] '" ||
+wait_for 10 sh -c "python3 '$SB_SRCDIR/tests/lib/etrn.py' $ETRND_PORT dialup.test | grep -q '^25[01] '" ||
     fail "restarted listener does not answer"
 # ... while user nobody cannot read it.
 runuser -u nobody -- cat "$OPENETRN_CONF" >/dev/null 2>&1 &&

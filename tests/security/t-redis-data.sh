@@ -41,15 +41,14 @@ flush_lock_time = 1s
 reconcile_interval = 2s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/security/seclib.sh"
-ctl() { "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"; }
 H=mx.lab.test
 ELOG=$SB/log/etrnd.log
 
 sb_swaks -f s@example.org -t u1@dialup.test >/dev/null || fail "swaks u1"
 sb_swaks -f s@example.org -t v1@dialup2.test >/dev/null || fail "swaks v1"
-sb_wait_for 20 hold_is 2 || fail "mail not held"
-sb_wait_for 10 redis_is 1 ZCARD etrn:held:dialup.test || fail "index u1"
-sb_wait_for 10 redis_is 1 ZCARD etrn:held:dialup2.test || fail "index v1"
+wait_for 20 hold_is 2 || fail "mail not held"
+wait_for 10 redis_is 1 ZCARD etrn:held:dialup.test || fail "index u1"
+wait_for 10 redis_is 1 ZCARD etrn:held:dialup2.test || fail "index v1"
 U1=$(sb_redis ZRANGE etrn:held:dialup.test 0 -1) U1=${U1#"$H:"}
 V1=$(sb_redis ZRANGE etrn:held:dialup2.test 0 -1) V1=${V1#"$H:"}
 
@@ -108,20 +107,20 @@ case $out in 25*|45*) ;; *) fail "ETRN x.dialup.test: $out" ;; esac
 t0=$(date +%s)
 out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup.test)
 case $out in 25*) ;; *) fail "ETRN dialup.test: $out" ;; esac
-sb_wait_for 40 sink_is customer 1 || fail "u1 not delivered"
+wait_for 40 sink_is customer 1 || fail "u1 not delivered"
 sb_sink_grep customer 'u1@dialup.test' >/dev/null || fail "not u1"
 ctl expire "$V1" >/dev/null || fail "etrnctl expire $V1"
-sb_wait_for 30 eval '[ "$(dsn_count)" = 1 ]' || fail "DSNs: $(dsn_count)"
-sb_wait_for 20 eval '[ "$(sb_queue_count hold)" = 0 ]' ||
+wait_for 30 eval '[ "$(dsn_count)" = 1 ]' || fail "DSNs: $(dsn_count)"
+wait_for 20 eval '[ "$(sb_queue_count hold)" = 0 ]' ||
     fail "left on hold: $(sb_hold_ids)"
-sb_wait_for 10 redis_is 0 EXISTS "etrn:msg:$H:$V1" || fail "v1 record left"
+wait_for 10 redis_is 0 EXISTS "etrn:msg:$H:$V1" || fail "v1 record left"
 t1=$(date +%s)
 pass "u1 released and delivered, v1 returned with one DSN, in $((t1 - t0)) s"
 
 # Further runner passes (tracking, expiry, reconcile every 2 s) over
 # the planted data; etrnctl reads it too.
 n=$(grep -c 'reconcile' "$ELOG" || true)
-sb_wait_for 20 eval '[ "$(grep -c reconcile "$ELOG" || true)" -gt '"$n"' ]' || true
+wait_for 20 eval '[ "$(grep -c reconcile "$ELOG" || true)" -gt '"$n"' ]' || true
 for d in dialup.test x.dialup.test dialup3.test; do
 	rc=0
 	timeout 30 "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" \
@@ -136,7 +135,7 @@ timeout 30 "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" \
 kill -0 "$ETRND_PID" || fail "etrnd died"
 grep -q 'WRONGTYPE01: domain=dialup.test: record is not a hash; ignored' "$ELOG" ||
     fail "the flush did not report the string record"
-sb_wait_for 10 grep -q 'reconcile: held=' "$ELOG" || fail "no reconcile pass"
+wait_for 10 grep -q 'reconcile: held=' "$ELOG" || fail "no reconcile pass"
 n=$(grep -c 'reconcile: redis failed' "$ELOG" || true)
 [ "$n" = 0 ] || fail "$n reconcile passes stopped by the planted data"
 grep -q 'BIGHASH0001: hold record unreadable (token): left as it is' "$ELOG" ||
@@ -213,7 +212,7 @@ timeout 10 "$OPENETRN_BUILDDIR/etrnd/etrnd" -t -c "$SB/etc/wrongpw.conf" \
     >"$SB/log/etrnd-pw.log" 2>&1 &
 PWPID=$!
 trap 'rc=$?; set +e; kill "$PWPID" 2>/dev/null; wait "$PWPID" 2>/dev/null; sb_cleanup $rc' EXIT
-sb_wait_for 15 grep -q 'redis AUTH: WRONGPASS' "$SB/log/etrnd-pw.log" ||
+wait_for 15 grep -q 'redis AUTH: WRONGPASS' "$SB/log/etrnd-pw.log" ||
     fail "no AUTH error logged: $(head -c 500 "$SB/log/etrnd-pw.log")"
 sleep 1
 kill -0 "$PWPID" 2>/dev/null || {

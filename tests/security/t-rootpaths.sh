@@ -21,21 +21,11 @@
 # Needs root and no Postfix: the null backend, its own Redis.
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-builddir=${OPENETRN_BUILDDIR:-${top_builddir:-$srcdir}}
-redis_server=${REDIS_SERVER-$(command -v redis-server || true)}
-redis_cli=$(command -v redis-cli || true)
-T=
-redis_pid=
-dpid=
-npass=0
-nfail=0
 # shellcheck source=../lib/standalone.sh
-. "$srcdir/tests/lib/standalone.sh"
-
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/standalone.sh"
+dpid=
+sa_init rootpaths daemon.log dpid
 [ "$(id -u)" = 0 ] || skip "needs root"
-[ -n "$redis_server" ] && [ -x "$redis_server" ] || skip "no redis-server"
 for b in etrn-milter policy/etrn-policy etrnd/etrnd; do
 	[ -x "$builddir/$b" ] || skip "$builddir/$b not built"
 done
@@ -45,21 +35,6 @@ if ! getent passwd openetrn >/dev/null; then
 fi
 uid=$(id -u openetrn)
 
-# cleanup - stop what runs, show the last log on failure, remove $T
-cleanup() {
-	local st=$?
-	trap - EXIT
-	[ -n "$dpid" ] && stop_pid "$dpid"
-	[ -n "$redis_pid" ] && stop_pid "$redis_pid"
-	if [ "$st" != 0 ] || [ "$nfail" != 0 ]; then
-		tail -n 20 "$T/daemon.log" >&2 2>/dev/null || true
-	fi
-	rm -rf "$T"
-	[ "$nfail" = 0 ] || exit 1
-	exit "$st"
-}
-T=$(mktemp -d "${TMPDIR:-/tmp}/oe-rootpaths.XXXX")
-trap cleanup EXIT
 chmod 755 "$T"
 mkdir -m 755 "$T/run"			# root's: the right place
 mkdir -m 755 "$T/urun"			# openetrn's: must be refused

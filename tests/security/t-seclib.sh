@@ -6,23 +6,11 @@
 # holds LF on one line, escaped.  Needs redis-server and python3 only.
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
-redis_server=${REDIS_SERVER-$(command -v redis-server || true)}
-redis_cli=$(command -v redis-cli || true)
-T=
-redis_pid=
-# shellcheck disable=SC2034 # sa_workdir's PIDVAR: no program runs here
-none=
-npass=0
-nfail=0
 # shellcheck source=../lib/standalone.sh
-. "$srcdir/tests/lib/standalone.sh"
-
-[ -n "$redis_server" ] && [ -x "$redis_server" ] || skip "no redis-server"
-[ -n "$redis_cli" ] || skip "no redis-cli"
-command -v python3 >/dev/null || skip "no python3"
-sa_workdir seclib redis.log none
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/standalone.sh"
+# shellcheck disable=SC2034 # sa_init's PIDVAR: no program runs here
+none=
+sa_init seclib redis.log none
 start_redis
 REDIS_SOCK=$T/redis.sock
 # shellcheck source=seclib.sh

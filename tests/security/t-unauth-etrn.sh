@@ -58,9 +58,9 @@ pass "Postfix's smtpd with etrn-policy: 459 4.7.1 for 127.0.0.1"
 out=$(etrnd_etrn dialup2.test)
 [ "$out" = "253 OK, 1 pending message for node dialup2.test started" ] ||
     fail "dialup2.test: $out"
-sb_wait_for 20 sink_is customer 1 || fail "dialup2.test mail not delivered"
-sb_wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup2.test || fail "dialup2 index"
+wait_for 20 sink_is customer 1 || fail "dialup2.test mail not delivered"
+wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup2.test || fail "dialup2 index"
 after=$(held_snapshot | grep -v -e dialup2 -e "$d2")
 [ "$after" = "$before" ] ||
     fail "hold records changed: before '$before' after '$after'"
@@ -72,16 +72,16 @@ pass "nothing of dialup.test released: hold queue, records, index unchanged; cus
 
 # Control: the same client, now allowed, releases the mail.
 sb_redis HSET etrn:domain:dialup.test allow 127.0.0.1/32 >/dev/null
-sb_wait_for 10 sh -c "python3 '$SB_SRCDIR/tests/lib/etrn.py' $ETRND_PORT dialup.test | grep -q '^253 OK, 2 pending'" ||
+wait_for 10 sh -c "python3 '$SB_SRCDIR/tests/lib/etrn.py' $ETRND_PORT dialup.test | grep -q '^253 OK, 2 pending'" ||
     fail "allowed client: no 253"
-sb_wait_for 20 sink_is customer 3 || fail "customer has $(sb_sink_count customer) of 3"
+wait_for 20 sink_is customer 3 || fail "customer has $(sb_sink_count customer) of 3"
 pass "control: allowed 127.0.0.1/32 gets 253 and both messages"
 
 
 # The reverse: the domain allows only 127.0.0.1, the client comes from
 # ::1.  etrnd is restarted listening on both loopback addresses.
 kill -TERM "$ETRND_PID"
-sb_wait_for 20 eval '! kill -0 "$ETRND_PID" 2>/dev/null' || fail "etrnd did not stop"
+wait_for 20 eval '! kill -0 "$ETRND_PID" 2>/dev/null' || fail "etrnd did not stop"
 sed -i "s|^etrnd_listen = .*|etrnd_listen = inet:127.0.0.1:$ETRND_PORT, inet:[::1]:$ETRND_PORT|" \
     "$OPENETRN_CONF"
 "$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" \
@@ -98,7 +98,7 @@ for a in sys.argv[2:]:
     print(c, m.decode())
 s.quit()' "$ETRND_PORT" "$@"
 }
-sb_wait_for 20 etrn6 example.com || fail "etrnd does not listen on ::1"
+wait_for 20 etrn6 example.com || fail "etrnd does not listen on ::1"
 hold_three u3 u4 v2
 d2=$(sb_redis ZRANGE etrn:held:dialup2.test 0 -1)
 d2=${d2#*:}
@@ -110,14 +110,14 @@ n=$(printf '%s\n' "$out" |
 out=$(etrnd_etrn dialup2.test)
 [ "$out" = "253 OK, 1 pending message for node dialup2.test started" ] ||
     fail "dialup2.test: $out"
-sb_wait_for 20 sink_is customer 4 || fail "dialup2.test mail not delivered"
-sb_wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 20 sink_is customer 4 || fail "dialup2.test mail not delivered"
+wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
 [ "$(held_snapshot | grep -v -e dialup2 -e "$d2")" = "$before" ] ||
     fail "hold records changed after ETRN from ::1"
 out=$(etrnd_etrn dialup.test)
 [ "$out" = "253 OK, 2 pending messages for node dialup.test started" ] ||
     fail "control from 127.0.0.1: $out"
-sb_wait_for 20 sink_is customer 6 || fail "customer has $(sb_sink_count customer) of 6"
+wait_for 20 sink_is customer 6 || fail "customer has $(sb_sink_count customer) of 6"
 schema_check
 pass "reverse: allow 127.0.0.1/32, ETRN from ::1 gets 459 and releases nothing; from 127.0.0.1 253"
 stop_and_check_logs

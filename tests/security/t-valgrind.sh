@@ -12,13 +12,13 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init sec-valgrind
-command -v valgrind >/dev/null 2>&1 || sb_skip "valgrind not installed"
+command -v valgrind >/dev/null 2>&1 || skip "valgrind not installed"
 bdir=${OPENETRN_BUILDDIR:-${top_builddir:-$SB_SRCDIR}}
 for b in etrn-milter etrnd/etrnd policy/etrn-policy etrnctl/etrnctl; do
 	[ -x "$bdir/$b" ] || fail "$bdir/$b not built"
 	if nm "$bdir/$b" 2>/dev/null | grep -q '__asan_init\|__ubsan_handle'
 	then
-		sb_skip "$b is built with sanitizers"
+		skip "$b is built with sanitizers"
 	fi
 done
 export SB_VALGRIND=1
@@ -33,7 +33,7 @@ milter_content_timeout = 120s" sb_start
 etrnctl() { "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"; }
 vg_logs() { ls "$SB_LOG_DIR"/valgrind-*.log 2>/dev/null || true; }
 
-sb_wait_for 60 sh -c "grep -q 'listener ready' '$SB_LOG_DIR/etrnd.log'" ||
+wait_for 60 sh -c "grep -q 'listener ready' '$SB_LOG_DIR/etrnd.log'" ||
     fail "etrnd's listener did not start"
 # shellcheck disable=SC2046 # log names have no blanks
 [ -n "$(grep -l "Parent PID: $ETRND_PID\$" $(vg_logs) | head -n 1)" ] ||
@@ -47,15 +47,15 @@ send --from s@example.org --to a@example.com --to u3@dialup.test \
     --to v1@dialup2.test >/dev/null || fail "mixed message"
 send --from e@example.org --mail-opt RET=HDRS --to 'v2@dialup2.test NOTIFY=FAILURE' \
     --header 'Subject: to expire' >/dev/null || fail "send"
-sb_wait_for 60 hold_is 5 || fail "held: $(sb_queue_count hold)"
-sb_wait_for 30 sink_is internet 1 || fail "the mixed message's other recipient"
+wait_for 60 hold_is 5 || fail "held: $(sb_queue_count hold)"
+wait_for 30 sink_is internet 1 || fail "the mixed message's other recipient"
 pass "4 messages in, 5 held (one split), the other recipient delivered"
 
 out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup.test)
 [ "$out" = "253 OK, 3 pending messages for node dialup.test started" ] ||
     fail "ETRN: $out"
-sb_wait_for 60 sink_is customer 3 || fail "customer has $(sb_sink_count customer)"
-sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 60 sink_is customer 3 || fail "customer has $(sb_sink_count customer)"
+wait_for 30 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
 out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$SMTP_PORT" example.com)
 case $out in
 "459 4.7.1 <example.com>: Etrn command rejected: ETRN not allowed here") ;;
@@ -65,22 +65,22 @@ pass "ETRN released 3 messages; a policy query for ETRN answered 459"
 
 kill -HUP "$ETRND_PID" "$POLICY_PID"
 kill -USR1 "$MILTER_PID"
-sb_wait_for 60 sh -c "grep -q 'reloaded' '$SB_LOG_DIR/etrnd.log' &&
+wait_for 60 sh -c "grep -q 'reloaded' '$SB_LOG_DIR/etrnd.log' &&
     grep -q 'reloaded' '$SB_LOG_DIR/etrn-policy.log'" || fail "reload"
 etrnctl status >/dev/null || fail "etrnctl status"
 etrnctl --json list dialup2.test >/dev/null || fail "etrnctl list"
 for q in $(sb_redis ZRANGE etrn:held:dialup2.test 0 -1); do
 	etrnctl expire "${q#*:}" >/dev/null || fail "etrnctl expire $q"
 done
-sb_wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
-sb_wait_for 60 sh -c "[ \$(find '$SINK_DIR_INTERNET' -type f | xargs -r grep -l '^Auto-Submitted: auto-replied' | wc -l) -ge 2 ]" ||
+wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
+wait_for 60 sh -c "[ \$(find '$SINK_DIR_INTERNET' -type f | xargs -r grep -l '^Auto-Submitted: auto-replied' | wc -l) -ge 2 ]" ||
     fail "no DSNs"
-sb_wait_for 30 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"
+wait_for 30 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"
 pass "reloads; 2 messages expired with DSNs"
 
 # A last message through the reloaded milter.
 sb_swaks -f s@example.org -t u9@dialup.test >/dev/null || fail "swaks"
-sb_wait_for 60 hold_is 1 || fail "not held after the reload"
+wait_for 60 hold_is 1 || fail "not held after the reload"
 
 "$SB_SANDBOX" stop "$SB" >"$SB/stop.log" 2>&1 || fail "stop: $(cat "$SB/stop.log")"
 grep -q 'killing' "$SB/stop.log" && fail "a daemon ignored SIGTERM: $(cat "$SB/stop.log")"

@@ -11,7 +11,7 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init sm-noetrn
-[ "$(id -u)" = 0 ] || sb_skip "needs root"
+[ "$(id -u)" = 0 ] || skip "needs root"
 . "$SB_SRCDIR/tests/lab/sendmail-lab.sh"
 sm_require
 SB_MILTER=none sb_start
@@ -50,7 +50,7 @@ m4 -D_CF_DIR_="$SM_CFDIR/" "$SM_CFDIR/m4/cf.m4" "$D/etc/sendmail.mc" \
 
 sm_spawn "$D/sendmail.log" "${SM_UTS[@]}" "$SM_BIN" \
     -C "$D/etc/sendmail.cf" -bD
-sb_wait_for 30 sm_listening "$P" || fail "the stock Sendmail did not listen on $P"
+wait_for 30 sm_listening "$P" || fail "the stock Sendmail did not listen on $P"
 out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$P" dialup.test)
 case $out in
 "502 5.7.0 "*) ;;

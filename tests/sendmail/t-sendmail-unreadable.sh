@@ -11,7 +11,7 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init sm-unread
-[ "$(id -u)" = 0 ] || sb_skip "needs root"
+[ "$(id -u)" = 0 ] || skip "needs root"
 . "$SB_SRCDIR/tests/lab/sendmail-lab.sh"
 sm_require
 SB_MILTER=none sb_start
@@ -30,9 +30,9 @@ out=$(sm_send --from a@example.org --to v@dialup2.test \
     --header 'Subject: unreadable') || fail "send: $out"
 q=$(sm_qid_of "$out")
 [ -n "$q" ] || fail "no queue ID in: $out"
-sb_wait_for 10 sm_held "$q" || fail "$q not quarantined"
+wait_for 10 sm_held "$q" || fail "$q not quarantined"
 # Pending until etrnd (mta = sendmail) finds the hf file: then counted.
-sb_wait_for 10 eval '[ "$(sm_field "$q" state)" = held ]' ||
+wait_for 10 eval '[ "$(sm_field "$q" state)" = held ]' ||
     fail "no counted record for $q: state \"$(sm_field "$q" state)\""
 pass "$q quarantined and recorded"
 
@@ -50,9 +50,9 @@ pass "queue unreadable ($(unreadable_logged) lines logged): no DSN, record kept;
 
 dead_off "$SPOOL"
 sm_held "$q" || fail "$q not quarantined after the repair"
-sb_wait_for 30 eval '[ "$(dsn_count)" -ge 1 ]' || fail "no DSN after the repair"
-sb_wait_for 10 redis_is 0 EXISTS "etrn:msg:$SM_HOST:$q" || fail "$q: record kept"
-sb_wait_for 10 eval '! sm_queued "$q"' || fail "$q not deleted"
+wait_for 30 eval '[ "$(dsn_count)" -ge 1 ]' || fail "no DSN after the repair"
+wait_for 10 redis_is 0 EXISTS "etrn:msg:$SM_HOST:$q" || fail "$q: record kept"
+wait_for 10 eval '! sm_queued "$q"' || fail "$q not deleted"
 sleep 1
 [ "$(dsn_count)" = 1 ] || fail "DSNs: $(dsn_count), want 1"
 grep -q "Subject: unreadable" $(dsns) || fail "the DSN is not for $q"

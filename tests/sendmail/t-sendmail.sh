@@ -16,17 +16,14 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init sendmail
-[ "$(id -u)" = 0 ] || sb_skip "needs root"
+[ "$(id -u)" = 0 ] || skip "needs root"
 . "$SB_SRCDIR/tests/lab/sendmail-lab.sh"
 sm_require
 SB_MILTER=none sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 sm_start
-etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"; }
 held_count() { find "$SM_DIR/spool" -maxdepth 1 -name 'hf*' | grep -c . || true; }
 held_is() { [ "$(held_count)" = "$1" ]; }
-dsns() { sb_sink_files internet | xargs -r grep -l '^Auto-Submitted: auto-replied' 2>/dev/null || true; }
-dsn_is() { [ "$(dsns | grep -c . || true)" = "$1" ]; }
 
 # 1. Hold: quarantined by Sendmail, recorded in Redis with the token.
 out=$(sm_send --from s@example.org --to u1@dialup.test \
@@ -35,14 +32,14 @@ q1=$(sm_qid_of "$out")
 [ -n "$q1" ] || fail "no queue ID in: $out"
 out=$(sm_send --from s@example.org --to u2@dialup.test) || fail "send: $out"
 q2=$(sm_qid_of "$out")
-sb_wait_for 10 sm_held "$q1" || fail "$q1 not quarantined"
+wait_for 10 sm_held "$q1" || fail "$q1 not quarantined"
 sm_held "$q2" || fail "$q2 not quarantined"
 sm_run -bp -qQ | grep -q 'QUARANTINE: held for ETRN by dialup.test' ||
     fail "sendmail -bp -qQ does not show the quarantine"
 # Pending until etrnd (mta = sendmail) finds the hf file: then counted.
-sb_wait_for 10 eval '[ "$(sm_field "$q1" state)" = held ]' ||
+wait_for 10 eval '[ "$(sm_field "$q1" state)" = held ]' ||
     fail "record state $(sm_field "$q1" state)"
-sb_wait_for 10 eval '[ "$(sm_field "$q2" state)" = held ]' ||
+wait_for 10 eval '[ "$(sm_field "$q2" state)" = held ]' ||
     fail "record state of $q2: $(sm_field "$q2" state)"
 grep -q "$q1: on hold, counted: domain=dialup.test" "$SM_DIR/log/etrnd.log" ||
     fail "no log line for counting $q1"
@@ -57,7 +54,7 @@ pass "two messages quarantined (hf files), recorded with the tag's token"
 # Mail for other domains passes through untouched.
 sm_send --from s@example.org --to x@example.net \
     --header 'Subject: passes' >/dev/null || fail "send pass"
-sb_wait_for 20 sb_sink_grep internet '^Subject: passes' || fail "not passed"
+wait_for 20 sb_sink_grep internet '^Subject: passes' || fail "not passed"
 [ "$(held_count)" = 2 ] || fail "pass-through mail was held"
 pass "mail for a non-dial-up domain is delivered at once"
 
@@ -65,13 +62,13 @@ pass "mail for a non-dial-up domain is delivered at once"
 # Sendmail, held there), the other gets the original at once.
 sm_send --from s@example.org --to m1@dialup.test --to m2@example.net \
     --header 'Subject: mixed' >/dev/null || fail "send mixed"
-sb_wait_for 20 sb_sink_grep internet '^Subject: mixed' || fail "mixed: not passed"
+wait_for 20 sb_sink_grep internet '^Subject: mixed' || fail "mixed: not passed"
 f=$(sb_sink_grep internet '^Subject: mixed')
 grep -q '^X-Rcpt-Args: <m2@example.net>' "$f" || fail "mixed: rcpt"
 [ "$(grep -c '^X-Rcpt-Args:' "$f")" = 1 ] ||
     fail "mixed: the dial-up recipient got the original too"
-sb_wait_for 20 held_is 3 || fail "mixed: copy not held"
-sb_wait_for 10 redis_is 3 ZCARD etrn:held:dialup.test || fail "mixed: held index"
+wait_for 20 held_is 3 || fail "mixed: copy not held"
+wait_for 10 redis_is 3 ZCARD etrn:held:dialup.test || fail "mixed: held index"
 pass "mixed recipients: split on Sendmail, the copy for dialup.test held"
 
 # Sendmail's own ETRN is refused (noetrn) and releases nothing.
@@ -88,12 +85,12 @@ pass "ETRN to Sendmail itself is refused: $out"
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 3 pending messages for node dialup.test started" ] ||
     fail "253: $out"
-sb_wait_for 30 sink_is customer 3 ||
+wait_for 30 sink_is customer 3 ||
     fail "customer got $(sb_sink_count customer) of 3"
 sb_sink_grep customer '^Subject: mixed' >/dev/null || fail "no split copy"
 sb_sink_grep customer '^Subject: held one' >/dev/null || fail "wrong mail"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
-sb_wait_for 10 redis_is 3 HGET etrn:stats:dialup.test flushed ||
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 10 redis_is 3 HGET etrn:stats:dialup.test flushed ||
     fail "flushed counter"
 if sm_queued "$q1" || sm_queued "$q2"; then fail "still in the queue"; fi
 redis_is 0 EXISTS "etrn:msg:$SM_HOST:$q1" || fail "record left"
@@ -111,12 +108,12 @@ q3=$(sm_qid_of "$out")
 out=$(sm_send --from b@example.org --to 'v2@dialup2.test NOTIFY=NEVER') ||
     fail "send: $out"
 q4=$(sm_qid_of "$out")
-sb_wait_for 10 sm_held "$q3" || fail "$q3 not held"
+wait_for 10 sm_held "$q3" || fail "$q3 not held"
 sm_held "$q4" || fail "$q4 not held"
-sb_wait_for 30 redis_is 0 EXISTS "etrn:msg:$SM_HOST:$q3" \
+wait_for 30 redis_is 0 EXISTS "etrn:msg:$SM_HOST:$q3" \
     "etrn:msg:$SM_HOST:$q4" || fail "not expired"
 redis_is 0 ZCARD etrn:held:dialup2.test || fail "held index"
-sb_wait_for 20 dsn_is 1 || fail "want 1 DSN, got $(dsns | grep -c . || true)"
+wait_for 20 dsn_is 1 || fail "want 1 DSN, got $(dsns | grep -c . || true)"
 if sm_queued "$q3" || sm_queued "$q4"; then fail "expired files left"; fi
 [ ! -e "$SM_DIR/spool/df$q3" ] || fail "df$q3 left"
 redis_is 2 HGET etrn:stats:dialup2.test expired || fail "expired counter"
@@ -150,10 +147,10 @@ sb_redis HSET etrn:domain:dialup2.test hold_time 3 >/dev/null
 sleep 2
 out=$(sm_send --from g@example.org --to x@dialup2.test) || fail "send: $out"
 q5=$(sm_qid_of "$out")
-sb_wait_for 10 sm_held "$q5" || fail "$q5 not held"
+wait_for 10 sm_held "$q5" || fail "$q5 not held"
 sb_redis HSET "etrn:msg:$SM_HOST:$q5" token \
     00000000000000000000000000000000 >/dev/null
-sb_wait_for 20 redis_is 0 EXISTS "etrn:msg:$SM_HOST:$q5" ||
+wait_for 20 redis_is 0 EXISTS "etrn:msg:$SM_HOST:$q5" ||
     fail "record not dropped"
 sleep 1
 sm_held "$q5" || fail "a file with another token was deleted"
@@ -173,10 +170,10 @@ out=$(sm_send --from r@example.org --mail-opt RET=HDRS \
 q7=$(sm_qid_of "$out")
 out=$(sm_send --from '' --to r3@dialup.test) || fail "send: $out"
 q8=$(sm_qid_of "$out")
-sb_wait_for 10 sm_held "$q7" || fail "$q7 not held"
-sb_wait_for 10 sm_held "$q8" || fail "$q8 not held"
+wait_for 10 sm_held "$q7" || fail "$q7 not held"
+wait_for 10 sm_held "$q8" || fail "$q8 not held"
 for q in "$q7" "$q8"; do
-	sb_wait_for 10 eval '[ "$(sm_field "$q" state)" = held ]' ||
+	wait_for 10 eval '[ "$(sm_field "$q" state)" = held ]' ||
 	    fail "$q: record not counted"
 done
 fields="domain token sender recipients nrcpt ret envid expires arrived state"
@@ -197,7 +194,7 @@ grep -q '^reconcile: held=3 ok=0 rebuilt=3 dropped=0 skipped=0' \
     "$SB/rc.out" || { cat "$SB/rc.out" >&2; fail "reconcile summary"; }
 grep -q "^rebuilt $q5: dialup2.test, no record" "$SB/rc.out" ||
     fail "the tagged file of step 4 not rebuilt"
-sb_wait_for 30 dsn_is 2 || fail "the rebuilt expired record got no DSN"
+wait_for 30 dsn_is 2 || fail "the rebuilt expired record got no DSN"
 if sm_queued "$q5"; then fail "$q5 not deleted after its DSN"; fi
 for q in "$q7" "$q8"; do
 	for f in $fields; do
@@ -223,25 +220,25 @@ n=$(sb_sink_count customer)
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 2 pending messages for node dialup.test started" ] ||
     fail "253 after reconcile: $out"
-sb_wait_for 30 sink_is customer $((n + 2)) ||
+wait_for 30 sink_is customer $((n + 2)) ||
     fail "customer got $(($(sb_sink_count customer) - n)) of 2"
-sb_wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
+wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
 pass "after reconcile ETRN delivers both messages"
 
 # 6. The customer's server is down: released, tried, back in quarantine.
 kill "$SINK_CUSTOMER_PID"
-sb_wait_for 10 sh -c "! kill -0 $SINK_CUSTOMER_PID 2>/dev/null" ||
+wait_for 10 sh -c "! kill -0 $SINK_CUSTOMER_PID 2>/dev/null" ||
     fail "sink still runs"
 out=$(sm_send --from s@example.org --to u3@dialup.test) || fail "send: $out"
 q6=$(sm_qid_of "$out")
-sb_wait_for 10 sm_held "$q6" || fail "$q6 not held"
+wait_for 10 sm_held "$q6" || fail "$q6 not held"
 sleep 1.5
 out=$(etrn dialup.test)
 case $out in
 "253 OK, 1 pending message for node dialup.test started") ;;
 *) fail "253: $out" ;;
 esac
-sb_wait_for 30 grep -q "$q6: back on hold domain=dialup.test" \
+wait_for 30 grep -q "$q6: back on hold domain=dialup.test" \
     "$SM_DIR/log/etrnd.log" || fail "not put back: state $(sm_field "$q6" state)"
 sm_held "$q6" || fail "$q6 not in quarantine"
 grep -q '^N[1-9]' "$SM_DIR/spool/hf$q6" || fail "$q6 was never tried"
@@ -268,7 +265,7 @@ for s in a b c; do
 	out=$(sm_send --from "crash-$s@example.org" --to "w$s@dialup2.test") ||
 	    fail "send: $out"
 	q[$s]=$(sm_qid_of "$out")
-	sb_wait_for 10 sm_held "${q[$s]}" || fail "${q[$s]} not held"
+	wait_for 10 sm_held "${q[$s]}" || fail "${q[$s]} not held"
 	tok[$s]=$(sm_field "${q[$s]}" token)
 done
 # held_dsn LETTER - what etrnd had submitted to the DSN port
@@ -299,8 +296,8 @@ sm_etrnd_start
 for s in a b c; do
 	sb_redis ZADD "etrn:expiry:$SM_HOST" 0 "${q[$s]}" >/dev/null
 done
-sb_wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
-sb_wait_for 30 dsn_is $((before + 3)) ||
+wait_for 30 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
+wait_for 30 dsn_is $((before + 3)) ||
     fail "want 3 more DSNs, got $(($(dsns | grep -c . || true) - before))"
 sleep 3
 dsn_is $((before + 3)) || fail "more than one DSN for a sender"
