@@ -188,7 +188,7 @@ send --from e@example.org --to v1@dialup2.test --header 'Subject: to expire' \
     >/dev/null || fail "send"
 wait_for 30 redis_is 1 ZCARD etrn:held:dialup.test ||
     fail "etrnd did not count the held message"
-out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup.test)
+out=$(etrn dialup.test)
 case $out in
 25[0-3]*) ;;
 *) fail "ETRN: $out" ;;

@@ -17,7 +17,6 @@ sb_init sec-dsn
 SB_ETRND=1 sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/security/seclib.sh"
-etrnctl() { "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"; }
 
 # Two messages by raw SMTP (CR, LF and odd envelopes that smtplib and
 # swaks would not send as they are).  Prints the two queue IDs.
@@ -96,7 +95,7 @@ wait_for 10 redis_is 2 ZCARD etrn:held:dialup2.test || fail "not indexed"
 pass "2 messages with injection attempts held ($(grep -c '^refused' "$SB/refused") parameter forms refused by Postfix or the milter)"
 
 for q in $(cat "$SB/sent"); do
-	etrnctl expire "$q" >/dev/null || fail "etrnctl expire $q"
+	ctl expire "$q" >/dev/null || fail "etrnctl expire $q"
 done
 wait_for 30 eval '[ "$(dsns | wc -l)" = 2 ]' || fail "DSNs: $(dsns | wc -l)"
 wait_for 10 hold_is 0 || fail "hold queue: $(sb_queue_count hold)"

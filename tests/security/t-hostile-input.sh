@@ -84,7 +84,7 @@ done | grep -qxF "\$(touch$CANARY)" || fail "ENVID not recorded verbatim"
 [ "$(sb_sink_count internet)" = 0 ] || fail "mail went to the internet"
 pass "RCPT TO: 13 hostile domains refused (by Postfix); 5 hostile quoted local parts, 2 hostile ENVID/ORCPT held verbatim"
 
-out=$("$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" flush dialup.test) ||
+out=$(ctl flush dialup.test) ||
     fail "etrnctl flush: $out"
 wait_for 30 sink_is customer 9 || fail "customer has $(sb_sink_count customer) of 9"
 wait_for 10 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not emptied"

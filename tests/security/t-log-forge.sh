@@ -56,7 +56,7 @@ for d in etrnd etrn-policy etrn-milter; do
 done
 pass "each log line is its daemon's; no control character, no forged line"
 
-out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup.test)
+out=$(etrn dialup.test)
 case $out in 25*) ;; *) fail "etrnd after the run: $out" ;; esac
 kill -0 "$POLICY_PID" || fail "etrn-policy died"
 kill -0 "$MILTER_PID" || fail "etrn-milter died"

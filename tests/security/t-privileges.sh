@@ -91,7 +91,7 @@ grep -qi 'reload failed\|cannot open\|permission denied' "$SB_LOG_DIR/etrnd.log"
     "$SB_LOG_DIR/etrn-policy.log" "$MILTER_LOG" && fail "a reload failed"
 sb_swaks -f s@example.org -t u1@dialup.test >/dev/null || fail "swaks"
 wait_for 10 hold_is 1 || fail "not held"
-out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup.test)
+out=$(etrn dialup.test)
 [ "$out" = "253 OK, 1 pending message for node dialup.test started" ] ||
     fail "ETRN: $out"
 wait_for 20 sink_is customer 1 || fail "not delivered"

@@ -102,10 +102,10 @@ sb_redis HSET etrn:held:dialup3.test x y >/dev/null
 pass "planted ${#HOSTILE[@]} hostile queue IDs, wrong types, 100,000-field and 100,000-member keys, hostile flush requests"
 
 # Drive etrnd: the huge index first, then the normal flush and expiry.
-out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" x.dialup.test)
+out=$(etrn x.dialup.test)
 case $out in 25*|45*) ;; *) fail "ETRN x.dialup.test: $out" ;; esac
 t0=$(date +%s)
-out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup.test)
+out=$(etrn dialup.test)
 case $out in 25*) ;; *) fail "ETRN dialup.test: $out" ;; esac
 wait_for 40 sink_is customer 1 || fail "u1 not delivered"
 sb_sink_grep customer 'u1@dialup.test' >/dev/null || fail "not u1"
@@ -193,7 +193,7 @@ done
 # Every line of etrnd's log is one of etrnd's (or the sandbox's mark).
 bad=$(grep -cv -E '^(etrnd: |==== sandbox )' "$ELOG" || true)
 [ "$bad" = 0 ] || fail "$bad etrnd log lines start oddly: $(grep -v -E '^(etrnd: |==== sandbox )' "$ELOG" | head -3)"
-out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup2.test)
+out=$(etrn dialup2.test)
 case $out in 25*|45*) ;; *) fail "listener after the run: $out" ;; esac
 pass "etrnd alive, peak RSS bounded, log lines intact, listener answers"
 

@@ -23,7 +23,6 @@ etrn_rate_limit = 1000" \
     sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/security/seclib.sh"
-etrnd_etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"; }
 smtpd_etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$SMTP_PORT" "$@"; }
 
 sb_redis HSET etrn:domain:dialup.test allow ::1/128 >/dev/null
@@ -34,7 +33,7 @@ d2=${d2#*:}
 [ -n "$d2" ] || fail "no dialup2.test record"
 before=$(held_snapshot | grep -v -e dialup2 -e "$d2")
 
-out=$(etrnd_etrn dialup.test DIALUP.TEST dialup.test. @dialup.test \
+out=$(etrn dialup.test DIALUP.TEST dialup.test. @dialup.test \
     '#dialup.test' @DiAlUp.TeSt)
 n=$(printf '%s\n' "$out" |
     grep -c '^459 4\.7\.1 [^ ]*: ETRN not allowed here$' ||
@@ -55,7 +54,7 @@ pass "Postfix's smtpd with etrn-policy: 459 4.7.1 for 127.0.0.1"
 
 # Barrier: an authorized flush of dialup2.test; once its mail is at the
 # customer, the runner has read everything queued before it.
-out=$(etrnd_etrn dialup2.test)
+out=$(etrn dialup2.test)
 [ "$out" = "253 OK, 1 pending message for node dialup2.test started" ] ||
     fail "dialup2.test: $out"
 wait_for 20 sink_is customer 1 || fail "dialup2.test mail not delivered"
@@ -107,14 +106,14 @@ out=$(etrn6 dialup.test @dialup.test DIALUP.TEST)
 n=$(printf '%s\n' "$out" |
     grep -c '^459 4\.7\.1 [^ ]*: ETRN not allowed here$' || true)
 [ "$n" = 3 ] || fail "from ::1: want 3 refusals with 459, got: $out"
-out=$(etrnd_etrn dialup2.test)
+out=$(etrn dialup2.test)
 [ "$out" = "253 OK, 1 pending message for node dialup2.test started" ] ||
     fail "dialup2.test: $out"
 wait_for 20 sink_is customer 4 || fail "dialup2.test mail not delivered"
 wait_for 10 hold_is 2 || fail "hold queue: $(sb_queue_count hold)"
 [ "$(held_snapshot | grep -v -e dialup2 -e "$d2")" = "$before" ] ||
     fail "hold records changed after ETRN from ::1"
-out=$(etrnd_etrn dialup.test)
+out=$(etrn dialup.test)
 [ "$out" = "253 OK, 2 pending messages for node dialup.test started" ] ||
     fail "control from 127.0.0.1: $out"
 wait_for 20 sink_is customer 6 || fail "customer has $(sb_sink_count customer) of 6"

@@ -30,7 +30,6 @@ fast_flush_domains = \$relay_domains
 milter_command_timeout = 60s
 milter_content_timeout = 120s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-etrnctl() { "$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"; }
 vg_logs() { ls "$SB_LOG_DIR"/valgrind-*.log 2>/dev/null || true; }
 
 wait_for 60 sh -c "grep -q 'listener ready' '$SB_LOG_DIR/etrnd.log'" ||
@@ -51,7 +50,7 @@ wait_for 60 hold_is 5 || fail "held: $(sb_queue_count hold)"
 wait_for 30 sink_is internet 1 || fail "the mixed message's other recipient"
 pass "4 messages in, 5 held (one split), the other recipient delivered"
 
-out=$(python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" dialup.test)
+out=$(etrn dialup.test)
 [ "$out" = "253 OK, 3 pending messages for node dialup.test started" ] ||
     fail "ETRN: $out"
 wait_for 60 sink_is customer 3 || fail "customer has $(sb_sink_count customer)"
@@ -67,10 +66,10 @@ kill -HUP "$ETRND_PID" "$POLICY_PID"
 kill -USR1 "$MILTER_PID"
 wait_for 60 sh -c "grep -q 'reloaded' '$SB_LOG_DIR/etrnd.log' &&
     grep -q 'reloaded' '$SB_LOG_DIR/etrn-policy.log'" || fail "reload"
-etrnctl status >/dev/null || fail "etrnctl status"
-etrnctl --json list dialup2.test >/dev/null || fail "etrnctl list"
+ctl status >/dev/null || fail "etrnctl status"
+ctl --json list dialup2.test >/dev/null || fail "etrnctl list"
 for q in $(sb_redis ZRANGE etrn:held:dialup2.test 0 -1); do
-	etrnctl expire "${q#*:}" >/dev/null || fail "etrnctl expire $q"
+	ctl expire "${q#*:}" >/dev/null || fail "etrnctl expire $q"
 done
 wait_for 60 redis_is 0 ZCARD etrn:held:dialup2.test || fail "not expired"
 wait_for 60 sh -c "[ \$(find '$SINK_DIR_INTERNET' -type f | xargs -r grep -l '^Auto-Submitted: auto-replied' | wc -l) -ge 2 ]" ||
