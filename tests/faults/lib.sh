@@ -22,6 +22,9 @@
 #                        (0: full); rm -f "$PF_SPOOL/fill" frees it
 #   unread_passes PHASE SECS  two more unreadable_logged lines within SECS,
 #                        and 2 s more, acted empty (both the test's own)
+#
+# etrn, ctl, dsn_count...: tests/lib/common.sh; pass, fail, wait_for,
+# ms_now...: tests/lib/core.sh.
 
 FT_DIR=$SB_SRCDIR/tests/faults
 

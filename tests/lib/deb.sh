@@ -2,7 +2,7 @@
 # tests/lib/deb.sh - the Debian package built as README.md shows it ("Installing
 # from the Debian package"): `make distdir` into a directory of the test's,
 # then the build command there.  For tests/install/t-deb.sh and
-# tests/deploy/t-deploy.sh.  Needs die from standalone.sh.
+# tests/deploy/t-deploy.sh.  Needs die (core.sh, via standalone.sh).
 
 # The build command of README.md's package block.
 DEB_BUILD_CMD="DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b"

@@ -12,6 +12,9 @@
 #                       (sorted), to compare before and after an attack
 #   log_client LOG ADDR REGEX   LOG has a line naming client ADDR that
 #                       matches REGEX (grep -E, any case)
+#   stop_and_check_logs stop the sandbox; fail on a sanitizer report
+#   hold_three A B V    hold mail for three recipients, wait until indexed
+# pass, fail, wait_for: tests/lib/core.sh (via sandbox.sh).
 
 # Python run before the checks below: a Redis client on the unix socket
 # sys.argv[1] that keeps keys and values as bytes.  redis-cli prints them
