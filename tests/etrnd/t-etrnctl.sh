@@ -95,15 +95,6 @@ ctl() {
 	"$ctl_bin" -c "$T/etrnctl.conf" "$@" >"$T/out" 2>"$T/err" || rc=$?
 }
 
-# check_eq DESC GOT WANT - pass when GOT equals WANT
-check_eq() {
-	if [ "$2" = "$3" ]; then
-		pass "$1"
-	else
-		fail "$1: got \"$2\", expected \"$3\""
-	fi
-}
-
 # check_rc DESC WANT - the last etrnctl's exit status
 check_rc() {
 	if [ "$rc" = "$2" ]; then

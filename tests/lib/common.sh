@@ -19,6 +19,7 @@
 #   dsn_taken N             the DSN smtpd took at least N sessions
 #   state_is QID STATE      field state of hold record QID is STATE
 #   etrn ARG...             tests/lib/etrn.py to etrnd's listener
+#   smtpd_etrn ARG...       the same to the sandbox's Postfix smtpd
 #   ctl ARGS...             etrnctl on the sandbox's configuration
 #   big ARGS...             tests/integration/bigmail.py
 #   listener_pid            the PID of etrnd's listener
@@ -108,6 +109,11 @@ state_is() {
 # tests/lib/etrn.py to etrnd's listener.
 etrn() {
 	python3 "$SB_SRCDIR/tests/lib/etrn.py" "$ETRND_PORT" "$@"
+}
+
+# tests/lib/etrn.py to the sandbox's Postfix smtpd.
+smtpd_etrn() {
+	python3 "$SB_SRCDIR/tests/lib/etrn.py" "$SMTP_PORT" "$@"
 }
 
 # etrnctl on the sandbox's configuration.

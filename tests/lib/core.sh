@@ -10,6 +10,7 @@
 #                       stdout and go on
 #   skip MSG            print SKIP: MSG and exit 77 (automake's "skipped")
 #   die MSG             a setup step failed: print ERROR: MSG, exit 1
+#   check_eq DESC GOT WANT  pass DESC when GOT is WANT, else fail
 #   wait_for SECS CMD...  run CMD (output discarded) until it succeeds, every
 #                       0.1 s (CORE_WAIT_TENTHS=2: every 0.2 s, as
 #                       sandbox.sh sets); fail after SECS
@@ -47,6 +48,15 @@ skip() {
 die() {
 	echo "ERROR: $*" >&2
 	exit 1
+}
+
+# check_eq DESC GOT WANT - pass DESC when GOT equals WANT, else fail
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1: got \"$2\", expected \"$3\""
+	fi
 }
 
 # wait_for SECS CMD... - run CMD until it succeeds; fail after SECS

@@ -122,15 +122,6 @@ result() {
 	sed -n "s/^RESULT $2=//p" "$T/$1.out"
 }
 
-# check_eq DESC GOT WANT - pass when GOT equals WANT
-check_eq() {
-	if [ "$2" = "$3" ]; then
-		pass "$1"
-	else
-		fail "$1: got \"$2\", expected \"$3\""
-	fi
-}
-
 # check_log DESC PATTERN - pass when the milter logged PATTERN (grep -E)
 check_log() {
 	if grep -Eq -- "$2" "$T/milter.log"; then

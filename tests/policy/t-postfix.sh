@@ -19,7 +19,6 @@ SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="flush_lock_time = 1s" \
 smtpd_recipient_restrictions = check_policy_service $policy
 fast_flush_domains = \$relay_domains" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$SMTP_PORT" "$@"; }
 
 for i in 1 2; do
 	sb_swaks -f s@example.org -t "u$i@dialup.test" >/dev/null || fail "swaks"
@@ -45,10 +44,10 @@ pass "over quota: Postfix answers 452 4.2.2; other domains take mail"
 # Not authorized: dialup2.test allows only 192.0.2.0/24.
 sb_redis HSET etrn:domain:dialup2.test allow 192.0.2.0/24 >/dev/null
 sleep 2		# domain_refresh = 1s
-out=$(etrn dialup2.test)
+out=$(smtpd_etrn dialup2.test)
 [ "$out" = "459 4.7.1 <dialup2.test>: Etrn command rejected: ETRN not allowed here" ] ||
     fail "459: $out"
-out=$(etrn example.com)
+out=$(smtpd_etrn example.com)
 case $out in
 "459 4.7.1 <example.com>: Etrn command rejected: ETRN not allowed here") ;;
 *) fail "459 not dial-up: $out" ;;
@@ -84,7 +83,7 @@ pass "after the fetch the domain takes mail again"
 
 # The same ETRN from the same client with tests/lib/etrn.py: 250 again.
 sleep 1.5	# flush_lock_time
-out=$(etrn dialup.test)
+out=$(smtpd_etrn dialup.test)
 [ "$out" = "250 Queuing started" ] || fail "etrn.py: $out"
 wait_for 20 sink_is customer 3 || fail "customer got $(sb_sink_count customer) of 3"
 pass "second ETRN releases the new message"

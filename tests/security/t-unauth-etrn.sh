@@ -23,7 +23,6 @@ etrn_rate_limit = 1000" \
     sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/security/seclib.sh"
-smtpd_etrn() { python3 "$SB_SRCDIR/tests/lib/etrn.py" "$SMTP_PORT" "$@"; }
 
 sb_redis HSET etrn:domain:dialup.test allow ::1/128 >/dev/null
 hold_three u1 u2 v
