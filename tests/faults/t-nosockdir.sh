@@ -10,17 +10,11 @@
 # exits 2.  A daemon that starts returns 0 only once its socket answers,
 # and its socket has its directory's group when none is set.
 set -u
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-builddir=${top_builddir:-$top_srcdir}
-# shellcheck source=tests/lib/standalone.sh
-. "$top_srcdir/tests/lib/standalone.sh"
-npass=0 nfail=0 dpid=
+# shellcheck source=../lib/standalone.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/standalone.sh"
+dpid=
+sa_init nosockdir start.err dpid
 [ "$(id -u)" = 0 ] || skip "needs root (the daemons start as root)"
-redis_server=${REDIS_SERVER:-$(command -v redis-server || true)}
-[ -n "$redis_server" ] || skip "redis-server not installed"
-redis_cli=$(command -v redis-cli || true)
-[ -n "$redis_cli" ] || skip "redis-cli not installed"
-sa_workdir nosockdir start.err dpid
 make_secret "$T/hold.secret"
 # The run directory as for Postfix's smtpd: root's, a group, mode 0750.
 grp=
@@ -31,7 +25,7 @@ done
 mkdir -m 750 "$T/run"
 chgrp "$grp" "$T/run"
 start_redis
-LC=$top_srcdir/tests/faults/lifecycle.py
+LC=$srcdir/tests/faults/lifecycle.py
 
 # conf NAME SOCKDIR - $T/NAME.conf, sockets in SOCKDIR, pid files in $T/run
 conf() {

@@ -15,27 +15,21 @@
 # log_target = syslog or stderr sends each line to that one place; a
 # daemon without -f logs to syslog, log_target = stderr notwithstanding.
 set -u
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-builddir=${top_builddir:-$top_srcdir}
-# shellcheck source=tests/lib/standalone.sh
-. "$top_srcdir/tests/lib/standalone.sh"
-npass=0 nfail=0 dpid= lpid= spid=
+# shellcheck source=../lib/standalone.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/standalone.sh"
+dpid= lpid= spid=
+sa_init notify daemon.err dpid
 [ "$(id -u)" = 0 ] || skip "needs root (the daemons start as root)"
-redis_server=${REDIS_SERVER:-$(command -v redis-server || true)}
-[ -n "$redis_server" ] || skip "redis-server not installed"
-redis_cli=$(command -v redis-cli || true)
-[ -n "$redis_cli" ] || skip "redis-cli not installed"
 grep -q '^#define HAVE_LIBSYSTEMD 1' "$builddir/config.h" 2>/dev/null ||
     skip "built without libsystemd (--without-systemd): no sd_notify"
 unshare -m true 2>/dev/null || skip "cannot make a mount namespace"
-sa_workdir notify daemon.err dpid
 trap 'st=$?; set +e
 for p in $lpid $spid; do kill "$p"; wait "$p"; done 2>/dev/null
 (exit $st); sa_cleanup' EXIT
 make_secret "$T/hold.secret"
 mkdir -m 755 "$T/run"
 start_redis
-LC=$top_srcdir/tests/faults/lifecycle.py
+LC=$srcdir/tests/faults/lifecycle.py
 etrnd_port=$(free_port)
 cat >"$T/base.conf" <<EOF
 user = root
