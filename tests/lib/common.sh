@@ -118,7 +118,7 @@ smtpd_etrn() {
 
 # etrnctl on the sandbox's configuration.
 ctl() {
-	"$OPENETRN_BUILDDIR/etrnd/etrnctl" -c "$OPENETRN_CONF" "$@"
+	"$OPENETRN_BUILDDIR/etrnctl/etrnctl" -c "$OPENETRN_CONF" "$@"
 }
 
 # tests/integration/bigmail.py (large and slow mail).
