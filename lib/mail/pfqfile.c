@@ -80,9 +80,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "mail/holdtag.h"
 #include "mail/pfqfile.h"
-#include "util/buf.h"
+#include "mail/qid.h"
+#include "mail/pfqfile.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -281,7 +281,8 @@ pfqf_envelope(struct pfqf_in *in, struct buf *b, off_t *start, off_t *xtra)
 		return PFQF_DOUBT;
 	p = b->s;
 	if ((size = pfqf_number(&p)) <= 0 || *p != ' ' ||
-	    (off = pfqf_number(&p)) <= 0 || (*p != ' ' && *p != '\0'))
+	    (off = pfqf_number(&p)) <= 0 ||
+	    (*p != ' ' && p != b->s + b->len))
 		return pfqf_doubt(in, "malformed size record");
 	if (off > in->size || size > in->size - off - 2)
 		return pfqf_doubt(in, "size record out of range");

@@ -145,7 +145,7 @@ check_prefixes(const char *name, const struct buf *f, int st,
 	for (i = 0; i < f->len; i++) {
 		s = pfqf_parse_mem(f->s, i, &o, NULL);
 		CHECK(s == PFQF_DOUBT || (st == PFQF_OK && o.len == out->len &&
-		    memcmp(o.s, out->s, o.len) == 0),
+		    (o.len == 0 || memcmp(o.s, out->s, o.len) == 0)),
 		    "%s: prefix %zu of %zu: %s", name, i, f->len,
 		    pfqf_status_name(s));
 	}
