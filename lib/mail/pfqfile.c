@@ -31,12 +31,16 @@
  *	many messages, that has dropped root for Postfix's mail_owner: root
  *	never opens a file in a directory that user can write.  Requests and
  *	replies go over a socket pair, each framed by a 4-octet length, and
- *	both sides bound and check what they read.  pfqf_queue_path() names
- *	the file as Postfix's mail_queue_dir() does: a queue of the hashed
- *	list (Postfix's hash_queue_names, default "deferred, defer") gets
- *	depth subdirectories, named by the first characters of a short
- *	queue ID, or, for a long ID, of its microseconds recoded as five
- *	upper-case hex digits.
+ *	both sides bound and check what they read.  Start it before any
+ *	thread: the child allocates memory after fork().  A reader that
+ *	breaks the protocol or takes more than PFQF_TIMEOUT_MS for a reply
+ *	is killed, and answers PFQF_DOUBT until pfqf_reader_stop().
+ *
+ *	pfqf_queue_path() names the file as Postfix's mail_queue_dir()
+ *	does: a queue of the hashed list (Postfix's hash_queue_names,
+ *	default "deferred, defer") gets depth subdirectories, named by the
+ *	first characters of a short queue ID, or, for a long ID, of its
+ *	microseconds recoded as five upper-case hex digits.
  * DIAGNOSTICS
  *	PFQF_OK: out holds the header section.  PFQF_DOUBT, with a reason
  *	(pfqf_parse) or a log line (the reader), for anything unexpected: a
@@ -729,6 +733,8 @@ pfqf_child_one(struct pfqf_child *c, char *req, struct buf *out)
 	buf_free(&path);
 	if (st == PFQF_OK)
 		return pfqf_frame(c->sock, st, out->s, out->len);
+	if (why == NULL)
+		why = "?";
 	return pfqf_frame(c->sock, st, why, strlen(why));
 }
 
