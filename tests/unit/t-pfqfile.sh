@@ -10,7 +10,8 @@
 # held file, a pointer out of range, an unknown record type in the
 # content, and in the queue a symlink, a root-owned file, an
 # incomplete file and a truncated one give doubt (exit 3); a missing
-# file gives gone (exit 2); the reader runs as postfix.
+# file gives gone (exit 2); the reader runs as postfix, and after it
+# died every answer is doubt.
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init pfqfile
@@ -152,11 +153,19 @@ echo "$plain" >&3
 sb_wait_for 5 eval '[ -n "$(ps -o user= --ppid $dpid)" ]' ||
     fail "no reader process"
 user=$(ps -o user= --ppid "$dpid" | head -n 1)
-exec 3>&-
-wait "$dpid" || fail "count exit $?"
 [ "$user" = "$OWNER" ] || fail "reader runs as $user, want $OWNER"
-[ "$(cat "$W/count")" = "ok 1 doubt 0 gone 0" ] || fail "count: $(cat "$W/count")"
-pass "the reader runs as $user"
+# A reader that died: doubt from then on, never a guess.
+rpid=$(ps -o pid= --ppid "$dpid" | head -n 1)
+kill -9 "$rpid"
+echo "$plain" >&3
+echo "$plain" >&3
+exec 3>&-
+rc=0
+wait "$dpid" || rc=$?
+[ "$rc" = 3 ] || fail "count exit $rc, want 3"
+[ "$(cat "$W/count")" = "ok 1 doubt 2 gone 0" ] ||
+    fail "count: $(cat "$W/count")"
+pass "the reader runs as $user; once it died, doubt"
 
 # 6. Hashed: released to the deferred queue, read there.
 postsuper -c "$PF_CONF" -H "$plain" >/dev/null 2>&1 || fail "postsuper -H"
