@@ -86,7 +86,7 @@
 
 #include "mail/pfqfile.h"
 #include "mail/qid.h"
-#include "mail/pfqfile.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
