@@ -25,7 +25,6 @@ HQ=$(postconf -c "$PF_CONF" -h hash_queue_names)
 HD=$(postconf -c "$PF_CONF" -h hash_queue_depth)
 W=$SB/pfq
 mkdir -p "$W"
-big() { python3 "$SB_SRCDIR/tests/integration/bigmail.py" "$@"; }
 
 # 1. The messages, all held.
 long=$(python3 -c 'print("X-Folded: " + "\r\n\t".join(
@@ -54,7 +53,7 @@ out=$(big send "$SMTP_PORT" 1 s@example.org big@dialup.test) ||
     fail "big: $out"
 n=$((n + 1))
 sendit --to a@example.com --to u2@dialup.test --header 'Subject: split'
-sb_wait_for 30 hold_is "$n" || fail "hold queue has $(sb_queue_count hold), want $n"
+wait_for 30 hold_is "$n" || fail "hold queue has $(sb_queue_count hold), want $n"
 pass "$n messages held"
 
 # 2. Each through the reader and from a copy, against postcat.
@@ -150,7 +149,7 @@ mkfifo "$W/ids"
 dpid=$!
 exec 3>"$W/ids"
 echo "$plain" >&3
-sb_wait_for 5 eval '[ -n "$(ps -o user= --ppid $dpid)" ]' ||
+wait_for 5 eval '[ -n "$(ps -o user= --ppid $dpid)" ]' ||
     fail "no reader process"
 user=$(ps -o user= --ppid "$dpid" | head -n 1)
 [ "$user" = "$OWNER" ] || fail "reader runs as $user, want $OWNER"
