@@ -8,20 +8,47 @@
  *	smtpc_cmd(&s, 3, "DATA"); smtpc_data(&s, text, len);
  *	smtpc_cmd(&s, 2, NULL);		(the reply to the message)
  *	... s.last ...; smtpc_close(&s);
+ *
+ *	struct smtpc_msg m = { .from = "", .rcpts = v, .nrcpt = 1,
+ *	    .text = text, .len = len };
+ *	st = smtpc_send(&s, &m);	(as often as wanted; see below)
  * DESCRIPTION
  *	For the MTA on the same host: etrn-milter's re-injection of split
  *	copies and etrnd's DSN submission.  smtpc_open() connects, reads the
- *	greeting and sends EHLO, noting DSN, 8BITMIME and SMTPUTF8.
- *	smtpc_cmd() sends one command line (none with a NULL format) and
- *	reads the reply; it fails unless the reply's first digit is want.
- *	The text of the last reply stays in s.last (what it means is the
- *	caller's business: lib/mail/qid.c reads a queue ID from it).
- *	The message text is sent with CRLF line ends, dot-stuffed, and the
- *	final dot; a last line without a line end gets one.  The socket's
- *	timeout (from smtpc_open) bounds every read and write.
+ *	greeting and sends EHLO, noting DSN, 8BITMIME, SMTPUTF8 and
+ *	PIPELINING.  smtpc_cmd() sends one command line (none with a NULL
+ *	format) and reads the reply; it fails unless the reply's first
+ *	digit is want.  The text of the last reply stays in s.last (what it
+ *	means is the caller's business: lib/mail/qid.c reads a queue ID
+ *	from it).  The message text is sent with CRLF line ends,
+ *	dot-stuffed, and the final dot; a last line without a line end
+ *	gets one.  The socket's timeout (from smtpc_open) bounds every read
+ *	and write.
+ *
+ *	smtpc_send() carries one whole transaction and leaves the session
+ *	ready for the next one, so that one session can carry many
+ *	messages.  When the server offers PIPELINING (RFC 2920) MAIL, the
+ *	RCPTs and DATA go out in one write and their replies are read in
+ *	order, then the text follows: two round trips a message instead of
+ *	three and more.  Without it (or with s.pipelining cleared) each
+ *	command waits for its reply, and a refused MAIL or the refusal of
+ *	every RCPT ends the transaction before DATA.  A group holds at most
+ *	SMTPC_WINDOW commands, so that neither side can block writing while
+ *	the other writes too.  After a transaction that failed before the
+ *	text was accepted, RSET clears the server's state.
+ *
+ *	The message's fate is SMTPC_SENT (2xx to the text), SMTPC_TEMP or
+ *	SMTPC_PERM (the first 4xx or 5xx that decided it: MAIL, all RCPTs,
+ *	DATA or the text; when every RCPT failed, any 4xx among them makes
+ *	it SMTPC_TEMP), or SMTPC_IO (the session is unusable: close it).
+ *	The deciding reply's text is in s.last, and each RCPT's reply code
+ *	in m->rcpt_code when that is not NULL (0: not sent); a message sent
+ *	to some of its recipients is SMTPC_SENT.
  * DIAGNOSTICS
  *	-1 with the reason (the server's reply, an I/O error or a timeout)
  *	appended to the caller's err buffer, prefixed with the peer name.
+ *	smtpc_send() appends only the reason of SMTPC_IO; for the other
+ *	outcomes the server's reply is in s.last.
  */
 #include "config.h"
 
@@ -32,10 +59,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "util/net.h"
 #include "util/smtpc.h"
+#include "util/xalloc.h"
+
+/* Commands in one pipelined group at most (RFC 2920 section 3.1). */
+#define SMTPC_WINDOW	64
 
 /* smtpc_flush - write the pending output */
 static int
@@ -45,7 +77,8 @@ smtpc_flush(struct smtpc *s)
 	ssize_t	n;
 
 	while (off < s->out.len) {
-		n = write(s->fd, s->out.s + off, s->out.len - off);
+		n = send(s->fd, s->out.s + off, s->out.len - off,
+		    MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -112,6 +145,8 @@ smtpc_ehlo_keyword(struct smtpc *s, const struct buf *line)
 		s->eightbit = 1;
 	else if (n == 8 && strncasecmp(k, "SMTPUTF8", 8) == 0)
 		s->smtputf8 = 1;
+	else if (n == 10 && strncasecmp(k, "PIPELINING", 10) == 0)
+		s->pipelining = 1;
 }
 
 /* smtpc_reply - read a (multi-line) reply; its code, or -1 */
@@ -224,6 +259,141 @@ smtpc_data(struct smtpc *s, const char *text, size_t len)
 	rc = smtpc_data_file(s, fp);
 	fclose(fp);
 	return rc;
+}
+
+/* smtpc_class - the fate a reply code gives a message */
+static enum smtpc_status
+smtpc_class(int code)
+{
+	switch (code / 100) {
+	case 2:
+	case 3:
+		return SMTPC_SENT;
+	case 4:
+		return SMTPC_TEMP;
+	default:
+		return SMTPC_PERM;
+	}
+}
+
+/* smtpc_put - queue command k of a transaction (0 MAIL, then RCPTs, DATA) */
+static void
+smtpc_put(struct smtpc *s, const struct smtpc_msg *m, size_t k)
+{
+	if (k == 0)
+		buf_printf(&s->out, "MAIL FROM:<%s>%s\r\n", m->from,
+		    m->mail_params != NULL ? m->mail_params : "");
+	else if (k <= m->nrcpt)
+		buf_printf(&s->out, "RCPT TO:<%s>\r\n", m->rcpts[k - 1]);
+	else
+		buf_cat(&s->out, "DATA\r\n");
+}
+
+/* smtpc_replies - send the group, read its replies into codes[from..to) */
+static int
+smtpc_replies(struct smtpc *s, int *codes, size_t from, size_t to,
+    struct buf *fail)
+{
+	size_t	k;
+
+	if (smtpc_flush(s) < 0)
+		return -1;
+	for (k = from; k < to; k++) {
+		if ((codes[k] = smtpc_reply(s, &s->last)) < 0)
+			return -1;
+		/* the first refusal decides; 503s after it only follow it */
+		if (codes[k] >= 400 && fail->len == 0)
+			buf_add(fail, s->last.s, s->last.len);
+	}
+	return 0;
+}
+
+/* smtpc_envelope - MAIL, RCPTs, DATA; codes[k] for each (0: not sent) */
+static int
+smtpc_envelope(struct smtpc *s, const struct smtpc_msg *m, int *codes,
+    struct buf *fail)
+{
+	size_t	k, last = m->nrcpt + 1, first = 0, ok = 0;
+
+	for (k = 0; k <= last; k++) {
+		/* lock-step: stop at a known refusal, as RFC 5321 wants */
+		if (k > 0 && codes[0] != 0 && codes[0] / 100 != 2)
+			break;
+		if (k == last && first == k && ok == 0)
+			break;
+		smtpc_put(s, m, k);
+		if (s->pipelining && k < last && k + 1 - first < SMTPC_WINDOW)
+			continue;
+		if (smtpc_replies(s, codes, first, k + 1, fail) < 0)
+			return -1;
+		for (; first <= k; first++)
+			ok += first > 0 && first < last &&
+			    codes[first] / 100 == 2;
+	}
+	return 0;
+}
+
+/* smtpc_verdict - the fate of a message whose text was not accepted */
+static enum smtpc_status
+smtpc_verdict(const struct smtpc_msg *m, const int *codes)
+{
+	size_t	k;
+	int	temp = 0, ok = 0;
+
+	if (codes[0] / 100 != 2)
+		return smtpc_class(codes[0]);
+	for (k = 1; k <= m->nrcpt; k++) {
+		temp |= codes[k] / 100 == 4;
+		ok |= codes[k] / 100 == 2;
+	}
+	if (!ok)
+		return temp ? SMTPC_TEMP : SMTPC_PERM;
+	return smtpc_class(codes[m->nrcpt + 1]);
+}
+
+/* smtpc_send - one transaction on an open session (see DESCRIPTION) */
+enum smtpc_status
+smtpc_send(struct smtpc *s, const struct smtpc_msg *m)
+{
+	struct buf fail = BUF_INIT;
+	int	*codes, ok = 0, code;
+	size_t	k, data = m->nrcpt + 1;
+	enum smtpc_status st = SMTPC_IO;
+
+	if (s->fd < 0) {
+		buf_printf(s->err, "%s: not connected", s->peer);
+		return SMTPC_IO;
+	}
+	codes = xcalloc(m->nrcpt + 2, sizeof(*codes));
+	if (smtpc_envelope(s, m, codes, &fail) < 0)
+		goto out;
+	for (k = 1; k < data; k++)
+		ok |= codes[k] / 100 == 2;
+	ok &= codes[0] / 100 == 2;
+	if (codes[data] == 354) {
+		/* the text if anyone takes it; else end the DATA empty */
+		if (smtpc_data(s, ok ? m->text : "", ok ? m->len : 0) < 0 ||
+		    (code = smtpc_reply(s, &s->last)) < 0)
+			goto out;
+		if (ok) {
+			st = smtpc_class(code);
+			goto rcpt;
+		}
+	}
+	st = smtpc_verdict(m, codes);
+	if (codes[0] / 100 == 2 && smtpc_cmd(s, 2, "RSET") < 0)
+		st = SMTPC_IO;
+	buf_reset(&s->last);
+	buf_add(&s->last, fail.s, fail.len);
+	buf_terminate(&s->last);
+rcpt:
+	if (m->rcpt_code != NULL)
+		for (k = 0; k < m->nrcpt; k++)
+			m->rcpt_code[k] = codes[k + 1];
+out:
+	free(codes);
+	buf_free(&fail);
+	return st;
 }
 
 /* smtpc_open - connect, greeting, EHLO (see DESCRIPTION) */

@@ -18,6 +18,26 @@ struct smtpc {
 	int	dsn;		/* server offers DSN */
 	int	eightbit;	/* ... 8BITMIME */
 	int	smtputf8;	/* ... SMTPUTF8 */
+	int	pipelining;	/* ... PIPELINING (clear it for lock-step) */
+};
+
+/* One message for smtpc_send(); rcpt_code, if not NULL, gets nrcpt codes. */
+struct smtpc_msg {
+	const char *from;		/* reverse path, without <> */
+	const char *mail_params;	/* " BODY=8BITMIME ...", or NULL */
+	const char *const *rcpts;	/* forward paths, without <> */
+	size_t	nrcpt;
+	const char *text;		/* message text, LF or CRLF lines */
+	size_t	len;
+	int	*rcpt_code;		/* out: each RCPT's reply code */
+};
+
+/* What became of a message: the reply that decided it is in s.last. */
+enum smtpc_status {
+	SMTPC_SENT,		/* 2xx after the text: the server has it */
+	SMTPC_TEMP,		/* 4xx: try again later */
+	SMTPC_PERM,		/* 5xx: do not try again */
+	SMTPC_IO		/* I/O error or timeout: session unusable */
 };
 
 int	smtpc_open(struct smtpc *, const char *, int, const char *,
@@ -27,5 +47,6 @@ int	smtpc_cmd(struct smtpc *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 int	smtpc_data_file(struct smtpc *, FILE *);
 int	smtpc_data(struct smtpc *, const char *, size_t);
+enum smtpc_status smtpc_send(struct smtpc *, const struct smtpc_msg *);
 
 #endif
