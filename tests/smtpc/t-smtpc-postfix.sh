@@ -25,6 +25,7 @@ chmod 755 "$DIR"
 SINK_PID=
 
 # Stop Postfix and the sink, remove DIR (kept with KEEP_SANDBOX=1).
+# shellcheck disable=SC2317
 cleanup() {
 	pflab_stop "$DIR"
 	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null

@@ -30,9 +30,9 @@ trap stop_sink EXIT
 
 # Start smtp-sink with options $@ on a free loopback port; sets PORT.
 start_sink() {
-	local try
+	local _
 	stop_sink
-	for try in 1 2 3 4 5 6 7 8; do
+	for _ in 1 2 3 4 5 6 7 8; do
 		PORT=$((20000 + RANDOM % 20000))
 		# shellcheck disable=SC2086
 		"$SINK" $SINK_USER "$@" "127.0.0.1:$PORT" 64 2>/dev/null &
