@@ -3,7 +3,7 @@
  *	smtpc-drive - send many messages with smtpc, check and time them
  * SUMMARY
  *	smtpc-drive [-lnqv] [-c count] [-e sent|temp|perm] [-m plain|mixed]
- *	    [-t secs] server
+ *	    [-R rcpts] [-t secs] server
  * DESCRIPTION
  *	Sends count messages (default 1000) to server ("inet:host:port")
  *	with smtpc_send() over one session, pipelined when the server
@@ -14,6 +14,8 @@
  *	the text, and checks each outcome.  Prints one summary line:
  *	"sent=N temp=N perm=N io=N wrong=N pipelining=0|1 secs=S rate=R".
  *	-e names the outcome plain messages should have (default sent);
+ *	-R sends each plain message to that many recipients (each to be
+ *	accepted with 250 when the message is sent);
  *	-q ends with QUIT; -v prints "i status reply" for each message.
  * DIAGNOSTICS
  *	Exit 0 when every message met its expectation (-m plain: sent),
@@ -58,6 +60,11 @@ static const struct kind kinds[] = {
 static struct kind plain = { "", { "ok@dialup.test" }, 1, "plain",
 	SMTPC_SENT, { 250 } };
 
+/* Plain messages' recipients with -R, and their reply codes. */
+static const char **many;
+static int *many_rc;
+static size_t nmany;
+
 /* now - monotonic seconds */
 static double
 now(void)
@@ -73,7 +80,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: smtpc-drive [-lnqv] [-c count] "
-	    "[-e sent|temp|perm] [-m plain|mixed] [-t secs] server\n");
+	    "[-e sent|temp|perm] [-m plain|mixed] [-R rcpts] [-t secs] "
+	    "server\n");
 	exit(2);
 }
 
@@ -98,20 +106,73 @@ check(long i, const struct kind *k, enum smtpc_status st, const int *rc,
 	return 0;
 }
 
+/* send_one - message i of kind k; its status, counted in n */
+static enum smtpc_status
+send_one(struct smtpc *s, long i, const struct kind *k, int verbose,
+    long *n)
+{
+	struct buf text = BUF_INIT;
+	enum smtpc_status st;
+	int	rc[2];
+	size_t	j;
+	int	bad;
+
+	buf_printf(&text, "From: <dsn@lab.test>\nTo: <%s>\n"
+	    "Subject: %s\nMessage-ID: <%ld.drive@lab.test>\n\n"
+	    "message %ld\n.leading dot\n", k->rcpt[0], k->subject, i, i);
+	if (k == &plain && nmany > 0) {
+		st = smtpc_send(s, &(struct smtpc_msg){ .from = k->from,
+		    .rcpts = many, .nrcpt = nmany, .text = text.s,
+		    .len = text.len, .rcpt_code = many_rc });
+		for (j = 0, bad = st != k->want; j < nmany; j++)
+			bad |= st == SMTPC_SENT && many_rc[j] != 250;
+		if (bad)
+			fprintf(stderr, "message %ld: status %d (%s)\n", i,
+			    (int)st, s->last.s ? s->last.s : "");
+	} else {
+		st = smtpc_send(s, &(struct smtpc_msg){ .from = k->from,
+		    .rcpts = k->rcpt, .nrcpt = k->nrcpt, .text = text.s,
+		    .len = text.len, .rcpt_code = rc });
+		bad = check(i, k, st, rc, s);
+	}
+	n[st]++;
+	n[4] += bad;
+	if (verbose)
+		printf("%ld %d %s\n", i, (int)st,
+		    s->last.s != NULL ? s->last.s : "");
+	buf_free(&text);
+	return st;
+}
+
+/* set_many - -R: count recipients for plain messages */
+static void
+set_many(const char *arg)
+{
+	size_t	j;
+	char	name[64];
+
+	nmany = (size_t)atol(arg);
+	many = calloc(nmany + 1, sizeof(*many));
+	many_rc = calloc(nmany + 1, sizeof(*many_rc));
+	if (many == NULL || many_rc == NULL)
+		exit(2);
+	for (j = 0; j < nmany; j++) {
+		snprintf(name, sizeof(name), "ok%zu@dialup.test", j);
+		many[j] = strdup(name);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct smtpc s;
-	struct buf err = BUF_INIT, text = BUF_INIT;
-	const struct kind *k;
-	long	count = 1000, i, n[4] = { 0 }, wrong = 0;
+	struct buf err = BUF_INIT;
+	long	count = 1000, i, n[5] = { 0 };
 	int	ch, lock = 0, fresh = 0, mixed = 0, quit = 0, tmo = 10;
-	int	verbose = 0;
-	int	rc[2], pipe = 0, open = 0;
-	enum smtpc_status st;
+	int	verbose = 0, pipe = 0, open = 0;
 	double	t0, secs;
 
-	while ((ch = getopt(argc, argv, "c:e:lm:nqt:v")) != -1) {
+	while ((ch = getopt(argc, argv, "c:e:lm:nqR:t:v")) != -1) {
 		switch (ch) {
 		case 'c':
 			count = atol(optarg);
@@ -133,6 +194,9 @@ main(int argc, char **argv)
 		case 'q':
 			quit = 1;
 			break;
+		case 'R':
+			set_many(optarg);
+			break;
 		case 't':
 			tmo = atoi(optarg);
 			break;
@@ -147,8 +211,6 @@ main(int argc, char **argv)
 		usage();
 	t0 = now();
 	for (i = 0; i < count; i++) {
-		k = mixed ? &kinds[i % (sizeof(kinds) / sizeof(kinds[0]))] :
-		    &plain;
 		if (!open) {
 			if (smtpc_open(&s, argv[optind], tmo * 1000, "server",
 			    "client.lab.test", &err) < 0) {
@@ -162,20 +224,8 @@ main(int argc, char **argv)
 			if (lock)
 				s.pipelining = 0;
 		}
-		buf_reset(&text);
-		buf_printf(&text, "From: <dsn@lab.test>\nTo: <%s>\n"
-		    "Subject: %s\nMessage-ID: <%ld.drive@lab.test>\n\n"
-		    "message %ld\n.leading dot\n", k->rcpt[0], k->subject, i,
-		    i);
-		st = smtpc_send(&s, &(struct smtpc_msg){ .from = k->from,
-		    .rcpts = k->rcpt, .nrcpt = k->nrcpt, .text = text.s,
-		    .len = text.len, .rcpt_code = rc });
-		n[st]++;
-		if (verbose)
-			printf("%ld %d %s\n", i, (int)st,
-			    s.last.s != NULL ? s.last.s : "");
-		wrong += check(i, k, st, rc, &s);
-		if (st == SMTPC_IO) {
+		if (send_one(&s, i, mixed ? &kinds[i % (sizeof(kinds) /
+		    sizeof(kinds[0]))] : &plain, verbose, n) == SMTPC_IO) {
 			fprintf(stderr, "message %ld: %s\n", i,
 			    buf_terminate(&err));
 			break;
@@ -192,9 +242,8 @@ main(int argc, char **argv)
 	secs = now() - t0;
 	printf("sent=%ld temp=%ld perm=%ld io=%ld wrong=%ld pipelining=%d "
 	    "secs=%.3f rate=%.0f\n", n[SMTPC_SENT], n[SMTPC_TEMP],
-	    n[SMTPC_PERM], n[SMTPC_IO], wrong, pipe && !lock, secs,
+	    n[SMTPC_PERM], n[SMTPC_IO], n[4], pipe && !lock, secs,
 	    secs > 0 ? (double)(n[0] + n[1] + n[2]) / secs : 0.0);
 	buf_free(&err);
-	buf_free(&text);
-	return wrong || n[SMTPC_IO] || i < count ? 1 : 0;
+	return n[4] || n[SMTPC_IO] || i < count ? 1 : 0;
 }

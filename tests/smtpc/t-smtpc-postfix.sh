@@ -6,7 +6,8 @@
 # the text (550); every outcome and RCPT code as expected, the session
 # going on after each.  Replies are matched in order: the queue ID in the
 # reply to message i is the one Postfix's cleanup logs with message i's
-# Message-ID.  The same mix again in lock-step.
+# Message-ID.  Ten messages to 150 recipients each (pipelined in groups
+# of 64 commands), every RCPT accepted.  The same mix again in lock-step.
 #
 # Exit 77 (skipped) unless root with Postfix and smtp-sink installed.
 set -u
@@ -70,6 +71,12 @@ else
 	echo "FAIL: $n queue IDs read, $m matched in the log"
 	FAILED=1
 fi
+sum=$(timeout 60 "$DRIVE" -c 10 -R 150 -q "inet:127.0.0.1:$BASE")
+case $sum in
+*"sent=10 temp=0 perm=0 io=0 wrong=0 pipelining=1 "*)
+	echo "PASS: 150 recipients a message, each accepted: $sum" ;;
+*)	echo "FAIL: 150 recipients a message: $sum"; FAILED=1 ;;
+esac
 sum=$(timeout 60 "$DRIVE" -m mixed -c 120 -q -l "inet:127.0.0.1:$BASE")
 case $sum in
 *"sent=40 temp=20 perm=60 io=0 wrong=0 pipelining=0 "*)

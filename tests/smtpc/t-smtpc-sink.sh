@@ -1,6 +1,7 @@
 #!/bin/bash
 # t-smtpc-sink - smtpc_send() against Postfix's smtp-sink on 127.0.0.1:
-# 1,000 messages over one pipelined session, each accepted; a server
+# 1,000 messages over one pipelined session, each accepted; 200
+# recipients a message (pipelined in groups of 64 commands); a server
 # without PIPELINING served in lock-step; a server that refuses MAIL, RCPT,
 # DATA or the text every time (smtp-sink -f/-r) gives each message its
 # 4xx/5xx and the session carries on; a server that ends the session
@@ -73,6 +74,8 @@ expect() {
 start_sink
 expect "1000 messages, one pipelined session" \
     "sent=1000 temp=0 perm=0 io=0 wrong=0 pipelining=1" -c 1000 -q
+expect "200 recipients a message: groups of 64 commands" \
+    "sent=20 io=0 wrong=0 pipelining=1" -c 20 -R 200 -q
 start_sink -p
 expect "no PIPELINING: lock-step" \
     "sent=200 io=0 wrong=0 pipelining=0" -c 200 -q
