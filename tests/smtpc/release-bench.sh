@@ -6,7 +6,7 @@
 #
 # A private Postfix (tests/smtpc/pflab.sh) relays to smtp-sink on
 # 127.0.0.1.  For each METHOD, N messages are put on hold through the
-# holding smtpd (tests/smtpc/smtpc-drive, one pipelined session), and the
+# holding smtpd (tests/unit/test_smtpc, one pipelined session), and the
 # time from the release to an empty queue is printed (the sink takes
 # everything, so empty means delivered), with the queue IDs kept or not.
 # Methods:
@@ -84,7 +84,7 @@ EOP
 fi
 
 for m in "$@"; do
-	"$BUILD/tests/smtpc/smtpc-drive" -c "$N" -q \
+	"$BUILD/tests/unit/test_smtpc" -c "$N" -q \
 	    "inet:127.0.0.1:$HOLD" >/dev/null || { echo "fill failed"; exit 1; }
 	wait_for 60 held_n "$N" || { echo "only $(count hold) held"; exit 1; }
 	find "$Q/hold" -type f -printf '%f\n' | sort >"$DIR/ids"

@@ -10,7 +10,7 @@
 # SESSIONS_ONLY=1 runs only the last part, several sessions at once.
 set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-DRIVE=${BUILD:-.}/tests/smtpc/smtpc-drive
+DRIVE=${BUILD:-.}/tests/unit/test_smtpc
 . "$SRC/tests/smtpc/pflab.sh"
 COUNT=${1:-2000}
 ROUNDS=${2:-3}

@@ -12,7 +12,7 @@
 # Exit 77 (skipped) unless root with Postfix and smtp-sink installed.
 set -u
 SRC=${top_srcdir:-.}
-DRIVE=${top_builddir:-.}/tests/smtpc/smtpc-drive
+DRIVE=${top_builddir:-.}/tests/unit/test_smtpc
 SINK=/usr/sbin/smtp-sink
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 for t in /usr/sbin/postfix "$SINK"; do

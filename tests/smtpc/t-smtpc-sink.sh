@@ -11,7 +11,7 @@
 # Exit 77 (skipped) without /usr/sbin/smtp-sink.
 set -u
 SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
-DRIVE=${top_builddir:-.}/tests/smtpc/smtpc-drive
+DRIVE=${top_builddir:-.}/tests/unit/test_smtpc
 [ -x "$SINK" ] || { echo "SKIP: no $SINK"; exit 77; }
 [ -x "$DRIVE" ] || { echo "FAIL: no $DRIVE (build it)"; exit 1; }
 SINK_USER=

@@ -1,8 +1,8 @@
 /*
  * NAME
- *	smtpc-drive - send many messages with smtpc, check and time them
+ *	test_smtpc - send many messages with smtpc, check and time them
  * SUMMARY
- *	smtpc-drive [-lnqv] [-c count] [-e sent|temp|perm] [-m plain|mixed]
+ *	test_smtpc [-lnqv] [-c count] [-e sent|temp|perm] [-m plain|mixed]
  *	    [-R rcpts] [-t secs] server
  * DESCRIPTION
  *	Sends count messages (default 1000) to server ("inet:host:port")
@@ -79,7 +79,7 @@ now(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: smtpc-drive [-lnqv] [-c count] "
+	fprintf(stderr, "usage: test_smtpc [-lnqv] [-c count] "
 	    "[-e sent|temp|perm] [-m plain|mixed] [-R rcpts] [-t secs] "
 	    "server\n");
 	exit(2);
