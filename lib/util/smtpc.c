@@ -43,7 +43,8 @@
  *	it SMTPC_TEMP), or SMTPC_IO (the session is unusable: close it).
  *	The deciding reply's text is in s.last, and each RCPT's reply code
  *	in m->rcpt_code when that is not NULL (0: not sent); a message sent
- *	to some of its recipients is SMTPC_SENT.
+ *	to some of its recipients is SMTPC_SENT.  A message without
+ *	recipients is SMTPC_PERM and never sent.
  * DIAGNOSTICS
  *	-1 with the reason (the server's reply, an I/O error or a timeout)
  *	appended to the caller's err buffer, prefixed with the peer name.
@@ -267,7 +268,6 @@ smtpc_class(int code)
 {
 	switch (code / 100) {
 	case 2:
-	case 3:
 		return SMTPC_SENT;
 	case 4:
 		return SMTPC_TEMP;
@@ -348,7 +348,8 @@ smtpc_verdict(const struct smtpc_msg *m, const int *codes)
 	}
 	if (!ok)
 		return temp ? SMTPC_TEMP : SMTPC_PERM;
-	return smtpc_class(codes[m->nrcpt + 1]);
+	/* DATA refused, or answered without 354: the text was not sent */
+	return codes[m->nrcpt + 1] / 100 == 4 ? SMTPC_TEMP : SMTPC_PERM;
 }
 
 /* smtpc_send - one transaction on an open session (see DESCRIPTION) */
@@ -363,6 +364,12 @@ smtpc_send(struct smtpc *s, const struct smtpc_msg *m)
 	if (s->fd < 0) {
 		buf_printf(s->err, "%s: not connected", s->peer);
 		return SMTPC_IO;
+	}
+	if (m->nrcpt == 0) {
+		buf_reset(&s->last);
+		buf_cat(&s->last, "no recipients");
+		buf_terminate(&s->last);
+		return SMTPC_PERM;
 	}
 	codes = xcalloc(m->nrcpt + 2, sizeof(*codes));
 	if (smtpc_envelope(s, m, codes, &fail) < 0)
