@@ -1,10 +1,11 @@
 #!/bin/bash
-# release-bench.sh - how fast N held messages reach an SMTP sink after a
+# bench/dsn-release.sh - how fast N held messages reach an SMTP sink after a
 # release, for each way of releasing them (docs/dsn-release.md).
 #
-#   release-bench.sh N METHOD...     (as root, from the build directory)
+#   bench/dsn-release.sh N METHOD...     (as root; OPENETRN_BUILDDIR the
+#                                         build, the source tree by default)
 #
-# A private Postfix (tests/smtpc/pflab.sh) relays to smtp-sink on
+# A private Postfix (tests/lab/pflab.sh) relays to smtp-sink on
 # 127.0.0.1.  For each METHOD, N messages are put on hold through the
 # holding smtpd (tests/unit/test_smtpc, one pipelined session), and the
 # time from the release to an empty queue is printed (the sink takes
@@ -16,14 +17,16 @@
 #   kick-I      postsuper -H -; postkick public qmgr I
 #   kick-D      postsuper -H -; postkick public qmgr D
 #   flushsvc    postsuper -H -; flush service send_file, one connection
-#               a message (tests/smtpc/flush-send.py)
+#               a message (bench/flush-send.py)
 # BACKLOG=M first puts M messages in the deferred queue, due in the
 # future (their destination refuses them), as a busy queue would have.
 # LIMIT (default 60) bounds each wait in seconds.
 set -u
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-.}
-. "$SRC/tests/smtpc/pflab.sh"
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/tests/lab/pflab.sh"
+PROG=dsn-release
+. "$SRC/bench/lib.sh"
+WAIT_STEP=0.01	# the release is timed to 10 ms
 N=$1
 shift
 LIMIT=${LIMIT:-60}
@@ -55,16 +58,6 @@ count() {
 	echo $n
 }
 
-# wait_for SECS CMD...: poll CMD every 10 ms; 0 when it succeeded
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt $end ]; do
-		"$@" && return 0
-		sleep 0.01
-	done
-	return 1
-}
 live_empty() { [ "$(count incoming active deferred maildrop)" = \
     "${BACKLOG:-0}" ]; }
 held_n() { [ "$(count hold)" = "$1" ]; }
@@ -79,14 +72,14 @@ for i in range(int(sys.argv[2])):
 s.quit()
 EOP
 	# shellcheck disable=SC2016
-	wait_for 120 eval '[ "$(count deferred)" = "$BACKLOG" ]' ||
+	wait_until 120 eval '[ "$(count deferred)" = "$BACKLOG" ]' ||
 	    echo "backlog: $(count deferred) deferred of $BACKLOG"
 fi
 
 for m in "$@"; do
 	"$BUILD/tests/unit/test_smtpc" -c "$N" -q \
 	    "inet:127.0.0.1:$HOLD" >/dev/null || { echo "fill failed"; exit 1; }
-	wait_for 60 held_n "$N" || { echo "only $(count hold) held"; exit 1; }
+	wait_until 60 held_n "$N" || { echo "only $(count hold) held"; exit 1; }
 	find "$Q/hold" -type f -printf '%f\n' | sort >"$DIR/ids"
 	t0=$(date +%s.%N)
 	case $m in
@@ -109,11 +102,11 @@ for m in "$@"; do
 		postkick -c "$DIR/etc" public qmgr D ;;
 	flushsvc)
 		postsuper -c "$DIR/etc" -H - <"$DIR/ids" 2>/dev/null
-		python3 "$SRC/tests/smtpc/flush-send.py" "$Q" <"$DIR/ids" ;;
+		python3 "$SRC/bench/flush-send.py" "$Q" <"$DIR/ids" ;;
 	*) echo "unknown method $m"; exit 2 ;;
 	esac
 	t1=$(date +%s.%N)
-	if wait_for "$LIMIT" live_empty; then
+	if wait_until "$LIMIT" live_empty; then
 		t2=$(date +%s.%N)
 		res=$(printf '%.2f s (release commands %.2f s)' \
 		    "$(echo "$t2 - $t0" | bc)" "$(echo "$t1 - $t0" | bc)")

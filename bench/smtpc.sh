@@ -1,17 +1,17 @@
 #!/bin/bash
-# smtpc-bench.sh - messages a second through smtpc: a new lock-step
+# bench/smtpc.sh - messages a second through smtpc: a new lock-step
 # session a message (dsnsend today) against one persistent session,
 # lock-step and pipelined, to smtp-sink and to a private Postfix smtpd
-# (tests/smtpc/pflab.sh: its plain port, and its holding port as
+# (tests/lab/pflab.sh: its plain port, and its holding port as
 # dsn_server).  As root, from the build directory:
 #
-#   smtpc-bench.sh [COUNT] [ROUNDS]      (default 2000 messages, 3 rounds)
+#   bench/smtpc.sh [COUNT] [ROUNDS]      (default 2000 messages, 3 rounds)
 #
 # SESSIONS_ONLY=1 runs only the last part, several sessions at once.
 set -u
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 DRIVE=${BUILD:-.}/tests/unit/test_smtpc
-. "$SRC/tests/smtpc/pflab.sh"
+. "$SRC/tests/lab/pflab.sh"
 COUNT=${1:-2000}
 ROUNDS=${2:-3}
 DIR=$(mktemp -d /tmp/openetrn-smtpcb.XXXX)

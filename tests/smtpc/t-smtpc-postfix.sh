@@ -1,6 +1,6 @@
 #!/bin/bash
 # t-smtpc-postfix - smtpc_send() against a real Postfix smtpd
-# (tests/smtpc/pflab.sh): 600 messages over one pipelined session, a sixth
+# (tests/lab/pflab.sh): 600 messages over one pipelined session, a sixth
 # each accepted, refused at RCPT (554), accepted for one of two
 # recipients, deferred at RCPT (450), refused at DATA (554), refused after
 # the text (550); every outcome and RCPT code as expected, the session
@@ -11,16 +11,18 @@
 #
 # Exit 77 (skipped) unless root with Postfix and smtp-sink installed.
 set -u
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/core.sh"
+CORE_COUNT=1	# count failures and go on; the exit status says
 SRC=${top_srcdir:-.}
 DRIVE=${top_builddir:-.}/tests/unit/test_smtpc
 SINK=/usr/sbin/smtp-sink
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root"
 for t in /usr/sbin/postfix "$SINK"; do
-	[ -x "$t" ] || { echo "SKIP: no $t"; exit 77; }
+	[ -x "$t" ] || skip "no $t"
 done
-[ -x "$DRIVE" ] || { echo "FAIL: no $DRIVE (build it)"; exit 1; }
-# shellcheck source=tests/smtpc/pflab.sh
-. "$SRC/tests/smtpc/pflab.sh"
+[ -x "$DRIVE" ] || die "no $DRIVE (build it)"
+# shellcheck source=tests/lab/pflab.sh
+. "$SRC/tests/lab/pflab.sh"
 DIR=$(mktemp -d /tmp/openetrn-smtpc.XXXX)
 chmod 755 "$DIR"
 SINK_PID=
@@ -48,15 +50,14 @@ for _ in 1 2 3 4 5; do
 	kill "$SINK_PID" 2>/dev/null
 	SINK_PID=
 done
-[ $started = 1 ] || { cat "$DIR/err"; echo "FAIL: no Postfix"; exit 1; }
+[ $started = 1 ] || { cat "$DIR/err"; die "no Postfix"; }
 
-FAILED=0
 out=$(timeout 60 "$DRIVE" -m mixed -c 600 -q -v "inet:127.0.0.1:$BASE")
 sum=$(tail -n 1 <<<"$out")
 case $sum in
 *"sent=200 temp=100 perm=300 io=0 wrong=0 pipelining=1 "*)
-	echo "PASS: pipelined mix: $sum" ;;
-*)	echo "FAIL: pipelined mix: $sum"; FAILED=1 ;;
+	pass "pipelined mix: $sum" ;;
+*)	fail "pipelined mix: $sum" ;;
 esac
 # Each accepted message's queue ID must be the one cleanup gave it.
 sleep 1
@@ -66,21 +67,20 @@ grep -o '^[0-9]* 0 250 .*queued as [0-9A-F]*' <<<"$out" |
 n=$(wc -l <"$DIR/want")
 m=$(grep -c -F -f "$DIR/want" "$DIR/maillog")
 if [ "$n" = 200 ] && [ "$m" = 200 ]; then
-	echo "PASS: 200 replies matched to their messages in order"
+	pass "200 replies matched to their messages in order"
 else
-	echo "FAIL: $n queue IDs read, $m matched in the log"
-	FAILED=1
+	fail "$n queue IDs read, $m matched in the log"
 fi
 sum=$(timeout 60 "$DRIVE" -c 10 -R 150 -q "inet:127.0.0.1:$BASE")
 case $sum in
 *"sent=10 temp=0 perm=0 io=0 wrong=0 pipelining=1 "*)
-	echo "PASS: 150 recipients a message, each accepted: $sum" ;;
-*)	echo "FAIL: 150 recipients a message: $sum"; FAILED=1 ;;
+	pass "150 recipients a message, each accepted: $sum" ;;
+*)	fail "150 recipients a message: $sum" ;;
 esac
 sum=$(timeout 60 "$DRIVE" -m mixed -c 120 -q -l "inet:127.0.0.1:$BASE")
 case $sum in
 *"sent=40 temp=20 perm=60 io=0 wrong=0 pipelining=0 "*)
-	echo "PASS: lock-step mix: $sum" ;;
-*)	echo "FAIL: lock-step mix: $sum"; FAILED=1 ;;
+	pass "lock-step mix: $sum" ;;
+*)	fail "lock-step mix: $sum" ;;
 esac
-exit $FAILED
+[ "${nfail:-0}" = 0 ]

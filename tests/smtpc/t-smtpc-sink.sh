@@ -10,14 +10,15 @@
 #
 # Exit 77 (skipped) without /usr/sbin/smtp-sink.
 set -u
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/core.sh"
+CORE_COUNT=1	# count failures and go on; the exit status says
 SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
 DRIVE=${top_builddir:-.}/tests/unit/test_smtpc
-[ -x "$SINK" ] || { echo "SKIP: no $SINK"; exit 77; }
-[ -x "$DRIVE" ] || { echo "FAIL: no $DRIVE (build it)"; exit 1; }
+[ -x "$SINK" ] || skip "no $SINK"
+[ -x "$DRIVE" ] || die "no $DRIVE (build it)"
 SINK_USER=
 [ "$(id -u)" = 0 ] && SINK_USER="-u nobody"
 SINK_PID=
-FAILED=0
 
 # Stop the sink started last, by its process ID.
 stop_sink() {
@@ -34,7 +35,7 @@ start_sink() {
 	local _
 	stop_sink
 	for _ in 1 2 3 4 5 6 7 8; do
-		PORT=$((20000 + RANDOM % 20000))
+		PORT=$(free_port)
 		# shellcheck disable=SC2086
 		"$SINK" $SINK_USER "$@" "127.0.0.1:$PORT" 64 2>/dev/null &
 		SINK_PID=$!
@@ -48,8 +49,7 @@ start_sink() {
 		done
 		stop_sink
 	done
-	echo "FAIL: smtp-sink did not start" >&2
-	exit 1
+	die "smtp-sink did not start"
 }
 
 # expect NAME WANT [DRIVE-OPTIONS...]: run the driver (20 s at most) and
@@ -62,13 +62,12 @@ expect() {
 		case " $got " in
 		*" $f "*) ;;
 		*)
-			echo "FAIL: $name: want $f in: $got" >&2
-			FAILED=1
+			fail "$name: want $f in: $got"
 			return
 			;;
 		esac
 	done
-	echo "PASS: $name: $got"
+	pass "$name: $got"
 }
 
 start_sink
@@ -99,7 +98,6 @@ start=$SECONDS
 expect "server silent after DATA: I/O error after the timeout" \
     "sent=0 io=1" -c 10 -t 2
 [ $((SECONDS - start)) -le 10 ] || {
-	echo "FAIL: the silent server held the client $((SECONDS - start)) s"
-	FAILED=1
+	fail "the silent server held the client $((SECONDS - start)) s"
 }
-exit $FAILED
+[ "${nfail:-0}" = 0 ]

@@ -10,7 +10,7 @@
  *	offers PIPELINING; -l forces lock-step, -n opens a new session for
  *	each message (as dsnsend does: connect, EHLO, MAIL, RCPT, DATA,
  *	text, QUIT).  -m mixed varies the messages so that a Postfix smtpd
- *	set up by tests/smtpc/pflab.sh refuses some at RCPT, DATA or after
+ *	set up by tests/lab/pflab.sh refuses some at RCPT, DATA or after
  *	the text, and checks each outcome.  Prints one summary line:
  *	"sent=N temp=N perm=N io=N wrong=N pipelining=0|1 secs=S rate=R".
  *	-e names the outcome plain messages should have (default sent);
