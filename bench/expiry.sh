@@ -12,9 +12,10 @@
 #       Lua script sets the score of every entry of etrn:expiry:<host> to
 #       0 (all N due at once); timed from that script until (a) the hold
 #       queue is empty (every queue file deleted), (b) all N DSNs are
-#       handed to Postfix (N "from=<>" pickup lines in its log: requeued
-#       from the hold queue of the sandbox's dsn_server, or from sendmail
-#       with SB_DSN_SERVER=none) and at the internet sink, (c) the Redis
+#       handed to delivery (N "released from hold" lines of postsuper in
+#       Postfix's log for the DSNs the sandbox's dsn_server held, or N
+#       "from=<>" pickup lines with SB_DSN_SERVER=none: sendmail) and at
+#       the internet sink, (c) the Redis
 #       index (etrn:held:dialup.test, etrn:expiry:<host>) is empty;
 #       etrn:stats:dialup.test expired must then have grown by N;
 #   (2) Postfix: N messages for defer.test (not a dial-up domain: the
@@ -168,7 +169,7 @@ bench_etrnd() {
 	R[etrnd_sink]=$(delta "$t0" "${P[done_sink]}")
 	R[etrnd_index]=$(later "$(delta "$t0" "${P[done_held]}")" \
 	    "$(delta "$t0" "${P[done_due]}")")
-	put_log etrnd_submit ' uid=[0-9]+ from=<>( orig_id=[0-9A-Za-z]+)?$' \
+	put_log etrnd_submit '( uid=[0-9]+ from=<>|: released from hold)$' \
 	    "$t0" "$WORK/maillog-ts-etrnd"
 	put_log etrnd_removed 'postfix/postsuper.*: removed$' "$t0" \
 	    "$WORK/maillog-ts-etrnd"

@@ -102,9 +102,9 @@ def expiry():
     out("%-50s %8s %8s\n", "returned to sender (%s messages)" % n, "seconds",
         "msgs/s")
     row("etrnd: first queue file deleted", "etrnd_first_gone")
-    row("etrnd: first DSN out to pickup", "etrnd_submit_first")
+    row("etrnd: first DSN handed to delivery", "etrnd_submit_first")
     row("etrnd: (a) all queue files deleted (hold empty)", "etrnd_gone", 1)
-    row("etrnd: (b) all DSNs out to pickup", "etrnd_submit_last", 1)
+    row("etrnd: (b) all DSNs handed to delivery", "etrnd_submit_last", 1)
     row("etrnd: (b) all DSNs at the internet sink", "etrnd_sink", 1)
     row("etrnd: (c) Redis index empty (held, expiry)", "etrnd_index", 1)
     row("etrnd: DSNs submitted and files gone", "etrnd_done", 1)
@@ -122,7 +122,7 @@ def expiry():
               "postfix_sink")
     print()
     print('checks: etrnd logged %s "expired" (%s dsn=sent), postsuper removed'
-          ' %s, pickup from=<> %s, stats expired +%s, warnings %s;'
+          ' %s, DSNs handed to delivery %s, stats expired +%s, warnings %s;'
           % (R["etrnd_log_count"], R["etrnd_dsn_sent"],
              R["etrnd_removed_count"], R["etrnd_submit_count"],
              R["etrnd_expired"], R["etrnd_warnings"]))

@@ -18,8 +18,9 @@
  *	written since the attempt began, by their Message-ID, which is
  *	derived from the hold token with the secret key, dsn.c) and
  *	releases that one instead of sending another.  Release is
- *	requeue where the backend has it (Postfix: one `postsuper -r - hold`
- *	for a sweep's DSNs, through pickup at once), else release.
+ *	release_new where the backend has it (Postfix: one `postsuper -H -`
+ *	for a sweep's DSNs and one `postkick public qmgr D`, the queue IDs
+ *	kept), else release.
  *
  *	MAIL FROM declares what the DSN carries (dsn_needs): BODY=8BITMIME
  *	when any octet is 8-bit; SMTPUTF8 for a UTF-8 recipient or UTF-8 in
@@ -236,10 +237,10 @@ dsnsend_find_held(struct runner *r, long long since, const char *msgid,
 }
 
 /*
- * dsnsend_release - held DSNs out of the hold queue (requeued, or released
- * where the backend cannot requeue); out[i] = 1 for each that is out
- * (or was out already: released before etrnd stopped), 0 for one still
- * held.  -1 when the queue cannot be asked.
+ * dsnsend_release - held DSNs out of the hold queue (release_new, or
+ * release where the backend has no such call); out[i] = 1 for each that
+ * is out (or was out already: released before etrnd stopped), 0 for one
+ * still held.  -1 when the queue cannot be asked.
  */
 int
 dsnsend_release(struct runner *r, char *const *ids, size_t n, int *out)
@@ -250,8 +251,8 @@ dsnsend_release(struct runner *r, char *const *ids, size_t n, int *out)
 
 	if (n == 0)
 		return 0;
-	(void)runner_qb(r->qb->requeue ? r->qb->requeue(&r->qc, ids, n) :
-	    r->qb->release(&r->qc, ids, n), "DSN release");
+	(void)runner_qb(r->qb->release_new ? r->qb->release_new(&r->qc, ids,
+	    n) : r->qb->release(&r->qc, ids, n), "DSN release");
 	/* Whatever the command said: the queue tells what is out. */
 	if ((qi = runner_status(r, ids, n, &st)) == NULL)
 		return -1;

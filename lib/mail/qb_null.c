@@ -58,11 +58,11 @@ null_remove(const struct qb_conf *qc, char *const *ids, size_t n)
 	return null_log(qc, "remove", ids, n);
 }
 
-/* null_requeue - record a requeue */
+/* null_release_new - record a release of new messages */
 static enum qb_status
-null_requeue(const struct qb_conf *qc, char *const *ids, size_t n)
+null_release_new(const struct qb_conf *qc, char *const *ids, size_t n)
 {
-	return null_log(qc, "requeue", ids, n);
+	return null_log(qc, "release_new", ids, n);
 }
 
 /* null_list_held - nothing is held */
@@ -186,7 +186,7 @@ const struct qb_backend qb_null = {
 	.name = "null",
 	.release = null_release,
 	.remove = null_remove,
-	.requeue = null_requeue,
+	.release_new = null_release_new,
 	.list_held = null_list_held,
 	.read = null_read,
 	.init = null_init,

@@ -12,10 +12,12 @@
  *	one call instead of one per message).
  *	rehold: `postsuper -h -` with the queue IDs on stdin.
  *	remove: `postsuper -d - hold` (IDs on stdin) deletes only from the
- *	hold queue.  requeue: `postsuper -r - hold` sends held messages (DSNs)
- *	through pickup and cleanup again, and `postkick public pickup W`
- *	wakes pickup: delivered at once, two commands for a batch where
- *	release schedules each message.
+ *	hold queue.  release_new: `postsuper -H -` (IDs on stdin), then
+ *	`postkick public qmgr D`: qmgr scans the deferred queue and takes
+ *	every file whose time has come, as a DSN's arrival time has (it was
+ *	never tried); two commands for a batch, the queue IDs kept, no
+ *	second pass through cleanup, and deferred mail that waits for a
+ *	retry keeps waiting (docs/dsn-release.md).
  *	list_held: `postqueue -j`, the messages whose queue_name is "hold".
  *	status: one `postqueue -j` for the whole batch (pfqueue.c parses
  *	it).  Not listed: gone.  hold: held.  incoming, active, maildrop:
@@ -141,15 +143,13 @@ pf_ids_stdin(char *const *ids, size_t n, struct buf *in)
 	return 0;
 }
 
-/* pf_release - hold -> deferred, then schedule */
+/* pf_unhold - hold -> deferred: postsuper -H - */
 static enum qb_status
-pf_release(const struct qb_conf *qc, char *const *ids, size_t n)
+pf_unhold(const struct qb_conf *qc, char *const *ids, size_t n)
 {
 	static const char *const hold_args[] = { "-H", "-", NULL };
-	static const char *const flush_args[] = { "-f", NULL };
 	struct buf in = BUF_INIT;
 	enum qb_status st;
-	size_t	i;
 
 	if (pf_ids_stdin(ids, n, &in) < 0) {
 		buf_free(&in);
@@ -159,7 +159,18 @@ pf_release(const struct qb_conf *qc, char *const *ids, size_t n)
 		return QB_OK;
 	st = pf_cmd(qc, "postsuper", "-c", hold_args, in.s, in.len, NULL);
 	buf_free(&in);
-	if (st != QB_OK)
+	return st;
+}
+
+/* pf_release - hold -> deferred, then schedule */
+static enum qb_status
+pf_release(const struct qb_conf *qc, char *const *ids, size_t n)
+{
+	static const char *const flush_args[] = { "-f", NULL };
+	enum qb_status st;
+	size_t	i;
+
+	if ((st = pf_unhold(qc, ids, n)) != QB_OK || n == 0)
 		return st;
 	if (n > PF_FLUSH_BATCH)
 		return pf_cmd(qc, "postqueue", "-c", flush_args, NULL, 0, NULL);
@@ -292,15 +303,18 @@ pf_remove(const struct qb_conf *qc, char *const *ids, size_t n)
 	return pf_super_hold(qc, "-d", ids, n);
 }
 
-/* pf_requeue - from the hold queue to pickup: postsuper -r - hold, then
- * wake pickup (postsuper does not; it would look within a minute) */
+/*
+ * pf_release_new - messages never tried out of the hold: postsuper -H -,
+ * then a deferred-queue scan by qmgr (postsuper wakes nothing; qmgr
+ * would look within queue_run_delay)
+ */
 static enum qb_status
-pf_requeue(const struct qb_conf *qc, char *const *ids, size_t n)
+pf_release_new(const struct qb_conf *qc, char *const *ids, size_t n)
 {
-	static const char *const kick[] = { "public", "pickup", "W", NULL };
+	static const char *const kick[] = { "public", "qmgr", "D", NULL };
 	enum qb_status st;
 
-	if ((st = pf_super_hold(qc, "-r", ids, n)) == QB_OK && n > 0)
+	if ((st = pf_unhold(qc, ids, n)) == QB_OK && n > 0)
 		(void)pf_cmd(qc, "postkick", "-c", kick, NULL, 0, NULL);
 	return st;
 }
@@ -716,7 +730,7 @@ const struct qb_backend qb_postfix = {
 	.name = "postfix",
 	.release = pf_release,
 	.remove = pf_remove,
-	.requeue = pf_requeue,
+	.release_new = pf_release_new,
 	.list_held = pf_list_held,
 	.read = pf_read,
 	.init = pf_init,

@@ -86,10 +86,10 @@ struct qb_backend {
 	/* The same states without recipients, cheaper (nothing opened). */
 	enum qb_status (*locate)(const struct qb_conf *, struct qb_qinfo *,
 	    size_t);
-	/* Out of the hold queue through the MTA's intake again, to be
-	 * delivered at once (DSNs; the arrival time is not kept).  NULL:
-	 * use release. */
-	enum qb_status (*requeue)(const struct qb_conf *, char *const *,
+	/* Out of the hold queue and delivered at once, keeping the queue
+	 * IDs: for messages never tried (a sweep's DSNs), one wake-up for
+	 * the batch instead of scheduling each.  NULL: use release. */
+	enum qb_status (*release_new)(const struct qb_conf *, char *const *,
 	    size_t);
 	/* Messages in the hold queue whose file was written at or after
 	 * since (time_t); NULL where the MTA cannot tell. */

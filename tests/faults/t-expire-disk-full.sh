@@ -87,11 +87,11 @@ wait_for 20 hold_is 0 || fail "left on hold: $(sb_queue_count hold)"
 for q in "${Q[@]}"; do
 	wait_for 10 redis_is 0 EXISTS "etrn:msg:mx.lab.test:$q" || fail "$q: record left"
 done
-# The DSNs left the hold (postsuper -r) before the originals were deleted.
+# The DSNs left the hold (postsuper -H) before the originals were deleted.
 first() { grep -n -m 1 -- "$1" "$SB/mta-calls.log" | cut -d: -f1; }
-r=$(first 'postsuper .*-r') d=$(first 'postsuper .*-d')
+r=$(first 'postsuper .*-H') d=$(first 'postsuper .*-d')
 if [ -z "$r" ] || [ -z "$d" ] || [ "$r" -gt "$d" ]; then
-	fail "DSN release and delete: $(grep -E 'postsuper .*-[rd]' "$SB/mta-calls.log")"
+	fail "DSN release and delete: $(grep -E 'postsuper .*-[Hd]' "$SB/mta-calls.log")"
 fi
 sleep 3		# more runner passes: nothing a second time
 [ "$(dsn_count)" = 2 ] || fail "$(dsn_count) DSNs, want 2"
