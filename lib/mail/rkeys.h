@@ -86,6 +86,7 @@
 #define SF_HELD		"held"
 #define SF_BYTES	"bytes"
 #define SF_OLDEST	"oldest"
+#define SF_RECEIVED	"received"
 #define SF_FLUSHED	"flushed"
 #define SF_EXPIRED	"expired"
 #define SF_LAST_ETRN	"last_etrn"
