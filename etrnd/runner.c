@@ -172,9 +172,9 @@ runner_pause(long long ms)
 		nanosleep(&ts, NULL);
 }
 
-/* runner_redis - one result of a Redis call: log an outage once; rc */
-static int
-runner_redis(int rc, const char *what, const struct rr_reply *rep)
+/* runner_result - one result of a Redis call: log an outage once; rc */
+int
+runner_result(int rc, const char *what, const struct rr_reply *rep)
 {
 	if (rc < 0) {
 		if (!rs.redis_down)
@@ -213,7 +213,7 @@ runner_cmd(struct runner *r, const char *what, struct rargs *a,
 {
 	if (!runner_leased(r, rep))
 		return -1;
-	return runner_redis(rpool_command(r->redis, a->n, a->v, a->l, rep),
+	return runner_result(rpool_command(r->redis, a->n, a->v, a->l, rep),
 	    what, rep);
 }
 
@@ -229,7 +229,7 @@ runner_hr(int rc, const char *what, struct rr_reply *rep)
 		rep->str = xstrdup("unexpected reply");
 		rc = -1;
 	}
-	return runner_redis(rc, what, rep);
+	return runner_result(rc, what, rep);
 }
 
 /* runner_script - a script with nkeys keys; -1 (logged once) on failure */
@@ -305,7 +305,7 @@ runner_group(struct runner *r)
 		rc = 0;
 	else if (rc == 0)
 		log_info("created consumer group %s on %s", group.s, stream.s);
-	rc = runner_redis(rc, "XGROUP CREATE", &rep);
+	rc = runner_result(rc, "XGROUP CREATE", &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&stream);

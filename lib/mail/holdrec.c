@@ -24,8 +24,10 @@
  *	expiring -> released       holdrec_to_tracking
  *	any -> (none)              holdrec_gone (batch), holdrec_finish,
  *	                           holdrec_drop, holdrec_drop_pending
- *	holdrec_expire_now moves a deadline, holdrec_list and
- *	holdrec_missing only read.
+ *	holdrec_expire_now moves a deadline, holdrec_dsn_state records
+ *	where a DSN or delay warning is (sending, queued with its queue
+ *	ID, sent, none) and holdrec_warn_done takes a message out of the
+ *	warning index; holdrec_list and holdrec_missing only read.
  *
  *	Each script is safe to run again after a crash between two of
  *	them: a transition acts only on a record in its from-state, and a
@@ -149,9 +151,9 @@ holdrec_valid(enum hr_kind kind, const char *v)
 	case HK_TOKEN:
 		return holdrec_token(v);
 	case HK_DSN:
-		return *v == '\0' || strcmp(v, "sending") == 0 ||
-		    strcmp(v, "queued") == 0 || strcmp(v, "sent") == 0 ||
-		    strcmp(v, "none") == 0;
+		return *v == '\0' || strcmp(v, RDSN_SENDING) == 0 ||
+		    strcmp(v, RDSN_QUEUED) == 0 || strcmp(v, RDSN_SENT) == 0 ||
+		    strcmp(v, RDSN_NONE) == 0;
 	case HK_QID:
 		return *v == '\0' || qid_valid(v);
 	case HK_TIME:
@@ -1132,5 +1134,54 @@ holdrec_drop(struct rpool *rp, const char *host, const char *qid,
 	rc = hr_run(rp, &hr_drop_script, 4, &a, &k, rep);
 	buf_free(&msg);
 	buf_free(&member);
+	return rc;
+}
+
+/*
+ * holdrec_dsn_state - where the failure DSN (warning 0) or the delay
+ * warning (warning 1) is: state RDSN_*, and when not NULL the time it
+ * was handed over after (since), its queue ID on hold (dsn_qid) and, for
+ * the failure DSN, its Message-ID.  One HSET; reply its count.
+ */
+int
+holdrec_dsn_state(struct rpool *rp, const char *host, const char *qid,
+    int warning, const char *state, const char *since, const char *dsn_qid,
+    const char *msgid, struct rr_reply *rep)
+{
+	struct buf msg = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	int	rc;
+
+	rkey_msg(&msg, host, qid);
+	rargs_strs(&a, "HSET", msg.s, warning ? RF_WARNED : RF_DSN_STATE,
+	    state, NULL);
+	if (since != NULL)
+		rargs_strs(&a, warning ? RF_WARN_SINCE : RF_DSN_SINCE, since,
+		    NULL);
+	if (dsn_qid != NULL)
+		rargs_strs(&a, warning ? RF_WARN_QID : RF_DSN_QID, dsn_qid,
+		    NULL);
+	if (msgid != NULL && !warning)
+		rargs_strs(&a, RF_DSN_ID, msgid, NULL);
+	rc = rpool_command(rp, a.n, a.v, a.l, rep);
+	rargs_free(&a);
+	buf_free(&msg);
+	return rc;
+}
+
+/* holdrec_warn_done - qid leaves the warning index; reply ZREM's count */
+int
+holdrec_warn_done(struct rpool *rp, const char *host, const char *qid,
+    struct rr_reply *rep)
+{
+	struct buf warn = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	int	rc;
+
+	rkey_warn(&warn, host);
+	rargs_strs(&a, "ZREM", warn.s, qid, NULL);
+	rc = rpool_command(rp, a.n, a.v, a.l, rep);
+	rargs_free(&a);
+	buf_free(&warn);
 	return rc;
 }

@@ -82,6 +82,11 @@ int	holdrec_expire_begin(struct rpool *, const char *, const char *,
 	    long long, struct rr_reply *);
 int	holdrec_to_tracking(struct rpool *, const char *, const char *,
 	    long long, struct rr_reply *);
+int	holdrec_dsn_state(struct rpool *, const char *, const char *, int,
+	    const char *, const char *, const char *, const char *,
+	    struct rr_reply *);
+int	holdrec_warn_done(struct rpool *, const char *, const char *,
+	    struct rr_reply *);
 int	holdrec_finish(struct rpool *, const char *, const char *, int,
 	    struct rr_reply *);
 int	holdrec_drop(struct rpool *, const char *, const char *, const char *,

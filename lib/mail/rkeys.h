@@ -82,6 +82,12 @@
 #define RSTATE_RELEASED	"released"
 #define RSTATE_EXPIRING	"expiring"
 
+/* Values of dsn_state and warned. */
+#define RDSN_SENDING	"sending"	/* being built and handed over */
+#define RDSN_QUEUED	"queued"	/* held by the DSN service */
+#define RDSN_SENT	"sent"
+#define RDSN_NONE	"none"		/* not wanted, or impossible */
+
 /* Fields of etrn:stats:<domain>. */
 #define SF_HELD		"held"
 #define SF_BYTES	"bytes"
