@@ -46,6 +46,14 @@
 
 #define RKEY_PREFIX	"etrn:"
 
+/* Fields of etrn:domain:<entry>. */
+#define DF_HOLD_TIME	"hold_time"
+#define DF_WARN_TIME	"warn_time"
+#define DF_ALLOW	"allow"
+#define DF_MAX_MESSAGES	"max_messages"
+#define DF_MAX_BYTES	"max_bytes"
+#define DF_SASL_USERS	"sasl_users"
+
 /* Fields of etrn:msg:<host>:<queueid>. */
 #define RF_DOMAIN	"domain"
 #define RF_HOST		"host"
