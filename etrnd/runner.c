@@ -882,22 +882,12 @@ runner_again(struct runner *r, const char *d, struct strv *released,
 static int
 runner_last_flush(struct runner *r, const char *d)
 {
-	struct buf key = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	char	now[24];
 	int	rc;
 
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	rkey_stats(&key, d);
-	rargs_str(&a, "HSET");
-	rargs_str(&a, key.s);
-	rargs_str(&a, "last_flush");
-	rargs_str(&a, now);
-	rc = runner_cmd(r, "HSET last_flush", &a, &rep);
+	rc = runner_leased(r, &rep) ? runner_result(holdrec_flushed_at(r->redis,
+	    d, (long long)time(NULL), &rep), "HSET last_flush", &rep) : -1;
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&key);
 	return rc;
 }
 
@@ -1060,19 +1050,13 @@ runner_track_load(struct runner *r, struct rr_reply *rep)
 static void
 runner_drop_bad(struct runner *r, const char *member)
 {
-	struct buf key = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 
 	log_warnx("released index: bad member \"%.80s\" removed", member);
-	rkey_released(&key, r->s->hostname);
-	rargs_str(&a, "ZREM");
-	rargs_str(&a, key.s);
-	rargs_str(&a, member);
-	(void)runner_cmd(r, "ZREM released", &a, &rep);
+	if (runner_leased(r, &rep))
+		(void)runner_result(holdrec_released_drop(r->redis,
+		    r->s->hostname, member, &rep), "ZREM released", &rep);
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&key);
 }
 
 /* runner_classify - what to do with each released message */

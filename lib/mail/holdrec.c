@@ -27,7 +27,9 @@
  *	holdrec_expire_now moves a deadline, holdrec_dsn_state records
  *	where a DSN or delay warning is (sending, queued with its queue
  *	ID, sent, none) and holdrec_warn_done takes a message out of the
- *	warning index; holdrec_list and holdrec_missing only read.
+ *	warning index; holdrec_flushed_at sets a domain's last_flush,
+ *	holdrec_released_drop removes a damaged member of the released
+ *	index; holdrec_list and holdrec_missing only read.
  *
  *	Each script is safe to run again after a crash between two of
  *	them: a transition acts only on a record in its from-state, and a
@@ -1183,5 +1185,44 @@ holdrec_warn_done(struct rpool *rp, const char *host, const char *qid,
 	rc = rpool_command(rp, a.n, a.v, a.l, rep);
 	rargs_free(&a);
 	buf_free(&warn);
+	return rc;
+}
+
+/*
+ * holdrec_released_drop - a member of etrn:released:<host> that is no
+ * queue ID (written by hand or damaged) leaves it; reply ZREM's count
+ */
+int
+holdrec_released_drop(struct rpool *rp, const char *host, const char *member,
+    struct rr_reply *rep)
+{
+	struct buf rel = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	int	rc;
+
+	rkey_released(&rel, host);
+	rargs_strs(&a, "ZREM", rel.s, member, NULL);
+	rc = rpool_command(rp, a.n, a.v, a.l, rep);
+	rargs_free(&a);
+	buf_free(&rel);
+	return rc;
+}
+
+/* holdrec_flushed_at - the domain's last_flush counter: a flush at now */
+int
+holdrec_flushed_at(struct rpool *rp, const char *domain, long long now,
+    struct rr_reply *rep)
+{
+	struct buf stats = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	char	t[24];
+	int	rc;
+
+	rkey_stats(&stats, domain);
+	snprintf(t, sizeof(t), "%lld", now);
+	rargs_strs(&a, "HSET", stats.s, SF_LAST_FLUSH, t, NULL);
+	rc = rpool_command(rp, a.n, a.v, a.l, rep);
+	rargs_free(&a);
+	buf_free(&stats);
 	return rc;
 }

@@ -87,6 +87,10 @@ int	holdrec_dsn_state(struct rpool *, const char *, const char *, int,
 	    struct rr_reply *);
 int	holdrec_warn_done(struct rpool *, const char *, const char *,
 	    struct rr_reply *);
+int	holdrec_released_drop(struct rpool *, const char *, const char *,
+	    struct rr_reply *);
+int	holdrec_flushed_at(struct rpool *, const char *, long long,
+	    struct rr_reply *);
 int	holdrec_finish(struct rpool *, const char *, const char *, int,
 	    struct rr_reply *);
 int	holdrec_drop(struct rpool *, const char *, const char *, const char *,

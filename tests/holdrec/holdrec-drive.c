@@ -552,6 +552,16 @@ t_stale(void)
 	is(score("held", "A00011"), NULL, "gone stale: orphan out");
 	is(counter(SF_HELD), "0", "gone stale: held 0");
 	is(counter(SF_FLUSHED), "1", "gone stale: not counted flushed");
+	call(holdrec_flushed_at(rp, DOM, 6100, &r), &r, "flushed_at");
+	rr_reply_free(&r);
+	is(counter(SF_LAST_FLUSH), "6100", "flushed_at: last_flush");
+	rkey_released(&k, HOST);
+	cmd(&r, "ZADD", k.s, "1", "bad member", NULL);
+	rr_reply_free(&r);
+	call(holdrec_released_drop(rp, HOST, "bad member", &r), &r,
+	    "released_drop");
+	ok(r.type == RRT_INT && r.integer == 1, "released_drop: removed");
+	rr_reply_free(&r);
 	buf_free(&rc);
 	buf_free(&k);
 	buf_free(&m);
