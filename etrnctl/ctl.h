@@ -32,6 +32,7 @@ struct ctl {
 /* etrnctl.c: Redis with error reporting (the message names the server). */
 int	ctl_redis(struct ctl *, struct rr_reply *, const char *, ...)
 	    __attribute__((sentinel));
+int	ctl_hr(struct ctl *, int, struct rr_reply *);
 int	ctl_script(struct ctl *, struct rscript *, int, int, const char **,
 	    struct rr_reply *);
 long long ctl_ll(const char *);

@@ -93,8 +93,8 @@ static struct rscript del_script = {
 	""
 };
 
-static const char *const dom_fields[] = { "hold_time", "warn_time", "allow",
-	"max_messages", "max_bytes", "sasl_users" };
+static const char *const dom_fields[] = { DF_HOLD_TIME,
+	DF_WARN_TIME, DF_ALLOW, DF_MAX_MESSAGES, DF_MAX_BYTES, DF_SASL_USERS };
 
 #define NFIELDS	(sizeof(dom_fields) / sizeof(dom_fields[0]))
 

@@ -42,8 +42,8 @@
  *	left the hold anyway are marked, as the runner does.
  *
  *	expire: for each queue ID of this host whose record is in state
- *	held or released, one Lua script sets the record's `expires' to now
- *	(an earlier deadline is kept) and puts the ID into
+ *	held or released, holdrec_expire_now() sets the record's `expires'
+ *	to now (an earlier deadline is kept) and puts the ID into
  *	etrn:expiry:<host> with that score; the queue runner's next sweep
  *	(expire.c) does the rest: DSN, deletion, counters.  The MTA is not
  *	touched, so no root is needed.  Each ID is handled on its own: a
@@ -68,6 +68,7 @@
 #include "etrnctl/ctl.h"
 #include "mail/etrnauth.h"
 #include "mail/flushreq.h"
+#include "mail/holdrec.h"
 #include "mail/qbackend.h"
 #include "mail/qid.h"
 #include "mail/rkeys.h"
@@ -75,38 +76,6 @@
 #include "util/xalloc.h"
 
 #define CTL_CLIENT	"etrnctl"
-
-/* KEYS: msg released; ARGV: now qid.  1: marked, 0: no longer held. */
-static struct rscript mark_script = {
-	"if redis.call('HGET', KEYS[1], '" RF_STATE "') ~= '" RSTATE_HELD
-	"' then\n"
-	"  return 0\n"
-	"end\n"
-	"redis.call('HSET', KEYS[1], '" RF_STATE "', '" RSTATE_RELEASED "',\n"
-	"  '" RF_RELEASED_AT "', ARGV[1])\n"
-	"redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])\n"
-	"return 1\n",
-	""
-};
-
-/*
- * KEYS: msg expiry; ARGV: now qid.  Returns {code, state}: 1 scheduled,
- * 0 no record, 2 in another state (left alone).
- */
-static struct rscript expire_script = {
-	"local r = redis.call('HMGET', KEYS[1], '" RF_STATE "', '"
-	RF_EXPIRES "')\n"
-	"if not r[1] then return {0, ''} end\n"
-	"if r[1] ~= '" RSTATE_HELD "' and r[1] ~= '" RSTATE_RELEASED "' then\n"
-	"  return {2, r[1]}\n"
-	"end\n"
-	"local e, old = ARGV[1], tonumber(r[2])\n"
-	"if old and old > 0 and old < tonumber(e) then e = r[2] end\n"
-	"redis.call('HSET', KEYS[1], '" RF_EXPIRES "', e)\n"
-	"redis.call('ZADD', KEYS[2], e, ARGV[2])\n"
-	"return {1, r[1]}\n",
-	""
-};
 
 /* One domain's numbers for status; times 0: none. */
 struct dstat {
@@ -859,30 +828,16 @@ release_run(struct ctl *c, struct ctl_qb *q, struct strv *ids)
 static int
 release_mark(struct ctl *c, const char *qid, int *marked)
 {
-	struct buf k[2];
 	struct rr_reply r;
-	char	now[24];
-	const char *av[4];
-	int	rc;
+	char	*id = (char *)qid;
 
 	*marked = 0;
-	buf_init(&k[0]);
-	buf_init(&k[1]);
-	rkey_msg(&k[0], c->s.hostname, qid);
-	rkey_released(&k[1], c->s.hostname);
-	snprintf(now, sizeof(now), "%lld", c->now);
-	av[0] = k[0].s;
-	av[1] = k[1].s;
-	av[2] = now;
-	av[3] = qid;
-	rc = ctl_script(c, &mark_script, 2, 4, av, &r);
-	if (rc == 0) {
-		*marked = r.type == RRT_INT && r.integer == 1;
-		rr_reply_free(&r);
-	}
-	buf_free(&k[0]);
-	buf_free(&k[1]);
-	return rc;
+	if (ctl_hr(c, holdrec_mark_released(c->redis, c->s.hostname, c->now,
+	    &id, 1, &r), &r) < 0)
+		return -1;
+	*marked = r.type == RRT_ARRAY && r.nelem == 1;
+	rr_reply_free(&r);
+	return 0;
 }
 
 /* release_report - the released IDs */
@@ -944,37 +899,24 @@ out:
 	return rc;
 }
 
-/* expire_one - schedule one message; the script's code, -1 reported */
+/* expire_one - schedule one message; holdrec_expire_now's code, -1
+ * reported */
 static int
 expire_one(struct ctl *c, const char *qid, struct buf *state)
 {
-	struct buf k[2];
 	struct rr_reply r;
-	char	now[24];
-	const char *av[4];
 	int	code = -1;
 
-	buf_init(&k[0]);
-	buf_init(&k[1]);
-	rkey_msg(&k[0], c->s.hostname, qid);
-	rkey_expiry(&k[1], c->s.hostname);
-	snprintf(now, sizeof(now), "%lld", c->now);
-	av[0] = k[0].s;
-	av[1] = k[1].s;
-	av[2] = now;
-	av[3] = qid;
-	if (ctl_script(c, &expire_script, 2, 4, av, &r) == 0) {
-		if (r.type == RRT_ARRAY && r.nelem == 2 && r.elems[0] &&
-		    r.elems[1]) {
-			code = (int)ctl_ll(r.elems[0]);
-			buf_reset(state);
-			buf_cat(state, r.elems[1]);
-		} else
-			log_err("expire: unexpected reply from Redis");
-		rr_reply_free(&r);
-	}
-	buf_free(&k[0]);
-	buf_free(&k[1]);
+	if (ctl_hr(c, holdrec_expire_now(c->redis, c->s.hostname, qid, c->now,
+	    &r), &r) < 0)
+		return -1;
+	if (r.type == RRT_ARRAY && r.nelem == 2 && r.elems[0] && r.elems[1]) {
+		code = (int)ctl_ll(r.elems[0]);
+		buf_reset(state);
+		buf_cat(state, r.elems[1]);
+	} else
+		log_err("expire: unexpected reply from Redis");
+	rr_reply_free(&r);
 	return code;
 }
 

@@ -20,14 +20,15 @@
 
 #include "etrnctl/ctl.h"
 #include "mail/domain.h"
+#include "mail/rkeys.h"
 #include "mail/settings.h"
 
 /*
  * The fields of etrn:domain:<entry> etrnctl manages; their syntax and
  * bounds are those of the settings they override (settings.c).
  */
-static const char *const ctl_settings[] = { "hold_time", "warn_time", "allow",
-	"max_messages", "max_bytes", "sasl_users" };
+static const char *const ctl_settings[] = { DF_HOLD_TIME,
+	DF_WARN_TIME, DF_ALLOW, DF_MAX_MESSAGES, DF_MAX_BYTES, DF_SASL_USERS };
 
 #define NSETTINGS (sizeof(ctl_settings) / sizeof(ctl_settings[0]))
 

@@ -143,6 +143,17 @@ ctl_script(struct ctl *c, struct rscript *sc, int nkeys, int argc,
 	return -1;
 }
 
+/* ctl_hr - the result rc of a holdrec call; -1 reported */
+int
+ctl_hr(struct ctl *c, int rc, struct rr_reply *r)
+{
+	if (rc == 0)
+		return 0;
+	ctl_redis_error(c, r);
+	rr_reply_free(r);
+	return -1;
+}
+
 /* ctl_ll - a number from Redis; 0 for NULL or junk */
 long long
 ctl_ll(const char *s)

@@ -34,7 +34,9 @@
  *	gets one "delayed" DSN when NOTIFY allows (warned: sending -> sent).
  *	A message released at its deadline is left to the tracking
  *	(runner.c): delivered, or back on hold and expired at the next
- *	sweep.
+ *	sweep.  Every change of the record is a holdrec.c transition
+ *	(holdrec_expire_begin, holdrec_dsn_state, holdrec_to_tracking,
+ *	holdrec_finish, holdrec_warn_done).
  * DIAGNOSTICS
  *	One log line per message: "QID: expired domain=D held=... dsn=..."
  *	or why it was dropped; failures are retried at the next sweep,
@@ -43,7 +45,6 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,37 +98,6 @@ static const struct dkind dk_delayed = {
 };
 
 /*
- * KEYS: msg expiry warn released; ARGV: held_prefix stats_prefix member
- * qid expired(1/0).  Deletes the record and its index entries (only the
- * entries when the key is not a hash).
- */
-static struct rscript exp_finish_script = {
-	UNHOLD_LUA
-	"local r = redis.pcall('HMGET', KEYS[1], 'domain', 'size')\n"
-	"if r.err then r = {} end\n"
-	"redis.call('ZREM', KEYS[2], ARGV[4])\n"
-	"redis.call('ZREM', KEYS[3], ARGV[4])\n"
-	"redis.call('ZREM', KEYS[4], ARGV[4])\n"
-	"if not r[1] then return 0 end\n"
-	"redis.call('DEL', KEYS[1])\n"
-	"unhold(ARGV[1] .. r[1], ARGV[2] .. r[1], ARGV[3], r[2],\n"
-	"  ARGV[5] == '1' and '" SF_EXPIRED "' or nil)\n"
-	"return 1\n",
-	""
-};
-
-/* KEYS: msg; ARGV: from to now.  Compare-and-set of the state. */
-static struct rscript exp_cas_script = {
-	"if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then\n"
-	"  return {0}\n"
-	"end\n"
-	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'expire_started',\n"
-	"  ARGV[3])\n"
-	"return {1}\n",
-	""
-};
-
-/*
  * exp_load - read a record; 1 found, 0 none, -1 Redis failed, -2 not a
  * valid record (logged)
  */
@@ -168,97 +138,56 @@ exp_load(struct runner *r, const char *qid, struct rec *rc)
 	}
 }
 
-/* exp_hset - HSET fields of a record: field, value, ..., NULL */
+/*
+ * exp_dsnst - record where a DSN is (holdrec_dsn_state): the failure DSN's
+ * or, with k the delay warning's, state and, when not NULL, since, its
+ * queue ID and Message-ID; -1 (logged once) when Redis failed
+ */
 static int
-exp_hset(struct runner *r, const char *qid, ...)
+exp_dsnst(struct runner *r, const char *qid, const struct dkind *k,
+    const char *state, const char *since, const char *dqid, const char *mid)
 {
-	struct buf key = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	const char *f;
-	va_list	ap;
 	int	st;
 
-	rkey_msg(&key, r->s->hostname, qid);
-	rargs_str(&a, "HSET");
-	rargs_str(&a, key.s);
-	va_start(ap, qid);
-	while ((f = va_arg(ap, const char *)) != NULL) {
-		rargs_str(&a, f);
-		rargs_str(&a, va_arg(ap, const char *));
-	}
-	va_end(ap);
-	st = runner_cmd(r, "HSET", &a, &rep);
+	st = runner_leased(r, &rep) ? runner_result(holdrec_dsn_state(
+	    r->redis, r->s->hostname, qid, k->act == DSN_DELAYED, state, since,
+	    dqid, mid, &rep), "HSET", &rep) : -1;
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&key);
 	return st;
 }
 
-/* exp_cas - state from -> to; 1 done, 0 not in state from, -1 Redis */
+/* exp_begin - held -> expiring; 1 done, 0 not held, -1 Redis */
 static int
-exp_cas(struct runner *r, const char *qid, const char *from, const char *to)
+exp_begin(struct runner *r, const char *qid)
 {
-	struct buf key = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	char	now[24];
 	int	st;
 
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	rkey_msg(&key, r->s->hostname, qid);
-	rargs_str(&a, key.s);
-	rargs_str(&a, from);
-	rargs_str(&a, to);
-	rargs_str(&a, now);
-	st = runner_script(r, &exp_cas_script, "state change", 1, &a, &rep);
+	st = runner_leased(r, &rep) ? runner_hr(holdrec_expire_begin(r->redis,
+	    r->s->hostname, qid, (long long)time(NULL), &rep), "state change",
+	    &rep) : -1;
 	if (st == 0)
 		st = rep.nelem == 1 && rep.elems[0] && rep.elems[0][0] == '1';
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&key);
 	return st;
 }
 
 /*
- * KEYS: msg released; ARGV: now qid.  An expiring message found out of
- * the hold (released by hand): state released and listed for tracking,
- * which settles it (delivered, or back on hold and expired next sweep).
+ * exp_to_tracking - hand an expiring message found out of the hold
+ * (released by hand) to tracking, which settles it (delivered, or back
+ * on hold and expired next sweep)
  */
-static struct rscript exp_track_script = {
-	"if redis.call('HGET', KEYS[1], 'state') ~= 'expiring' then\n"
-	"  return {0}\n"
-	"end\n"
-	"redis.call('HSET', KEYS[1], 'state', 'released', 'released_at',\n"
-	"  ARGV[1])\n"
-	"redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])\n"
-	"return {1}\n",
-	""
-};
-
-/* exp_to_tracking - hand an expiring, released message to tracking */
 static int
 exp_to_tracking(struct runner *r, const char *qid)
 {
-	struct buf key = BUF_INIT, rel = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	char	now[24];
 	int	st;
 
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	rkey_msg(&key, r->s->hostname, qid);
-	rkey_released(&rel, r->s->hostname);
-	rargs_str(&a, key.s);
-	rargs_str(&a, rel.s);
-	rargs_str(&a, now);
-	rargs_str(&a, qid);
-	st = runner_script(r, &exp_track_script, "hand to tracking", 2, &a,
-	    &rep);
+	st = runner_leased(r, &rep) ? runner_hr(holdrec_to_tracking(r->redis,
+	    r->s->hostname, qid, (long long)time(NULL), &rep),
+	    "hand to tracking", &rep) : -1;
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&key);
-	buf_free(&rel);
 	return st;
 }
 
@@ -266,38 +195,14 @@ exp_to_tracking(struct runner *r, const char *qid)
 static int
 exp_finish(struct runner *r, const char *qid, int expired)
 {
-	struct buf k[4], heldp = BUF_INIT, statsp = BUF_INIT, member = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	int	i, st;
+	int	st;
 
-	for (i = 0; i < 4; i++)
-		buf_init(&k[i]);
-	rkey_msg(&k[0], r->s->hostname, qid);
-	rkey_expiry(&k[1], r->s->hostname);
-	rkey_warn(&k[2], r->s->hostname);
-	rkey_released(&k[3], r->s->hostname);
-	rkey_held(&heldp, "");
-	rkey_stats(&statsp, "");
-	rkey_member(&member, r->s->hostname, qid);
-	for (i = 0; i < 4; i++)
-		rargs_str(&a, k[i].s);
-	rargs_str(&a, heldp.s);
-	rargs_str(&a, statsp.s);
-	rargs_str(&a, member.s);
-	rargs_str(&a, qid);
-	rargs_str(&a, expired ? "1" : "0");
-	rpool_script(r->redis, &exp_finish_script, 4, a.n, a.v, a.l, &rep);
+	(void)holdrec_finish(r->redis, r->s->hostname, qid, expired, &rep);
 	st = rep.status == RR_OK ? 0 : -1;
 	if (st < 0)
 		log_warnx("%s: redis: %s", qid, rep.str ? rep.str : "error");
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	for (i = 0; i < 4; i++)
-		buf_free(&k[i]);
-	buf_free(&heldp);
-	buf_free(&statsp);
-	buf_free(&member);
 	return st;
 }
 
@@ -495,7 +400,7 @@ exp_held_dsn(struct runner *r, const char *qid, const struct rec *rc,
 		return st;
 	log_info("%s: DSN found on hold as %s, submitted before; releasing "
 	    "it", qid, held);
-	return exp_hset(r, qid, k->state, "queued", k->qid, held, NULL);
+	return exp_dsnst(r, qid, k, RDSN_QUEUED, NULL, held, NULL);
 }
 
 /*
@@ -538,7 +443,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 	int	st;
 
 	if (*r->s->dsn_server == '\0') {
-		if (exp_hset(r, qid, k->state, "sending", NULL) < 0)
+		if (exp_dsnst(r, qid, k, RDSN_SENDING, NULL, NULL, NULL) < 0)
 			return -1;
 		if ((st = exp_build(r, qid, rc, k->act, original, full,
 		    &msg)) == 0 && runner_qb(r->qb->submit(&r->qc, "",
@@ -558,7 +463,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 			return st;
 		}
 		snprintf(now, sizeof(now), "%lld", (long long)time(NULL) - 1);
-		if (exp_hset(r, qid, k->state, "sending", k->since, now,
+		if (exp_dsnst(r, qid, k, RDSN_SENDING, now, NULL,
 		    NULL) < 0) {
 			buf_free(&msg);
 			return -1;
@@ -584,7 +489,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 			    "DSN is looked for on hold at the next sweep", qid);
 			return -1;
 		}
-		if (exp_hset(r, qid, k->state, "queued", k->qid, held,
+		if (exp_dsnst(r, qid, k, RDSN_QUEUED, NULL, held,
 		    NULL) < 0)
 			return -1;
 		log_info("%s: DSN to <%s> on hold as %s", qid, rc->h.sender,
@@ -615,7 +520,8 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
 		return 0;
 	*outcome = "none";
 	if (!exp_wanted(DSN_FAILED, rc))
-		return exp_hset(r, qid, RF_DSN_STATE, "none", NULL);
+		return exp_dsnst(r, qid, &dk_failed, RDSN_NONE, NULL, NULL,
+		    NULL);
 	*outcome = "sent";
 	if (want_full && strcmp(rc->h.dsn_state, "queued") != 0 &&
 	    runner_qb(r->qb->read(&r->qc, qid, QB_READ_FULL, &full),
@@ -630,10 +536,11 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
 		return st;
 	if (st > 0) {
 		*outcome = "impossible";
-		return exp_hset(r, qid, RF_DSN_STATE, "none", NULL);
+		return exp_dsnst(r, qid, &dk_failed, RDSN_NONE, NULL, NULL,
+		    NULL);
 	}
 	dsn_message_id(&mid, DSN_FAILED, rc->h.token, r->s->hostname);
-	st = exp_hset(r, qid, RF_DSN_STATE, "sent", RF_DSN_ID, mid.s, NULL);
+	st = exp_dsnst(r, qid, &dk_failed, RDSN_SENT, NULL, NULL, mid.s);
 	buf_free(&mid);
 	return st;
 }
@@ -727,7 +634,7 @@ expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
 		return 0;
 	}
 	if (strcmp(rc.h.state, RSTATE_HELD) == 0 &&
-	    exp_cas(r, qid, RSTATE_HELD, RSTATE_EXPIRING) == 1)
+	    exp_begin(r, qid) == 1)
 		rc.h.state = RSTATE_EXPIRING;
 	if (strcmp(rc.h.state, RSTATE_EXPIRING) == 0 &&
 	    exp_check_queue(r, qid, &rc, qs, &hdrs) == 1 &&
@@ -774,9 +681,9 @@ exp_dsns_out(struct runner *r, struct deleted *del, size_t *n)
 	if (k > 0 && dsnsend_release(r, dq, k, out) < 0)
 		memset(out, 0, k * sizeof(int));
 	for (i = j = k = 0; i < *n; i++) {
-		if (del[i].dsn_qid != NULL && (!out[k++] || exp_hset(r,
-		    del[i].qid, RF_DSN_STATE, "sent", RF_DSN_ID,
-		    del[i].dsn_mid, NULL) < 0)) {
+		if (del[i].dsn_qid != NULL && (!out[k++] || exp_dsnst(r,
+		    del[i].qid, &dk_failed, RDSN_SENT, NULL, NULL,
+		    del[i].dsn_mid) < 0)) {
 			log_warnx("%s: DSN %s not released yet; trying again",
 			    del[i].qid, del[i].dsn_qid);
 			exp_deleted_free(&del[i]);
@@ -854,8 +761,7 @@ exp_deadlines(struct runner *r, struct strv *due)
 static void
 warn_one(struct runner *r, const char *qid)
 {
-	struct buf hdrs = BUF_INIT, key = BUF_INIT;
-	struct rargs a = RARGS_INIT;
+	struct buf hdrs = BUF_INIT;
 	struct rr_reply rep;
 	struct rec rc;
 	const char *outcome = "none";
@@ -897,8 +803,8 @@ warn_one(struct runner *r, const char *qid)
 			}
 			outcome = st == 0 ? "sent" : "impossible";
 		}
-		if (exp_hset(r, qid, RF_WARNED, strcmp(outcome, "sent") == 0 ?
-		    "sent" : "none", NULL) < 0) {
+		if (exp_dsnst(r, qid, &dk_delayed, strcmp(outcome, "sent") ==
+		    0 ? RDSN_SENT : RDSN_NONE, NULL, NULL, NULL) < 0) {
 			buf_free(&hdrs);
 			rr_reply_free(&rc.rep);
 			return;
@@ -907,14 +813,10 @@ warn_one(struct runner *r, const char *qid)
 		    rc.h.domain, rc.h.sender, outcome);
 	}
 	/* Done, or nothing to do (gone, released, expiring): unlist it. */
-	rkey_warn(&key, r->s->hostname);
-	rargs_str(&a, "ZREM");
-	rargs_str(&a, key.s);
-	rargs_str(&a, qid);
-	(void)runner_cmd(r, "ZREM", &a, &rep);
+	if (runner_leased(r, &rep))
+		(void)runner_result(holdrec_warn_done(r->redis, r->s->hostname,
+		    qid, &rep), "ZREM", &rep);
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&key);
 	buf_free(&hdrs);
 	rr_reply_free(&rc.rep);
 }

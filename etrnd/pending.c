@@ -14,12 +14,14 @@
  *
  *	pending_sweep() asks the queue backend where each of this host's
  *	pending messages is (the oldest PEND_MAX of them per pass):
- *	- on hold: promoted to "held" in one script, and only then added to
+ *	- on hold: promoted to "held" (holdrec_promote, one script for the
+ *	  batch), and only then added to
  *	  etrn:held:<domain>, the counters (held, bytes, received, oldest),
  *	  etrn:expiry:<host> and etrn:warn:<host>;
  *	- in no queue directory, or deferred (not on hold, so no hold of
  *	  ours), and recorded more than pending_timeout ago: the record is
- *	  dropped.  The script checks the state and the arrival again, so a
+ *	  dropped (holdrec_drop_pending).  The script checks the state and
+ *	  the arrival again, so a
  *	  record written anew for the same queue ID meanwhile stays;
  *	- incoming or active (still being written or looked at): it waits.
  *	A queue that cannot be read (the backend fails the call) is no
@@ -41,6 +43,7 @@
 
 #include "etrnd/etrnd.h"
 #include "etrnd/runner.h"
+#include "mail/holdrec.h"
 #include "mail/qid.h"
 #include "mail/rkeys.h"
 #include "util/buf.h"
@@ -48,53 +51,6 @@
 #include "util/xalloc.h"
 
 #define PEND_MAX	"10000"	/* pending records looked at per pass */
-
-/*
- * KEYS: pending expiry warn; ARGV: msg_prefix held_prefix stats_prefix
- * member_prefix, then qids found on hold.  Returns qid, domain of each
- * record promoted.
- */
-static struct rscript pend_promote_script = {
-	PROMOTE_LUA
-	"local out = {}\n"
-	"for i = 5, #ARGV do\n"
-	"  local q = ARGV[i]\n"
-	"  local d = promote(ARGV[1] .. q, q, ARGV[4] .. q, ARGV[2], ARGV[3],\n"
-	"    KEYS[2], KEYS[3], KEYS[1])\n"
-	"  if d ~= '' then\n"
-	"    out[#out + 1] = q\n"
-	"    out[#out + 1] = d\n"
-	"  end\n"
-	"end\n"
-	"return out\n",
-	""
-};
-
-/*
- * KEYS: pending; ARGV: msg_prefix cutoff_ms, then qids not on hold.
- * Entries recorded at or before cutoff leave the index, and their record
- * too while it is pending.  Returns qid, domain of each record dropped.
- */
-static struct rscript pend_drop_script = {
-	"local out = {}\n"
-	"for i = 3, #ARGV do\n"
-	"  local q = ARGV[i]\n"
-	"  local s = redis.call('ZSCORE', KEYS[1], q)\n"
-	"  if s and tonumber(s) <= tonumber(ARGV[2]) then\n"
-	"    local k = ARGV[1] .. q\n"
-	"    local f = redis.call('HMGET', k, '" RF_STATE "', '" RF_DOMAIN
-	"')\n"
-	"    if f[1] == '" RSTATE_PENDING "' then\n"
-	"      redis.call('DEL', k)\n"
-	"      out[#out + 1] = q\n"
-	"      out[#out + 1] = f[2] or ''\n"
-	"    end\n"
-	"    redis.call('ZREM', KEYS[1], q)\n"
-	"  end\n"
-	"end\n"
-	"return out\n",
-	""
-};
 
 /* pend_now_ms - wall clock in ms, the milter's arrival scale */
 static long long
@@ -139,45 +95,24 @@ pend_list(struct runner *r, const char *key, struct strv *ids,
 	return rc;
 }
 
-/* pend_apply - run the promote or drop script; log each record */
+/* pend_apply - holdrec_promote or holdrec_drop_pending; log each record */
 static int
-pend_apply(struct runner *r, const char *key, struct strv *ids,
-    int promote, long long cutoff)
+pend_apply(struct runner *r, struct strv *ids, int promote, long long cutoff)
 {
-	struct buf msg = BUF_INIT, heldp = BUF_INIT, statsp = BUF_INIT,
-	    member = BUF_INIT, expiry = BUF_INIT, warn = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	char	cut[24];
 	size_t	i;
 	int	rc, n = 0;
 
 	if (ids->n == 0)
 		return 0;
-	rkey_msg(&msg, r->s->hostname, "");
-	rargs_str(&a, key);
-	if (promote) {
-		rkey_expiry(&expiry, r->s->hostname);
-		rkey_warn(&warn, r->s->hostname);
-		rkey_held(&heldp, "");
-		rkey_stats(&statsp, "");
-		rkey_member(&member, r->s->hostname, "");
-		rargs_str(&a, expiry.s);
-		rargs_str(&a, warn.s);
-		rargs_str(&a, msg.s);
-		rargs_str(&a, heldp.s);
-		rargs_str(&a, statsp.s);
-		rargs_str(&a, member.s);
-	} else {
-		snprintf(cut, sizeof(cut), "%lld", cutoff);
-		rargs_str(&a, msg.s);
-		rargs_str(&a, cut);
-	}
-	for (i = 0; i < ids->n; i++)
-		rargs_str(&a, ids->v[i]);
-	rc = promote ? runner_script(r, &pend_promote_script,
-	    "promote pending", 3, &a, &rep) : runner_script(r,
-	    &pend_drop_script, "drop pending", 1, &a, &rep);
+	if (!runner_leased(r, &rep))
+		rc = -1;
+	else if (promote)
+		rc = runner_hr(holdrec_promote(r->redis, r->s->hostname, ids->v,
+		    ids->n, &rep), "promote pending", &rep);
+	else
+		rc = runner_hr(holdrec_drop_pending(r->redis, r->s->hostname,
+		    cutoff, ids->v, ids->n, &rep), "drop pending", &rep);
 	for (i = 0; rc == 0 && i + 1 < rep.nelem; i += 2, n++)
 		if (promote)
 			log_info("%s: on hold, counted: domain=%s",
@@ -188,13 +123,6 @@ pend_apply(struct runner *r, const char *key, struct strv *ids,
 			    "(%llds)\"", rep.elems[i], rep.elems[i + 1],
 			    r->s->pending_timeout);
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&msg);
-	buf_free(&heldp);
-	buf_free(&statsp);
-	buf_free(&member);
-	buf_free(&expiry);
-	buf_free(&warn);
 	return rc < 0 ? -1 : n;
 }
 
@@ -224,8 +152,8 @@ pending_sweep(struct runner *r)
 		else if ((qi[i].state == QS_GONE ||
 		    qi[i].state == QS_FAILED) && ms[i] <= cutoff)
 			strv_add(&gone, ids.v[i]);
-	if ((m = pend_apply(r, key.s, &held, 1, 0)) < 0 ||
-	    (n = pend_apply(r, key.s, &gone, 0, cutoff)) < 0)
+	if ((m = pend_apply(r, &held, 1, 0)) < 0 ||
+	    (n = pend_apply(r, &gone, 0, cutoff)) < 0)
 		rc = -1;
 	else
 		n += m;

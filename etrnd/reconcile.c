@@ -27,8 +27,9 @@
  *	recipients (NOTIFY, ORCPT), size, RET and ENVID from the queue
  *	file's envelope (backend envelope); the other headers, bounded by
  *	max_header_bytes as the milter does; no client, no delay warning.
- *	One script per message writes the record and its index entries as
- *	milter/store.c does, after taking out the contributions of a record
+ *	One script per message (holdrec_rebuild) writes the record and its
+ *	index entries as the milter's does, after taking out the
+ *	contributions of a record
  *	with another token, and checks the token again; the counters go up
  *	only when the held ZSET gains the member, so a member that survived
  *	the loss is not counted twice.
@@ -36,8 +37,9 @@
  *	etrnd's pass (conf.runner): any record of the queue ID counts as
  *	present, whatever its token or state (one being released, expired,
  *	or written by the milter), and the script checks that again; Redis
- *	is asked first, in one script per step, which IDs have no record,
- *	and those are located again before they are read, so the common
+ *	is asked first, in one script per step (holdrec_missing), which IDs
+ *	have no record, and those are located again before they are read,
+ *	so the common
  *	case reads no queue file and a message that left the hold since the
  *	listing is passed over.
  *
@@ -49,7 +51,8 @@
  *	entries (held - 1, bytes - size, oldest recomputed) only when both
  *	looks found no file and neither failed: a queue that cannot be read
  *	is never "gone", the step returns RCN_QUEUE with nothing of it
- *	dropped.  Kept too: a record whose token changed since it was read,
+ *	dropped (holdrec_drop).  Kept too: a record whose token changed
+ *	since it was read,
  *	one younger than RCN_GRACE (the milter writes it just before the MTA
  *	finishes the file, and listings leave out unfinished files), and in
  *	etrnd's pass one not in state held (released: tracking's; expiring:
@@ -80,6 +83,7 @@
 #include <time.h>
 
 #include "etrnd/reconcile.h"
+#include "mail/holdrec.h"
 #include "mail/holdtag.h"
 #include "mail/qid.h"
 #include "mail/rkeys.h"
@@ -98,79 +102,6 @@ struct rcn_msg {
 	struct buf hdrs;
 	int	trunc;
 	struct qb_envelope env;
-};
-
-/*
- * KEYS: msg held stats expiry warn released hostdomains helddomains
- * ARGV: member qid arrived expires size domain held_prefix stats_prefix
- *       token keep ("1": any record is left alone), then field/value
- *       pairs of the record.
- * Returns 0 when the record has the token (left alone), 1 when written.
- */
-static struct rscript rebuild_script = {
-	UNHOLD_LUA
-	"if ARGV[10] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then\n"
-	"  return 0\n"
-	"end\n"
-	"local old = redis.call('HMGET', KEYS[1], '" RF_DOMAIN "', '"
-	RF_SIZE "', '" RF_TOKEN "')\n"
-	"if old[3] == ARGV[9] then return 0 end\n"
-	"if old[1] then\n"
-	"  unhold(ARGV[7] .. old[1], ARGV[8] .. old[1], ARGV[1], old[2])\n"
-	"end\n"
-	"redis.call('DEL', KEYS[1])\n"
-	"redis.call('ZREM', KEYS[5], ARGV[2])\n"
-	"redis.call('ZREM', KEYS[6], ARGV[2])\n"
-	"redis.call('HSET', KEYS[1], unpack(ARGV, 11))\n"
-	"if redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) == 1 then\n"
-	"  redis.call('HINCRBY', KEYS[3], '" SF_HELD "', 1)\n"
-	"  redis.call('HINCRBY', KEYS[3], '" SF_BYTES "', ARGV[5])\n"
-	"end\n"
-	"local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
-	"redis.call('HSET', KEYS[3], '" SF_OLDEST "', first[2])\n"
-	"redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])\n"
-	"redis.call('SADD', KEYS[7], ARGV[6])\n"
-	"redis.call('SADD', KEYS[8], ARGV[6])\n"
-	"return 1\n",
-	""
-};
-
-/*
- * KEYS: msg expiry warn released; ARGV: held_prefix stats_prefix member
- * qid token ("" : no record) state ("" : any).  Returns {code, domain}:
- * 0 the record changed since it was read, or is in another state (left
- * alone), 1 dropped, 2 index entries only (no record, or a key that is
- * not a hash: deleted).
- */
-static struct rscript drop_script = {
-	UNHOLD_LUA
-	"local r = redis.pcall('HMGET', KEYS[1], '" RF_DOMAIN "', '" RF_SIZE
-	"', '" RF_TOKEN "', '" RF_STATE "')\n"
-	"if r.err then r = {} end\n"
-	"if (r[3] or '') ~= ARGV[5] then return {0, ''} end\n"
-	"if ARGV[6] ~= '' and r[4] and r[4] ~= ARGV[6] then\n"
-	"  return {0, ''}\n"
-	"end\n"
-	"redis.call('ZREM', KEYS[2], ARGV[4])\n"
-	"redis.call('ZREM', KEYS[3], ARGV[4])\n"
-	"redis.call('ZREM', KEYS[4], ARGV[4])\n"
-	"redis.call('DEL', KEYS[1])\n"
-	"if not r[1] then return {2, ''} end\n"
-	"unhold(ARGV[1] .. r[1], ARGV[2] .. r[1], ARGV[3], r[2])\n"
-	"return {1, r[1]}\n",
-	""
-};
-
-/* KEYS: none; ARGV: msg prefix, qids.  Returns the qids without record. */
-static struct rscript missing_script = {
-	"local out = {}\n"
-	"for i = 2, #ARGV do\n"
-	"  if redis.call('EXISTS', ARGV[1] .. ARGV[i]) == 0 then\n"
-	"    out[#out + 1] = ARGV[i]\n"
-	"  end\n"
-	"end\n"
-	"return out\n",
-	""
 };
 
 /* rcn_cmd - one Redis command; -1 told to conf.redis_error */
@@ -219,12 +150,11 @@ rcn_hmget(struct rcn *r, const char *qid, const char *const *fields, int nf,
 	return rc;
 }
 
-/* rcn_script - one Lua script; -1 told to conf.redis_error */
+/* rcn_hr - the result rc of a holdrec call; -1 told to conf.redis_error */
 static int
-rcn_script(struct rcn *r, struct rscript *sc, int nkeys,
-    const struct rargs *a, struct rr_reply *rep)
+rcn_hr(struct rcn *r, int rc, struct rr_reply *rep)
 {
-	if (rpool_script(r->c.redis, sc, nkeys, a->n, a->v, a->l, rep) == 0)
+	if (rc == 0)
 		return 0;
 	if (r->c.redis_error != NULL)
 		r->c.redis_error(r->c.arg, rep);
@@ -321,79 +251,34 @@ rcn_token(struct rcn *r, const char *qid, const char *token, int *have)
 	return 0;
 }
 
-#define RB_KEYS		8
-
-/* rcn_keys - the rebuild script's keys; k[RB_KEYS..+2]: member, prefixes */
-static void
-rcn_keys(struct rcn *r, const char *qid, const char *domain, struct buf *k)
-{
-	const char *host = r->c.hostname;
-	int	i;
-
-	for (i = 0; i < RB_KEYS + 3; i++)
-		buf_init(&k[i]);
-	rkey_msg(&k[0], host, qid);
-	rkey_held(&k[1], domain);
-	rkey_stats(&k[2], domain);
-	rkey_expiry(&k[3], host);
-	rkey_warn(&k[4], host);
-	rkey_released(&k[5], host);
-	rkey_hostdomains(&k[6], host);
-	rkey_helddomains(&k[7]);
-	rkey_member(&k[8], host, qid);
-	rkey_held(&k[9], "");
-	rkey_stats(&k[10], "");
-}
-
 /* rcn_write - the record and its index entries; 1 written, 0 left alone */
 static int
 rcn_write(struct rcn *r, const char *qid, struct rcn_msg *m)
 {
-	struct buf k[RB_KEYS + 3];
-	char	arrived[24], expires[24], size[24], nrcpt[24];
-	struct rargs a = RARGS_INIT;
+	struct holdrec_new n;
 	struct rr_reply rep;
-	int	i, rc;
+	int	rc;
 
-	rcn_keys(r, qid, m->tag.domain, k);
-	snprintf(arrived, sizeof(arrived), "%lld", m->tag.arrived);
-	snprintf(expires, sizeof(expires), "%lld", m->tag.expires);
-	snprintf(size, sizeof(size), "%lld", m->env.size);
-	snprintf(nrcpt, sizeof(nrcpt), "%zu", m->env.nrcpt);
-	for (i = 0; i < RB_KEYS; i++)
-		rargs_buf(&a, &k[i]);
-	rargs_strs(&a, k[8].s, qid, arrived, expires, size, m->tag.domain,
-	    k[9].s, k[10].s, m->tag.token, r->c.runner ? "1" : "0", NULL);
-	rargs_strs(&a,
-	    RF_DOMAIN, m->tag.domain,
-	    RF_HOST, r->c.hostname,
-	    RF_QUEUEID, qid,
-	    RF_TOKEN, m->tag.token,
-	    RF_STATE, RSTATE_HELD,
-	    RF_SENDER, NULL);
-	rargs_buf(&a, &m->env.sender);
-	rargs_str(&a, RF_RCPTS);
-	rargs_buf(&a, &m->env.rcpts);
-	rargs_strs(&a,
-	    RF_NRCPT, nrcpt,
-	    RF_SIZE, size,
-	    RF_ARRIVED, arrived,
-	    RF_EXPIRES, expires,
-	    RF_WARN_AT, "0",
-	    RF_RET, m->env.ret ? m->env.ret : "",
-	    RF_ENVID, NULL);
-	rargs_buf(&a, &m->env.envid);
-	rargs_strs(&a, RF_CLIENT, "", RF_HEADERS, NULL);
-	rargs_buf(&a, &m->hdrs);
-	rargs_strs(&a, RF_HDR_TRUNC, m->trunc ? "1" : "0", NULL);
-	rc = rcn_script(r, &rebuild_script, RB_KEYS, &a, &rep);
+	memset(&n, 0, sizeof(n));
+	n.qid = qid;
+	n.domain = m->tag.domain;
+	n.token = m->tag.token;
+	n.sender = buf_terminate(&m->env.sender);
+	n.rcpts = &m->env.rcpts;
+	n.nrcpt = m->env.nrcpt;
+	n.size = m->env.size;
+	n.arrived = m->tag.arrived;
+	n.expires = m->tag.expires;
+	n.ret = m->env.ret;
+	n.envid = buf_terminate(&m->env.envid);
+	n.headers = &m->hdrs;
+	n.headers_truncated = m->trunc;
+	rc = rcn_hr(r, holdrec_rebuild(r->c.redis, r->c.hostname, &n,
+	    r->c.runner, &rep), &rep);
 	if (rc == 0) {
 		rc = rep.type == RRT_INT && rep.integer == 1;
 		rr_reply_free(&rep);
 	}
-	rargs_free(&a);
-	for (i = 0; i < RB_KEYS + 3; i++)
-		buf_free(&k[i]);
 	return rc;
 }
 
@@ -439,52 +324,24 @@ rcn_rebuild(struct rcn *r, const char *qid, struct rcn_msg *m, int have)
 }
 
 /*
- * KEYS: msg expiry warn pending; ARGV: qid member held_prefix
- * stats_prefix.  Returns the domain of a record promoted, "" if it was
- * not pending (any more).
- */
-static struct rscript promote_script = {
-	PROMOTE_LUA
-	"return promote(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], KEYS[2],\n"
-	"  KEYS[3], KEYS[4])\n",
-	""
-};
-
-/*
  * rcn_promote - a held message whose record is still pending: counted
- * now, as etrnd's pending step would; -1 Redis failed
+ * now, as etrnd's pending step would (holdrec_promote); -1 Redis failed
  */
 static int
 rcn_promote(struct rcn *r, const char *qid, const char *domain)
 {
-	const char *host = r->c.hostname;
-	struct buf k[8];
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	int	i, rc = 0, done = 1;
+	char	*id = (char *)qid;
+	int	rc = 0, done = 1;
 
-	for (i = 0; i < 8; i++)
-		buf_init(&k[i]);
-	rkey_msg(&k[0], host, qid);
-	rkey_expiry(&k[1], host);
-	rkey_warn(&k[2], host);
-	rkey_pending(&k[3], host);
-	rkey_member(&k[5], host, qid);
-	rkey_held(&k[6], "");
-	rkey_stats(&k[7], "");
-	for (i = 0; i < 8; i++)
-		rargs_str(&a, i == 4 ? qid : k[i].s);	/* KEYS 1-4, ARGV */
-	if (!r->c.dry &&
-	    (rc = rcn_script(r, &promote_script, 4, &a, &rep)) == 0) {
-		done = rep.str != NULL && *rep.str != '\0';
+	if (!r->c.dry && (rc = rcn_hr(r, holdrec_promote(r->c.redis,
+	    r->c.hostname, &id, 1, &rep), &rep)) == 0) {
+		done = rep.type == RRT_ARRAY && rep.nelem > 0;
 		rr_reply_free(&rep);
 	}
-	rargs_free(&a);
 	if (rc == 0)
 		rcn_note(r, qid, done ? RCN_REBUILT : RCN_OK, domain,
 		    "the record was pending: counted now");
-	for (i = 0; i < 8; i++)
-		buf_free(&k[i]);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -568,24 +425,17 @@ rcn_start(struct rcn *r, const struct rcn_conf *c)
 static int
 rcn_missing(struct rcn *r, char *const *ids, size_t n, struct strv *out)
 {
-	struct buf pre = BUF_INIT;
 	struct rr_reply rep;
-	struct rargs a = RARGS_INIT;
 	size_t	i;
 	int	rc;
 
-	rkey_msg(&pre, r->c.hostname, "");
-	rargs_str(&a, pre.s);
-	for (i = 0; i < n; i++)
-		rargs_str(&a, ids[i]);
-	if ((rc = rcn_script(r, &missing_script, 0, &a, &rep)) == 0) {
+	if ((rc = rcn_hr(r, holdrec_missing(r->c.redis, r->c.hostname, ids, n,
+	    &rep), &rep)) == 0) {
 		for (i = 0; i < rep.nelem; i++)
 			if (rep.elems[i] != NULL)
 				strv_add(out, rep.elems[i]);
 		rr_reply_free(&rep);
 	}
-	rargs_free(&a);
-	buf_free(&pre);
 	return rc;
 }
 
@@ -763,31 +613,16 @@ rcn_rec_free(struct rcn_rec *rec)
 static int
 rcn_drop_one(struct rcn *r, const char *qid, const struct rcn_rec *rec)
 {
-	struct buf k[7];
 	struct rr_reply rep;
-	struct rargs a = RARGS_INIT;
-	int	i, st = 0, code = *rec->token ? 1 : 2;
+	int	st = 0, code = *rec->token ? 1 : 2;
 
-	for (i = 0; i < 7; i++)
-		buf_init(&k[i]);
-	rkey_msg(&k[0], r->c.hostname, qid);
-	rkey_expiry(&k[1], r->c.hostname);
-	rkey_warn(&k[2], r->c.hostname);
-	rkey_released(&k[3], r->c.hostname);
-	rkey_held(&k[4], "");
-	rkey_stats(&k[5], "");
-	rkey_member(&k[6], r->c.hostname, qid);
-	for (i = 0; i < 7; i++)
-		rargs_buf(&a, &k[i]);
-	rargs_strs(&a, qid, rec->token, r->c.runner ? RSTATE_HELD : "", NULL);
-	if (!r->c.dry && (st = rcn_script(r, &drop_script, 4, &a, &rep)) == 0) {
+	if (!r->c.dry && (st = rcn_hr(r, holdrec_drop(r->c.redis,
+	    r->c.hostname, qid, rec->token, r->c.runner ? RSTATE_HELD : "",
+	    &rep), &rep)) == 0) {
 		code = rep.type == RRT_ARRAY && rep.nelem == 2 &&
 		    rep.elems[0] ? (int)strtol(rep.elems[0], NULL, 10) : 0;
 		rr_reply_free(&rep);
 	}
-	rargs_free(&a);
-	for (i = 0; i < 7; i++)
-		buf_free(&k[i]);
 	if (st < 0)
 		return -1;
 	if (code == 0)

@@ -47,11 +47,11 @@
  *	no evidence: nothing is dropped, counted, released or put back on
  *	hold in that pass, and the next pass starts afresh.
  *
- *	Each multi-key change is one Lua script; keys come from rkeys.c,
- *	keys that depend on stored data (the record's domain) are built in
- *	the script from prefixes, as in the milter.  Field names inside the
- *	scripts are those of rkeys.h.  Re-reading a stream entry cannot
- *	release a message twice: only records in state "held" are released.
+ *	Every change of a record is a transition of lib/mail/holdrec.c
+ *	(one script per batch of queue IDs), made only while this host's
+ *	lease is held; the flush stream's read is this file's own script.
+ *	Re-reading a stream entry cannot release a message twice: only
+ *	records in state "held" are released.
  * DIAGNOSTICS
  *	One log line per decision, queue ID first.  A Redis failure is logged
  *	once per outage (and its end once); the loop waits and retries and
@@ -71,6 +71,7 @@
 #include "etrnd/lease.h"
 #include "etrnd/runner.h"
 #include "mail/domain.h"
+#include "mail/holdrec.h"
 #include "mail/qid.h"
 #include "mail/rkeys.h"
 #include "util/buf.h"
@@ -151,147 +152,6 @@ static struct rscript runner_read_script = {
 	""
 };
 
-/* KEYS: held; ARGV: member prefix, msg prefix.  Returns qid, state...
- * A record that is not a hash gives state "-": one such key must not
- * stop the domain's flush. */
-static struct rscript runner_list_script = {
-	"local out, n = {}, #ARGV[1]\n"
-	"for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
-	"  if string.sub(m, 1, n) == ARGV[1] then\n"
-	"    local q = string.sub(m, n + 1)\n"
-	"    local s = redis.pcall('HGET', ARGV[2] .. q, 'state')\n"
-	"    out[#out + 1] = q\n"
-	"    out[#out + 1] = type(s) == 'table' and '-' or s or ''\n"
-	"  end\n"
-	"end\n"
-	"return out\n",
-	""
-};
-
-/* KEYS: released; ARGV: msg prefix, now, qids.  Returns marked qids. */
-static struct rscript runner_mark_script = {
-	"local out = {}\n"
-	"for i = 3, #ARGV do\n"
-	"  local k = ARGV[1] .. ARGV[i]\n"
-	"  if redis.call('HGET', k, 'state') == 'held' then\n"
-	"    redis.call('HSET', k, 'state', 'released', 'released_at',\n"
-	"      ARGV[2])\n"
-	"    redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i])\n"
-	"    out[#out + 1] = ARGV[i]\n"
-	"  end\n"
-	"end\n"
-	"return out\n",
-	""
-};
-
-/* KEYS: released; ARGV: msg prefix, qids.  Records still in state
- * released go back to held (a release that did not happen). */
-static struct rscript runner_unmark_script = {
-	"for i = 2, #ARGV do\n"
-	"  local k = ARGV[1] .. ARGV[i]\n"
-	"  if redis.call('HGET', k, 'state') == 'released' then\n"
-	"    redis.call('HSET', k, 'state', 'held')\n"
-	"    redis.call('HDEL', k, 'released_at')\n"
-	"  end\n"
-	"  redis.call('ZREM', KEYS[1], ARGV[i])\n"
-	"end\n"
-	"return {}\n",
-	""
-};
-
-/*
- * KEYS: expiry warn released; ARGV: msg held_prefix stats_prefix
- * member_prefix mode domain, then qids.  mode "track": records in state
- * released, counted as flushed; "stale": records in state held, not
- * counted.  A qid without record: its index entries go (the held one
- * only when domain is given).  Returns qid, code (1 removed, 2 no
- * record, 0 left alone), domain for each.
- */
-static struct rscript runner_gone_script = {
-	UNHOLD_LUA
-	"local out, track = {}, ARGV[5] == 'track'\n"
-	"local want = track and 'released' or 'held'\n"
-	"for i = 7, #ARGV do\n"
-	"  local q = ARGV[i]\n"
-	"  local k = ARGV[1] .. q\n"
-	"  local r = redis.call('HMGET', k, 'state', 'domain', 'size')\n"
-	"  local code, d = 0, r[2] or ARGV[6]\n"
-	"  if r[1] == want and r[2] then\n"
-	"    redis.call('DEL', k)\n"
-	"    unhold(ARGV[2] .. r[2], ARGV[3] .. r[2], ARGV[4] .. q, r[3],\n"
-	"      track and '" SF_FLUSHED "' or nil)\n"
-	"    code = 1\n"
-	"  elseif redis.call('EXISTS', k) == 0 then\n"
-	"    if ARGV[6] ~= '' then\n"
-	"      redis.call('ZREM', ARGV[2] .. ARGV[6], ARGV[4] .. q)\n"
-	"    end\n"
-	"    code = 2\n"
-	"  end\n"
-	"  if code ~= 0 then\n"
-	"    redis.call('ZREM', KEYS[1], q)\n"
-	"    redis.call('ZREM', KEYS[2], q)\n"
-	"  end\n"
-	"  if code ~= 0 or track then redis.call('ZREM', KEYS[3], q) end\n"
-	"  out[#out + 1] = q\n"
-	"  out[#out + 1] = code\n"
-	"  out[#out + 1] = d\n"
-	"end\n"
-	"return out\n",
-	""
-};
-
-/*
- * KEYS: released; ARGV: msg prefix, then per message qid, n, n addresses
- * still queued.  Records in state released go back to held (reholds + 1,
- * same deadline); when fewer addresses are queued than the record has,
- * and each of them matches a record line (case-insensitively), only the
- * matching lines are kept.  Returns qid, domain, code (0 left alone, 1
- * held, 2 held with recipients rewritten), reholds, nrcpt per message.
- */
-static struct rscript runner_rehold_script = {
-	"local out, i = {}, 2\n"
-	"while i <= #ARGV do\n"
-	"  local q, n = ARGV[i], tonumber(ARGV[i + 1])\n"
-	"  local listed, hit = {}, {}\n"
-	"  for j = 1, n do listed[string.lower(ARGV[i + 1 + j])] = true end\n"
-	"  i = i + 2 + n\n"
-	"  local k = ARGV[1] .. q\n"
-	"  local r = redis.call('HMGET', k, 'state', 'domain', 'recipients',\n"
-	"    'nrcpt')\n"
-	"  local code, reholds, nr = 0, 0, tonumber(r[4]) or 0\n"
-	"  if r[1] == 'released' then\n"
-	"    redis.call('HSET', k, 'state', 'held')\n"
-	"    redis.call('HDEL', k, 'released_at')\n"
-	"    reholds = redis.call('HINCRBY', k, 'reholds', 1)\n"
-	"    code = 1\n"
-	"    if n < nr and r[3] then\n"
-	"      local text, kept, all = r[3], {}, true\n"
-	"      if string.sub(text, -1) ~= '\\n' then text = text .. '\\n' end\n"
-	"      for line in string.gmatch(text, '([^\\n]*)\\n') do\n"
-	"        local a = string.lower(string.match(line, '^[^\\t]*'))\n"
-	"        if listed[a] then kept[#kept + 1] = line; hit[a] = true end\n"
-	"      end\n"
-	"      for a in pairs(listed) do\n"
-	"        if not hit[a] then all = false end\n"
-	"      end\n"
-	"      if all and #kept > 0 and #kept < nr then\n"
-	"        redis.call('HSET', k, 'recipients',\n"
-	"          table.concat(kept, '\\n') .. '\\n', 'nrcpt', #kept)\n"
-	"        nr, code = #kept, 2\n"
-	"      end\n"
-	"    end\n"
-	"  end\n"
-	"  redis.call('ZREM', KEYS[1], q)\n"
-	"  out[#out + 1] = q\n"
-	"  out[#out + 1] = r[2] or ''\n"
-	"  out[#out + 1] = code\n"
-	"  out[#out + 1] = reholds\n"
-	"  out[#out + 1] = nr\n"
-	"end\n"
-	"return out\n",
-	""
-};
-
 /* runner_now_ms - monotonic clock */
 long long
 runner_now_ms(void)
@@ -312,9 +172,9 @@ runner_pause(long long ms)
 		nanosleep(&ts, NULL);
 }
 
-/* runner_redis - one result of a Redis call: log an outage once; rc */
-static int
-runner_redis(int rc, const char *what, const struct rr_reply *rep)
+/* runner_result - one result of a Redis call: log an outage once; rc */
+int
+runner_result(int rc, const char *what, const struct rr_reply *rep)
 {
 	if (rc < 0) {
 		if (!rs.redis_down)
@@ -334,7 +194,7 @@ runner_redis(int rc, const char *what, const struct rr_reply *rep)
  * runner's tests).  Else rep is a failure like an outage, so that no
  * record is touched and the flush request at hand is read again later.
  */
-static int
+int
 runner_leased(struct runner *r, struct rr_reply *rep)
 {
 	if (r->lease == NULL || lease_hold(r->lease, r->redis))
@@ -353,8 +213,23 @@ runner_cmd(struct runner *r, const char *what, struct rargs *a,
 {
 	if (!runner_leased(r, rep))
 		return -1;
-	return runner_redis(rpool_command(r->redis, a->n, a->v, a->l, rep),
+	return runner_result(rpool_command(r->redis, a->n, a->v, a->l, rep),
 	    what, rep);
+}
+
+/*
+ * runner_hr - the result of a script (a holdrec transition) run while the
+ * lease was held: an array reply is expected; -1 (logged once) on failure
+ */
+int
+runner_hr(int rc, const char *what, struct rr_reply *rep)
+{
+	if (rc == 0 && rep->type != RRT_ARRAY && rep->status != RR_NIL) {
+		rr_reply_free(rep);
+		rep->str = xstrdup("unexpected reply");
+		rc = -1;
+	}
+	return runner_result(rc, what, rep);
 }
 
 /* runner_script - a script with nkeys keys; -1 (logged once) on failure */
@@ -362,17 +237,10 @@ int
 runner_script(struct runner *r, struct rscript *sc, const char *what,
     int nkeys, struct rargs *a, struct rr_reply *rep)
 {
-	int	rc;
-
 	if (!runner_leased(r, rep))
 		return -1;
-	rc = rpool_script(r->redis, sc, nkeys, a->n, a->v, a->l, rep);
-	if (rc == 0 && rep->type != RRT_ARRAY && rep->status != RR_NIL) {
-		rr_reply_free(rep);
-		rep->str = xstrdup("unexpected reply");
-		rc = -1;
-	}
-	return runner_redis(rc, what, rep);
+	return runner_hr(rpool_script(r->redis, sc, nkeys, a->n, a->v, a->l,
+	    rep), what, rep);
 }
 
 /* runner_qb - a backend result: log a failure once per episode */
@@ -437,7 +305,7 @@ runner_group(struct runner *r)
 		rc = 0;
 	else if (rc == 0)
 		log_info("created consumer group %s on %s", group.s, stream.s);
-	rc = runner_redis(rc, "XGROUP CREATE", &rep);
+	rc = runner_result(rc, "XGROUP CREATE", &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&stream);
@@ -757,19 +625,12 @@ static int
 runner_list(struct runner *r, const char *d, struct strv *held,
     struct strv *orphans, struct strv *released)
 {
-	struct buf key = BUF_INIT, member = BUF_INIT, msg = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 	size_t	i;
 	int	rc;
 
-	rkey_held(&key, d);
-	rkey_member(&member, r->s->hostname, "");
-	rkey_msg(&msg, r->s->hostname, "");
-	rargs_str(&a, key.s);
-	rargs_str(&a, member.s);
-	rargs_str(&a, msg.s);
-	rc = runner_script(r, &runner_list_script, "list held", 1, &a, &rep);
+	rc = runner_leased(r, &rep) ? runner_hr(holdrec_list(r->redis,
+	    r->s->hostname, d, &rep), "list held", &rep) : -1;
 	for (i = 0; rc == 0 && i + 1 < rep.nelem; i += 2) {
 		const char *q = rep.elems[i], *st = rep.elems[i + 1];
 
@@ -787,10 +648,6 @@ runner_list(struct runner *r, const char *d, struct strv *held,
 			    "ignored", q, d);
 	}
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&key);
-	buf_free(&member);
-	buf_free(&msg);
 	return rc;
 }
 
@@ -823,42 +680,24 @@ runner_gone_log(const struct rr_reply *rep, int track)
 	return n;
 }
 
-/* runner_gone - records whose message left the queue (see the script) */
+/* runner_gone - records whose message left the queue (holdrec_gone) */
 static int
 runner_gone(struct runner *r, char *const *ids, size_t n, int track,
     const char *domain, size_t *done)
 {
-	struct buf k[7];
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	size_t	i, j;
+	size_t	i, m;
 	int	rc = 0;
 
-	for (i = 0; i < 7; i++)
-		buf_init(&k[i]);
-	rkey_expiry(&k[0], r->s->hostname);
-	rkey_warn(&k[1], r->s->hostname);
-	rkey_released(&k[2], r->s->hostname);
-	rkey_msg(&k[3], r->s->hostname, "");
-	rkey_held(&k[4], "");
-	rkey_stats(&k[5], "");
-	rkey_member(&k[6], r->s->hostname, "");
 	for (i = 0; rc == 0 && i < n; i += RUN_BATCH) {
-		a.n = 0;
-		for (j = 0; j < 7; j++)
-			rargs_str(&a, k[j].s);
-		rargs_str(&a, track ? "track" : "stale");
-		rargs_str(&a, domain ? domain : "");
-		for (j = i; j < n && j < i + RUN_BATCH; j++)
-			rargs_str(&a, ids[j]);
-		if ((rc = runner_script(r, &runner_gone_script,
-		    "remove records", 3, &a, &rep)) == 0 && done != NULL)
+		m = n - i < RUN_BATCH ? n - i : RUN_BATCH;
+		rc = runner_leased(r, &rep) ? runner_hr(holdrec_gone(r->redis,
+		    r->s->hostname, track, domain, ids + i, m, &rep),
+		    "remove records", &rep) : -1;
+		if (rc == 0 && done != NULL)
 			*done += runner_gone_log(&rep, track);
 		rr_reply_free(&rep);
 	}
-	rargs_free(&a);
-	for (i = 0; i < 7; i++)
-		buf_free(&k[i]);
 	return rc;
 }
 
@@ -867,23 +706,13 @@ static int
 runner_mark(struct runner *r, const char *d, const char *client,
     char *const *ids, size_t n, struct strv *out)
 {
-	struct buf rel = BUF_INIT, msg = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	char	now[24];
 	size_t	i;
 	int	rc;
 
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	rkey_released(&rel, r->s->hostname);
-	rkey_msg(&msg, r->s->hostname, "");
-	rargs_str(&a, rel.s);
-	rargs_str(&a, msg.s);
-	rargs_str(&a, now);
-	for (i = 0; i < n; i++)
-		rargs_str(&a, ids[i]);
-	rc = runner_script(r, &runner_mark_script, "mark released", 1, &a,
-	    &rep);
+	rc = runner_leased(r, &rep) ? runner_hr(holdrec_mark_released(r->redis,
+	    r->s->hostname, (long long)time(NULL), ids, n, &rep),
+	    "mark released", &rep) : -1;
 	for (i = 0; rc == 0 && i < rep.nelem; i++) {
 		if (rep.elems[i] == NULL || !qid_valid(rep.elems[i]))
 			continue;
@@ -892,9 +721,6 @@ runner_mark(struct runner *r, const char *d, const char *client,
 		strv_add(out, rep.elems[i]);
 	}
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&rel);
-	buf_free(&msg);
 	return rc;
 }
 
@@ -902,24 +728,12 @@ runner_mark(struct runner *r, const char *d, const char *client,
 static int
 runner_unmark(struct runner *r, char *const *ids, size_t n)
 {
-	struct buf rel = BUF_INIT, msg = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	size_t	i;
 	int	rc;
 
-	rkey_released(&rel, r->s->hostname);
-	rkey_msg(&msg, r->s->hostname, "");
-	rargs_str(&a, rel.s);
-	rargs_str(&a, msg.s);
-	for (i = 0; i < n; i++)
-		rargs_str(&a, ids[i]);
-	rc = runner_script(r, &runner_unmark_script, "unmark released", 1, &a,
-	    &rep);
+	rc = runner_leased(r, &rep) ? runner_hr(holdrec_unmark(r->redis,
+	    r->s->hostname, ids, n, &rep), "unmark released", &rep) : -1;
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&rel);
-	buf_free(&msg);
 	return rc;
 }
 
@@ -1068,22 +882,12 @@ runner_again(struct runner *r, const char *d, struct strv *released,
 static int
 runner_last_flush(struct runner *r, const char *d)
 {
-	struct buf key = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
-	char	now[24];
 	int	rc;
 
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	rkey_stats(&key, d);
-	rargs_str(&a, "HSET");
-	rargs_str(&a, key.s);
-	rargs_str(&a, "last_flush");
-	rargs_str(&a, now);
-	rc = runner_cmd(r, "HSET last_flush", &a, &rep);
+	rc = runner_leased(r, &rep) ? runner_result(holdrec_flushed_at(r->redis,
+	    d, (long long)time(NULL), &rep), "HSET last_flush", &rep) : -1;
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&key);
 	return rc;
 }
 
@@ -1246,19 +1050,13 @@ runner_track_load(struct runner *r, struct rr_reply *rep)
 static void
 runner_drop_bad(struct runner *r, const char *member)
 {
-	struct buf key = BUF_INIT;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply rep;
 
 	log_warnx("released index: bad member \"%.80s\" removed", member);
-	rkey_released(&key, r->s->hostname);
-	rargs_str(&a, "ZREM");
-	rargs_str(&a, key.s);
-	rargs_str(&a, member);
-	(void)runner_cmd(r, "ZREM released", &a, &rep);
+	if (runner_leased(r, &rep))
+		(void)runner_result(holdrec_released_drop(r->redis,
+		    r->s->hostname, member, &rep), "ZREM released", &rep);
 	rr_reply_free(&rep);
-	rargs_free(&a);
-	buf_free(&key);
 }
 
 /* runner_classify - what to do with each released message */
@@ -1390,42 +1188,31 @@ runner_held_log(const struct rr_reply *rep, struct titem *const *t)
 static int
 runner_held(struct runner *r, struct qb_qinfo *qi, struct titem *ti, size_t n)
 {
-	struct buf rel = BUF_INIT, msg = BUF_INIT;
-	struct rargs a = RARGS_INIT;
-	struct rr_reply rep;
+	struct holdrec_rehold *m = xcalloc(n ? n : 1, sizeof(*m));
 	struct titem **t = xcalloc(n ? n : 1, sizeof(*t));
-	char	(*num)[24] = xcalloc(n ? n : 1, sizeof(*num));
-	size_t	i = 0, k, cnt;
+	struct rr_reply rep;
+	size_t	i = 0, cnt;
 	int	rc = 0;
 
-	rkey_released(&rel, r->s->hostname);
-	rkey_msg(&msg, r->s->hostname, "");
 	while (rc == 0 && i < n) {
-		a.n = 0;
-		rargs_str(&a, rel.s);
-		rargs_str(&a, msg.s);
 		for (cnt = 0; i < n && cnt < RUN_BATCH; i++) {
 			if (ti[i].act != ACT_HELD)
 				continue;
-			t[cnt++] = &ti[i];
-			snprintf(num[i], sizeof(num[i]), "%zu", qi[i].nrcpt);
-			rargs_str(&a, qi[i].id);
-			rargs_str(&a, num[i]);
-			for (k = 0; k < qi[i].nrcpt; k++)
-				rargs_str(&a, qi[i].rcpt[k]);
+			t[cnt] = &ti[i];
+			m[cnt].qid = qi[i].id;
+			m[cnt].rcpt = qi[i].rcpt;
+			m[cnt++].nrcpt = qi[i].nrcpt;
 		}
 		if (cnt == 0)
 			break;
-		if ((rc = runner_script(r, &runner_rehold_script, "mark held",
-		    1, &a, &rep)) == 0)
+		rc = runner_leased(r, &rep) ? runner_hr(holdrec_rehold(r->redis,
+		    r->s->hostname, m, cnt, &rep), "mark held", &rep) : -1;
+		if (rc == 0)
 			runner_held_log(&rep, t);
 		rr_reply_free(&rep);
 	}
-	rargs_free(&a);
+	free(m);
 	free(t);
-	free(num);
-	buf_free(&rel);
-	buf_free(&msg);
 	return rc;
 }
 

@@ -8,6 +8,9 @@
 long long runner_now_ms(void);
 int	runner_cmd(struct runner *, const char *, struct rargs *,
 	    struct rr_reply *);
+int	runner_leased(struct runner *, struct rr_reply *);
+int	runner_result(int, const char *, const struct rr_reply *);
+int	runner_hr(int, const char *, struct rr_reply *);
 int	runner_script(struct runner *, struct rscript *, const char *, int,
 	    struct rargs *, struct rr_reply *);
 enum qb_status runner_qb(enum qb_status, const char *);

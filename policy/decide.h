@@ -3,13 +3,9 @@
 #define OE_DECIDE_H
 
 #include "mail/replies.h"
+#include "mail/rkeys.h"	/* DF_*: fields of etrn:domain:<entry> */
 #include "util/buf.h"
 #include "util/conf.h"
-
-/* Fields of etrn:domain:<entry> read by etrn-policy. */
-#define DF_MAX_MESSAGES	"max_messages"
-#define DF_MAX_BYTES	"max_bytes"
-#define DF_SASL_USERS	"sasl_users"
 
 /* Every answer etrn-policy gives; decide_action() words them. */
 enum pol_action {

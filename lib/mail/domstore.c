@@ -33,8 +33,8 @@
 struct rscript domstore_script = {
 	"local out = {}\n"
 	"for _, d in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
-	"  local p = redis.call('HMGET', ARGV[1] .. d, 'hold_time',\n"
-	"    'warn_time', 'allow')\n"
+	"  local p = redis.call('HMGET', ARGV[1] .. d, '" DF_HOLD_TIME "',\n"
+	"    '" DF_WARN_TIME "', '" DF_ALLOW "')\n"
 	"  out[#out + 1] = d\n"
 	"  out[#out + 1] = p[1] or ''\n"
 	"  out[#out + 1] = p[2] or ''\n"
@@ -89,8 +89,8 @@ domstore_parse(const struct rr_reply *r, struct domlist *dl, struct buf *err)
 	for (i = 0; i < r->nelem; i += 4) {
 		const char *d = r->elems[i] ? r->elems[i] : "";
 
-		if (domlist_add(dl, d, domstore_time(d, "hold_time",
-		    r->elems[i + 1], 0), domstore_time(d, "warn_time",
+		if (domlist_add(dl, d, domstore_time(d, DF_HOLD_TIME,
+		    r->elems[i + 1], 0), domstore_time(d, DF_WARN_TIME,
 		    r->elems[i + 2], -1), &why) < 0) {
 			log_warnx("domain=\"%.80s\" in the dial-up domain set "
 			    "ignored: %s", d, why);

@@ -46,6 +46,14 @@
 
 #define RKEY_PREFIX	"etrn:"
 
+/* Fields of etrn:domain:<entry>. */
+#define DF_HOLD_TIME	"hold_time"
+#define DF_WARN_TIME	"warn_time"
+#define DF_ALLOW	"allow"
+#define DF_MAX_MESSAGES	"max_messages"
+#define DF_MAX_BYTES	"max_bytes"
+#define DF_SASL_USERS	"sasl_users"
+
 /* Fields of etrn:msg:<host>:<queueid>. */
 #define RF_DOMAIN	"domain"
 #define RF_HOST		"host"
@@ -82,74 +90,22 @@
 #define RSTATE_RELEASED	"released"
 #define RSTATE_EXPIRING	"expiring"
 
+/* Values of dsn_state and warned. */
+#define RDSN_SENDING	"sending"	/* being built and handed over */
+#define RDSN_QUEUED	"queued"	/* held by the DSN service */
+#define RDSN_SENT	"sent"
+#define RDSN_NONE	"none"		/* not wanted, or impossible */
+
 /* Fields of etrn:stats:<domain>. */
 #define SF_HELD		"held"
 #define SF_BYTES	"bytes"
 #define SF_OLDEST	"oldest"
+#define SF_RECEIVED	"received"
 #define SF_FLUSHED	"flushed"
 #define SF_EXPIRED	"expired"
 #define SF_LAST_ETRN	"last_etrn"
 #define SF_LAST_CLIENT	"last_etrn_client"
 #define SF_LAST_FLUSH	"last_flush"
-
-/*
- * UNHOLD_LUA - the Lua function of every script that takes a message out
- * of a domain's held set (milter, queue runner, expiry, reconcile):
- * unhold(held, stats, member, size, counter) removes member from the held
- * set and, only if it was there, its share of held and bytes (a size that
- * is not a whole number below 2^53, as in a damaged record, counts 0: a
- * HINCRBY by "-0" or "1.5" would fail the whole script); counter
- * (nil: none) goes up by one; oldest is recomputed.
- */
-#define UNHOLD_LUA \
-	"local function unhold(held, stats, member, size, counter)\n" \
-	"  if redis.call('ZREM', held, member) == 1 then\n" \
-	"    redis.call('HINCRBY', stats, '" SF_HELD "', -1)\n" \
-	"    local n = math.floor(tonumber(size) or 0)\n" \
-	"    if n > 0 and n < 2^53 then\n" \
-	"      redis.call('HINCRBY', stats, '" SF_BYTES "', -n)\n" \
-	"    end\n" \
-	"  end\n" \
-	"  if counter then redis.call('HINCRBY', stats, counter, 1) end\n" \
-	"  local f = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n" \
-	"  if f[2] then redis.call('HSET', stats, '" SF_OLDEST "', f[2])\n" \
-	"  else redis.call('HDEL', stats, '" SF_OLDEST "') end\n" \
-	"end\n"
-
-/*
- * PROMOTE_LUA - the Lua function that counts a pending record once its
- * message is on hold (etrnd's pending step, etrnctl reconcile):
- * promote(msg, qid, member, held_prefix, stats_prefix, expiry, warn,
- * pending) turns state pending into held and only then adds the record
- * to etrn:held:<domain>, the counters (held, bytes, received, oldest) and
- * the expiry and warning indexes; qid leaves the pending index in any
- * case.  Returns the domain, or "" when the record was not pending.
- */
-#define PROMOTE_LUA \
-	"local function promote(k, q, m, hp, sp, expiry, warn, pending)\n" \
-	"  local f = redis.call('HMGET', k, '" RF_STATE "', '" RF_DOMAIN \
-	"',\n    '" RF_SIZE "', '" RF_ARRIVED "', '" RF_EXPIRES "', '" \
-	RF_WARN_AT "')\n" \
-	"  redis.call('ZREM', pending, q)\n" \
-	"  if f[1] ~= '" RSTATE_PENDING "' or not f[2] then return '' end\n" \
-	"  local held, stats = hp .. f[2], sp .. f[2]\n" \
-	"  redis.call('HSET', k, '" RF_STATE "', '" RSTATE_HELD "')\n" \
-	"  if redis.call('ZADD', held, tonumber(f[4]) or 0, m) == 1 then\n" \
-	"    redis.call('HINCRBY', stats, '" SF_HELD "', 1)\n" \
-	"    local n = math.floor(tonumber(f[3]) or 0)\n" \
-	"    if n > 0 and n < 2^53 then\n" \
-	"      redis.call('HINCRBY', stats, '" SF_BYTES "', n)\n" \
-	"    end\n" \
-	"  end\n" \
-	"  redis.call('HINCRBY', stats, 'received', 1)\n" \
-	"  local first = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')\n" \
-	"  redis.call('HSET', stats, '" SF_OLDEST "', first[2])\n" \
-	"  redis.call('ZADD', expiry, tonumber(f[5]) or 0, q)\n" \
-	"  if f[6] and f[6] ~= '0' and f[6] ~= '' then\n" \
-	"    redis.call('ZADD', warn, tonumber(f[6]) or 0, q)\n" \
-	"  end\n" \
-	"  return f[2]\n" \
-	"end\n"
 
 /* Fields of etrn:flush entries. */
 #define FF_DOMAIN	"domain"
