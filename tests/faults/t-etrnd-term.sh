@@ -27,17 +27,42 @@ STOP_WAIT=30
 sanitized && STOP_WAIT=120
 ELOG=$SB/log/etrnd.log
 
+# any_alive PID... - one of them runs
+any_alive() {
+	local p
+	for p; do
+		alive "$p" && return 0
+	done
+	return 1
+}
+
+# stuck_report PID... - what each process still running waits for
+stuck_report() {
+	local p
+	for p; do
+		alive "$p" || continue
+		echo "# pid $p: $(ps -o stat=,wchan:30=,args= -p "$p")"
+		ps -o pid=,stat=,args= --ppid "$p" | sed 's/^/#   child /'
+		timeout 20 gdb -q -batch -p "$p" -ex 'thread apply all bt' \
+		    2>/dev/null | grep -E '^(#|Thread)' | head -n 40 |
+		    sed 's/^/#   /'
+	done
+}
+
 # term_etrnd - SIGTERM to etrnd; STOP_MS: the ms until it and its
 # listener are gone; fails past STOP_MAX
 term_etrnd() {
 	local child t0 n0 l0
 	n0=$(grep -c 'stopping' "$ELOG" || true)
 	l0=$(grep -c 'connection lost' "$ELOG" || true)
-	child=$(ps -o pid= --ppid "$etrnd_pid" | tr -d ' ')
+	child=$(ps -o pid= --ppid "$etrnd_pid" | tr -s ' \n' ' ')
 	t0=$(ms_now)
 	kill -TERM "$etrnd_pid"
-	wait_for $STOP_WAIT sh -c "! kill -0 $etrnd_pid 2>/dev/null${child:+ && ! kill -0 $child 2>/dev/null}" ||
-	    fail "etrnd still runs $STOP_WAIT s after SIGTERM"
+	# (alive: a zombie is gone, whoever has not reaped it yet)
+	wait_for $STOP_WAIT eval "! alive $etrnd_pid && ! any_alive $child" || {
+		stuck_report "$etrnd_pid" $child
+		fail "etrnd still runs $STOP_WAIT s after SIGTERM"
+	}
 	STOP_MS=$(($(ms_now) - t0))
 	wait "$etrnd_pid" 2>/dev/null || true	# the sandbox's is not ours
 	etrnd_pid=
