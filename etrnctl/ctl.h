@@ -1,4 +1,12 @@
-/* ctl.h - etrnctl's internal interfaces */
+/*
+ * ctl.h - etrnctl's internal interfaces
+ *
+ * Each file's names carry its prefix: ctlq_ (ctl_queue.c), ctld_
+ * (ctl_domains.c), ctlr_ (ctl_reconcile.c); a command's handler is the
+ * prefix and the command's name (ctlq_status).  ctl_ is for what all of
+ * etrnctl shares (main.c, ctl_util.c, and ctl_queue.c's queue IDs and
+ * queue backend).
+ */
 #ifndef OE_CTL_H
 #define OE_CTL_H
 
@@ -8,6 +16,7 @@
 #include "mail/settings.h"
 #include "util/buf.h"
 #include "util/jsonw.h"
+#include "util/rargs.h"
 #include "util/redis_sync.h"
 #include "util/strv.h"
 #include "util/table.h"
@@ -29,28 +38,33 @@ struct ctl {
 	struct buf out;		/* stdout, written at the end */
 };
 
-/* etrnctl.c: Redis with error reporting (the message names the server). */
+/*
+ * main.c: Redis with error reporting (the message names the server).
+ * Arguments are built with rargs (util/rargs.h); ctl_redis takes them
+ * as NULL-terminated C strings.
+ */
+int	ctl_command(struct ctl *, const struct rargs *, struct rr_reply *);
 int	ctl_redis(struct ctl *, struct rr_reply *, const char *, ...)
 	    __attribute__((sentinel));
 int	ctl_hr(struct ctl *, int, struct rr_reply *);
-int	ctl_script(struct ctl *, struct rscript *, int, int, const char **,
+int	ctl_script(struct ctl *, struct rscript *, int, const struct rargs *,
 	    struct rr_reply *);
 long long ctl_ll(const char *);
 
 /* ctl_queue.c */
-int	cmd_status(struct ctl *, int, char **);
-int	cmd_list(struct ctl *, int, char **);
-int	cmd_flush(struct ctl *, int, char **);
-int	cmd_release(struct ctl *, int, char **);
-int	cmd_expire(struct ctl *, int, char **);
+int	ctlq_status(struct ctl *, int, char **);
+int	ctlq_list(struct ctl *, int, char **);
+int	ctlq_flush(struct ctl *, int, char **);
+int	ctlq_release(struct ctl *, int, char **);
+int	ctlq_expire(struct ctl *, int, char **);
 
 /* ctl_reconcile.c */
-int	cmd_reconcile(struct ctl *, int, char **);
-int	cmd_reconcile_args(int, char **);
+int	ctlr_reconcile(struct ctl *, int, char **);
+int	ctlr_reconcile_args(int, char **);
 
 /* ctl_domains.c */
-int	cmd_domains(struct ctl *, int, char **);
-int	cmd_domains_args(int, char **);
+int	ctld_domains(struct ctl *, int, char **);
+int	ctld_domains_args(int, char **);
 
 /* ctl_util.c: pure helpers (unit-tested in tests/unit/test_etrnctl.c) */
 int	ctl_domain_arg(const char *, int, struct buf *, struct buf *);

@@ -41,7 +41,7 @@
 #include "util/rargs.h"
 
 /* KEYS: domains hash; ARGV: entry, then field/value pairs.  0: exists. */
-static struct rscript add_script = {
+static struct rscript ctld_add_script = {
 	"if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end\n"
 	"redis.call('DEL', KEYS[2])\n"
 	"for i = 2, #ARGV - 1, 2 do\n"
@@ -55,7 +55,7 @@ static struct rscript add_script = {
 };
 
 /* KEYS: domains hash; ARGV: entry, then field/value pairs.  0: absent. */
-static struct rscript set_script = {
+static struct rscript ctld_set_script = {
 	"if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
 	"for i = 2, #ARGV - 1, 2 do\n"
 	"  if ARGV[i + 1] == '' then\n"
@@ -72,7 +72,7 @@ static struct rscript set_script = {
  * KEYS: domains hash helddomains held; ARGV: entry force held_prefix
  * Returns {0: absent, 1: deleted, 2: refused; held messages}.
  */
-static struct rscript del_script = {
+static struct rscript ctld_del_script = {
 	"if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then\n"
 	"  return {0, 0}\n"
 	"end\n"
@@ -93,14 +93,14 @@ static struct rscript del_script = {
 	""
 };
 
-static const char *const dom_fields[] = { DF_HOLD_TIME,
+static const char *const ctld_fields[] = { DF_HOLD_TIME,
 	DF_WARN_TIME, DF_ALLOW, DF_MAX_MESSAGES, DF_MAX_BYTES, DF_SASL_USERS };
 
-#define NFIELDS	(sizeof(dom_fields) / sizeof(dom_fields[0]))
+#define NFIELDS	(sizeof(ctld_fields) / sizeof(ctld_fields[0]))
 
-/* dom_entry - the entry argument, normalised; -1 reported */
+/* ctld_entry - the entry argument, normalised; -1 reported */
 static int
-dom_entry(const char *arg, struct buf *entry)
+ctld_entry(const char *arg, struct buf *entry)
 {
 	struct buf err = BUF_INIT;
 	int	rc;
@@ -111,9 +111,9 @@ dom_entry(const char *arg, struct buf *entry)
 	return rc;
 }
 
-/* dom_kv - KEY=VALUE arguments into field/value pairs; -1 reported */
+/* ctld_kv - KEY=VALUE arguments into field/value pairs; -1 reported */
 static int
-dom_kv(int argc, char **argv, struct strv *kv)
+ctld_kv(int argc, char **argv, struct strv *kv)
 {
 	struct buf err = BUF_INIT, key = BUF_INIT;
 	const char *eq;
@@ -149,9 +149,9 @@ dom_kv(int argc, char **argv, struct strv *kv)
 	return bad ? -1 : 0;
 }
 
-/* dom_result - report a change */
+/* ctld_result - report a change */
 static void
-dom_result(struct ctl *c, const char *entry, const char *what, long long held)
+ctld_result(struct ctl *c, const char *entry, const char *what, long long held)
 {
 	struct jw w;
 
@@ -176,9 +176,9 @@ dom_result(struct ctl *c, const char *entry, const char *what, long long held)
 		    "" : "s", held == 1 ? "s" : "");
 }
 
-/* dom_change - add or set: validate, run the script */
+/* ctld_change - add or set: validate, run the script */
 static int
-dom_change(struct ctl *c, int add, int argc, char **argv)
+ctld_change(struct ctl *c, int add, int argc, char **argv)
 {
 	struct buf entry = BUF_INIT, k[2];
 	struct strv kv = { NULL, 0, 0 };
@@ -189,18 +189,20 @@ dom_change(struct ctl *c, int add, int argc, char **argv)
 
 	buf_init(&k[0]);
 	buf_init(&k[1]);
-	bad = dom_entry(argv[0], &entry) < 0;	/* report both, then stop */
-	if (dom_kv(argc - 1, argv + 1, &kv) < 0 || bad)
+	bad = ctld_entry(argv[0], &entry) < 0;	/* report both, then stop */
+	if (ctld_kv(argc - 1, argv + 1, &kv) < 0 || bad)
 		goto out;
 	rkey_domains(&k[0]);
 	rkey_domain(&k[1], entry.s);
-	rargs_strs(&a, k[0].s, k[1].s, entry.s, NULL);
+	rargs_buf(&a, &k[0]);
+	rargs_buf(&a, &k[1]);
+	rargs_buf(&a, &entry);
 	for (i = 0; i < kv.n; i++)
 		rargs_str(&a, kv.v[i]);
-	if (ctl_script(c, add ? &add_script : &set_script, 2, a.n, a.v,
+	if (ctl_script(c, add ? &ctld_add_script : &ctld_set_script, 2, &a,
 	    &r) == 0) {
 		if (r.type == RRT_INT && r.integer == 1) {
-			dom_result(c, entry.s, add ? "added" : "updated", -1);
+			ctld_result(c, entry.s, add ? "added" : "updated", -1);
 			rc = CTL_OK;
 		} else if (add)
 			log_err("%s is already a dial-up domain (change it "
@@ -219,12 +221,12 @@ out:
 	return rc;
 }
 
-/* dom_del_run - the delete script; its reply array is left in *r */
+/* ctld_del_run - the delete script; its reply array is left in *r */
 static int
-dom_del_run(struct ctl *c, const char *entry, int force, struct rr_reply *r)
+ctld_del_run(struct ctl *c, const char *entry, int force, struct rr_reply *r)
 {
 	struct buf k[5];
-	const char *av[7];
+	struct rargs a = RARGS_INIT;
 	int	i, rc;
 
 	for (i = 0; i < 5; i++)
@@ -235,11 +237,11 @@ dom_del_run(struct ctl *c, const char *entry, int force, struct rr_reply *r)
 	rkey_held(&k[3], entry);
 	rkey_held(&k[4], "");
 	for (i = 0; i < 4; i++)
-		av[i] = k[i].s;
-	av[4] = entry;
-	av[5] = force ? "1" : "0";
-	av[6] = k[4].s;
-	rc = ctl_script(c, &del_script, 4, 7, av, r);
+		rargs_buf(&a, &k[i]);
+	rargs_strs(&a, entry, force ? "1" : "0", NULL);
+	rargs_buf(&a, &k[4]);
+	rc = ctl_script(c, &ctld_del_script, 4, &a, r);
+	rargs_free(&a);
 	for (i = 0; i < 5; i++)
 		buf_free(&k[i]);
 	if (rc == 0 && (r->type != RRT_ARRAY || r->nelem != 2 ||
@@ -251,9 +253,9 @@ dom_del_run(struct ctl *c, const char *entry, int force, struct rr_reply *r)
 	return rc;
 }
 
-/* dom_del - etrnctl domains del [--force] DOMAIN */
+/* ctld_del - etrnctl domains del [--force] DOMAIN */
 static int
-dom_del(struct ctl *c, int argc, char **argv)
+ctld_del(struct ctl *c, int argc, char **argv)
 {
 	struct buf entry = BUF_INIT;
 	struct rr_reply r;
@@ -266,7 +268,7 @@ dom_del(struct ctl *c, int argc, char **argv)
 			force = 1;
 		else
 			arg = argv[i];
-	if (dom_entry(arg, &entry) < 0 || dom_del_run(c, entry.s, force,
+	if (ctld_entry(arg, &entry) < 0 || ctld_del_run(c, entry.s, force,
 	    &r) < 0) {
 		buf_free(&entry);
 		return CTL_ERR;
@@ -282,30 +284,34 @@ dom_del(struct ctl *c, int argc, char **argv)
 		    "subdomains of " : "", entry.s[0] == '.' ? entry.s + 1 :
 		    entry.s, held, held == 1 ? "" : "s");
 	else {
-		dom_result(c, entry.s, "deleted", held);
+		ctld_result(c, entry.s, "deleted", held);
 		rc = CTL_OK;
 	}
 	buf_free(&entry);
 	return rc;
 }
 
-/* dom_show_one - one entry's settings as a row or a JSON object */
+/* ctld_show_one - one entry's settings as a row or a JSON object */
 static int
-dom_show_one(struct ctl *c, const char *entry, struct table *t,
+ctld_show_one(struct ctl *c, const char *entry, struct table *t,
     struct jw *w)
 {
 	struct buf key = BUF_INIT;
+	struct rargs a = RARGS_INIT;
 	struct rr_reply r;
 	size_t	i;
+	int	rc;
 
 	rkey_domain(&key, entry);
-	if (ctl_redis(c, &r, "HMGET", key.s, dom_fields[0], dom_fields[1],
-	    dom_fields[2], dom_fields[3], dom_fields[4], dom_fields[5],
-	    NULL) < 0) {
-		buf_free(&key);
-		return -1;
-	}
+	rargs_str(&a, "HMGET");
+	rargs_buf(&a, &key);
+	for (i = 0; i < NFIELDS; i++)
+		rargs_str(&a, ctld_fields[i]);
+	rc = ctl_command(c, &a, &r);
+	rargs_free(&a);
 	buf_free(&key);
+	if (rc < 0)
+		return -1;
 	if (c->json) {
 		jw_open(w, '{');
 		jw_key(w, "domain");
@@ -316,7 +322,7 @@ dom_show_one(struct ctl *c, const char *entry, struct table *t,
 		const char *v = i < r.nelem ? r.elems[i] : NULL;
 
 		if (c->json) {
-			jw_key(w, dom_fields[i]);
+			jw_key(w, ctld_fields[i]);
 			jw_str(w, v);
 		} else
 			table_cell(t, v && *v ? v : "-");
@@ -327,16 +333,16 @@ dom_show_one(struct ctl *c, const char *entry, struct table *t,
 	return 0;
 }
 
-/* dom_list - the entry named (it must exist), or all, sorted */
+/* ctld_list - the entry named (it must exist), or all, sorted */
 static int
-dom_list(struct ctl *c, int argc, char **argv, struct strv *out)
+ctld_list(struct ctl *c, int argc, char **argv, struct strv *out)
 {
 	struct buf entry = BUF_INIT, key = BUF_INIT;
 	struct rr_reply r;
 	size_t	i;
 	int	rc;
 
-	if (argc > 0 && dom_entry(argv[0], &entry) < 0)
+	if (argc > 0 && ctld_entry(argv[0], &entry) < 0)
 		return -1;
 	rkey_domains(&key);
 	if (argc > 0)
@@ -363,9 +369,9 @@ dom_list(struct ctl *c, int argc, char **argv, struct strv *out)
 	return rc;
 }
 
-/* dom_show - etrnctl domains show [DOMAIN] */
+/* ctld_show - etrnctl domains show [DOMAIN] */
 static int
-dom_show(struct ctl *c, int argc, char **argv)
+ctld_show(struct ctl *c, int argc, char **argv)
 {
 	static const char *const head[] = { "DOMAIN", "HOLD_TIME",
 		"WARN_TIME", "ALLOW", "MAX_MESSAGES", "MAX_BYTES",
@@ -376,7 +382,7 @@ dom_show(struct ctl *c, int argc, char **argv)
 	size_t	i;
 	int	rc = CTL_OK;
 
-	if (dom_list(c, argc, argv, &doms) < 0) {
+	if (ctld_list(c, argc, argv, &doms) < 0) {
 		strv_free(&doms);
 		return CTL_ERR;
 	}
@@ -390,7 +396,7 @@ dom_show(struct ctl *c, int argc, char **argv)
 		jw_open(&w, '[');
 	}
 	for (i = 0; i < doms.n && rc == CTL_OK; i++)
-		if (dom_show_one(c, doms.v[i], &t, &w) < 0)
+		if (ctld_show_one(c, doms.v[i], &t, &w) < 0)
 			rc = CTL_ERR;
 	if (rc == CTL_OK && c->json) {
 		jw_close(&w, ']');
@@ -404,9 +410,9 @@ dom_show(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
-/* cmd_domains_args - argument counts of the domains subcommands */
+/* ctld_domains_args - argument counts of the domains subcommands */
 int
-cmd_domains_args(int argc, char **argv)
+ctld_domains_args(int argc, char **argv)
 {
 	int	i, n = 0;
 
@@ -424,15 +430,15 @@ cmd_domains_args(int argc, char **argv)
 	return n == 1 ? 0 : -1;
 }
 
-/* cmd_domains - etrnctl domains show|add|set|del ... */
+/* ctld_domains - etrnctl domains show|add|set|del ... */
 int
-cmd_domains(struct ctl *c, int argc, char **argv)
+ctld_domains(struct ctl *c, int argc, char **argv)
 {
 	if (strcmp(argv[0], "show") == 0)
-		return dom_show(c, argc - 1, argv + 1);
+		return ctld_show(c, argc - 1, argv + 1);
 	if (strcmp(argv[0], "add") == 0)
-		return dom_change(c, 1, argc - 1, argv + 1);
+		return ctld_change(c, 1, argc - 1, argv + 1);
 	if (strcmp(argv[0], "set") == 0)
-		return dom_change(c, 0, argc - 1, argv + 1);
-	return dom_del(c, argc - 1, argv + 1);
+		return ctld_change(c, 0, argc - 1, argv + 1);
+	return ctld_del(c, argc - 1, argv + 1);
 }

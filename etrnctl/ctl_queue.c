@@ -78,16 +78,16 @@
 #define CTL_CLIENT	"etrnctl"
 
 /* One domain's numbers for status; times 0: none. */
-struct dstat {
+struct ctlq_dstat {
 	long long held, released, bytes;
 	long long oldest, deadline, last_etrn;
 	long long flushed, expired;
 	char	*client;
 };
 
-/* when_cell - a time as ISO 8601, or "-" */
+/* ctlq_when_cell - a time as ISO 8601, or "-" */
 static void
-when_cell(struct table *t, long long when)
+ctlq_when_cell(struct table *t, long long when)
 {
 	char	s[32];
 
@@ -99,9 +99,9 @@ when_cell(struct table *t, long long when)
 	table_cell(t, s);
 }
 
-/* json_time - a time as a number, or null */
+/* ctlq_json_time - a time as a number, or null */
 static void
-json_time(struct jw *w, const char *key, long long when)
+ctlq_json_time(struct jw *w, const char *key, long long when)
 {
 	jw_key(w, key);
 	if (when > 0)
@@ -110,9 +110,9 @@ json_time(struct jw *w, const char *key, long long when)
 		jw_null(w);
 }
 
-/* status_record - add one member's record to the domain's numbers */
+/* ctlq_status_record - add one member's record to the domain's numbers */
 static int
-status_record(struct ctl *c, const char *member, struct dstat *ds)
+ctlq_status_record(struct ctl *c, const char *member, struct ctlq_dstat *ds)
 {
 	struct buf key = BUF_INIT;
 	struct rr_reply r;
@@ -140,9 +140,9 @@ status_record(struct ctl *c, const char *member, struct dstat *ds)
 	return 0;
 }
 
-/* status_stats - the counters of etrn:stats:<domain> */
+/* ctlq_status_stats - the counters of etrn:stats:<domain> */
 static int
-status_stats(struct ctl *c, const char *domain, struct dstat *ds)
+ctlq_status_stats(struct ctl *c, const char *domain, struct ctlq_dstat *ds)
 {
 	struct buf key = BUF_INIT;
 	struct rr_reply r;
@@ -165,9 +165,9 @@ status_stats(struct ctl *c, const char *domain, struct dstat *ds)
 	return 0;
 }
 
-/* status_read - one domain's numbers; -1 reported */
+/* ctlq_status_read - one domain's numbers; -1 reported */
 static int
-status_read(struct ctl *c, const char *domain, struct dstat *ds)
+ctlq_status_read(struct ctl *c, const char *domain, struct ctlq_dstat *ds)
 {
 	struct buf key = BUF_INIT;
 	struct rr_reply r;
@@ -187,17 +187,17 @@ status_read(struct ctl *c, const char *domain, struct dstat *ds)
 		ds->oldest = ctl_ll(r.elems[1]);
 	for (i = 0; i + 1 < r.nelem && rc == 0; i += 2)
 		if (r.elems[i] != NULL)
-			rc = status_record(c, r.elems[i], ds);
+			rc = ctlq_status_record(c, r.elems[i], ds);
 	rr_reply_free(&r);
 	if (rc == 0)
-		rc = status_stats(c, domain, ds);
+		rc = ctlq_status_stats(c, domain, ds);
 	return rc;
 }
 
-/* status_row - one table row */
+/* ctlq_status_row - one table row */
 static void
-status_row(struct ctl *c, struct table *t, const char *d,
-    const struct dstat *ds)
+ctlq_status_row(struct ctl *c, struct table *t, const char *d,
+    const struct ctlq_dstat *ds)
 {
 	char	s[32];
 
@@ -205,11 +205,11 @@ status_row(struct ctl *c, struct table *t, const char *d,
 	table_cellf(t, "%lld", ds->held);
 	table_cellf(t, "%lld", ds->released);
 	table_cellf(t, "%lld", ds->bytes);
-	when_cell(t, ds->oldest);
+	ctlq_when_cell(t, ds->oldest);
 	if (ds->oldest > 0)
 		timefmt_duration(s, sizeof(s), c->now - ds->oldest);
 	table_cell(t, ds->oldest > 0 ? s : "-");
-	when_cell(t, ds->deadline);
+	ctlq_when_cell(t, ds->deadline);
 	if (ds->deadline > 0)
 		timefmt_duration(s, sizeof(s), ds->deadline - c->now);
 	if (ds->deadline > 0 && ds->deadline < c->now)
@@ -218,13 +218,13 @@ status_row(struct ctl *c, struct table *t, const char *d,
 		table_cell(t, ds->deadline > 0 ? s : "-");
 	table_cellf(t, "%lld", ds->flushed);
 	table_cellf(t, "%lld", ds->expired);
-	when_cell(t, ds->last_etrn);
+	ctlq_when_cell(t, ds->last_etrn);
 	table_cell(t, ds->client);
 }
 
-/* status_json - one domain as a JSON object */
+/* ctlq_status_json - one domain as a JSON object */
 static void
-status_json(struct jw *w, const char *d, const struct dstat *ds)
+ctlq_status_json(struct jw *w, const char *d, const struct ctlq_dstat *ds)
 {
 	jw_open(w, '{');
 	jw_key(w, "domain");
@@ -235,21 +235,21 @@ status_json(struct jw *w, const char *d, const struct dstat *ds)
 	jw_int(w, ds->released);
 	jw_key(w, "bytes");
 	jw_int(w, ds->bytes);
-	json_time(w, "oldest", ds->oldest);
-	json_time(w, "next_deadline", ds->deadline);
+	ctlq_json_time(w, "oldest", ds->oldest);
+	ctlq_json_time(w, "next_deadline", ds->deadline);
 	jw_key(w, "flushed");
 	jw_int(w, ds->flushed);
 	jw_key(w, "expired");
 	jw_int(w, ds->expired);
-	json_time(w, "last_etrn", ds->last_etrn);
+	ctlq_json_time(w, "last_etrn", ds->last_etrn);
 	jw_key(w, "last_etrn_client");
 	jw_str(w, ds->client);
 	jw_close(w, '}');
 }
 
-/* status_domains - the named domains, or those with held mail */
+/* ctlq_status_domains - the named domains, or those with held mail */
 static int
-status_domains(struct ctl *c, int argc, char **argv, struct strv *out)
+ctlq_status_domains(struct ctl *c, int argc, char **argv, struct strv *out)
 {
 	struct buf d = BUF_INIT, err = BUF_INIT;
 	struct rr_reply r;
@@ -282,9 +282,9 @@ status_domains(struct ctl *c, int argc, char **argv, struct strv *out)
 	return 0;
 }
 
-/* status_begin - the table's header, or the JSON document's start */
+/* ctlq_status_begin - the table's header, or the JSON document's start */
 static void
-status_begin(struct ctl *c, struct table *t, struct jw *w)
+ctlq_status_begin(struct ctl *c, struct table *t, struct jw *w)
 {
 	static const char *const head[] = { "DOMAIN", "HELD", "RELEASED",
 		"BYTES", "OLDEST", "AGE", "NEXT_DEADLINE", "LEFT", "FLUSHED",
@@ -304,30 +304,30 @@ status_begin(struct ctl *c, struct table *t, struct jw *w)
 	}
 }
 
-/* cmd_status - etrnctl status [DOMAIN ...] */
+/* ctlq_status - etrnctl status [DOMAIN ...] */
 int
-cmd_status(struct ctl *c, int argc, char **argv)
+ctlq_status(struct ctl *c, int argc, char **argv)
 {
 	struct strv doms = { NULL, 0, 0 };
-	struct dstat ds;
+	struct ctlq_dstat ds;
 	struct table t;
 	struct jw w;
 	size_t	i, rows = 0;
 	int	rc = CTL_OK;
 
-	if (status_domains(c, argc, argv, &doms) < 0) {
+	if (ctlq_status_domains(c, argc, argv, &doms) < 0) {
 		strv_free(&doms);
 		return CTL_ERR;
 	}
-	status_begin(c, &t, &w);
+	ctlq_status_begin(c, &t, &w);
 	for (i = 0; i < doms.n && rc == CTL_OK; i++) {
-		if (status_read(c, doms.v[i], &ds) < 0)
+		if (ctlq_status_read(c, doms.v[i], &ds) < 0)
 			rc = CTL_ERR;
 		else if (ds.held > 0 || argc > 0) {
 			if (c->json)
-				status_json(&w, doms.v[i], &ds);
+				ctlq_status_json(&w, doms.v[i], &ds);
 			else
-				status_row(c, &t, doms.v[i], &ds);
+				ctlq_status_row(c, &t, doms.v[i], &ds);
 			rows++;
 		}
 		free(ds.client);
@@ -344,9 +344,9 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
-/* list_json - one held message as a JSON object (f NULL: no record) */
+/* ctlq_list_json - one held message as a JSON object (f NULL: no record) */
 static void
-list_json(struct jw *w, const char *member, const char *score,
+ctlq_list_json(struct jw *w, const char *member, const char *score,
     char *const *f)
 {
 	jw_open(w, '{');
@@ -354,8 +354,8 @@ list_json(struct jw *w, const char *member, const char *score,
 	jw_str(w, member);
 	jw_key(w, "state");
 	jw_str(w, f ? f[0] : NULL);
-	json_time(w, "arrived", ctl_ll(f ? f[1] : score));
-	json_time(w, "expires", f ? ctl_ll(f[2]) : 0);
+	ctlq_json_time(w, "arrived", ctl_ll(f ? f[1] : score));
+	ctlq_json_time(w, "expires", f ? ctl_ll(f[2]) : 0);
 	jw_key(w, "size");
 	if (f)
 		jw_int(w, ctl_ll(f[3]));
@@ -371,23 +371,23 @@ list_json(struct jw *w, const char *member, const char *score,
 	jw_close(w, '}');
 }
 
-/* list_row - one held message as a table row (f NULL: no record) */
+/* ctlq_list_row - one held message as a table row (f NULL: no record) */
 static void
-list_row(struct table *t, const char *member, const char *score,
+ctlq_list_row(struct table *t, const char *member, const char *score,
     char *const *f)
 {
 	table_cell(t, member);
 	table_cell(t, f ? f[0] : "no-record");
-	when_cell(t, ctl_ll(f ? f[1] : score));
-	when_cell(t, f ? ctl_ll(f[2]) : 0);
+	ctlq_when_cell(t, ctl_ll(f ? f[1] : score));
+	ctlq_when_cell(t, f ? ctl_ll(f[2]) : 0);
 	table_cell(t, f ? f[3] : NULL);
 	table_cell(t, !f ? NULL : f[4] && *f[4] ? f[4] : "<>");
 	table_cell(t, f ? f[5] : NULL);
 }
 
-/* list_one - read one held message's record and show it */
+/* ctlq_list_one - read one held message's record and show it */
 static int
-list_one(struct ctl *c, const char *member, const char *score,
+ctlq_list_one(struct ctl *c, const char *member, const char *score,
     struct table *t, struct jw *w)
 {
 	struct buf key = BUF_INIT;
@@ -409,17 +409,17 @@ list_one(struct ctl *c, const char *member, const char *score,
 	f = r.type == RRT_ARRAY && r.nelem == 6 && r.elems[0] ? r.elems :
 	    NULL;
 	if (c->json)
-		list_json(w, member, score, f);
+		ctlq_list_json(w, member, score, f);
 	else
-		list_row(t, member, score, f);
+		ctlq_list_row(t, member, score, f);
 	rr_reply_free(&r);
 	return 0;
 }
 
-/* list_pending - this host's pending records for domain d; -1 Redis
+/* ctlq_list_pending - this host's pending records for domain d; -1 Redis
  * failed, else the number shown */
 static int
-list_pending(struct ctl *c, const char *d, struct table *t, struct jw *w)
+ctlq_list_pending(struct ctl *c, const char *d, struct table *t, struct jw *w)
 {
 	struct buf key = BUF_INIT, member = BUF_INIT;
 	struct rr_reply r, f;
@@ -444,7 +444,8 @@ list_pending(struct ctl *c, const char *d, struct table *t, struct jw *w)
 		    f.elems[1] && strcmp(f.elems[1], RSTATE_PENDING) == 0) {
 			buf_reset(&member);
 			rkey_member(&member, c->s.hostname, r.elems[i]);
-			n = list_one(c, member.s, "", t, w) < 0 ? -1 : n + 1;
+			n = ctlq_list_one(c, member.s, "", t, w) < 0 ? -1 :
+			    n + 1;
 		}
 		rr_reply_free(&f);
 	}
@@ -454,9 +455,10 @@ list_pending(struct ctl *c, const char *d, struct table *t, struct jw *w)
 	return n;
 }
 
-/* list_begin - the table's header, or the JSON document's start */
+/* ctlq_list_begin - the table's header, or the JSON document's start */
 static void
-list_begin(struct ctl *c, const char *domain, struct table *t, struct jw *w)
+ctlq_list_begin(struct ctl *c, const char *domain, struct table *t,
+    struct jw *w)
 {
 	static const char *const head[] = { "ID", "STATE", "ARRIVED",
 		"EXPIRES", "SIZE", "SENDER", "NRCPT" };
@@ -475,9 +477,9 @@ list_begin(struct ctl *c, const char *domain, struct table *t, struct jw *w)
 	}
 }
 
-/* cmd_list - etrnctl list DOMAIN */
+/* ctlq_list - etrnctl list DOMAIN */
 int
-cmd_list(struct ctl *c, int argc, char **argv)
+ctlq_list(struct ctl *c, int argc, char **argv)
 {
 	struct buf d = BUF_INIT, err = BUF_INIT, key = BUF_INIT;
 	struct rr_reply r;
@@ -498,12 +500,13 @@ cmd_list(struct ctl *c, int argc, char **argv)
 		rc = CTL_ERR;
 	buf_free(&key);
 	if (rc == CTL_OK) {
-		list_begin(c, d.s, &t, &w);
+		ctlq_list_begin(c, d.s, &t, &w);
 		for (i = 0; i + 1 < r.nelem && rc == CTL_OK; i += 2)
-			if (r.elems[i] && list_one(c, r.elems[i],
+			if (r.elems[i] && ctlq_list_one(c, r.elems[i],
 			    r.elems[i + 1], &t, &w) < 0)
 				rc = CTL_ERR;
-		if (rc == CTL_OK && (np = list_pending(c, d.s, &t, &w)) < 0)
+		if (rc == CTL_OK &&
+		    (np = ctlq_list_pending(c, d.s, &t, &w)) < 0)
 			rc = CTL_ERR;
 		if (rc == CTL_OK && c->json) {
 			jw_close(&w, ']');
@@ -519,9 +522,9 @@ cmd_list(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
-/* flush_report - what was queued */
+/* ctlq_flush_report - what was queued */
 static void
-flush_report(struct ctl *c, const char *domain, int sub, long long n,
+ctlq_flush_report(struct ctl *c, const char *domain, int sub, long long n,
     const char *id)
 {
 	struct jw w;
@@ -549,11 +552,12 @@ flush_report(struct ctl *c, const char *domain, int sub, long long n,
 		    "queued\n", domain, sub ? " or its subdomains" : "");
 }
 
-/* flush_below - d, and for "@d" the held domains below it, into doms */
+/* ctlq_flush_below - d, and for "@d" the held domains below it, into doms */
 static int
-flush_below(struct ctl *c, const char *d, int sub, struct strv *doms)
+ctlq_flush_below(struct ctl *c, const char *d, int sub, struct strv *doms)
 {
 	struct flushreq_below b;
+	struct rargs a = RARGS_INIT;
 	struct rr_reply r;
 	size_t	i;
 	int	rc = 0;
@@ -562,8 +566,10 @@ flush_below(struct ctl *c, const char *d, int sub, struct strv *doms)
 	if (!sub)
 		return 0;
 	flushreq_below_args(&b, d);
+	for (i = 0; i < FLUSHREQ_BELOW_ARGC; i++)
+		rargs_str(&a, b.av[i]);
 	if ((rc = ctl_script(c, &flushreq_below_script, FLUSHREQ_BELOW_KEYS,
-	    FLUSHREQ_BELOW_ARGC, b.av, &r)) == 0) {
+	    &a, &r)) == 0) {
 		if (flushreq_below_result(&r) < 0) {
 			log_err("flush: unexpected reply from Redis");
 			rc = -1;
@@ -573,13 +579,14 @@ flush_below(struct ctl *c, const char *d, int sub, struct strv *doms)
 				strv_add(doms, r.elems[i]);
 		rr_reply_free(&r);
 	}
+	rargs_free(&a);
 	flushreq_below_free(&b);
 	return rc;
 }
 
-/* cmd_flush - etrnctl flush DOMAIN | @DOMAIN */
+/* ctlq_flush - etrnctl flush DOMAIN | @DOMAIN */
 int
-cmd_flush(struct ctl *c, int argc, char **argv)
+ctlq_flush(struct ctl *c, int argc, char **argv)
 {
 	struct buf d = BUF_INIT, err = BUF_INIT;
 	struct strv doms = { NULL, 0, 0 };
@@ -596,7 +603,7 @@ cmd_flush(struct ctl *c, int argc, char **argv)
 		buf_free(&err);
 		return CTL_ERR;
 	}
-	if (flush_below(c, d.s, sub, &doms) < 0) {
+	if (ctlq_flush_below(c, d.s, sub, &doms) < 0) {
 		strv_free(&doms);
 		buf_free(&d);
 		return CTL_ERR;
@@ -609,12 +616,11 @@ cmd_flush(struct ctl *c, int argc, char **argv)
 	f.now = c->now;
 	f.force = 1;
 	flushreq_args(&a, &f);
-	if (ctl_script(c, &flushreq_script, FLUSHREQ_KEYS, a.args.n, a.args.v,
-	    &r) == 0) {
+	if (ctl_script(c, &flushreq_script, FLUSHREQ_KEYS, &a.args, &r) == 0) {
 		if (flushreq_result(&r, &n, &busy, &id) < 0)
 			log_err("flush: unexpected reply from Redis");
 		else {
-			flush_report(c, d.s, sub, n, id);
+			ctlq_flush_report(c, d.s, sub, n, id);
 			rc = CTL_OK;
 		}
 		rr_reply_free(&r);
@@ -658,9 +664,9 @@ ctl_ids(struct ctl *c, const char *cmd, int argc, char **argv,
 	return bad ? -1 : 0;
 }
 
-/* release_check - every ID must have a record in state held */
+/* ctlq_release_check - every ID must have a record in state held */
 static int
-release_check(struct ctl *c, const struct strv *ids)
+ctlq_release_check(struct ctl *c, const struct strv *ids)
 {
 	struct buf key = BUF_INIT;
 	struct rr_reply r;
@@ -732,9 +738,9 @@ ctl_qb_close(struct ctl_qb *q)
 	q->qc.queue_directory = NULL;
 }
 
-/* release_qstate - why a message cannot be released */
+/* ctlq_release_qstate - why a message cannot be released */
 static const char *
-release_qstate(enum qb_qstate st)
+ctlq_release_qstate(enum qb_qstate st)
 {
 	switch (st) {
 	case QS_GONE:
@@ -749,9 +755,9 @@ release_qstate(enum qb_qstate st)
 	return "held";
 }
 
-/* release_status - the queue states of ids; NULL without status */
+/* ctlq_release_status - the queue states of ids; NULL without status */
 static struct qb_qinfo *
-release_status(struct ctl *c, struct ctl_qb *q, const struct strv *ids,
+ctlq_release_status(struct ctl *c, struct ctl_qb *q, const struct strv *ids,
     enum qb_status *st)
 {
 	struct qb_qinfo *qi;
@@ -771,21 +777,21 @@ release_status(struct ctl *c, struct ctl_qb *q, const struct strv *ids,
 	return qi;
 }
 
-/* release_inqueue - every message must be in the hold queue */
+/* ctlq_release_inqueue - every message must be in the hold queue */
 static int
-release_inqueue(struct ctl *c, struct ctl_qb *q, const struct strv *ids)
+ctlq_release_inqueue(struct ctl *c, struct ctl_qb *q, const struct strv *ids)
 {
 	struct qb_qinfo *qi;
 	enum qb_status st;
 	size_t	i;
 	int	bad = 0;
 
-	if ((qi = release_status(c, q, ids, &st)) == NULL)
+	if ((qi = ctlq_release_status(c, q, ids, &st)) == NULL)
 		return 0;
 	for (i = 0; st == QB_OK && i < ids->n; i++)
 		if (qi[i].state != QS_HELD) {
 			log_err("%s: %s", ids->v[i],
-			    release_qstate(qi[i].state));
+			    ctlq_release_qstate(qi[i].state));
 			bad = 1;
 		}
 	qb_qinfo_free(qi, ids->n);
@@ -793,9 +799,9 @@ release_inqueue(struct ctl *c, struct ctl_qb *q, const struct strv *ids)
 	return st != QB_OK || bad ? -1 : 0;
 }
 
-/* release_run - release; on failure keep in ids what left the hold */
+/* ctlq_release_run - release; on failure keep in ids what left the hold */
 static int
-release_run(struct ctl *c, struct ctl_qb *q, struct strv *ids)
+ctlq_release_run(struct ctl *c, struct ctl_qb *q, struct strv *ids)
 {
 	struct strv left = { NULL, 0, 0 };
 	struct qb_qinfo *qi;
@@ -807,7 +813,7 @@ release_run(struct ctl *c, struct ctl_qb *q, struct strv *ids)
 	log_err("the %s queue backend could not release the message%s (%s)",
 	    c->s.mta, ids->n == 1 ? "" : "s", qb_status_name(st));
 	ctl_qb_hint(c, "release");
-	qi = release_status(c, q, ids, &st);
+	qi = ctlq_release_status(c, q, ids, &st);
 	for (i = 0; qi != NULL && st == QB_OK && i < ids->n; i++)
 		if (qi[i].state != QS_HELD && qi[i].state != QS_GONE)
 			strv_add(&left, ids->v[i]);
@@ -824,9 +830,9 @@ release_run(struct ctl *c, struct ctl_qb *q, struct strv *ids)
 	return -1;
 }
 
-/* release_mark - mark one released message as the queue runner does */
+/* ctlq_release_mark - mark one released message as the queue runner does */
 static int
-release_mark(struct ctl *c, const char *qid, int *marked)
+ctlq_release_mark(struct ctl *c, const char *qid, int *marked)
 {
 	struct rr_reply r;
 	char	*id = (char *)qid;
@@ -840,9 +846,9 @@ release_mark(struct ctl *c, const char *qid, int *marked)
 	return 0;
 }
 
-/* release_report - the released IDs */
+/* ctlq_release_report - the released IDs */
 static void
-release_report(struct ctl *c, const struct strv *done)
+ctlq_release_report(struct ctl *c, const struct strv *done)
 {
 	struct jw w;
 	size_t	i;
@@ -864,9 +870,9 @@ release_report(struct ctl *c, const struct strv *done)
 	jw_close(&w, '}');
 }
 
-/* cmd_release - etrnctl release ID ... */
+/* ctlq_release - etrnctl release ID ... */
 int
-cmd_release(struct ctl *c, int argc, char **argv)
+ctlq_release(struct ctl *c, int argc, char **argv)
 {
 	struct strv ids = { NULL, 0, 0 }, done = { NULL, 0, 0 };
 	struct ctl_qb q;
@@ -875,13 +881,13 @@ cmd_release(struct ctl *c, int argc, char **argv)
 
 	memset(&q, 0, sizeof(q));
 	if (ctl_ids(c, "release", argc, argv, &ids) < 0 ||
-	    release_check(c, &ids) < 0 ||
+	    ctlq_release_check(c, &ids) < 0 ||
 	    ctl_qb_open(c, &q, "release") < 0 ||
-	    release_inqueue(c, &q, &ids) < 0)
+	    ctlq_release_inqueue(c, &q, &ids) < 0)
 		goto out;
-	rc = release_run(c, &q, &ids) < 0 ? CTL_ERR : CTL_OK;
+	rc = ctlq_release_run(c, &q, &ids) < 0 ? CTL_ERR : CTL_OK;
 	for (i = 0; i < ids.n; i++) {
-		if (release_mark(c, ids.v[i], &marked) < 0) {
+		if (ctlq_release_mark(c, ids.v[i], &marked) < 0) {
 			log_err("%s: released, but its record could not be "
 			    "marked released", ids.v[i]);
 			rc = CTL_ERR;
@@ -891,7 +897,7 @@ cmd_release(struct ctl *c, int argc, char **argv)
 		strv_add(&done, ids.v[i]);
 	}
 	if (done.n > 0 || rc == CTL_OK)
-		release_report(c, &done);
+		ctlq_release_report(c, &done);
 out:
 	ctl_qb_close(&q);
 	strv_free(&ids);
@@ -899,10 +905,10 @@ out:
 	return rc;
 }
 
-/* expire_one - schedule one message; holdrec_expire_now's code, -1
+/* ctlq_expire_one - schedule one message; holdrec_expire_now's code, -1
  * reported */
 static int
-expire_one(struct ctl *c, const char *qid, struct buf *state)
+ctlq_expire_one(struct ctl *c, const char *qid, struct buf *state)
 {
 	struct rr_reply r;
 	int	code = -1;
@@ -920,9 +926,9 @@ expire_one(struct ctl *c, const char *qid, struct buf *state)
 	return code;
 }
 
-/* expire_report - the IDs scheduled, and how many */
+/* ctlq_expire_report - the IDs scheduled, and how many */
 static void
-expire_report(struct ctl *c, const struct strv *done)
+ctlq_expire_report(struct ctl *c, const struct strv *done)
 {
 	struct jw w;
 	size_t	i;
@@ -948,9 +954,9 @@ expire_report(struct ctl *c, const struct strv *done)
 	    "runner's next sweep\n", done->n, done->n == 1 ? "" : "s");
 }
 
-/* cmd_expire - etrnctl expire ID ... */
+/* ctlq_expire - etrnctl expire ID ... */
 int
-cmd_expire(struct ctl *c, int argc, char **argv)
+ctlq_expire(struct ctl *c, int argc, char **argv)
 {
 	struct strv ids = { NULL, 0, 0 }, done = { NULL, 0, 0 };
 	struct buf state = BUF_INIT;
@@ -959,7 +965,7 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 
 	rc = ctl_ids(c, "expire", argc, argv, &ids) < 0 ? CTL_ERR : CTL_OK;
 	for (i = 0; i < ids.n && code >= 0; i++) {
-		if ((code = expire_one(c, ids.v[i], &state)) < 0)
+		if ((code = ctlq_expire_one(c, ids.v[i], &state)) < 0)
 			rc = CTL_ERR;
 		else if (code == 1)
 			strv_add(&done, ids.v[i]);
@@ -977,7 +983,7 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 		}
 	}
 	if (code >= 0 || done.n > 0)
-		expire_report(c, &done);
+		ctlq_expire_report(c, &done);
 	buf_free(&state);
 	strv_free(&ids);
 	strv_free(&done);

@@ -37,15 +37,8 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define RC_NACT	RCN_NACT
-#define RC_OK	RCN_OK
-#define RC_REBUILT RCN_REBUILT
-#define RC_DROPPED RCN_DROPPED
-#define RC_SKIPPED RCN_SKIPPED
-#define RC_FAILED RCN_FAILED
-
 /* What was done with one message. */
-struct rc_item {
+struct ctlr_item {
 	char	*qid;
 	enum rcn_act act;
 	char	*domain;	/* NULL: unknown */
@@ -53,30 +46,30 @@ struct rc_item {
 };
 
 /* One run. */
-struct rcn_out {
+struct ctlr_out {
 	struct ctl *c;
 	struct rcn *run;
 	int	dry;
-	struct rc_item *v;
+	struct ctlr_item *v;
 	size_t	nv, cap;
 };
 
-/* cmd_reconcile_args - nothing, or --dry-run */
+/* ctlr_reconcile_args - nothing, or --dry-run */
 int
-cmd_reconcile_args(int argc, char **argv)
+ctlr_reconcile_args(int argc, char **argv)
 {
 	if (argc == 0 || (argc == 1 && strcmp(argv[0], "--dry-run") == 0))
 		return 0;
 	return -1;
 }
 
-/* rc_note - remember what was done with a message (reconcile.c's note) */
+/* ctlr_note - remember what was done with a message (reconcile.c's note) */
 static void
-rc_note(void *arg, const char *qid, enum rcn_act act, const char *domain,
+ctlr_note(void *arg, const char *qid, enum rcn_act act, const char *domain,
     const char *why)
 {
-	struct rcn_out *r = arg;
-	struct rc_item *it;
+	struct ctlr_out *r = arg;
+	struct ctlr_item *it;
 
 	if (act == RCN_OK)
 		return;
@@ -91,11 +84,11 @@ rc_note(void *arg, const char *qid, enum rcn_act act, const char *domain,
 	it->why = xstrdup(why ? why : "");
 }
 
-/* rc_redis_error - a failed Redis call, as etrnctl reports them */
+/* ctlr_redis_error - a failed Redis call, as etrnctl reports them */
 static void
-rc_redis_error(void *arg, const struct rr_reply *rep)
+ctlr_redis_error(void *arg, const struct rr_reply *rep)
 {
-	struct rcn_out *r = arg;
+	struct ctlr_out *r = arg;
 
 	if (rep->status == RR_IO)
 		log_err("cannot reach Redis at %s: %s", r->c->s.redis_server,
@@ -105,45 +98,45 @@ rc_redis_error(void *arg, const struct rr_reply *rep)
 		    rep->str ? rep->str : "unexpected reply");
 }
 
-static const char *const rc_verb[RC_NACT][2] = {
+static const char *const ctlr_verb[RCN_NACT][2] = {
 	{ "ok", "ok" }, { "rebuilt", "would rebuild" },
 	{ "dropped", "would drop" }, { "skipped", "skipped" },
 	{ "failed", "failed" },
 };
 
-/* rc_report_text - one line per message, the summary */
+/* ctlr_report_text - one line per message, the summary */
 static void
-rc_report_text(struct rcn_out *r)
+ctlr_report_text(struct ctlr_out *r)
 {
 	struct buf *o = &r->c->out;
-	const struct rc_item *it;
+	const struct ctlr_item *it;
 	size_t	i;
 	const long long *n = r->run->n;
 
 	for (i = 0; i < r->nv; i++) {
 		it = &r->v[i];
-		buf_printf(o, "%s %s: %s%s%s\n", rc_verb[it->act][r->dry],
+		buf_printf(o, "%s %s: %s%s%s\n", ctlr_verb[it->act][r->dry],
 		    it->qid, it->domain ? it->domain : "",
 		    it->domain ? ", " : "", it->why);
 	}
 	buf_printf(o, "reconcile: held=%lld ok=%lld rebuilt=%lld "
-	    "dropped=%lld skipped=%lld", r->run->held, n[RC_OK],
-	    n[RC_REBUILT], n[RC_DROPPED], n[RC_SKIPPED]);
-	if (n[RC_FAILED] > 0)
-		buf_printf(o, " failed=%lld", n[RC_FAILED]);
+	    "dropped=%lld skipped=%lld", r->run->held, n[RCN_OK],
+	    n[RCN_REBUILT], n[RCN_DROPPED], n[RCN_SKIPPED]);
+	if (n[RCN_FAILED] > 0)
+		buf_printf(o, " failed=%lld", n[RCN_FAILED]);
 	buf_addch(o, '\n');
 	if (r->dry)
 		buf_cat(o, "dry run: nothing was changed\n");
-	else if (n[RC_REBUILT] > 0)
+	else if (n[RCN_REBUILT] > 0)
 		buf_cat(o, "note: a rebuilt record has no client and no "
 		    "delay warning: they are not in the queue file\n");
 }
 
-/* rc_report_json - the same as one JSON object */
+/* ctlr_report_json - the same as one JSON object */
 static void
-rc_report_json(struct rcn_out *r)
+ctlr_report_json(struct ctlr_out *r)
 {
-	static const char *const key[RC_NACT] = { "ok", "rebuilt",
+	static const char *const key[RCN_NACT] = { "ok", "rebuilt",
 		"dropped", "skipped", "failed" };
 	struct jw w;
 	size_t	i;
@@ -156,7 +149,7 @@ rc_report_json(struct rcn_out *r)
 	jw_bool(&w, r->dry);
 	jw_key(&w, "held");
 	jw_int(&w, r->run->held);
-	for (i = 0; i < RC_NACT; i++) {
+	for (i = 0; i < RCN_NACT; i++) {
 		jw_key(&w, key[i]);
 		jw_int(&w, r->run->n[i]);
 	}
@@ -178,9 +171,9 @@ rc_report_json(struct rcn_out *r)
 	jw_close(&w, '}');
 }
 
-/* rc_free - the run's memory */
+/* ctlr_free - the run's memory */
 static void
-rc_free(struct rcn_out *r)
+ctlr_free(struct ctlr_out *r)
 {
 	size_t	i;
 
@@ -192,11 +185,11 @@ rc_free(struct rcn_out *r)
 	free(r->v);
 }
 
-/* cmd_reconcile - etrnctl reconcile [--dry-run] */
+/* ctlr_reconcile - etrnctl reconcile [--dry-run] */
 int
-cmd_reconcile(struct ctl *c, int argc, char **argv)
+ctlr_reconcile(struct ctl *c, int argc, char **argv)
 {
-	struct rcn_out r;
+	struct ctlr_out r;
 	struct rcn run;
 	struct rcn_conf rc_conf;
 	struct ctl_qb q;
@@ -227,8 +220,8 @@ cmd_reconcile(struct ctl *c, int argc, char **argv)
 	rc_conf.hostname = c->s.hostname;
 	rc_conf.max_header_bytes = c->s.max_header_bytes;
 	rc_conf.dry = r.dry;
-	rc_conf.note = rc_note;
-	rc_conf.redis_error = rc_redis_error;
+	rc_conf.note = ctlr_note;
+	rc_conf.redis_error = ctlr_redis_error;
 	rc_conf.arg = &r;
 	if ((st = rcn_start(&run, &rc_conf)) == 0 &&
 	    (st = rcn_held(&run, SIZE_MAX, SIZE_MAX)) == 0 &&
@@ -236,16 +229,16 @@ cmd_reconcile(struct ctl *c, int argc, char **argv)
 		st = rcn_drop(&run, SIZE_MAX);
 	if (st == RCN_QUEUE)
 		ctl_qb_hint(c, "reconcile");
-	if (st == 0 && run.n[RC_FAILED] == 0)
+	if (st == 0 && run.n[RCN_FAILED] == 0)
 		rc = CTL_OK;
 	if (st == 0 || r.nv > 0 || run.held > 0) {
 		if (c->json)
-			rc_report_json(&r);
+			ctlr_report_json(&r);
 		else
-			rc_report_text(&r);
+			ctlr_report_text(&r);
 	}
 	rcn_free(&run);
-	rc_free(&r);
+	ctlr_free(&r);
 	ctl_qb_close(&q);
 	return rc;
 }

@@ -44,13 +44,13 @@ struct ctl_cmd {
 };
 
 static const struct ctl_cmd ctl_cmds[] = {
-	{ "status", 0, -1, cmd_status, NULL },
-	{ "list", 1, 1, cmd_list, NULL },
-	{ "flush", 1, 1, cmd_flush, NULL },
-	{ "release", 1, -1, cmd_release, NULL },
-	{ "expire", 1, -1, cmd_expire, NULL },
-	{ "reconcile", 0, 1, cmd_reconcile, cmd_reconcile_args },
-	{ "domains", 1, -1, cmd_domains, cmd_domains_args },
+	{ "status", 0, -1, ctlq_status, NULL },
+	{ "list", 1, 1, ctlq_list, NULL },
+	{ "flush", 1, 1, ctlq_flush, NULL },
+	{ "release", 1, -1, ctlq_release, NULL },
+	{ "expire", 1, -1, ctlq_expire, NULL },
+	{ "reconcile", 0, 1, ctlr_reconcile, ctlr_reconcile_args },
+	{ "domains", 1, -1, ctld_domains, ctld_domains_args },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -60,9 +60,9 @@ static const struct option ctl_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* usage - print usage and exit */
+/* ctl_usage - print usage and exit */
 static void __attribute__((noreturn))
-usage(int status)
+ctl_usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: etrnctl [-hV] [--json] [-c config_file] command "
@@ -108,7 +108,18 @@ ctl_redis_error(struct ctl *c, const struct rr_reply *r)
 		    r->str ? r->str : "unexpected reply");
 }
 
-/* ctl_redis - one command (NULL-terminated arguments); -1 reported */
+/* ctl_command - one command, its arguments in a; -1 reported */
+int
+ctl_command(struct ctl *c, const struct rargs *a, struct rr_reply *r)
+{
+	if (rpool_command(c->redis, a->n, a->v, a->l, r) == 0)
+		return 0;
+	ctl_redis_error(c, r);
+	rr_reply_free(r);
+	return -1;
+}
+
+/* ctl_redis - ctl_command with NULL-terminated C strings */
 int
 ctl_redis(struct ctl *c, struct rr_reply *r, const char *cmd, ...)
 {
@@ -122,21 +133,17 @@ ctl_redis(struct ctl *c, struct rr_reply *r, const char *cmd, ...)
 	while ((s = va_arg(ap, const char *)) != NULL)
 		rargs_str(&a, s);
 	va_end(ap);
-	rc = rpool_command(c->redis, a.n, a.v, a.l, r);
+	rc = ctl_command(c, &a, r);
 	rargs_free(&a);
-	if (rc == 0)
-		return 0;
-	ctl_redis_error(c, r);
-	rr_reply_free(r);
-	return -1;
+	return rc;
 }
 
-/* ctl_script - run a Lua script; -1 reported */
+/* ctl_script - run a Lua script, nkeys keys first in a; -1 reported */
 int
-ctl_script(struct ctl *c, struct rscript *sc, int nkeys, int argc,
-    const char **argv, struct rr_reply *r)
+ctl_script(struct ctl *c, struct rscript *sc, int nkeys,
+    const struct rargs *a, struct rr_reply *r)
 {
-	if (rpool_script(c->redis, sc, nkeys, argc, argv, NULL, r) == 0)
+	if (rpool_script(c->redis, sc, nkeys, a->n, a->v, a->l, r) == 0)
 		return 0;
 	ctl_redis_error(c, r);
 	rr_reply_free(r);
@@ -236,27 +243,27 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+c:hV", ctl_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
-		case 'h': usage(CTL_OK);
+		case 'h': ctl_usage(CTL_OK);
 		case 'j': c.json = 1; break;
 		case 'V': printf("etrnctl %s\n", PACKAGE_VERSION); exit(0);
-		default: usage(CTL_USAGE);
+		default: ctl_usage(CTL_USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc == 0)
-		usage(CTL_USAGE);
+		ctl_usage(CTL_USAGE);
 	argc = ctl_strip_json(&c, argc, argv);
 	if ((cmd = ctl_find(argv[0])) == NULL) {
 		fprintf(stderr, "etrnctl: unknown command \"%s\"\n", argv[0]);
-		usage(CTL_USAGE);
+		ctl_usage(CTL_USAGE);
 	}
 	nargs = argc - 1;
 	if (nargs < cmd->min || (cmd->max >= 0 && nargs > cmd->max) ||
 	    (cmd->check != NULL && cmd->check(nargs, argv + 1) < 0)) {
 		fprintf(stderr, "etrnctl: wrong number of arguments for "
 		    "%s\n", cmd->name);
-		usage(CTL_USAGE);
+		ctl_usage(CTL_USAGE);
 	}
 	log_init("etrnctl", LOG_MAIL, 1);
 	if (ctl_start(&c, path) < 0)
