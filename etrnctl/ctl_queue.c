@@ -557,7 +557,6 @@ static int
 ctlq_flush_below(struct ctl *c, const char *d, int sub, struct strv *doms)
 {
 	struct flushreq_below b;
-	struct rargs a = RARGS_INIT;
 	struct rr_reply r;
 	size_t	i;
 	int	rc = 0;
@@ -566,10 +565,8 @@ ctlq_flush_below(struct ctl *c, const char *d, int sub, struct strv *doms)
 	if (!sub)
 		return 0;
 	flushreq_below_args(&b, d);
-	for (i = 0; i < FLUSHREQ_BELOW_ARGC; i++)
-		rargs_str(&a, b.av[i]);
 	if ((rc = ctl_script(c, &flushreq_below_script, FLUSHREQ_BELOW_KEYS,
-	    &a, &r)) == 0) {
+	    &b.args, &r)) == 0) {
 		if (flushreq_below_result(&r) < 0) {
 			log_err("flush: unexpected reply from Redis");
 			rc = -1;
@@ -579,7 +576,6 @@ ctlq_flush_below(struct ctl *c, const char *d, int sub, struct strv *doms)
 				strv_add(doms, r.elems[i]);
 		rr_reply_free(&r);
 	}
-	rargs_free(&a);
 	flushreq_below_free(&b);
 	return rc;
 }

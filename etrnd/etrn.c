@@ -150,7 +150,7 @@ etrn_ask_below(struct session *ss)
 
 	flushreq_below_args(&b, ss->req.domain);
 	rc = ra_script(ss->l->redis, &flushreq_below_script, etrn_below_cb,
-	    ss, FLUSHREQ_BELOW_KEYS, FLUSHREQ_BELOW_ARGC, b.av, NULL);
+	    ss, FLUSHREQ_BELOW_KEYS, b.args.n, b.args.v, b.args.l);
 	flushreq_below_free(&b);
 	return rc;
 }

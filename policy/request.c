@@ -464,7 +464,7 @@ req_etrn(struct conn *c)
 	}
 	flushreq_below_args(&b, c->etrn.domain);
 	rc = ra_script(pd->redis, &flushreq_below_script, etrn_below_cb, c,
-	    FLUSHREQ_BELOW_KEYS, FLUSHREQ_BELOW_ARGC, b.av, NULL);
+	    FLUSHREQ_BELOW_KEYS, b.args.n, b.args.v, b.args.l);
 	flushreq_below_free(&b);
 	if (rc < 0)
 		etrn_down(c);

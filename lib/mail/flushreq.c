@@ -156,9 +156,8 @@ flushreq_below_args(struct flushreq_below *b, const char *domain)
 	buf_init(&b->prefix);
 	rkey_helddomains(&b->key);
 	rkey_held(&b->prefix, "");
-	b->av[0] = b->key.s;
-	b->av[1] = domain;
-	b->av[2] = b->prefix.s;
+	b->args = (struct rargs)RARGS_INIT;
+	rargs_strs(&b->args, b->key.s, domain, b->prefix.s, NULL);
 }
 
 /* flushreq_below_free - release the key buffers */
@@ -167,6 +166,7 @@ flushreq_below_free(struct flushreq_below *b)
 {
 	buf_free(&b->key);
 	buf_free(&b->prefix);
+	rargs_free(&b->args);
 }
 
 /* flushreq_below_result - 0 when r is the below script's answer */

@@ -30,11 +30,10 @@ struct flushreq_args {
 
 /* The held domains below a domain (for "@domain"). */
 #define FLUSHREQ_BELOW_KEYS	1
-#define FLUSHREQ_BELOW_ARGC	3
 
 struct flushreq_below {
 	struct buf key, prefix;
-	const char *av[FLUSHREQ_BELOW_ARGC];
+	struct rargs args;	/* key, domain, held prefix */
 };
 
 extern struct rscript flushreq_script;	/* SHA cached by the pool */
