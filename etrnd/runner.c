@@ -24,12 +24,13 @@
  *	is asked first: a record whose message is not
  *	in the queue (yet, or any more) is left alone: it may be a message
  *	still being written, and expiry or reconcile removes it if it stays
- *	so; the others are marked "released" (etrn:released:<host>) and
- *	then released through the backend, in batches: a crash or a Redis
- *	outage after the MTA moved them leaves them followed, not recorded
- *	as held.  If a release fails, the messages still on hold are put
- *	back to "held"; the ones that left the hold anyway stay marked (all
- *	stay marked when the queue cannot be read then).
+ *	so; the others are marked "released" (etrn:released:<host>, one
+ *	script per RUN_BATCH) and then released through the backend in one
+ *	call for the whole request: a crash or a Redis outage after the MTA
+ *	moved them leaves them followed, not recorded as held.  If a
+ *	release fails, the messages still on hold are put back to "held";
+ *	the ones that left the hold anyway stay marked (all stay marked
+ *	when the queue cannot be read then).
  *	A record found marked "released" with its file still on hold (the
  *	release never happened) is released again by the next flush.  When
  *	a release fails, or the queue cannot be read, the domain's flush is
@@ -78,7 +79,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define RUN_BATCH	1000	/* messages per release and script call */
+#define RUN_BATCH	1000	/* queue IDs per Redis script or rehold call */
 #define RUN_READ_COUNT	"50"	/* stream entries per read */
 #define RUN_QB_TIMEOUT	60	/* s, per MTA command */
 #define RUN_RETRY_MS	1000	/* pause after a failure */
@@ -729,11 +730,17 @@ static int
 runner_unmark(struct runner *r, char *const *ids, size_t n)
 {
 	struct rr_reply rep;
-	int	rc;
 
-	rc = runner_leased(r, &rep) ? runner_hr(holdrec_unmark(r->redis,
-	    r->s->hostname, ids, n, &rep), "unmark released", &rep) : -1;
-	rr_reply_free(&rep);
+	size_t	i, m;
+	int	rc = 0;
+
+	for (i = 0; rc == 0 && i < n; i += RUN_BATCH) {
+		m = n - i < RUN_BATCH ? n - i : RUN_BATCH;
+		rc = runner_leased(r, &rep) ? runner_hr(holdrec_unmark(r->redis,
+		    r->s->hostname, ids + i, m, &rep), "unmark released",
+		    &rep) : -1;
+		rr_reply_free(&rep);
+	}
 	return rc;
 }
 
@@ -766,13 +773,16 @@ runner_left_hold(struct runner *r, char **ids, size_t n)
 }
 
 /*
- * runner_release - mark a batch released, release it, unmark what stayed.
- * The records are marked before the MTA moves anything: if etrnd dies
- * or Redis fails after postsuper -H, the mail on its way out is already
- * followed by tracking, instead of leaving records that say "held" for
- * mail delivered meanwhile (counted as held until reconcile or the
- * deadline).  A record marked for a release that never happened (a
- * crash before postsuper, or a failed unmark) is released again by the
+ * runner_release - mark the request's messages released, release them,
+ * unmark what stayed.  The records are marked (one script per RUN_BATCH)
+ * before the MTA moves anything: if etrnd dies or Redis fails after
+ * postsuper -H, the mail on its way out is already followed by tracking,
+ * instead of leaving records that say "held" for mail delivered meanwhile
+ * (counted as held until reconcile or the deadline).  Then one backend
+ * release for all of them: the MTA's release costs per call, not per
+ * message, so batches there would only delay the last message.  A record
+ * marked for a release that never happened (a crash before postsuper, a
+ * mark that failed half way, or a failed unmark) is released again by the
  * next flush (runner_again), or put back to "held" by tracking after
  * release_timeout.
  */
@@ -784,9 +794,12 @@ runner_release(struct runner *r, const char *d, const char *client, char **ids,
 	enum qb_status st;
 	size_t	i, k;
 	long	left = 0;
-	int	rc;
+	int	rc = 0, rc2 = 0;
 
-	if ((rc = runner_mark(r, d, client, ids, n, &m)) < 0 || m.n == 0) {
+	for (i = 0; rc == 0 && i < n; i += RUN_BATCH)
+		rc = runner_mark(r, d, client, ids + i,
+		    n - i < RUN_BATCH ? n - i : RUN_BATCH, &m);
+	if (m.n == 0) {
 		strv_free(&m);
 		return rc;
 	}
@@ -810,13 +823,13 @@ runner_release(struct runner *r, const char *d, const char *client, char **ids,
 			for (i = k; i < m.n; i++)
 				log_warnx("%s: not released domain=%s: the "
 				    "release failed; stays held", m.v[i], d);
-			rc = runner_unmark(r, m.v + k, m.n - k);
+			rc2 = runner_unmark(r, m.v + k, m.n - k);
 			*failed = 1;
 		}
 	}
 	*released += k;
 	strv_free(&m);
-	return rc;
+	return rc < 0 ? rc : rc2;
 }
 
 /* runner_candidates - ask the queue: stale ones out, the rest to release */
@@ -969,7 +982,7 @@ runner_flush_domain_try(struct runner *r, const char *d, const char *client,
 	struct strv held = { NULL, 0, 0 }, orphans = { NULL, 0, 0 },
 	    stale = { NULL, 0, 0 }, rel = { NULL, 0, 0 },
 	    released = { NULL, 0, 0 };
-	size_t	i, nrel = 0, nstale = 0;
+	size_t	nrel = 0, nstale = 0;
 	int	rc, qs = 1, failed = 0;
 
 	if ((rc = runner_list(r, d, &held, &orphans, &released)) == 0 &&
@@ -983,10 +996,9 @@ runner_flush_domain_try(struct runner *r, const char *d, const char *client,
 		 */
 		nstale = stale.n;
 		rc = runner_gone(r, orphans.v, orphans.n, 0, d, NULL);
-		for (i = 0; rc == 0 && i < rel.n; i += RUN_BATCH)
-			rc = runner_release(r, d, client, rel.v + i,
-			    rel.n - i < RUN_BATCH ? rel.n - i : RUN_BATCH,
-			    &nrel, &failed);
+		if (rc == 0)
+			rc = runner_release(r, d, client, rel.v, rel.n, &nrel,
+			    &failed);
 		if (rc == 0)
 			rc = runner_last_flush(r, d);
 	}

@@ -5,11 +5,16 @@
  *	init: `postconf -h queue_directory maximal_queue_lifetime
  *	bounce_queue_lifetime` once, kept in the qb_conf (the shorter
  *	lifetime, in seconds).
- *	release: `postsuper -H -` with the queue IDs on stdin moves them from
- *	hold to deferred keeping their arrival time (and the file time);
- *	then each is scheduled with `postqueue -i ID` (small batches) or the
- *	deferred queue is flushed once with `postqueue -f` (large batches:
- *	one call instead of one per message).
+ *	release: the hold directory is scanned (fstatat) for each message's
+ *	file time; then one `postsuper -H -` with all the queue IDs on stdin
+ *	moves them from hold to deferred keeping their arrival time and file
+ *	time.  The rule: a file time now or in the past (never tried, or its
+ *	retry time came while held): one `postkick public qmgr D` for all,
+ *	qmgr's deferred scan takes every file that is due; a file time in
+ *	the future (tried, deferred, then put back on hold: the time of its
+ *	next retry, which the scan would wait for): `postqueue -i ID` each.
+ *	Hold directory unreadable: `postqueue -i` for every message.  Never
+ *	`postqueue -f`, which retries all deferred mail of all destinations.
  *	rehold: `postsuper -h -` with the queue IDs on stdin.
  *	remove: `postsuper -d - hold` (IDs on stdin) deletes only from the
  *	hold queue.  release_new: `postsuper -H -` (IDs on stdin), then
@@ -77,7 +82,6 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define PF_FLUSH_BATCH	20	/* above this, one postqueue -f */
 #define PF_SCAN_DEPTH	4	/* subdirectory levels read below a queue */
 
 /*
@@ -101,6 +105,11 @@ struct pf_mtimes {
 	struct pf_mtime *v;
 	size_t	n, cap;
 };
+
+static enum qb_status pf_files(const struct qb_conf *, unsigned,
+    struct pf_mtimes *, int *);
+static const struct pf_mtime *pf_find(const struct pf_mtimes *,
+    const char *);
 
 /*
  * pf_cmd - run a Postfix command: "prog [cflag dir] args..."; cflag is
@@ -162,18 +171,43 @@ pf_unhold(const struct qb_conf *qc, char *const *ids, size_t n)
 	return st;
 }
 
-/* pf_release - hold -> deferred, then schedule */
-static enum qb_status
-pf_release(const struct qb_conf *qc, char *const *ids, size_t n)
+/*
+ * pf_due - split ids by the hold file's modification time, read before
+ * the release (postsuper -H keeps it): a time in the future is a retry
+ * time Postfix set after a failed attempt, and qmgr's deferred scan
+ * would skip the file until then; those go to later, the rest (never
+ * tried, or whose retry time has come while on hold, or not found in
+ * the hold queue) to now.  -1 when the hold queue cannot be read.
+ */
+static int
+pf_due(const struct qb_conf *qc, char *const *ids, size_t n,
+    struct strv *now, struct strv *later)
 {
-	static const char *const flush_args[] = { "-f", NULL };
+	struct pf_mtimes mt = { NULL, 0, 0 };
+	const struct pf_mtime *f;
+	time_t	t;
+	size_t	i;
+
+	if (pf_files(qc, 1u << PFQ_HOLD, &mt, NULL) != QB_OK) {
+		free(mt.v);
+		return -1;
+	}
+	t = time(NULL);
+	for (i = 0; i < n; i++) {
+		f = pf_find(&mt, ids[i]);
+		strv_add(f != NULL && f->mtime > t ? later : now, ids[i]);
+	}
+	free(mt.v);
+	return 0;
+}
+
+/* pf_schedule - postqueue -i for each message, one call per queue ID */
+static enum qb_status
+pf_schedule(const struct qb_conf *qc, char *const *ids, size_t n)
+{
 	enum qb_status st;
 	size_t	i;
 
-	if ((st = pf_unhold(qc, ids, n)) != QB_OK || n == 0)
-		return st;
-	if (n > PF_FLUSH_BATCH)
-		return pf_cmd(qc, "postqueue", "-c", flush_args, NULL, 0, NULL);
 	for (i = 0; i < n; i++) {
 		const char *args[] = { "-i", ids[i], NULL };
 
@@ -182,6 +216,46 @@ pf_release(const struct qb_conf *qc, char *const *ids, size_t n)
 			return st;
 	}
 	return QB_OK;
+}
+
+/*
+ * pf_release - hold -> deferred in one postsuper -H, then wake qmgr for
+ * the files that are due and schedule the others one by one (see
+ * DESCRIPTION).  Never postqueue -f: it would retry every deferred
+ * message of every destination at once.
+ */
+static enum qb_status
+pf_release(const struct qb_conf *qc, char *const *ids, size_t n)
+{
+	static const char *const kick[] = { "public", "qmgr", "D", NULL };
+	struct strv now = { NULL, 0, 0 }, later = { NULL, 0, 0 };
+	enum qb_status st, st2;
+	size_t	i;
+	int	known;
+
+	for (i = 0; i < n; i++)
+		if (!qid_valid(ids[i]))
+			return QB_BAD;
+	if (n == 0)
+		return QB_OK;
+	/* Times unknown: postqueue -i for each takes it whatever its time. */
+	known = pf_due(qc, ids, n, &now, &later) == 0;
+	if ((st = pf_unhold(qc, ids, n)) != QB_OK)
+		goto out;
+	if (!known)
+		st = pf_schedule(qc, ids, n);
+	else {
+		/* A failed kick is reported, but the others are scheduled:
+		 * qmgr finds the due ones within queue_run_delay anyway. */
+		if (now.n > 0)
+			st = pf_cmd(qc, "postkick", "-c", kick, NULL, 0, NULL);
+		if ((st2 = pf_schedule(qc, later.v, later.n)) != QB_OK)
+			st = st2;
+	}
+out:
+	strv_free(&now);
+	strv_free(&later);
+	return st;
 }
 
 /* pf_rehold - put messages (back) on hold */

@@ -12,7 +12,8 @@
 #   redis_back           start it again on its AOF, wait for PING
 #   logged N FILE PAT    FILE has at least N lines matching grep -E PAT
 #   slow_customer SECS   customer sink answering DATA after SECS; stop_customer
-#   mta_wrappers         failing or slow postsuper/postqueue (before sb_start)
+#   mta_wrappers         failing or slow postsuper/postqueue/postkick
+#                        (before sb_start)
 #   queue_subdirs Q...   the hashed subdirectories of Postfix queues Q
 #   links_on Q...        each of them replaced by a symbolic link; links_off
 #   dead_on DIR...       a gone process's /proc/PID/fd mounted on each DIR;
@@ -90,8 +91,9 @@ stop_customer() {
 }
 
 # mta_wrappers - before sb_start: make $SB/bin, a postfix_command_directory
-# whose postsuper and postqueue log each call to $SB/mta-calls.log and
-#   exit 75 while $SB/CMD.fail exists (CMD: postsuper or postqueue);
+# whose postsuper, postqueue and postkick log each call to
+#   $SB/mta-calls.log and exit 75 while $SB/CMD.fail exists (CMD:
+#   postsuper, postqueue or postkick);
 #   postsuper -H: sleep 5 s after the real command while
 #   $SB/postsuper.slow exists, having created $SB/postsuper.done;
 #   sleep 5 s before it while $SB/postsuper.slowpre exists, having
@@ -101,10 +103,10 @@ stop_customer() {
 mta_wrappers() {
 	local c bin=$SB/bin
 	mkdir -p "$bin"
-	for c in postconf postcat postkick sendmail postdrop; do
+	for c in postconf postcat sendmail postdrop; do
 		ln -sf "/usr/sbin/$c" "$bin/$c"
 	done
-	for c in postsuper postqueue; do
+	for c in postsuper postqueue postkick; do
 		cat >"$bin/$c" <<EOW
 #!/bin/sh
 if [ -e "$SB/$c.fail" ]; then

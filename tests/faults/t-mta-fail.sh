@@ -6,9 +6,9 @@
 #     marked released; etrnd tries the flush again by itself, and once
 #     postsuper works that retry delivers each message once (no second
 #     ETRN).
-#   postqueue failing after postsuper -H worked: the messages that left
-#     the hold are marked and followed; Postfix's own queue run delivers
-#     them, each once.
+#   the wake-up of qmgr (postkick) failing after postsuper -H worked:
+#     the messages that left the hold are marked and followed; Postfix's
+#     own queue run delivers them, each once.
 #   expiry: with postsuper failing, no original is deleted and no DSN is
 #     released; etrnd retries on its own, and once postsuper works every
 #     sender gets exactly one DSN and nothing is left on hold.
@@ -50,24 +50,25 @@ wait_for 20 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
 ledger --dialup deliver --settled --no-stale "$LOG1" || fail "ledger after the repair"
 pass "postsuper back: etrnd's own retry of the flush delivered each of the 20 once, without another ETRN"
 
-# 2. postqueue fails after postsuper -H moved the mail out of hold.
+# 2. postkick fails after postsuper -H moved the mail out of hold (mail
+# never tried is not scheduled by postqueue: one qmgr wake-up takes it).
 LOG2=$SB/sent2.log
 sendmany --count 10 --prefix fb --log "$LOG2" >/dev/null || fail "intake 2"
 wait_for 20 hold_is 10 || fail "held: $(sb_queue_count hold)"
-touch "$SB/postqueue.fail"
+touch "$SB/postkick.fail"
 sleep 1.2	# flush_lock_time
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 10 pending messages for node dialup.test started" ] || fail "$out"
 wait_for 20 grep -q 'release of 10 messages failed (.*); 10 left the hold anyway' "$ELOG" ||
-    fail "postqueue failure not logged"
+    fail "postkick failure not logged"
 # Postfix's own deferred queue run (queue_run_delay 10s) delivers them.
 wait_for 60 sink_is customer 30 || fail "delivered $(sb_sink_count customer) of 30"
-rm -f "$SB/postqueue.fail"
+rm -f "$SB/postkick.fail"
 wait_for 30 redis_is 0 ZCARD etrn:held:dialup.test || fail "index"
 wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
 ledger --dialup deliver --settled --no-stale "$LOG1" "$LOG2" || fail "ledger"
 redis_is 30 HGET etrn:stats:dialup.test flushed || fail "flushed counter"
-pass "postqueue failing: the 10 released anyway were followed and delivered once"
+pass "postkick failing: the 10 released anyway were followed and delivered once"
 
 # 3. Expiry while postsuper fails.
 sb_redis HSET etrn:domain:dialup2.test warn_time 0 >/dev/null

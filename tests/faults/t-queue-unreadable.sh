@@ -17,8 +17,8 @@
 #   once readable: the held message is returned with exactly one DSN and
 #     its record removed; tracking puts the released one back on hold; an
 #     ETRN delivers it and the third, once each.
-# The released message stays in deferred/ because its postqueue -i fails
-# (mta_wrappers) and qmgr's own deferred scan is five minutes away.
+# The released message stays in deferred/ because the postkick that wakes
+# qmgr fails (mta_wrappers) and qmgr's own deferred scan is five minutes away.
 # etrnd is stopped (SIGSTOP) while one fault replaces the other, so that
 # no pass sees the queue readable in between.
 set -eu
@@ -103,13 +103,13 @@ wait_for 10 hold_is 2 || fail "held: $(sb_queue_count hold)"
 wait_for 10 state_is "$R" held || fail "no record for $R"
 state_is "$H" held || fail "no record for $H"
 
-# R leaves the hold (postsuper -H) but is not scheduled (postqueue fails).
-touch "$SB/postqueue.fail"
+# R leaves the hold (postsuper -H) but qmgr is not woken (postkick fails).
+touch "$SB/postkick.fail"
 out=$(etrn dialup.test)
 [ "$out" = "253 OK, 1 pending message for node dialup.test started" ] || fail "$out"
 wait_for 10 grep -q "flush domain=dialup.test .*release of 1 messages failed.*1 left the hold anyway" "$ELOG" ||
     fail "release not logged"
-rm -f "$SB/postqueue.fail"
+rm -f "$SB/postkick.fail"
 released_at=$(date +%s)
 [ "$(sb_queue_ids deferred)" = "$R" ] || fail "$R not in deferred"
 state_is "$R" released || fail "$R not marked released"

@@ -282,9 +282,10 @@ touch_at(const char *dir, const char *name, time_t t)
 
 /*
  * fake_postfix - stand-in commands in top: postconf prints top/spool
- * and the lifetimes 7d and 36h,
- * postqueue prints top/listing; a deferred tree with one file due in
- * the future (a failed attempt) and one in the past (due); hold, active
+ * and the lifetimes 7d and 36h, postqueue prints top/listing;
+ * postqueue, postsuper (and its stdin) and postkick log their calls to
+ * top/calls.  A deferred tree with one file due in the future (a
+ * failed attempt) and one in the past (due); hold, active
  * and incoming with the files the listing names (DEFERNOFILE has none).
  */
 static void
@@ -296,8 +297,17 @@ fake_postfix(const char *top)
 	    top);
 	put(top, "postconf", b.s, 0755);
 	buf_reset(&b);
-	buf_printf(&b, "#!/bin/sh\ncat '%s/listing'\n", top);
+	buf_printf(&b, "#!/bin/sh\necho \"postqueue $*\" >>'%s/calls'\n"
+	    "cat '%s/listing'\n", top, top);
 	put(top, "postqueue", b.s, 0755);
+	buf_reset(&b);
+	buf_printf(&b, "#!/bin/sh\necho \"postsuper $*\" >>'%s/calls'\n"
+	    "sed 's/^/  /' >>'%s/calls'\n", top, top);
+	put(top, "postsuper", b.s, 0755);
+	buf_reset(&b);
+	buf_printf(&b, "#!/bin/sh\necho \"postkick $*\" >>'%s/calls'\n",
+	    top);
+	put(top, "postkick", b.s, 0755);
 	put(top, "listing",
 	    "{\"queue_name\": \"hold\", \"queue_id\": \"HOLD1\"}\n"
 	    "{\"queue_name\": \"deferred\", \"queue_id\": \"DEFERFAIL\", "
@@ -505,6 +515,79 @@ test_unreadable(void)
 		fprintf(stderr, "could not remove %s\n", top);
 }
 
+/* slurp - a file's text ("" when it cannot be read) */
+static void
+slurp(const char *dir, const char *name, struct buf *out)
+{
+	struct buf path = BUF_INIT;
+	char	chunk[512];
+	size_t	len;
+	FILE	*f;
+
+	buf_reset(out);
+	buf_printf(&path, "%s/%s", dir, name);
+	if ((f = fopen(path.s, "r")) != NULL) {
+		while ((len = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			buf_add(out, chunk, len);
+		fclose(f);
+	}
+	buf_terminate(out);
+	buf_free(&path);
+}
+
+/*
+ * test_release - one postsuper -H for every message, one qmgr wake-up
+ * for those due, postqueue -i for each whose hold file has a retry time
+ * in the future, never postqueue -f
+ */
+static void
+test_release(void)
+{
+	char	top[] = "/tmp/test_qb_postfix.XXXXXX", hold[160], sh[200];
+	char	*ids[30], names[30][16];
+	struct qb_conf qc;
+	struct buf calls = BUF_INIT, want = BUF_INIT;
+	size_t	i;
+
+	if (fake_init(top, &qc) < 0) {
+		CHECK(0, "fake postfix");
+		return;
+	}
+	snprintf(hold, sizeof(hold), "%s/spool/hold", top);
+	buf_printf(&want, "postsuper -H -\n");
+	for (i = 0; i < 30; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s%02zu",
+		    i == 7 ? "RETRY" : "NEW", i);
+		ids[i] = names[i];
+		put(hold, names[i], "", 0600);
+		touch_at(hold, names[i], time(NULL) + (i == 7 ? 300 : -300));
+		buf_printf(&want, "  %s\n", names[i]);
+	}
+	buf_printf(&want, "postkick public qmgr D\npostqueue -i RETRY07\n");
+	CHECK(qb_postfix.release(&qc, ids, 30) == QB_OK, "release 30");
+	slurp(top, "calls", &calls);
+	CHECK_STR(calls.s, want.s, "one postsuper -H, one kick, one -i");
+
+	/* all due: the kick alone; an invalid ID: nothing at all */
+	snprintf(sh, sizeof(sh), "%s/calls", top);
+	unlink(sh);
+	CHECK(qb_postfix.release(&qc, ids + 10, 2) == QB_OK, "release 2");
+	slurp(top, "calls", &calls);
+	CHECK_STR(calls.s, "postsuper -H -\n  NEW10\n  NEW11\n"
+	    "postkick public qmgr D\n", "due messages: no postqueue");
+	unlink(sh);
+	ids[3] = "bad id";
+	CHECK(qb_postfix.release(&qc, ids, 30) == QB_BAD, "bad ID refused");
+	slurp(top, "calls", &calls);
+	CHECK_STR(calls.s, "", "bad ID: no command");
+	buf_free(&calls);
+	buf_free(&want);
+	free(qc.queue_directory);
+	snprintf(sh, sizeof(sh), "rm -rf '%s'", top);
+	if (system(sh) != 0)
+		fprintf(stderr, "could not remove %s\n", top);
+}
+
 /* test_envelope - postcat -e output to the form the milter records */
 static void
 test_envelope(void)
@@ -566,5 +649,6 @@ main(void)
 	test_listing();
 	test_status();
 	test_unreadable();
+	test_release();
 	return TAP_DONE();
 }
