@@ -3,8 +3,9 @@
  *	qb_postfix - the Postfix queue backend
  * DESCRIPTION
  *	init: `postconf -h queue_directory maximal_queue_lifetime
- *	bounce_queue_lifetime` once, kept in the qb_conf (the shorter
- *	lifetime, in seconds).
+ *	bounce_queue_lifetime mail_owner hash_queue_names hash_queue_depth`
+ *	once, kept in the qb_conf (the shorter lifetime, in seconds) and,
+ *	for the queue file reader, in this module.
  *	release: the hold directory is scanned (fstatat) for each message's
  *	file time; then one `postsuper -H -` with all the queue IDs on stdin
  *	moves them from hold to deferred keeping their arrival time and file
@@ -48,6 +49,14 @@
  *	held_since: the hold directory's files written at or after a time
  *	(a DSN etrnd submitted to the holding dsn_server, after a crash).
  *	read: `postcat -q -h ID` (headers) or `postcat -q -bh ID`.
+ *	batch_begin, read_queued, batch_end: between the first two a held
+ *	message's headers come from its hold queue file, read by one
+ *	pfqfile reader process per batch running as mail_owner (started at
+ *	the batch's first read, stopped by batch_end; mail_owner and the
+ *	hash_queue settings from init's postconf); postcat for another
+ *	queue, without a reader (not root, no mail_owner) and for each file
+ *	the reader is in doubt about (logged at debug level); no file in
+ *	the hold queue is QB_FAIL, as postcat's failure is.
  *	envelope: `postcat -q -e ID` (see pfqueue.c).
  *	With config_directory set, every command gets `-c DIR`.
  * SECURITY
@@ -76,6 +85,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/pfqfile.h"
 #include "mail/pfqueue.h"
 #include "mail/qbackend.h"
 #include "mail/qid.h"
@@ -299,15 +309,40 @@ pf_lifetime(const char *v)
 	return end[*end != '\0'] == '\0' ? n : -1;
 }
 
-/* pf_init - the queue directory and the queue lifetimes */
+/*
+ * What the queue file reader needs (pf_init), and the reader of the
+ * current batch: one process per sweep, NULL outside a batch.
+ */
+static struct {
+	char	*owner, *hash_queues;
+	int	depth;
+	int	batch, tried;	/* in a batch; its reader tried */
+	struct pfqf_reader *rd;
+} pf_qf;
+
+/* pf_reader_conf - keep mail_owner, hash_queue_names, hash_queue_depth */
+static void
+pf_reader_conf(const char *owner, const char *hash_queues,
+    const char *depth)
+{
+	free(pf_qf.owner);
+	free(pf_qf.hash_queues);
+	pf_qf.owner = *owner ? xstrdup(owner) : NULL;
+	pf_qf.hash_queues = xstrdup(hash_queues);
+	pf_qf.depth = atoi(depth);
+}
+
+/* pf_init - the queue directory, the queue lifetimes, the reader's
+ * settings */
 static enum qb_status
 pf_init(struct qb_conf *qc)
 {
 	static const char *const args[] = { "-h", "queue_directory",
-		"maximal_queue_lifetime", "bounce_queue_lifetime", NULL };
+		"maximal_queue_lifetime", "bounce_queue_lifetime",
+		"mail_owner", "hash_queue_names", "hash_queue_depth", NULL };
 	struct buf out = BUF_INIT;
 	enum qb_status st;
-	char	*line[3], *p, *nl;
+	char	*line[6], *p, *nl;
 	long long life[2];
 	int	i, nul;
 
@@ -317,7 +352,7 @@ pf_init(struct qb_conf *qc)
 	}
 	buf_terminate(&out);
 	nul = memchr(out.s, '\0', out.len) != NULL;
-	for (i = 0, p = out.s; i < 3; i++) {
+	for (i = 0, p = out.s; i < 6; i++) {
 		line[i] = p;
 		if ((nl = strchr(p, '\n')) != NULL) {
 			*nl = '\0';
@@ -342,6 +377,7 @@ pf_init(struct qb_conf *qc)
 	    life[0] < life[1] ? life[0] : life[1];
 	free(qc->queue_directory);
 	qc->queue_directory = xstrdup(line[0]);
+	pf_reader_conf(line[3], line[4], line[5]);
 	buf_free(&out);
 	return QB_OK;
 }
@@ -800,6 +836,75 @@ pf_submit(const struct qb_conf *qc, const char *sender, const char *rcpt,
 	return pf_cmd(qc, "sendmail", "-C", args, msg, len, NULL);
 }
 
+/* pf_batch_begin - a sweep begins: its first direct read starts the
+ * reader (no thread runs in the caller) */
+static void
+pf_batch_begin(const struct qb_conf *qc)
+{
+	(void)qc;
+	pf_qf.batch = 1;
+	pf_qf.tried = 0;
+}
+
+/*
+ * pf_batch_reader - the sweep's reader, started at the first read (as
+ * mail_owner; not as another user, who could not become it); NULL:
+ * postcat
+ */
+static struct pfqf_reader *
+pf_batch_reader(const struct qb_conf *qc)
+{
+	if (pf_qf.rd != NULL || !pf_qf.batch || pf_qf.tried)
+		return pf_qf.rd;
+	pf_qf.tried = 1;
+	if (qc->queue_directory == NULL || pf_qf.owner == NULL ||
+	    geteuid() != 0)
+		return NULL;
+	if ((pf_qf.rd = pfqf_reader_start(qc->queue_directory, pf_qf.owner,
+	    pf_qf.hash_queues, pf_qf.depth)) == NULL)
+		log_warnx("postfix: queue file reader not started; headers "
+		    "are read with postcat");
+	return pf_qf.rd;
+}
+
+/* pf_batch_end - stop the sweep's reader */
+static void
+pf_batch_end(const struct qb_conf *qc)
+{
+	(void)qc;
+	pfqf_reader_stop(pf_qf.rd);
+	pf_qf.rd = NULL;
+	pf_qf.batch = 0;
+}
+
+/*
+ * pf_read_queued - the headers of a message in state: from the hold
+ * queue file through the batch's reader; postcat when there is no
+ * reader, for another state, and when the reader is in doubt.  No such
+ * file: QB_FAIL, as postcat's failure is
+ */
+static enum qb_status
+pf_read_queued(const struct qb_conf *qc, const char *id,
+    enum qb_qstate state, struct buf *out)
+{
+	int	st;
+
+	if (state != QS_HELD || pf_batch_reader(qc) == NULL)
+		return pf_read(qc, id, QB_READ_HEADERS, out);
+	switch (st = pfqf_reader_headers(pf_qf.rd, "hold", id, out)) {
+	case PFQF_OK:
+		return QB_OK;
+	case PFQF_GONE:
+		log_debug("%s: no file in the hold queue", id);
+		return QB_FAIL;
+	default:
+		log_debug("%s: queue file reader %s: postcat", id,
+		    pfqf_status_name(st));
+		buf_reset(out);
+		return pf_read(qc, id, QB_READ_HEADERS, out);
+	}
+}
+
 const struct qb_backend qb_postfix = {
 	.name = "postfix",
 	.release = pf_release,
@@ -814,4 +919,7 @@ const struct qb_backend qb_postfix = {
 	.held_since = pf_held_since,
 	.submit = pf_submit,
 	.envelope = pf_envelope,
+	.batch_begin = pf_batch_begin,
+	.batch_end = pf_batch_end,
+	.read_queued = pf_read_queued,
 };

@@ -128,3 +128,16 @@ qb_qinfo_free(struct qb_qinfo *qi, size_t n)
 		qi[i].nrcpt = 0;
 	}
 }
+
+/*
+ * qb_read_headers - a queued message's headers, the message known to be
+ * in state: read_queued where the backend has it, else read
+ */
+enum qb_status
+qb_read_headers(const struct qb_backend *qb, const struct qb_conf *qc,
+    const char *id, enum qb_qstate state, struct buf *out)
+{
+	if (qb->read_queued != NULL)
+		return qb->read_queued(qc, id, state, out);
+	return qb->read(qc, id, QB_READ_HEADERS, out);
+}

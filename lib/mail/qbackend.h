@@ -103,9 +103,21 @@ struct qb_backend {
 	 * where the MTA cannot give it. */
 	enum qb_status (*envelope)(const struct qb_conf *, const char *,
 	    struct qb_envelope *);
+	/* A sweep reading many messages' headers: batch_begin before (no
+	 * thread running), batch_end after; in between read_queued reads
+	 * the headers of a message the caller found in state (QS_HELD:
+	 * the hold queue) from its queue file, postcat when in doubt.
+	 * NULL: read(QB_READ_HEADERS) per message. */
+	void	(*batch_begin)(const struct qb_conf *);
+	void	(*batch_end)(const struct qb_conf *);
+	enum qb_status (*read_queued)(const struct qb_conf *, const char *,
+	    enum qb_qstate, struct buf *);
 };
 
 void	qb_qinfo_free(struct qb_qinfo *, size_t);
+enum qb_status qb_read_headers(const struct qb_backend *,
+	    const struct qb_conf *, const char *, enum qb_qstate,
+	    struct buf *);
 
 const struct qb_backend *qb_lookup(const char *);
 const char *qb_status_name(enum qb_status);
