@@ -6,11 +6,20 @@
  *	dsnsend_find_held(&runner, since, message_id, qid, sizeof(qid));
  *	dsnsend_release(&runner, ids, n, out);
  *	dsnsend_release_one(&runner, qid);
+ *	dsnsend_end(&runner);
  * DESCRIPTION
  *	With dsn_server set, a DSN is submitted by SMTP (null sender, one
  *	recipient) to an smtpd of the MTA that puts every message it
  *	accepts on hold (Postfix: check_client_access static:HOLD), and its
- *	queue ID is taken from the "250 ... queued as ID" reply.  Only after
+ *	queue ID is taken from the "250 ... queued as ID" reply.  A sweep's
+ *	DSNs share one session (smtpc_send: MAIL, RCPT and DATA pipelined
+ *	where the server offers PIPELINING), opened at its first DSN and
+ *	closed by dsnsend_end() at the end of the sweep, so no idle timeout
+ *	of the server falls inside it.  A session that breaks under a DSN
+ *	after carrying others may have been closed by the server, or may
+ *	have taken the DSN before it broke: dsnsend_submit says so (-2),
+ *	and the caller looks for the DSN on hold before submitting it once
+ *	more on a new session.  Only after
  *	the ID is recorded does the queue runner release the DSN.  So a DSN
  *	the MTA took while etrnd could not record it (killed, Redis down)
  *	is still on hold, unseen by anyone, when etrnd goes on: it looks for
@@ -40,10 +49,11 @@
  * DIAGNOSTICS
  *	dsnsend_submit: 0 accepted (qid may be empty if the reply named
  *	none), 1 refused for good (5xx, or an address SMTP cannot carry),
- *	-1 try again; the reason in err (with 0: how the DSN was
- *	downgraded, or nothing).  dsnsend_find_held: 1 found, 0 not, -1
- *	the queue could not be read (also when a held file's headers could
- *	not be read while it is still there).  dsnsend_release: which DSNs
+ *	-1 try again, -2 the used session broke (see above); the reason in
+ *	err (with 0: how the DSN was downgraded, or nothing).
+ *	dsnsend_find_held: 1 found, 0 not, -1 the queue could not be read
+ *	(also when a held file's headers could not be read while it is
+ *	still there).  dsnsend_release: which DSNs
  *	are out of the hold queue, -1 when the queue cannot be asked.
  */
 #include "config.h"
@@ -80,59 +90,149 @@ dsnsend_fit(const struct smtpc *s, const char **text, size_t *len,
 	return s->eightbit ? "SMTPUTF8" : "8BITMIME";
 }
 
-/* dsnsend_submit - one DSN to dsn_server (see DESCRIPTION) */
+/*
+ * The sweep's session with dsn_server: opened at the first DSN, closed by
+ * dsnsend_end(); used counts the DSNs it carried (a failure on a used
+ * session may be its idle end, and the DSN may have been taken).
+ */
+static struct {
+	struct smtpc s;
+	struct buf err;
+	int	open;
+	unsigned used;
+} ds;
+
+/* dsnsend_end - QUIT the sweep's session, if any */
+void
+dsnsend_end(struct runner *r)
+{
+	(void)r;
+	if (!ds.open)
+		return;
+	ds.s.err = &ds.err;
+	smtpc_close(&ds.s);
+	buf_free(&ds.err);
+	ds.open = 0;
+	ds.used = 0;
+}
+
+/* dsnsend_session - the open session, opened now if need be: 0, or -1 */
+static int
+dsnsend_session(struct runner *r, struct buf *err)
+{
+	if (ds.open)
+		return 0;
+	buf_reset(&ds.err);
+	if (smtpc_open(&ds.s, r->s->dsn_server, (int)r->s->dsn_timeout * 1000,
+	    "DSN server", r->s->hostname, &ds.err) < 0) {
+		buf_add(err, ds.err.s, ds.err.len);
+		return -1;
+	}
+	ds.open = 1;
+	ds.used = 0;
+	return 0;
+}
+
+/* dsnsend_addr_ok - can SMTP carry rcpt: 1 yes (*utf8 set if UTF-8), 0 */
+static int
+dsnsend_addr_ok(const char *rcpt, int *utf8, struct buf *err)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)rcpt; *p; p++) {
+		if (*p < 32 || *p == 127) {
+			buf_cat(err, "the address holds a control character");
+			return 0;
+		}
+		*utf8 |= *p >= 128;
+	}
+	if (*rcpt == '\0') {
+		buf_cat(err, "empty address");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * dsnsend_fits - can the session carry the DSN: 1 yes (text and len
+ * perhaps downgraded into alt, *down the extension the server lacks), 0
+ * no (why in err)
+ */
+static int
+dsnsend_fits(const char **text, size_t *len, int *need, int *utf8,
+    struct buf *alt, const char **down, struct buf *err)
+{
+	*utf8 |= (*need & DSN_SMTPUTF8) != 0;
+	if (*utf8 && !ds.s.smtputf8) {
+		buf_cat(err, "DSN server does not offer SMTPUTF8");
+		return 0;
+	}
+	if ((*down = dsnsend_fit(&ds.s, text, len, need, alt)) != NULL &&
+	    (*need & DSN_8BITMIME) && !ds.s.eightbit) {
+		buf_cat(err, "the DSN cannot be made 7-bit");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * dsnsend_submit - one DSN to dsn_server on the sweep's session (see
+ * DESCRIPTION): 0 taken (qid from the reply, or ""), 1 refused for good,
+ * -1 try again, -2 the session, which had carried DSNs before, broke
+ * (closed now): this DSN may have been taken; look for it on hold
+ * before submitting it again
+ */
 int
 dsnsend_submit(struct runner *r, const char *rcpt, const char *text, size_t len,
     char *qid, size_t qidsize, struct buf *err)
 {
-	struct smtpc s;
-	const unsigned char *p;
+	struct smtpc_msg m;
 	struct buf alt = BUF_INIT;
 	const char *down = NULL;
-	int	utf8 = 0, rc = -1, need = dsn_needs(text, len);
+	char	params[32];
+	int	utf8 = 0, rc, need = dsn_needs(text, len);
+	enum smtpc_status st;
 
 	*qid = '\0';
-	for (p = (const unsigned char *)rcpt; *p; p++) {
-		if (*p < 32 || *p == 127) {
-			buf_cat(err, "the address holds a control character");
-			return 1;
-		}
-		utf8 |= *p >= 128;
-	}
-	if (*rcpt == '\0') {
-		buf_cat(err, "empty address");
+	if (!dsnsend_addr_ok(rcpt, &utf8, err))
+		return 1;
+	if (dsnsend_session(r, err) < 0)
+		return -1;
+	if (!dsnsend_fits(&text, &len, &need, &utf8, &alt, &down, err)) {
+		buf_free(&alt);
 		return 1;
 	}
-	if (smtpc_open(&s, r->s->dsn_server, (int)r->s->dsn_timeout * 1000,
-	    "DSN server", r->s->hostname, err) < 0)
-		return -1;
-	utf8 |= (need & DSN_SMTPUTF8) != 0;
-	if (utf8 && !s.smtputf8) {
-		buf_cat(err, "DSN server does not offer SMTPUTF8");
-		rc = 1;
-	} else if ((down = dsnsend_fit(&s, &text, &len, &need, &alt)) != NULL &&
-	    (need & DSN_8BITMIME) && !s.eightbit) {
-		buf_cat(err, "the DSN cannot be made 7-bit");
-		rc = 1;
-	} else if (smtpc_cmd(&s, 2, "MAIL FROM:<>%s%s", need & DSN_8BITMIME ?
+	snprintf(params, sizeof(params), "%s%s", need & DSN_8BITMIME ?
 	    " BODY=8BITMIME" : "", utf8 || ((need & DSN_GLOBAL) &&
-	    s.smtputf8) ? " SMTPUTF8" : "") == 0 &&
-	    smtpc_cmd(&s, 2, "RCPT TO:<%s>", rcpt) == 0 &&
-	    smtpc_cmd(&s, 3, "DATA") == 0 && smtpc_data(&s, text, len) == 0 &&
-	    smtpc_cmd(&s, 2, NULL) == 0) {
-		if (qid_queued_as(s.last.s, qid, qidsize) == NULL ||
-		    !qid_valid(qid))
-			*qid = '\0';
-		(void)smtpc_cmd(&s, 2, "QUIT");
-		if (down != NULL)
-			buf_printf(err, "downgraded for a DSN server without "
-			    "%s", down);
-		rc = 0;
-	} else if (s.last.s != NULL && s.last.s[0] == '5')
-		rc = 1;
-	smtpc_close(&s);
+	    ds.s.smtputf8) ? " SMTPUTF8" : "");
+	memset(&m, 0, sizeof(m));
+	m.from = "";
+	m.mail_params = params;
+	m.rcpts = &rcpt;
+	m.nrcpt = 1;
+	m.text = text;
+	m.len = len;
+	buf_reset(&ds.err);
+	ds.s.err = &ds.err;
+	st = smtpc_send(&ds.s, &m);
 	buf_free(&alt);
-	return rc;
+	if (st == SMTPC_IO) {
+		buf_add(err, ds.err.s, ds.err.len);
+		rc = ds.used > 0 ? -2 : -1;
+		dsnsend_end(r);
+		return rc;
+	}
+	ds.used++;
+	if (st != SMTPC_SENT) {
+		buf_add(err, buf_terminate(&ds.s.last), ds.s.last.len);
+		return st == SMTPC_PERM ? 1 : -1;
+	}
+	if (qid_queued_as(buf_terminate(&ds.s.last), qid, qidsize) == NULL ||
+	    !qid_valid(qid))
+		*qid = '\0';
+	if (down != NULL)
+		buf_printf(err, "downgraded for a DSN server without %s", down);
+	return 0;
 }
 
 /* dsnsend_message_id_is - is the header block's Message-ID value want */
@@ -217,8 +317,8 @@ dsnsend_find_held(struct runner *r, long long since, const char *msgid,
 	}
 	for (i = 0; i < ids.n && !found; i++) {
 		buf_reset(&hdrs);
-		if (r->qb->read(&r->qc, ids.v[i], QB_READ_HEADERS, &hdrs) !=
-		    QB_OK) {
+		if (qb_read_headers(r->qb, &r->qc, ids.v[i], QS_HELD,
+		    &hdrs) != QB_OK) {
 			/* Gone meanwhile: not a held DSN.  Still there, or
 			 * not known: it may be ours, so no answer now. */
 			found = dsnsend_gone(r, ids.v[i]) ? 0 : -1;

@@ -22,6 +22,11 @@
  *	  the record and its index entries are removed, expired + 1
  *	The queue is listed twice per sweep, not per message: once for the
  *	state of every due message, once to check the deleted files gone.
+ *	A sweep is one batch of the backend (batch_begin, batch_end): a
+ *	held file's headers are read through qb_read_headers() (Postfix:
+ *	from the queue file by one reader process per sweep, postcat when in
+ *	doubt), and its DSNs go over one session with dsn_server
+ *	(dsnsend_end() closes it).
  *	A DSN is sent only to a non-null sender and only for recipients
  *	whose NOTIFY asks for failures (dsn.c).  Its Message-ID is derived
  *	from the hold token with the secret key (holdtag_derive(): it does
@@ -217,7 +222,7 @@ exp_tag(struct runner *r, const char *qid, const char *token,
 	int	found = 0, st;
 
 	buf_reset(hdrs);
-	if (runner_qb(r->qb->read(&r->qc, qid, QB_READ_HEADERS, hdrs),
+	if (runner_qb(qb_read_headers(r->qb, &r->qc, qid, QS_HELD, hdrs),
 	    "read headers") != QB_OK)
 		return -1;
 	buf_terminate(hdrs);
@@ -423,6 +428,39 @@ exp_let_go(struct runner *r, const char *qid, const struct rec *rc,
 }
 
 /*
+ * exp_resubmit - the sweep's DSN session broke under a DSN submitted
+ * since now (dsnsend_submit -2): the DSN on hold already if it is there
+ * (by its Message-ID, as after a crash), else submitted once more on a
+ * new session; dsnsend_submit's result
+ */
+static int
+exp_resubmit(struct runner *r, const char *qid, const struct rec *rc,
+    const struct dkind *k, const char *now, const struct buf *msg,
+    char *held, size_t size, struct buf *err)
+{
+	struct buf mid = BUF_INIT;
+	int	st;
+
+	dsn_message_id(&mid, k->act, rc->h.token, r->s->hostname);
+	st = dsnsend_find_held(r, atoll(now), mid.s, held, size);
+	buf_free(&mid);
+	if (st < 0)
+		return -1;
+	if (st > 0) {
+		log_info("%s: DSN found on hold as %s after the DSN session "
+		    "broke", qid, held);
+		buf_reset(err);
+		return 0;
+	}
+	log_debug("%s: DSN session broke (%s); submitting again", qid,
+	    buf_terminate(err));
+	buf_reset(err);
+	st = dsnsend_submit(r, rc->h.sender, msg->s, msg->len, held, size,
+	    err);
+	return st == -2 ? -1 : st;
+}
+
+/*
  * exp_deliver - hand the DSN of kind k to the MTA once: 0 handed over, 2
  * on hold with its queue ID added to later (not NULL), for the caller to
  * release, 1 it cannot be sent (not buildable, refused for good), -1 try
@@ -470,6 +508,9 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 		}
 		st = dsnsend_submit(r, rc->h.sender, msg.s, msg.len, held,
 		    sizeof(held), &err);
+		if (st == -2)
+			st = exp_resubmit(r, qid, rc, k, now, &msg, held,
+			    sizeof(held), &err);
 		buf_free(&msg);
 		if (st < 0)
 			exp_try_later(qid, k->act);
@@ -858,6 +899,9 @@ expire_sweep(struct runner *r)
 	size_t	i;
 	int	st;
 
+	/* One queue file reader and one DSN session for the sweep. */
+	if (r->qb->batch_begin != NULL)
+		r->qb->batch_begin(&r->qc);
 	rkey_warn(&key, r->s->hostname);
 	st = exp_due(r, key.s, &warn);
 	for (i = 0; i < warn.n && !etrnd_stop; i++)
@@ -867,6 +911,9 @@ expire_sweep(struct runner *r)
 		st = exp_due(r, key.s, &due);
 	if (st == 0 && (st = exp_deadlines(r, &due)) >= 0)
 		st = st >= EXP_BATCH;
+	dsnsend_end(r);
+	if (r->qb->batch_end != NULL)
+		r->qb->batch_end(&r->qc);
 	strv_free(&warn);
 	strv_free(&due);
 	buf_free(&key);

@@ -24,6 +24,7 @@ int	dsnsend_find_held(struct runner *, long long, const char *, char *,
 	    size_t);
 int	dsnsend_release(struct runner *, char *const *, size_t, int *);
 int	dsnsend_release_one(struct runner *, const char *);
+void	dsnsend_end(struct runner *);
 
 /* expire.c: return held mail past its deadline, send delay warnings. */
 int	expire_sweep(struct runner *);
