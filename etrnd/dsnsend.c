@@ -225,6 +225,9 @@ dsnsend_submit(struct runner *r, const char *rcpt, const char *text, size_t len,
 	ds.used++;
 	if (st != SMTPC_SENT) {
 		buf_add(err, buf_terminate(&ds.s.last), ds.s.last.len);
+		/* 421: the server closes the session (RFC 5321 3.8). */
+		if (strncmp(ds.s.last.s, "421", 3) == 0)
+			dsnsend_end(r);
 		return st == SMTPC_PERM ? 1 : -1;
 	}
 	if (qid_queued_as(buf_terminate(&ds.s.last), qid, qidsize) == NULL ||
