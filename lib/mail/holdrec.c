@@ -1007,6 +1007,33 @@ holdrec_rehold(struct rpool *rp, const char *host,
 }
 
 /*
+ * hr_one - run a script on one record: KEYS msg and, when index is not
+ * NULL, that index; ARGV now and, with an index, the queue ID
+ */
+static int
+hr_one(struct rpool *rp, const char *host, const char *qid, long long now,
+    struct rscript *sc, const struct buf *index, struct hr_keys *k,
+    struct rr_reply *rep)
+{
+	struct buf msg = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	char	t[24];
+	int	rc;
+
+	rkey_msg(&msg, host, qid);
+	snprintf(t, sizeof(t), "%lld", now);
+	rargs_buf(&a, &msg);
+	if (index != NULL)
+		rargs_buf(&a, index);
+	rargs_str(&a, t);
+	if (index != NULL)
+		rargs_str(&a, qid);
+	rc = hr_run(rp, sc, index != NULL ? 2 : 1, &a, k, rep);
+	buf_free(&msg);
+	return rc;
+}
+
+/*
  * holdrec_expire_now - a held or released record's deadline to now (an
  * earlier one kept), and its expiry entry.  Reply: {code, state}: 1
  * scheduled, 0 no record, 2 in another state (left alone).
@@ -1016,20 +1043,10 @@ holdrec_expire_now(struct rpool *rp, const char *host, const char *qid,
     long long now, struct rr_reply *rep)
 {
 	struct hr_keys k;
-	struct buf msg = BUF_INIT;
-	struct rargs a = RARGS_INIT;
-	char	t[24];
-	int	rc;
 
 	hr_keys_init(&k, host);
-	rkey_msg(&msg, host, qid);
-	snprintf(t, sizeof(t), "%lld", now);
-	rargs_buf(&a, &msg);
-	rargs_buf(&a, &k.expiry);
-	rargs_strs(&a, t, qid, NULL);
-	rc = hr_run(rp, &hr_expire_now_script, 2, &a, &k, rep);
-	buf_free(&msg);
-	return rc;
+	return hr_one(rp, host, qid, now, &hr_expire_now_script, &k.expiry,
+	    &k, rep);
 }
 
 /* holdrec_expire_begin - held -> expiring (compare and set); reply {1},
@@ -1039,19 +1056,10 @@ holdrec_expire_begin(struct rpool *rp, const char *host, const char *qid,
     long long now, struct rr_reply *rep)
 {
 	struct hr_keys k;
-	struct buf msg = BUF_INIT;
-	struct rargs a = RARGS_INIT;
-	char	t[24];
-	int	rc;
 
 	hr_keys_init(&k, host);
-	rkey_msg(&msg, host, qid);
-	snprintf(t, sizeof(t), "%lld", now);
-	rargs_buf(&a, &msg);
-	rargs_str(&a, t);
-	rc = hr_run(rp, &hr_expire_begin_script, 1, &a, &k, rep);
-	buf_free(&msg);
-	return rc;
+	return hr_one(rp, host, qid, now, &hr_expire_begin_script, NULL, &k,
+	    rep);
 }
 
 /*
@@ -1064,20 +1072,10 @@ holdrec_to_tracking(struct rpool *rp, const char *host, const char *qid,
     long long now, struct rr_reply *rep)
 {
 	struct hr_keys k;
-	struct buf msg = BUF_INIT;
-	struct rargs a = RARGS_INIT;
-	char	t[24];
-	int	rc;
 
 	hr_keys_init(&k, host);
-	rkey_msg(&msg, host, qid);
-	snprintf(t, sizeof(t), "%lld", now);
-	rargs_buf(&a, &msg);
-	rargs_buf(&a, &k.released);
-	rargs_strs(&a, t, qid, NULL);
-	rc = hr_run(rp, &hr_to_tracking_script, 2, &a, &k, rep);
-	buf_free(&msg);
-	return rc;
+	return hr_one(rp, host, qid, now, &hr_to_tracking_script,
+	    &k.released, &k, rep);
 }
 
 /*

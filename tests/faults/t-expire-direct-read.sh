@@ -28,20 +28,6 @@ SB_ETRND=1 SB_EXTRA_CONF="postfix_command_directory = $BIN" sb_start
 ELOG=$SB/log/etrnd.log
 touch "$SB/mta-calls.log"
 
-# held_one RCPT - send one message, wait until it is held and indexed;
-# print its queue ID
-held_one() {
-	local before id
-	before=$(sb_hold_ids | sort)
-	sb_swaks -f "sender@example.org" -t "$1" >/dev/null || fail "swaks $1"
-	wait_for 20 eval '[ -n "$(comm -13 <(printf "%s\n" "$before") <(sb_hold_ids | sort) | grep .)" ]' ||
-	    fail "$1 not held"
-	id=$(comm -13 <(printf '%s\n' "$before") <(sb_hold_ids | sort) | grep .)
-	wait_for 10 eval '[ "$(field "$id" state)" = held ]' ||
-	    fail "$1: record $(field "$id" state)"
-	echo "$id"
-}
-
 # postcat_h ID - how many times postcat read ID's headers
 postcat_h() {
 	grep -c "postcat .*-q -h $1\$" "$SB/mta-calls.log" || true

@@ -46,20 +46,6 @@ postfix_command_directory = $BIN" sb_start
 . "$SB_SRCDIR/tests/faults/lib.sh"
 ELOG=$SB/log/etrnd.log
 
-# held_one RCPT - send one message, wait until it is held and indexed;
-# print its queue ID
-held_one() {
-	local before id
-	before=$(sb_hold_ids | sort)
-	sb_swaks -f "sender@example.org" -t "$1" >/dev/null || fail "swaks $1"
-	wait_for 20 eval '[ -n "$(comm -13 <(printf "%s\n" "$before") <(sb_hold_ids | sort) | grep .)" ]' ||
-	    fail "$1 not held"
-	id=$(comm -13 <(printf '%s\n' "$before") <(sb_hold_ids | sort) | grep .)
-	wait_for 10 eval '[ "$(field "$id" state)" = held ]' ||
-	    fail "$1: record $(field "$id" state)"
-	echo "$id"
-}
-
 # 1. Flush with postsuper missing.
 A=$(held_one a1@dialup.test)
 mv "$BIN/postsuper" "$BIN/postsuper.away"

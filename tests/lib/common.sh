@@ -23,6 +23,8 @@
 #   ctl ARGS...             etrnctl on the sandbox's configuration
 #   big ARGS...             tests/integration/bigmail.py
 #   listener_pid            the PID of etrnd's listener
+#   held_one RCPT           send one message to RCPT, wait until it is held
+#                           and its record held; print its queue ID
 
 # Run send.py against the sandbox smtpd.
 send() {
@@ -134,4 +136,18 @@ import flood; print(flood.listener_of(int(sys.argv[2])))' \
 	    "$SB_SRCDIR/tests/security" "$ETRND_PID") || return 1
 	[ "$p" != None ] || return 1
 	echo "$p"
+}
+
+# held_one RCPT - send one message, wait until it is held and indexed;
+# print its queue ID
+held_one() {
+	local before id
+	before=$(sb_hold_ids | sort)
+	sb_swaks -f "sender@example.org" -t "$1" >/dev/null || fail "swaks $1"
+	wait_for 20 eval '[ -n "$(comm -13 <(printf "%s\n" "$before") <(sb_hold_ids | sort) | grep .)" ]' ||
+	    fail "$1 not held"
+	id=$(comm -13 <(printf '%s\n' "$before") <(sb_hold_ids | sort) | grep .)
+	wait_for 10 eval '[ "$(field "$id" state)" = held ]' ||
+	    fail "$1: record $(field "$id" state)"
+	echo "$id"
 }
