@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -120,7 +121,7 @@ start_listener(struct oe_settings *s, const char *path, int *fds, int nfds)
 	struct oe_settings *cs;
 	struct buf err = BUF_INIT;
 	sigset_t set, old;
-	pid_t	pid;
+	pid_t	pid, parent = getpid();
 
 	pw = daemon_user(s->user);	/* as root: an empty user is fatal */
 	/* SIGCHLD waits until listener_pid is set, or a quick death is lost. */
@@ -141,6 +142,12 @@ start_listener(struct oe_settings *s, const char *path, int *fds, int nfds)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	daemon_drop_privileges(pw);
+	/* A runner killed outright (SIGKILL, the OOM killer) takes its
+	 * listener along: an orphan would go on taking ETRNs that nobody
+	 * serves, and hold the port against the next etrnd.  Set after the
+	 * privileges are dropped: a change of user clears it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(1);
 	cs = xcalloc(1, sizeof(*cs));
 	if (settings_load(cs, path, &err) < 0)	/* as the user: readable? */
 		log_fatalx("listener: %s", buf_terminate(&err));

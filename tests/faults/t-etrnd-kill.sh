@@ -131,3 +131,20 @@ wait_for 30 redis_is 0 ZCARD etrn:released:mx.lab.test || fail "released index"
 ledger --dialup deliver --settled --no-stale "$LOG" "$LOG2" "$LOG3" || fail "ledger 3"
 redis_is $((N + M + P)) HGET etrn:stats:dialup.test flushed || fail "flushed counter"
 pass "3: the request read again released the $P again; each delivered once"
+
+# 4. The runner alone killed outright (as the OOM killer would): its
+# listener goes with it (parent-death signal) rather than taking ETRNs
+# nobody serves and holding the port against the next etrnd.
+lpid=$(ps -o pid= --ppid "$etrnd_pid" | tr -d ' ' | head -n 1)
+[ -n "$lpid" ] || fail "no listener process"
+kill -9 "$etrnd_pid"
+wait "$etrnd_pid" 2>/dev/null || true
+etrnd_pid=
+wait_for 5 eval "! alive $lpid" || fail "listener $lpid outlived its runner"
+"$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" >>"$SB/log/etrnd.log" 2>&1 &
+etrnd_pid=$!
+wait_for 20 eval "ss -Hltn 'sport = :$ETRND_PORT' | grep -q ." ||
+    fail "etrnd did not listen again"
+out=$(etrn dialup.test)
+case $out in 25*) ;; *) fail "ETRN after the restart: $out" ;; esac
+pass "4: runner killed alone: its listener $lpid gone, a new etrnd listens and answers ($out)"
