@@ -14,6 +14,10 @@
 #   slow_customer SECS   customer sink answering DATA after SECS; stop_customer
 #   mta_wrappers         failing or slow postsuper/postqueue/postkick
 #                        (before sb_start)
+#   gate_arm CMD OPT pre|post  the next "CMD -OPT" (mta_wrappers) stops
+#                        before or after running and waits; gate_reached
+#                        CMD OPT WHEN: it is waiting (prints its PID);
+#                        gate_open CMD OPT WHEN lets it go on
 #   queue_subdirs Q...   the hashed subdirectories of Postfix queues Q
 #   links_on Q...        each of them replaced by a symbolic link; links_off
 #   dead_on DIR...       a gone process's /proc/PID/fd mounted on each DIR;
@@ -98,6 +102,7 @@ stop_customer() {
 #   $SB/postsuper.slow exists, having created $SB/postsuper.done;
 #   sleep 5 s before it while $SB/postsuper.slowpre exists, having
 #   created $SB/postsuper.before;
+#   stop at a gate armed by gate_arm (any option letter: "-d", "-H");
 # the other Postfix commands are links to the real ones.  Use it with
 # SB_EXTRA_CONF="postfix_command_directory = $SB/bin".
 mta_wrappers() {
@@ -115,6 +120,26 @@ if [ -e "$SB/$c.fail" ]; then
 	exit 75
 fi
 echo "\$(date +%s) $c \$*" >>"$SB/mta-calls.log"
+# The option: the first "-X" after "-c DIR".
+op=\$(for a in "\$@"; do echo "\$a"; done | sed '1,2{/^-c\$/{N;d}}' |
+    grep -m 1 -x -e '-[A-Za-z]' | tr -d -)
+# gate WHEN - stop here if armed (gate_arm: the arming file is taken
+# away), say so with our PID, wait until gate_open or our end
+gate() {
+	g="$SB/gate.$c.\$op.\$1"
+	[ -n "\$op" ] && rm "\$g" 2>/dev/null || return 0
+	echo "\$(date +%s) $c \$* stopped at gate \$1" >>"$SB/mta-calls.log"
+	echo \$\$ >"\$g.reached.tmp"
+	mv "\$g.reached.tmp" "\$g.reached"
+	while [ -e "\$g.reached" ]; do sleep 0.05; done
+}
+gate pre
+if [ -n "\$op" ] && [ -e "$SB/gate.$c.\$op.post" ]; then
+	/usr/sbin/$c "\$@"
+	rc=\$?
+	gate post
+	exit \$rc
+fi
 case " \$* " in
 *" -H "*)
 	if [ -e "$SB/$c.slowpre" ]; then
@@ -134,6 +159,23 @@ exec /usr/sbin/$c "\$@"
 EOW
 		chmod 755 "$bin/$c"
 	done
+}
+
+# gate_arm CMD OPT WHEN - the next call of mta_wrappers' CMD (postsuper,
+# postqueue) with option -OPT stops, WHEN pre (before running the real
+# command) or post (after it), and waits: gate_reached CMD OPT WHEN
+# succeeds and prints the waiting wrapper's PID; gate_open CMD OPT WHEN
+# lets it go on (or the wrapper dies with its caller: etrnd's commands
+# get SIGKILL when it dies).  Each arming stops one call.
+gate_arm() {
+	rm -f "$SB/gate.$1.$2.$3.reached"
+	touch "$SB/gate.$1.$2.$3"
+}
+gate_reached() {
+	[ -s "$SB/gate.$1.$2.$3.reached" ] && cat "$SB/gate.$1.$2.$3.reached"
+}
+gate_open() {
+	rm -f "$SB/gate.$1.$2.$3" "$SB/gate.$1.$2.$3.reached"
 }
 
 FT_HEX="0 1 2 3 4 5 6 7 8 9 A B C D E F"
