@@ -119,7 +119,8 @@ if [ -e "$SB/$c.fail" ]; then
 	echo "$c: fatal: simulated failure" >&2
 	exit 75
 fi
-echo "\$(date +%s) $c \$*" >>"$SB/mta-calls.log"
+args="\$*"
+echo "\$(date +%s) $c \$args" >>"$SB/mta-calls.log"
 # The option: the first "-X" after "-c DIR".
 op=\$(for a in "\$@"; do echo "\$a"; done | sed '1,2{/^-c\$/{N;d}}' |
     grep -m 1 -x -e '-[A-Za-z]' | tr -d -)
@@ -128,7 +129,7 @@ op=\$(for a in "\$@"; do echo "\$a"; done | sed '1,2{/^-c\$/{N;d}}' |
 gate() {
 	g="$SB/gate.$c.\$op.\$1"
 	[ -n "\$op" ] && rm "\$g" 2>/dev/null || return 0
-	echo "\$(date +%s) $c \$* stopped at gate \$1" >>"$SB/mta-calls.log"
+	echo "\$(date +%s) $c \$args: stopped at gate \$1" >>"$SB/mta-calls.log"
 	echo \$\$ >"\$g.reached.tmp"
 	mv "\$g.reached.tmp" "\$g.reached"
 	while [ -e "\$g.reached" ]; do sleep 0.05; done
