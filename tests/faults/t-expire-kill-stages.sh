@@ -39,7 +39,15 @@ dsn_server = inet:127.0.0.1:$GATE_PORT" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 etrnd_pid='' gate_pid=''
 stop_all() {
-	[ -z "$etrnd_pid" ] || stop_pid "$etrnd_pid"
+	local lis=''
+	if [ -n "$etrnd_pid" ]; then
+		# A runner stopped by stop_pid's SIGKILL leaves its listener.
+		lis=$(ps -o pid=,comm= --ppid "$etrnd_pid" | awk '$2 == "etrnd" { print $1 }')
+		stop_pid "$etrnd_pid"
+		for p in $lis; do
+			! alive "$p" || kill -9 "$p"
+		done
+	fi
 	[ -z "$gate_pid" ] || { kill "$gate_pid"; wait "$gate_pid"; } 2>/dev/null
 	rm -f "$SB"/gate.postsuper.*	# a stopped wrapper goes on
 	return 0
