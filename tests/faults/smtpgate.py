@@ -3,7 +3,8 @@
 one "queued as" reply, so that a test can act at the instant the server
 has taken a message and its client does not know it yet.
 
-usage: smtpgate.py --listen PORT --to PORT --hold-at K --flag FILE
+usage: smtpgate.py --listen PORT --to PORT [--hold-at K --flag FILE]
+                   [--delay-ms MS]
 
 Relays every connection to 127.0.0.1:PORT (--to) unchanged, except the
 K-th reply line of the server, over all connections, that says
@@ -12,8 +13,12 @@ written (its content: the queue ID, then a newline; written to FILE.tmp
 and renamed, so it is whole when it appears), and the connection stays
 open, both ways silent, until the client closes it (is killed); then
 the server side is closed too.  Every other connection, before and
-after, is relayed as it is.  Listens on 127.0.0.1 only; runs until
-killed.  The held reply, and connections it cannot relay, go to stderr.
+after, is relayed as it is.  With --delay-ms, every "queued as" reply
+(but the held one) is passed on MS milliseconds late: the server's pace
+made slow enough that a sweep of a few dozen DSNs lasts seconds, and a
+test can act in its middle however fast etrnd is.  Listens on 127.0.0.1
+only; runs until killed.  The held reply, and connections it cannot
+relay, go to stderr.
 """
 import argparse
 import os
@@ -21,6 +26,7 @@ import re
 import socket
 import sys
 import threading
+import time
 
 QUEUED = re.compile(rb"^250[ -].*queued as ([0-9A-Za-z]+)")
 
@@ -43,7 +49,8 @@ class Gate:
             return None
         with self.lock:
             self.seen += 1
-            if self.held or self.seen != self.a.hold_at:
+            if self.held or self.seen != self.a.hold_at or \
+                    not self.a.hold_at:
                 return None
             self.held = True
         return m.group(1).decode()
@@ -77,6 +84,12 @@ class Gate:
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
                     qid = self.count(line)
+                    if qid is None and self.a.delay_ms and \
+                            QUEUED.match(line):
+                        if out:
+                            client.sendall(out)
+                            out = b""
+                        time.sleep(self.a.delay_ms / 1000.0)
                     if qid is not None:
                         if out:
                             client.sendall(out)
@@ -119,8 +132,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--listen", type=int, required=True)
     ap.add_argument("--to", type=int, required=True)
-    ap.add_argument("--hold-at", type=int, required=True)
-    ap.add_argument("--flag", required=True)
+    ap.add_argument("--hold-at", type=int, default=0)
+    ap.add_argument("--flag")
+    ap.add_argument("--delay-ms", type=int, default=0)
     a = ap.parse_args()
     g = Gate(a)
     ls = socket.socket()

@@ -9,9 +9,15 @@ set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init f-rexpire
 export SB_REDIS_APPENDFSYNC=always
-SB_ETRND=1 sb_start
+# The DSN smtpd answers through a relay, each DSN 200 ms late: the sweep
+# of 60 lasts 12 s however fast etrnd is, so Redis dies in it.
+GATE_PORT=$(free_port) GATE_PID=
+SB_ETRND=1 SB_DSN_SERVER=none \
+    SB_EXTRA_CONF="dsn_server = inet:127.0.0.1:$GATE_PORT" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/faults/lib.sh"
+trap 'rc=$?; set +e; [ -z "$GATE_PID" ] || kill "$GATE_PID"; sb_cleanup $rc' EXIT
+dsn_gate 200
 
 N=60
 sb_redis HSET etrn:domain:dialup2.test hold_time 1h warn_time 0 >/dev/null

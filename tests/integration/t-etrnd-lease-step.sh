@@ -9,9 +9,15 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init leasestep
-SB_ETRND=1 SB_EXTRA_CONF="etrnd_lease_time = 3s" sb_start
+# The DSN smtpd answers through a relay, each DSN 30 ms late: the sweep
+# of 500 (one EXP_BATCH) lasts 15 s however fast etrnd is.
+GATE_PORT=$(free_port) GATE_PID=
+SB_ETRND=1 SB_DSN_SERVER=none SB_EXTRA_CONF="etrnd_lease_time = 3s
+dsn_server = inet:127.0.0.1:$GATE_PORT" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-N=500	# one sweep (EXP_BATCH) that lasts some seconds
+trap 'rc=$?; set +e; [ -z "$GATE_PID" ] || kill "$GATE_PID"; sb_cleanup $rc' EXIT
+dsn_gate 30
+N=500	# one sweep (EXP_BATCH)
 KEY=etrn:lease:mx.lab.test
 # DSNs taken by the DSN smtpd
 taken() { grep -c 'openetrn-dsn/smtpd.*: client=' "$PF_LOG" 2>/dev/null || true; }

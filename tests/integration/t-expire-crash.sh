@@ -10,16 +10,21 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init expirecrash
-SB_ETRND=1 sb_start
+# The DSN smtpd answers through a relay, each DSN 100 ms late: the sweep
+# of 80 lasts 8 s however fast etrnd is, so the kill lands in it.
+GATE_PORT=$(free_port) GATE_PID=
+SB_ETRND=1 SB_DSN_SERVER=none \
+    SB_EXTRA_CONF="dsn_server = inet:127.0.0.1:$GATE_PORT" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
-N=80	# enough that the kill lands while the sweep runs
+N=80
 etrnd_pid=
 stop_etrnd() {
 	[ -n "$etrnd_pid" ] || return 0
 	kill "$etrnd_pid" 2>/dev/null || true
 	wait "$etrnd_pid" 2>/dev/null || true
 }
-trap 'rc=$?; set +e; stop_etrnd; sb_cleanup $rc' EXIT
+trap 'rc=$?; set +e; stop_etrnd; [ -z "$GATE_PID" ] || kill "$GATE_PID"; sb_cleanup $rc' EXIT
+dsn_gate 100
 
 sb_redis HSET etrn:domain:dialup2.test hold_time 1h warn_time 0 >/dev/null
 sleep 2

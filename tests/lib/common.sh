@@ -25,6 +25,7 @@
 #   listener_pid            the PID of etrnd's listener
 #   held_one RCPT           send one message to RCPT, wait until it is held
 #                           and its record held; print its queue ID
+#   dsn_gate MS             the DSN smtpd's replies MS ms late (a relay)
 
 # Run send.py against the sandbox smtpd.
 send() {
@@ -150,4 +151,17 @@ held_one() {
 	wait_for 10 eval '[ "$(field "$id" state)" = held ]' ||
 	    fail "$1: record $(field "$id" state)"
 	echo "$id"
+}
+
+# dsn_gate MS - tests/faults/smtpgate.py on GATE_PORT in front of the
+# sandbox's DSN smtpd, each "queued as" reply MS ms late, so that an
+# expiry sweep lasts long enough to act in its middle; sets GATE_PID.
+# Before sb_start: GATE_PORT=$(free_port), SB_DSN_SERVER=none and
+# "dsn_server = inet:127.0.0.1:$GATE_PORT" in SB_EXTRA_CONF.
+dsn_gate() {
+	python3 "$SB_SRCDIR/tests/faults/smtpgate.py" --listen "$GATE_PORT" \
+	    --to "$DSN_PORT" --delay-ms "$1" 2>>"$SB/log/smtpgate.log" &
+	GATE_PID=$!
+	wait_for 10 eval "ss -Hltn 'sport = :$GATE_PORT' | grep -q ." ||
+	    fail "smtpgate does not listen"
 }
