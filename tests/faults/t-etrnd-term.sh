@@ -12,12 +12,17 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init f-eterm
-SB_ETRND=1 SB_EXTRA_CONF="flush_lock_time = 1s" sb_start
+# The DSN smtpd answers through a relay, each DSN 20 ms late: the sweep
+# of 300 lasts 6 s however fast etrnd is, so the SIGTERM lands in it.
+GATE_PORT=$(free_port) GATE_PID=
+SB_ETRND=1 SB_DSN_SERVER=none SB_EXTRA_CONF="flush_lock_time = 1s
+dsn_server = inet:127.0.0.1:$GATE_PORT" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/faults/lib.sh"
 # shellcheck disable=SC2153 # from $SB/env
 etrnd_pid=$ETRND_PID
-trap 'rc=$?; set +e; [ -z "$etrnd_pid" ] || kill "$etrnd_pid" 2>/dev/null; stop_customer; sb_cleanup $rc' EXIT
+trap 'rc=$?; set +e; [ -z "$etrnd_pid" ] || kill "$etrnd_pid" 2>/dev/null; [ -z "$GATE_PID" ] || kill "$GATE_PID"; stop_customer; sb_cleanup $rc' EXIT
+dsn_gate 20
 
 STOP_MAX=10000	# ms: etrnd(8), SIGNALS
 # Runs that seemed to take over 30 s to stop were this test's own fault:
