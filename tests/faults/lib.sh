@@ -12,8 +12,8 @@
 #   redis_back           start it again on its AOF, wait for PING
 #   logged N FILE PAT    FILE has at least N lines matching grep -E PAT
 #   slow_customer SECS   customer sink answering DATA after SECS; stop_customer
-#   mta_wrappers         failing or slow postsuper/postqueue/postkick
-#                        (before sb_start)
+#   mta_wrappers         failing or slow postsuper/postqueue/postkick,
+#                        and postcat, each call logged (before sb_start)
 #   gate_arm CMD OPT pre|post  the next "CMD -OPT" (mta_wrappers) stops
 #                        before or after running and waits; gate_reached
 #                        CMD OPT WHEN: it is waiting (prints its PID);
@@ -108,10 +108,10 @@ stop_customer() {
 mta_wrappers() {
 	local c bin=$SB/bin
 	mkdir -p "$bin"
-	for c in postconf postcat sendmail postdrop; do
+	for c in postconf sendmail postdrop; do
 		ln -sf "/usr/sbin/$c" "$bin/$c"
 	done
-	for c in postsuper postqueue postkick; do
+	for c in postsuper postqueue postkick postcat; do
 		cat >"$bin/$c" <<EOW
 #!/bin/sh
 if [ -e "$SB/$c.fail" ]; then

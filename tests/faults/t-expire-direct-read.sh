@@ -11,20 +11,10 @@
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init f-directread
-BIN=$SB/bin
-mkdir -p "$BIN"
-for c in postconf postkick sendmail postdrop postqueue postsuper; do
-	ln -sf "/usr/sbin/$c" "$BIN/$c"
-done
-cat >"$BIN/postcat" <<EOW
-#!/bin/sh
-echo "\$(date +%s) postcat \$*" >>"$SB/mta-calls.log"
-exec /usr/sbin/postcat "\$@"
-EOW
-chmod 755 "$BIN/postcat"
-SB_ETRND=1 SB_EXTRA_CONF="postfix_command_directory = $BIN" sb_start
-. "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/faults/lib.sh"
+mta_wrappers	# postcat's calls logged in mta-calls.log
+SB_ETRND=1 SB_EXTRA_CONF="postfix_command_directory = $SB/bin" sb_start
+. "$SB_SRCDIR/tests/lib/common.sh"
 ELOG=$SB/log/etrnd.log
 touch "$SB/mta-calls.log"
 
