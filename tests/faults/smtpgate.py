@@ -31,6 +31,15 @@ import time
 QUEUED = re.compile(rb"^250[ -].*queued as ([0-9A-Za-z]+)")
 
 
+def shut(*socks):
+    """End both directions of each socket, whatever state it is in."""
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class Gate:
     def __init__(self, a):
         self.a = a
@@ -65,11 +74,7 @@ class Gate:
                 server.sendall(data)
         except OSError:
             pass
-        for s in (server, client):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut(server, client)
 
     def down(self, client, server, n):
         """Server to client, line by line (replies are lines)."""
@@ -106,11 +111,7 @@ class Gate:
                     client.sendall(out)
         except OSError:
             pass
-        for s in (client, server):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut(client, server)
 
     def serve(self, client, n):
         try:
