@@ -19,7 +19,10 @@
 # (3 answers for 10 pipelined requests);
 # with policy_max_per_client = 3 a fourth connection is closed at once
 # (every unix-socket peer is one client), the other three work on and a
-# slot freed is taken again.
+# slot freed is taken again; with policy_max_session_time = 5s (second
+# sandbox, policy_timeout 60s) a client sending a valid request every
+# second, each answered, is closed 5 s (-0.5, +2.5) after it connected,
+# and the log says why.
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 flood=$SB_SRCDIR/tests/security/flood.py
@@ -96,13 +99,15 @@ esac
 # A second sandbox: session lifetime alone, and /24 client prefixes (so
 # the chatty clients come from 20 different /24s).
 sb_init sec-chatty-time
-SB_ETRND=1 SB_EXTRA_CONF="etrnd_max_clients = 20
+SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="etrnd_max_clients = 20
 etrnd_max_commands = 1000000
 etrnd_max_session_time = 6s
 etrnd_max_per_client = 5
 client_ipv4_prefix = 24
 etrnd_timeout = 60s
-flush_lock_time = 1s" sb_start
+flush_lock_time = 1s
+policy_max_session_time = 5s
+policy_timeout = 60s" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 
 hold_two
@@ -123,6 +128,15 @@ $out"
 logged 'network|per.?client|prefix|too many connections' 127.0.0.5
 kill -0 "$ETRND_PID" || fail "etrnd died"
 pass "client_ipv4_prefix = 24: $(printf '%s\n' "$out" | paste -sd' ')"
+
+out=$(python3 "$SB_SRCDIR/tests/security/netlim.py" policy-lifetime \
+    "$POLICY_SOCK" 5) || fail "policy_max_session_time:
+$out"
+grep -Eq 'client=local cut off: session time limit \(5s\)' \
+    "$SB_LOG_DIR/etrn-policy.log" ||
+    fail "no log line for the policy client cut at its lifetime"
+alive "$POLICY_PID" || fail "etrn-policy died"
+pass "policy_max_session_time = 5s: $(printf '%s\n' "$out" | paste -sd' ')"
 
 stop_and_check_logs
 pass "clean stop: no daemon ignored SIGTERM, no sanitizer report in any log"
