@@ -26,6 +26,8 @@
 #   held_one RCPT           send one message to RCPT, wait until it is held
 #                           and its record held; print its queue ID
 #   dsn_gate MS             the DSN smtpd's replies MS ms late (a relay)
+#   sb_restart NAME         stop the sandbox's etrnd or etrn-policy and
+#                           start it on the configuration as it is now
 
 # Run send.py against the sandbox smtpd.
 send() {
@@ -137,6 +139,31 @@ import flood; print(flood.listener_of(int(sys.argv[2])))' \
 	    "$SB_SRCDIR/tests/security" "$ETRND_PID") || return 1
 	[ "$p" != None ] || return 1
 	echo "$p"
+}
+
+# sb_restart NAME - stop the sandbox's etrnd or etrn-policy (NAME) by its
+# PID and start it again on $OPENETRN_CONF as it is now, its PID in
+# ETRND_PID or POLICY_PID and the sandbox's pid file (so the sandbox's
+# stop ends it); the caller waits for what it needs of it
+sb_restart() {
+	local bin pid
+	case $1 in
+	etrnd) bin=etrnd/etrnd pid=${ETRND_PID:-} ;;
+	etrn-policy) bin=policy/etrn-policy pid=${POLICY_PID:-} ;;
+	*) fail "sb_restart: no daemon $1" ;;
+	esac
+	if [ -n "$pid" ] && alive "$pid"; then
+		kill -TERM "$pid"
+		wait_for 20 eval "! alive $pid" || fail "$1 did not stop"
+	fi
+	"$OPENETRN_BUILDDIR/$bin" -f -c "$OPENETRN_CONF" \
+	    >>"$SB_LOG_DIR/$1.log" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$SB/run/$1.pid"
+	case $1 in
+	etrnd) ETRND_PID=$pid ;;
+	*) POLICY_PID=$pid ;;
+	esac
 }
 
 # held_one RCPT - send one message, wait until it is held and indexed;

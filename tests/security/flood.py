@@ -136,10 +136,16 @@ def server_holds(pid, lport, rip, rport):
 
 
 def connect(port, src="127.0.0.1", timeout=5):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A connection from src to the loopback address of its family."""
+    if ":" in src:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        dst = "::1"
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        dst = "127.0.0.1"
     s.settimeout(timeout)
     s.bind((src, 0))
-    s.connect(("127.0.0.1", port))
+    s.connect((dst, port))
     return s
 
 

@@ -21,75 +21,12 @@ usage:
 Each mode prints what it saw and one "BAD: ..." line for each check that
 failed; exit status 1 if any.  Every loop has a deadline.
 """
-import json
 import socket
 import sys
 import time
 
-ETRN_REQ = (b"request=smtpd_access_policy\nprotocol_state=ETRN\n"
-            b"client_address=192.0.2.1\netrn_domain=dialup.test\n\n")
-
-bad = []
-
-
-def check(ok, what):
-    if not ok:
-        bad.append(what)
-
-
-def finish(seen):
-    for k in sorted(seen):
-        print("%s: %s" % (k, json.dumps(seen[k])))
-    for b in bad:
-        print("BAD: " + b)
-    sys.exit(1 if bad else 0)
-
-
-def connect(port, src, timeout=5):
-    """A connection from src to the loopback address of its family."""
-    if ":" in src:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        dst = "::1"
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        dst = "127.0.0.1"
-    s.settimeout(timeout)
-    s.bind((src, 0))
-    s.connect((dst, port))
-    return s
-
-
-def read_line(s, buf=b""):
-    """One CRLF line (and the rest read); ("", rest) on EOF or timeout."""
-    while b"\r\n" not in buf:
-        try:
-            d = s.recv(4096)
-        except OSError:
-            return "", buf
-        if not d:
-            return "", buf
-        buf += d
-    line, rest = buf.split(b"\r\n", 1)
-    return line.decode("latin-1"), rest
-
-
-def read_reply(s, buf=b""):
-    """A whole (multiline) SMTP reply: its last line."""
-    while True:
-        line, buf = read_line(s, buf)
-        if len(line) < 4 or line[3] != "-":
-            return line, buf
-
-
-def is_eof(s, limit):
-    """Does the peer close within limit seconds (nothing else arriving)?"""
-    s.settimeout(limit)
-    try:
-        return s.recv(4096) == b""
-    except socket.timeout:
-        return False
-    except OSError:
-        return True
+from flood import (ETRN_REQ, check, connect, finish, is_eof,
+                   read_line, read_reply)
 
 
 def per_client(port, cap, src, free):

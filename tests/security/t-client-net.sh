@@ -36,20 +36,10 @@ s = socket.create_connection(("::1", int(sys.argv[1])), timeout=5)
 sys.exit(0 if s.recv(4096).startswith(b"220") else 1)' "$ETRND_PORT"
 }
 
-# gone PID - PID has exited
-gone() {
-	! alive "$1"
-}
-
 # restart_etrnd - etrnd again on the configuration as it is now, on both
 # loopback addresses; the rate-limit table starts empty
 restart_etrnd() {
-	kill -TERM "$ETRND_PID"
-	wait_for 20 gone "$ETRND_PID" || fail "etrnd did not stop"
-	"$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" \
-	    >>"$SB_LOG_DIR/etrnd.log" 2>&1 </dev/null &
-	ETRND_PID=$!
-	echo "$ETRND_PID" >"$SB/run/etrnd.pid"	# the sandbox's stop ends it
+	sb_restart etrnd
 	wait_for 20 greets6 || fail "etrnd does not listen on ::1"
 }
 
@@ -126,14 +116,9 @@ pass "client_ipv6_prefix = 128: ::1 capped at 5 as network ::1/128"
 # 3. etrn-policy on a unix socket, an IPv4 and an IPv6 address.
 p1=$(free_port)
 p2=$(free_port)
-kill -TERM "$POLICY_PID"
-wait_for 20 gone "$POLICY_PID" || fail "etrn-policy did not stop"
 sed -i "s|^policy_listen = .*|policy_listen = unix:$POLICY_SOCK, inet:127.0.0.1:$p1, inet:[::1]:$p2|" \
     "$OPENETRN_CONF"
-"$OPENETRN_BUILDDIR/policy/etrn-policy" -f -c "$OPENETRN_CONF" \
-    >>"$SB_LOG_DIR/etrn-policy.log" 2>&1 </dev/null &
-POLICY_PID=$!
-echo "$POLICY_PID" >"$SB/run/etrn-policy.pid"	# the sandbox's stop ends it
+sb_restart etrn-policy
 wait_for 20 test -S "$POLICY_SOCK" || fail "etrn-policy did not start"
 for a in "unix:$POLICY_SOCK" "inet:127.0.0.1:$p1" "inet:[::1]:$p2"; do
 	out=

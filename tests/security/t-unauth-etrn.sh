@@ -78,14 +78,9 @@ pass "control: allowed 127.0.0.1/32 gets 253 and both messages"
 
 # The reverse: the domain allows only 127.0.0.1, the client comes from
 # ::1.  etrnd is restarted listening on both loopback addresses.
-kill -TERM "$ETRND_PID"
-wait_for 20 eval '! kill -0 "$ETRND_PID" 2>/dev/null' || fail "etrnd did not stop"
 sed -i "s|^etrnd_listen = .*|etrnd_listen = inet:127.0.0.1:$ETRND_PORT, inet:[::1]:$ETRND_PORT|" \
     "$OPENETRN_CONF"
-"$OPENETRN_BUILDDIR/etrnd/etrnd" -f -c "$OPENETRN_CONF" \
-    >>"$SB_LOG_DIR/etrnd.log" 2>&1 </dev/null &
-ETRND_PID=$!
-echo "$ETRND_PID" >"$SB/run/etrnd.pid"	# the sandbox's stop ends it
+sb_restart etrnd
 etrn6() {
 	python3 -c 'import smtplib, sys
 s = smtplib.SMTP("::1", int(sys.argv[1]), local_hostname="customer.test",
