@@ -10,6 +10,16 @@
 
 struct lease;
 
+#define RUNNER_REFLUSH_MAX 32	/* domains waiting for a flush retry */
+
+/* A domain's flush to try again later (flush.c). */
+struct runner_reflush {
+	char	domain[256];
+	char	client[64];
+	long long due;			/* monotonic ms */
+	int	tries;			/* retries done */
+};
+
 /* The queue runner (runner.c): the root process. */
 struct runner {
 	struct oe_settings *s;		/* current settings */
@@ -18,6 +28,21 @@ struct runner {
 	struct qb_conf qc;
 	struct lease *lease;		/* this host's lease (lease.c): no
 					 * record is touched without it */
+	/* What the runner keeps between calls, by the layer that owns it;
+	 * runner_init() and runner_free() clear it all. */
+	struct {			/* rctx.c */
+		int	redis_down;	/* a Redis failure was logged */
+		int	redis_io;	/* the last failure was I/O */
+		int	qb_down;	/* a backend failure was logged */
+		int	qb_ready;	/* backend init done */
+		long long next_init;	/* monotonic ms: next init try */
+	}	ctx;
+	struct {			/* flush.c */
+		struct runner_reflush reflush[RUNNER_REFLUSH_MAX];
+		size_t	nreflush;
+	}	fl;
+	long long next_track;		/* runner.c: monotonic ms, next
+					 * runner_track() */
 };
 
 /* Set by signal handlers in main.c; the runner loop checks them. */

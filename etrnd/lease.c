@@ -27,7 +27,7 @@
  *	too slow), the runner stops acting before the key can expire in
  *	Redis and another etrnd take it, and starts again once it has
  *	renewed or taken it again.  The runner asks lease_hold() before each
- *	of its Redis commands (runner.c: runner_cmd, runner_script), so the
+ *	of its Redis commands (rctx.c: runner_cmd, runner_script), so the
  *	lease is renewed within long steps too, and a step under way when it
  *	lapses stops at its next command.  Found held by another etrnd
  *	after this one held it (taken over after an outage longer than the
@@ -62,7 +62,6 @@
 #include <unistd.h>
 
 #include "etrnd/lease.h"
-#include "etrnd/runner.h"
 #include "mail/holdtag.h"
 #include "mail/rkeys.h"
 #include "util/buf.h"
@@ -122,6 +121,16 @@ static struct rscript lease_takeover_script = {
 	"return 1\n",
 	""
 };
+
+/* lease_now_ms - monotonic clock (lease.c calls nothing of the runner) */
+static long long
+lease_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /*
  * lease_proc - where a pid means one process: this kernel's boot and pid
@@ -447,7 +456,7 @@ lease_start(struct lease *l, struct buf *err)
 	const struct oe_settings *s = l->s;
 	struct rpool *rp;
 	struct buf holder = BUF_INIT;
-	long long now = runner_now_ms();
+	long long now = lease_now_ms();
 	int	rc;
 
 	if ((rp = rpool_new(s->redis_server, s->redis_password,
@@ -479,7 +488,7 @@ int
 lease_hold(struct lease *l, struct rpool *rp)
 {
 	struct buf holder = BUF_INIT;
-	long long now = runner_now_ms();
+	long long now = lease_now_ms();
 	int	rc;
 
 	if (l->until != 0 && now >= l->until) {
@@ -517,7 +526,7 @@ lease_hold(struct lease *l, struct rpool *rp)
 long long
 lease_wait_ms(const struct lease *l)
 {
-	long long ms = l->next - runner_now_ms();
+	long long ms = l->next - lease_now_ms();
 
 	return ms > 0 ? ms : 0;
 }

@@ -84,23 +84,18 @@
 #define RUN_QB_TIMEOUT	60	/* s, per MTA command */
 #define RUN_RETRY_MS	1000	/* pause after a failure */
 #define RUN_QB_BACKOFF_MS 30000	/* next try after the MTA failed */
-#define RUN_REFLUSH_MAX	32	/* domains waiting for a flush retry */
 
-/* What the loop keeps between calls (one runner per process). */
+/*
+ * Failures logged once per episode.  runner_result(), runner_hr() and
+ * runner_qb() take no runner (expire.c and dsnsend.c call them so), so
+ * this stays here, read elsewhere through runner_redis_down(),
+ * runner_redis_io() and runner_qb_down(); the rest of the runner's state
+ * is in struct runner.
+ */
 static struct {
 	int	redis_down;	/* a Redis failure was logged */
 	int	redis_io;	/* the last failure was I/O (not an error) */
 	int	qb_down;	/* a queue backend failure was logged */
-	int	qb_ready;	/* backend init done */
-	long long next_init;	/* monotonic ms: next backend init try */
-	long long next_track;	/* monotonic ms: next runner_track() */
-	struct reflush {
-		char	domain[256];
-		char	client[64];
-		long long due;	/* monotonic ms */
-		int	tries;	/* retries done */
-	}	reflush[RUN_REFLUSH_MAX];
-	size_t	nreflush;
 } rs;
 
 /* Delays of the retries of a failed flush, in seconds. */
@@ -108,7 +103,6 @@ static const int runner_reflush_delay[] = { 10, 30, 60, 120, 300 };
 #define RUN_REFLUSH_TRIES \
 	((int)(sizeof(runner_reflush_delay) / sizeof(runner_reflush_delay[0])))
 
-static int runner_reflush(struct runner *);
 static int runner_flush_domain_try(struct runner *, const char *, const char *,
 	    int);
 
@@ -283,6 +277,34 @@ runner_status(struct runner *r, char *const *ids, size_t n, enum qb_status *st)
 	return qi;
 }
 
+/* runner_redis_down - 1 while a Redis failure is logged and not over */
+int
+runner_redis_down(void)
+{
+	return rs.redis_down;
+}
+
+/* runner_redis_io - 1 when the last Redis failure was I/O (an outage) */
+int
+runner_redis_io(void)
+{
+	return rs.redis_io;
+}
+
+/* runner_qb_down - 1 while a backend failure is logged and not over */
+int
+runner_qb_down(void)
+{
+	return rs.qb_down;
+}
+
+/* runner_ctx_reset - forget the failures logged (runner_init, runner_free) */
+void
+runner_ctx_reset(void)
+{
+	memset(&rs, 0, sizeof(rs));
+}
+
 /* runner_group - create this host's consumer group (exists: fine) */
 static int
 runner_group(struct runner *r)
@@ -319,19 +341,19 @@ runner_group(struct runner *r)
  * tried again after RUN_QB_BACKOFF_MS, not at each call: every try runs
  * a command, whose SIGCHLD makes runner_loop() return and be called again.
  */
-static int
+int
 runner_ready(struct runner *r)
 {
 	long long now;
 
 	if (r->redis == NULL || r->qb == NULL)
 		return 0;
-	if (rs.qb_ready || r->qb->init == NULL)
-		return rs.qb_ready = 1;
-	if ((now = runner_now_ms()) < rs.next_init)
+	if (r->ctx.qb_ready || r->qb->init == NULL)
+		return r->ctx.qb_ready = 1;
+	if ((now = runner_now_ms()) < r->ctx.next_init)
 		return 0;
 	if (runner_qb(r->qb->init(&r->qc), "backend init") != QB_OK) {
-		rs.next_init = now + RUN_QB_BACKOFF_MS;
+		r->ctx.next_init = now + RUN_QB_BACKOFF_MS;
 		return 0;
 	}
 	/* Released mail deferred after the MTA's lifetime is bounced by
@@ -343,7 +365,7 @@ runner_ready(struct runner *r)
 		    "hold_time (%llds): released mail that is deferred may "
 		    "be returned by the MTA instead of being held again",
 		    r->qb->name, r->qc.max_lifetime, r->s->hold_time);
-	return rs.qb_ready = 1;
+	return r->ctx.qb_ready = 1;
 }
 
 /* runner_init - Redis pool, queue backend, consumer group */
@@ -351,7 +373,7 @@ int
 runner_init(struct runner *r, struct oe_settings *s)
 {
 	memset(r, 0, sizeof(*r));
-	memset(&rs, 0, sizeof(rs));
+	runner_ctx_reset();
 	r->s = s;
 	r->qc.config_directory = s->postfix_config_directory;
 	r->qc.command_directory = s->postfix_command_directory;
@@ -387,7 +409,7 @@ runner_free(struct runner *r)
 	rpool_free(r->redis);
 	free(r->qc.queue_directory);
 	memset(r, 0, sizeof(*r));
-	memset(&rs, 0, sizeof(rs));
+	runner_ctx_reset();
 }
 
 /* runner_ack - acknowledge one stream entry */
@@ -446,7 +468,7 @@ runner_entry(struct runner *r, const char *eid, char **f, const size_t *fl,
 		    "client=%.100s via=%.100s", eid, domain, sub, client, via);
 		rc = runner_flush(r, domain, client);
 	}
-	if (rc < 0 && rs.redis_io)
+	if (rc < 0 && runner_redis_io())
 		return -1;	/* read again when Redis is back */
 	if (rc < 0)		/* an answer, not an outage: would repeat */
 		log_warnx("flush request %s: dropped after a Redis error", eid);
@@ -498,7 +520,7 @@ runner_read(struct runner *r, const char *id, struct buf *last)
 	    &rep) == 0 && rep.nelem > 0 && rep.elems[0] != NULL) {
 		buf_reset(last);
 		buf_cat(last, rep.elems[0]);
-		if ((n = runner_entries(r, &rep)) < 0 && !rs.redis_down)
+		if ((n = runner_entries(r, &rep)) < 0 && !runner_redis_down())
 			log_warnx("flush stream: malformed reply");
 	}
 	rr_reply_free(&rep);
@@ -536,7 +558,7 @@ runner_wait(struct runner *r, const char *last, long long ms)
 static long long
 runner_block_ms(struct runner *r)
 {
-	long long ms = rs.next_track - runner_now_ms();
+	long long ms = r->next_track - runner_now_ms();
 	long long cap = r->s->redis_timeout * 3 / 4;
 
 	if (ms > cap)
@@ -572,7 +594,7 @@ runner_loop(struct runner *r)
 			runner_pause(RUN_RETRY_MS);
 			continue;
 		}
-		if ((start = runner_now_ms()) >= rs.next_track) {
+		if ((start = runner_now_ms()) >= r->next_track) {
 			(void)pending_sweep(r);
 			(void)runner_track(r);
 			more = lease_hold(r->lease, r->redis) &&
@@ -585,7 +607,7 @@ runner_loop(struct runner *r)
 			 * the time from delivery.
 			 */
 			spent = runner_now_ms() - start;
-			rs.next_track = runner_now_ms() + (rs.qb_down ?
+			r->next_track = runner_now_ms() + (runner_qb_down() ?
 			    RUN_QB_BACKOFF_MS : spent * 4 >
 			    r->s->queue_run_interval ? spent * 4 :
 			    r->s->queue_run_interval);
@@ -594,11 +616,11 @@ runner_loop(struct runner *r)
 				more = 1;	/* a reconcile pass goes on */
 			/* Expiry still behind: go on after a look at the
 			 * stream, so flush requests are served meanwhile. */
-			if (more && !rs.qb_down)
-				rs.next_track = runner_now_ms() + 50;
+			if (more && !runner_qb_down())
+				r->next_track = runner_now_ms() + 50;
 			continue;
 		}
-		if (rs.nreflush > 0 && runner_reflush(r) < 0) {
+		if (r->fl.nreflush > 0 && runner_reflush(r) < 0) {
 			runner_pause(RUN_RETRY_MS);
 			continue;
 		}
@@ -682,7 +704,7 @@ runner_gone_log(const struct rr_reply *rep, int track)
 }
 
 /* runner_gone - records whose message left the queue (holdrec_gone) */
-static int
+int
 runner_gone(struct runner *r, char *const *ids, size_t n, int track,
     const char *domain, size_t *done)
 {
@@ -909,14 +931,15 @@ runner_last_flush(struct runner *r, const char *d)
  * done so far); after the last one, say that the next ETRN will do
  */
 static void
-runner_reflush_later(const char *d, const char *client, int tries)
+runner_reflush_later(struct runner *r, const char *d, const char *client,
+    int tries)
 {
-	struct reflush *f = NULL;
+	struct runner_reflush *f = NULL;
 	size_t	i;
 
-	for (i = 0; i < rs.nreflush; i++)
-		if (strcmp(rs.reflush[i].domain, d) == 0)
-			f = &rs.reflush[i];
+	for (i = 0; i < r->fl.nreflush; i++)
+		if (strcmp(r->fl.reflush[i].domain, d) == 0)
+			f = &r->fl.reflush[i];
 	if (tries >= RUN_REFLUSH_TRIES) {
 		log_warnx("flush domain=%s client=%.100s: release failed %d "
 		    "times; held mail waits for the next ETRN", d, client,
@@ -924,12 +947,12 @@ runner_reflush_later(const char *d, const char *client, int tries)
 		return;
 	}
 	if (f == NULL) {
-		if (rs.nreflush == RUN_REFLUSH_MAX) {
+		if (r->fl.nreflush == RUNNER_REFLUSH_MAX) {
 			log_warnx("flush domain=%s: too many domains to retry; "
 			    "held mail waits for the next ETRN", d);
 			return;
 		}
-		f = &rs.reflush[rs.nreflush++];
+		f = &r->fl.reflush[r->fl.nreflush++];
 		snprintf(f->domain, sizeof(f->domain), "%s", d);
 	} else if (f->tries > tries)
 		return;		/* a later retry is already set */
@@ -942,18 +965,18 @@ runner_reflush_later(const char *d, const char *client, int tries)
 }
 
 /* runner_reflush - the flushes due for a retry; -1 Redis failed */
-static int
+int
 runner_reflush(struct runner *r)
 {
-	struct reflush f;
+	struct runner_reflush f;
 	long long now = runner_now_ms();
 	size_t	i;
 
-	for (i = 0; i < rs.nreflush; i++) {
-		if (rs.reflush[i].due > now)
+	for (i = 0; i < r->fl.nreflush; i++) {
+		if (r->fl.reflush[i].due > now)
 			continue;
-		f = rs.reflush[i];
-		rs.reflush[i] = rs.reflush[--rs.nreflush];
+		f = r->fl.reflush[i];
+		r->fl.reflush[i] = r->fl.reflush[--r->fl.nreflush];
 		log_info("flush domain=%s client=%.100s: retry %d of %d",
 		    f.domain, f.client, f.tries + 1, RUN_REFLUSH_TRIES);
 		if (runner_flush_domain_try(r, f.domain, f.client,
@@ -1006,7 +1029,7 @@ runner_flush_domain_try(struct runner *r, const char *d, const char *client,
 		log_info("flush domain=%s client=%.100s released=%zu "
 		    "not_queued=%zu", d, client, nrel, nstale);
 	if (rc == 0 && (qs != 0 || failed))
-		runner_reflush_later(d, client, tries);
+		runner_reflush_later(r, d, client, tries);
 	strv_free(&held);
 	strv_free(&orphans);
 	strv_free(&stale);

@@ -16,6 +16,16 @@ int	runner_script(struct runner *, struct rscript *, const char *, int,
 enum qb_status runner_qb(enum qb_status, const char *);
 struct qb_qinfo *runner_status(struct runner *, char *const *, size_t,
 	    enum qb_status *);
+int	runner_redis_down(void);
+int	runner_redis_io(void);
+int	runner_qb_down(void);
+void	runner_ctx_reset(void);
+int	runner_ready(struct runner *);
+int	runner_gone(struct runner *, char *const *, size_t, int, const char *,
+	    size_t *);
+
+/* The flush of a domain (runner_flush, in etrnd.h) tried again later. */
+int	runner_reflush(struct runner *);
 
 /* dsnsend.c: DSNs through a service that holds them (dsn_server). */
 int	dsnsend_submit(struct runner *, const char *, const char *, size_t,
