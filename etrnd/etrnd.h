@@ -57,6 +57,8 @@ void	runner_free(struct runner *);
 int	runner_track(struct runner *);
 /* Release this host's held mail for a domain (sub: and subdomains). */
 int	runner_flush(struct runner *, const char *, const char *);
+/* The first failed flush due for its retry (flush.c); for the loop. */
+int	runner_reflush(struct runner *);
 
 /* The listener (listener.c, session.c, etrn.c): the unprivileged child. */
 int	listener_main(struct oe_settings *, const char *, int *, int);

@@ -1,0 +1,301 @@
+/*
+ * NAME
+ *	track - follow each released message until it is gone or back on
+ *	hold
+ * SUMMARY
+ *	runner_track(&r);	(from runner_loop, every queue_run_interval)
+ * DESCRIPTION
+ *	runner_track() looks at every released message: gone from the queue
+ *	-> the record is deleted, counters updated (held - 1, bytes - size,
+ *	flushed + 1); deferred after a failed attempt, or still not
+ *	delivered after release_timeout -> back on hold (the queue is asked
+ *	again after the rehold, and only what is really on hold is marked
+ *	held), recipients that were delivered are dropped from the record.
+ *	A queue that cannot be read (the backend fails the whole call) is
+ *	no evidence: nothing is dropped, counted, released or put back on
+ *	hold in that pass, and the next pass starts afresh.
+ *
+ *	Layer: above rctx.c (and lease.c below it), below runner.c; it calls
+ *	nothing of flush.c, expire.c or the loop.  Every change of a record
+ *	is a transition of lib/mail/holdrec.c (one script per batch of
+ *	queue IDs), made only while this host's lease is held.  Tested alone
+ *	by "tests/etrnd/runner-test CONF track" (t-runner.sh).
+ * DIAGNOSTICS
+ *	One log line per decision, queue ID first.  runner_track() returns
+ *	-1 when Redis failed, else 0.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "etrnd/etrnd.h"
+#include "etrnd/rctx.h"
+#include "mail/holdrec.h"
+#include "mail/qid.h"
+#include "mail/rkeys.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* A released message being tracked. */
+enum runner_act { ACT_NONE, ACT_GONE, ACT_REHOLD, ACT_HELD };
+
+struct titem {
+	long long released_at;
+	enum runner_act act;
+	const char *why;
+};
+
+/* runner_track_load - this host's released messages and release times */
+static int
+runner_track_load(struct runner *r, struct rr_reply *rep)
+{
+	struct buf key = BUF_INIT;
+	struct rargs a = RARGS_INIT;
+	int	rc;
+
+	rkey_released(&key, r->s->hostname);
+	rargs_str(&a, "ZRANGE");
+	rargs_str(&a, key.s);
+	rargs_str(&a, "0");
+	rargs_str(&a, "-1");
+	rargs_str(&a, "WITHSCORES");
+	rc = runner_cmd(r, "ZRANGE released", &a, rep);
+	if (rc == 0 && rep->type != RRT_ARRAY)
+		rep->nelem = 0;
+	rargs_free(&a);
+	buf_free(&key);
+	return rc;
+}
+
+/* runner_drop_bad - remove a member that is no queue ID from the index */
+static void
+runner_drop_bad(struct runner *r, const char *member)
+{
+	struct rr_reply rep;
+
+	log_warnx("released index: bad member \"%.80s\" removed", member);
+	if (runner_leased(r, &rep))
+		(void)runner_result(holdrec_released_drop(r->redis,
+		    r->s->hostname, member, &rep), "ZREM released", &rep);
+	rr_reply_free(&rep);
+}
+
+/* runner_classify - what to do with each released message */
+static void
+runner_classify(struct runner *r, const struct qb_qinfo *qi, struct titem *ti,
+    size_t n)
+{
+	long long now = (long long)time(NULL);
+	size_t	i;
+	int	late;
+
+	for (i = 0; i < n; i++) {
+		late = now - ti[i].released_at >= r->s->release_timeout;
+		ti[i].act = ACT_NONE;
+		switch (qi[i].state) {
+		case QS_GONE:
+			ti[i].act = ACT_GONE;
+			break;
+		case QS_FAILED:
+			ti[i].act = ACT_REHOLD;
+			ti[i].why = "deferred";
+			break;
+		case QS_PENDING:
+			if (late) {
+				ti[i].act = ACT_REHOLD;
+				ti[i].why = "timeout";
+			}
+			break;
+		case QS_HELD:
+			if (late) {
+				ti[i].act = ACT_HELD;
+				ti[i].why = "timeout-on-hold";
+			}
+			break;
+		}
+	}
+}
+
+/* runner_verify - after a rehold: held ones are marked, gone ones too */
+static void
+runner_verify(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
+    const size_t *idx, size_t k)
+{
+	struct qb_qinfo *v = xcalloc(k, sizeof(*v));
+	size_t	i;
+	int	ok;
+
+	for (i = 0; i < k; i++)
+		v[i].id = qi[idx[i]].id;
+	ok = runner_qb(r->qb->status(&r->qc, v, k), "queue status") == QB_OK;
+	for (i = 0; i < k; i++) {
+		struct qb_qinfo *q = &qi[idx[i]];
+		struct titem *t = &ti[idx[i]];
+
+		t->act = ACT_NONE;
+		if (!ok)
+			continue;
+		if (v[i].state == QS_GONE)
+			t->act = ACT_GONE;
+		else if (v[i].state != QS_HELD)
+			log_debug("%s: not on hold yet after the rehold, "
+			    "trying again later", q->id);
+		else {
+			t->act = ACT_HELD;
+			qb_qinfo_free(q, 1);
+			q->rcpt = v[i].rcpt;
+			q->nrcpt = v[i].nrcpt;
+			v[i].rcpt = NULL;
+			v[i].nrcpt = 0;
+		}
+	}
+	qb_qinfo_free(v, k);
+	free(v);
+}
+
+/* runner_rehold - backend rehold for ACT_REHOLD, then check the queue */
+static void
+runner_rehold(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
+    size_t n)
+{
+	char	**ids = xcalloc(n, sizeof(*ids));
+	size_t	*idx = xcalloc(n, sizeof(*idx));
+	size_t	i, k = 0, b, m;
+
+	for (i = 0; i < n; i++)
+		if (ti[i].act == ACT_REHOLD) {
+			idx[k] = i;
+			ids[k++] = qi[i].id;
+		}
+	for (b = 0; b < k; b += RUN_BATCH) {
+		m = k - b < RUN_BATCH ? k - b : RUN_BATCH;
+		if (runner_qb(r->qb->rehold(&r->qc, ids + b, m), "rehold") ==
+		    QB_OK)
+			runner_verify(r, qi, ti, idx + b, m);
+		else
+			for (i = b; i < b + m; i++)
+				ti[idx[i]].act = ACT_NONE;
+	}
+	free(ids);
+	free(idx);
+}
+
+/* runner_held_log - one line per message put back on hold */
+static void
+runner_held_log(const struct rr_reply *rep, struct titem *const *t)
+{
+	size_t	i, j;
+
+	for (i = 0, j = 0; i + 4 < rep->nelem; i += 5, j++) {
+		const char *q = rep->elems[i], *d = rep->elems[i + 1],
+		    *code = rep->elems[i + 2];
+
+		if (q == NULL || d == NULL || code == NULL)
+			continue;
+		if (strcmp(code, "0") == 0)
+			log_warnx("%s: not marked held: the record is not in "
+			    "state released", q);
+		else
+			log_info("%s: back on hold domain=%s reason=%s "
+			    "reholds=%s nrcpt=%s%s", q, d, t[j]->why,
+			    rep->elems[i + 3] ? rep->elems[i + 3] : "?",
+			    rep->elems[i + 4] ? rep->elems[i + 4] : "?",
+			    strcmp(code, "2") == 0 ?
+			    " delivered_recipients_dropped=yes" : "");
+	}
+}
+
+/* runner_held - records of ACT_HELD messages back to state held */
+static int
+runner_held(struct runner *r, struct qb_qinfo *qi, struct titem *ti, size_t n)
+{
+	struct holdrec_rehold *m = xcalloc(n ? n : 1, sizeof(*m));
+	struct titem **t = xcalloc(n ? n : 1, sizeof(*t));
+	struct rr_reply rep;
+	size_t	i = 0, cnt;
+	int	rc = 0;
+
+	while (rc == 0 && i < n) {
+		for (cnt = 0; i < n && cnt < RUN_BATCH; i++) {
+			if (ti[i].act != ACT_HELD)
+				continue;
+			t[cnt] = &ti[i];
+			m[cnt].qid = qi[i].id;
+			m[cnt].rcpt = qi[i].rcpt;
+			m[cnt++].nrcpt = qi[i].nrcpt;
+		}
+		if (cnt == 0)
+			break;
+		rc = runner_leased(r, &rep) ? runner_hr(holdrec_rehold(r->redis,
+		    r->s->hostname, m, cnt, &rep), "mark held", &rep) : -1;
+		if (rc == 0)
+			runner_held_log(&rep, t);
+		rr_reply_free(&rep);
+	}
+	free(m);
+	free(t);
+	return rc;
+}
+
+/* runner_track_gone - records of ACT_GONE messages removed, counted */
+static int
+runner_track_gone(struct runner *r, const struct qb_qinfo *qi,
+    const struct titem *ti, size_t n)
+{
+	char	**ids = xcalloc(n ? n : 1, sizeof(*ids));
+	size_t	i, k = 0, done = 0;
+	int	rc;
+
+	for (i = 0; i < n; i++)
+		if (ti[i].act == ACT_GONE)
+			ids[k++] = qi[i].id;
+	rc = k ? runner_gone(r, ids, k, 1, NULL, &done) : 0;
+	free(ids);
+	return rc;
+}
+
+/* runner_track - one pass over this host's released messages */
+int
+runner_track(struct runner *r)
+{
+	struct rr_reply rep;
+	struct qb_qinfo *qi;
+	struct titem *ti;
+	size_t	i, n = 0;
+	int	rc;
+
+	if (!runner_ready(r))
+		return -1;
+	if (runner_track_load(r, &rep) < 0) {
+		rr_reply_free(&rep);
+		return -1;
+	}
+	qi = xcalloc(rep.nelem / 2 + 1, sizeof(*qi));
+	ti = xcalloc(rep.nelem / 2 + 1, sizeof(*ti));
+	for (i = 0; i + 1 < rep.nelem; i += 2) {
+		if (rep.elems[i] == NULL || !qid_valid(rep.elems[i])) {
+			runner_drop_bad(r, rep.elems[i] ? rep.elems[i] : "");
+			continue;
+		}
+		qi[n].id = rep.elems[i];
+		ti[n++].released_at = rep.elems[i + 1] ?
+		    strtoll(rep.elems[i + 1], NULL, 10) : 0;
+	}
+	rc = 0;
+	if (n > 0 && runner_qb(r->qb->locate(&r->qc, qi, n), "queue status") ==
+	    QB_OK) {
+		runner_classify(r, qi, ti, n);
+		runner_rehold(r, qi, ti, n);
+		rc = runner_track_gone(r, qi, ti, n);
+		if (rc == 0)
+			rc = runner_held(r, qi, ti, n);
+	}
+	qb_qinfo_free(qi, n);
+	free(qi);
+	free(ti);
+	rr_reply_free(&rep);
+	return rc;
+}
