@@ -42,6 +42,9 @@
  *	instance ever held it, is the refusal at start postponed
  *	(lease_refused(): etrnd stops, exit 1).  The pid in the value is
  *	written again when it changes (after daemon()).
+ *
+ *	The runner's lowest layer (runner.c has the map): it calls lib/
+ *	only; rctx.c and runner.c call it.
  * DIAGNOSTICS
  *	lease_start() returns -1 with the error in err when another etrnd
  *	holds the lease: "another etrnd serves host X: pid P on N since T".

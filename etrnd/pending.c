@@ -28,9 +28,12 @@
  *	evidence: nothing is promoted or dropped in that pass.  An entry
  *	whose record is missing or no longer pending (promoted by etrnctl
  *	reconcile) only leaves the index.
+ *
+ *	Layer 2 of the runner (runner.c has the map): it calls rctx.c only,
+ *	and runner_loop() calls it.
  * DIAGNOSTICS
  *	One line per promoted or dropped record, queue ID first; Redis and
- *	backend failures are logged once per outage by runner.c.  Returns
+ *	backend failures are logged once per outage by rctx.c.  Returns
  *	-1 when Redis or the queue failed, else the number of records
  *	promoted or dropped.
  */

@@ -27,6 +27,9 @@
  *	A step that finds the queue unreadable or Redis failing ends the
  *	pass with nothing of that step done; the next pass comes after
  *	RCNRUN_RETRY_MS, or reconcile_interval if that is sooner.
+ *
+ *	Layer 3 of the runner (runner.c has the map): it calls reconcile.c
+ *	and rctx.c, and runner_loop() calls it.
  * DIAGNOSTICS
  *	One line per message rebuilt ("ID: record rebuilt from its hold
  *	tag domain=D reason=...") or dropped ("ID: record dropped

@@ -56,7 +56,7 @@ redis_is $N HGET etrn:stats:dialup.test flushed || fail "flushed counter"
 pass "1: index empty and counters consistent (held 0, flushed $N)"
 
 # 2. Killed right after postsuper -H moved the mail out of hold.  The
-# records were marked released before (etrnd/runner.c: runner_release), so
+# records were marked released before (etrnd/flush.c: runner_release), so
 # the mail Postfix delivers while etrnd is dead is recognised as flushed
 # when etrnd is back, and the rest is followed; nothing needs reconcile.
 M=100
