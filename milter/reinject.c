@@ -21,7 +21,8 @@
  *
  *	reinject_probe() asks the server's EHLO once and logs which of the
  *	above would make splits fail (etrn-milter calls it from its
- *	background thread at start and after SIGUSR1, see domcache.c).
+ *	background thread at start and after SIGUSR1, see domcache.c); it is
+ *	confcheck_reinject(), which etrn-milter -t runs too.
  *
  *	The message text is the milter's spooled copy of the headers and
  *	body; lines are sent with CRLF endings and dot-stuffed.
@@ -41,11 +42,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mail/confcheck.h"
 #include "milter/milter.h"
 #include "util/log.h"
 #include "util/smtpc.h"
-
-#define PROBE_TIMEOUT	5	/* s, at most, for reinject_probe */
 
 /* reinject_has_dsn - does group g's copy carry any DSN parameter */
 static int
@@ -144,35 +144,5 @@ reinject_copy(const struct cfg *c, struct msg *m, const struct rgroup *g,
 int
 reinject_probe(const struct cfg *c)
 {
-	struct smtpc s;
-	struct buf err = BUF_INIT;
-	long long t = c->s.reinject_timeout < PROBE_TIMEOUT ?
-	    c->s.reinject_timeout : PROBE_TIMEOUT;
-
-	if (smtpc_open(&s, c->s.reinject_server, (int)t * 1000,
-	    "re-injection server", c->s.hostname, &err) < 0) {
-		log_warnx("reinject_server %s could not be probed: %s",
-		    c->s.reinject_server, buf_terminate(&err));
-		buf_free(&err);
-		return -1;
-	}
-	(void)smtpc_cmd(&s, 2, "QUIT");
-	if (!s.dsn)
-		log_warnx("reinject_server %s does not offer DSN: a split of "
-		    "a message with NOTIFY, ORCPT, RET or ENVID will be "
-		    "tempfailed", c->s.reinject_server);
-	if (!s.eightbit)
-		log_warnx("reinject_server %s does not offer 8BITMIME: a "
-		    "split of a BODY=8BITMIME message will be tempfailed",
-		    c->s.reinject_server);
-	if (!s.smtputf8)
-		log_warnx("reinject_server %s does not offer SMTPUTF8: a "
-		    "split of an SMTPUTF8 message will be tempfailed",
-		    c->s.reinject_server);
-	if (s.dsn && s.eightbit && s.smtputf8)
-		log_info("reinject_server %s offers DSN, 8BITMIME and "
-		    "SMTPUTF8", c->s.reinject_server);
-	smtpc_close(&s);
-	buf_free(&err);
-	return 0;
+	return confcheck_reinject(&c->s);
 }

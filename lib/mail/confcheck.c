@@ -4,6 +4,7 @@
  * SUMMARY
  *	status = confcheck_run(&settings, path, CONFCHECK_MILTER);
  *	confcheck_sendmail_host(&settings, &why);
+ *	confcheck_reinject(&settings);
  * DESCRIPTION
  *	settings_load() proves that the file parses and that every value is
  *	in bounds; what it cannot see is the host the daemon is about to
@@ -20,6 +21,7 @@
  *	non-empty socket group (milter_socket_group, policy_socket_group)
  *	must exist.
  *	hold_secret_file (etrn-milter, etrnd): loaded as the daemon loads it.
+ *	etrn-milter: reinject_server asked as confcheck_reinject() does.
  *	etrnd with mta = postfix: the Postfix commands it runs are
  *	executable files in postfix_command_directory (sendmail too when
  *	dsn_server is empty); with mta = sendmail: sendmail_command, and a
@@ -35,10 +37,22 @@
  *	at every start, and waits about 60 s for it when the name has no
  *	dot; every command etrnd runs (mta = sendmail) would then use up its
  *	time limit.  etrnd warns at start-up, and -t says so too.
+ *
+ *	confcheck_reinject: a split copy is never downgraded (see
+ *	milter/reinject.c), so a copy that uses an extension reinject_server
+ *	does not announce in its EHLO reply (DSN, 8BITMIME, SMTPUTF8) is not
+ *	sent and the original is tempfailed.  This asks the server's EHLO
+ *	once and warns, per missing extension, which splits will be
+ *	tempfailed: etrn-milter at start and after SIGUSR1 (reinject_probe),
+ *	and etrn-milter -t.  Warnings, not problems: the server may not be
+ *	running yet, and a split without those parameters still works.
  * DIAGNOSTICS
  *	confcheck_run: lines on stderr through log_err() (problems) and
  *	log_info() (notes, "note: "), then "FILE: configuration OK" on
- *	stdout and 0, or "FILE: N problem(s)" and 1.
+ *	stdout and 0, or "FILE: N problem(s)" and 1.  Warnings (log_warnx)
+ *	do not change the status.
+ *	confcheck_reinject: 0 with a warning per missing extension, -1 with
+ *	a warning when the server could not be asked.
  */
 #include "config.h"
 
@@ -61,7 +75,10 @@
 #include "util/log.h"
 #include "util/net.h"
 #include "util/safepath.h"
+#include "util/smtpc.h"
 #include "util/xalloc.h"
+
+#define CC_PROBE_TIMEOUT	5	/* s, at most, for confcheck_reinject */
 
 struct cc {
 	const char *path;	/* the configuration file */
@@ -311,6 +328,43 @@ confcheck_sendmail_host(const struct oe_settings *s, struct buf *why)
 	return -1;
 }
 
+/* confcheck_reinject - warn which splits reinject_server would refuse */
+int
+confcheck_reinject(const struct oe_settings *s)
+{
+	struct smtpc c;
+	struct buf err = BUF_INIT;
+	long long t = s->reinject_timeout < CC_PROBE_TIMEOUT ?
+	    s->reinject_timeout : CC_PROBE_TIMEOUT;
+
+	if (smtpc_open(&c, s->reinject_server, (int)t * 1000,
+	    "re-injection server", s->hostname, &err) < 0) {
+		log_warnx("reinject_server %s could not be probed: %s",
+		    s->reinject_server, buf_terminate(&err));
+		buf_free(&err);
+		return -1;
+	}
+	(void)smtpc_cmd(&c, 2, "QUIT");
+	if (!c.dsn)
+		log_warnx("reinject_server %s does not offer DSN: a split of "
+		    "a message with NOTIFY, ORCPT, RET or ENVID will be "
+		    "tempfailed", s->reinject_server);
+	if (!c.eightbit)
+		log_warnx("reinject_server %s does not offer 8BITMIME: a "
+		    "split of a BODY=8BITMIME message will be tempfailed",
+		    s->reinject_server);
+	if (!c.smtputf8)
+		log_warnx("reinject_server %s does not offer SMTPUTF8: a "
+		    "split of an SMTPUTF8 message will be tempfailed",
+		    s->reinject_server);
+	if (c.dsn && c.eightbit && c.smtputf8)
+		log_info("reinject_server %s offers DSN, 8BITMIME and "
+		    "SMTPUTF8", s->reinject_server);
+	smtpc_close(&c);
+	buf_free(&err);
+	return 0;
+}
+
 /* confcheck_run - the checks of one daemon; the exit status of -t */
 int
 confcheck_run(const struct oe_settings *s, const char *path, int daemon)
@@ -331,6 +385,7 @@ confcheck_run(const struct oe_settings *s, const char *path, int daemon)
 		}
 		cc_pid_file(&cc, "milter_pid_file", s->milter_pid_file);
 		cc_secret(&cc, s);
+		(void)confcheck_reinject(s);
 		break;
 	case CONFCHECK_ETRND:
 		cc_pid_file(&cc, "etrnd_pid_file", s->etrnd_pid_file);

@@ -9,5 +9,6 @@ enum { CONFCHECK_MILTER, CONFCHECK_ETRND, CONFCHECK_POLICY };
 
 int	confcheck_run(const struct oe_settings *, const char *, int);
 int	confcheck_sendmail_host(const struct oe_settings *, struct buf *);
+int	confcheck_reinject(const struct oe_settings *);
 
 #endif

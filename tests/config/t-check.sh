@@ -3,7 +3,8 @@
 # the configuration: a user that does not exist, a missing socket
 # directory, a group-writable one, a socket group that does not exist,
 # a postfix_command_directory without postsuper, a sendmail_command that
-# is not executable, a missing hold_secret_file.  Each mistake makes -t
+# is not executable, a missing hold_secret_file; a reinject_server that
+# cannot be asked is a warning only.  Each mistake makes -t
 # exit 1 with a line naming FILE:LINE, the setting and the reason; all
 # mistakes of a file are reported together; a setting left at its
 # default says "(default)"; a configuration file `user` cannot read is
@@ -199,3 +200,11 @@ out=$(setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" \
 grep -q "note: not run as root: the ownership of socket and pid file directories" <<<"$out" ||
     fail "no note when not root: $out"
 pass "not root: ownership not checked, and said so (exit 0)"
+
+# reinject_server is asked for the extensions a split copy needs: one
+# that cannot be reached is a warning, not a problem (exit 0).
+port=$(free_port)
+check "$MILTER" 0 "reinject_server inet:127.0.0.1:$port could not be probed: .*" \
+    "reinject_server = inet:127.0.0.1:$port"
+grep -q ": configuration OK$" <<<"$out" || fail "unreachable reinject_server: $out"
+pass "etrn-milter -t: an unreachable reinject_server is a warning (exit 0)"

@@ -7,7 +7,9 @@
 # message is tempfailed the same way.  With DSN offered, the copy keeps
 # NOTIFY and ORCPT in its queue file, and at its deadline etrnd returns
 # it without a DSN (NOTIFY=NEVER).  The milter's probe names the missing
-# extension after SIGUSR1.
+# extension after SIGUSR1, and the configuration check (etrn-milter -t)
+# says which splits will be tempfailed, as a warning (the exit status of
+# -t is the same with DSN offered or not).
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 sb_init split-dsn
@@ -47,6 +49,15 @@ milter_log_has() {
 	grep -q -- "$1" "$MILTER_LOG"
 }
 
+# check_t - etrn-milter -t on the sandbox's file: its output in $out,
+# its exit status in $t_rc
+check_t() {
+	t_rc=0
+	"$OPENETRN_BUILDDIR/etrn-milter" -t -c "$OPENETRN_CONF" >"$SB/t.out" \
+	    2>&1 || t_rc=$?
+	out=$(cat "$SB/t.out")
+}
+
 # 1. DSN hidden: NOTIFY=NEVER on the dial-up recipient tempfails the split.
 reinject_hides dsn
 rc=0
@@ -81,6 +92,12 @@ wait_for 15 milter_log_has "reinject_server inet:127.0.0.1:$REINJECT_PORT does n
     fail "the probe did not name the missing DSN"
 pass "the milter's probe logs that reinject_server does not offer DSN"
 
+check_t
+rc_hidden=$t_rc
+want="reinject_server inet:127.0.0.1:$REINJECT_PORT does not offer DSN: a split of a message with NOTIFY, ORCPT, RET or ENVID will be tempfailed"
+grep -qF -- "$want" <<<"$out" || fail "etrn-milter -t does not say why: $out"
+pass "etrn-milter -t warns that splits with DSN parameters will be tempfailed (exit $rc_hidden)"
+
 # 2. 8BITMIME hidden: BODY=8BITMIME is not downgraded.
 reinject_hides 8bitmime
 rc=0
@@ -94,6 +111,12 @@ pass "8BITMIME hidden: BODY=8BITMIME split tempfailed, reason logged"
 
 # 3. Everything offered: the copy keeps NOTIFY and ORCPT.
 reinject_hides ""
+check_t
+grep -q "reinject_server inet:127.0.0.1:$REINJECT_PORT offers DSN, 8BITMIME and SMTPUTF8" <<<"$out" ||
+    fail "etrn-milter -t with DSN offered: $out"
+! grep -q "does not offer" <<<"$out" || fail "etrn-milter -t warns wrongly: $out"
+[ "$t_rc" = "$rc_hidden" ] || fail "-t exit $t_rc with DSN offered, $rc_hidden without"
+pass "etrn-milter -t with everything offered: no warning, same exit status"
 # Copies held from now on expire within seconds (the earlier ones keep
 # their 5 days).
 sb_redis HSET etrn:domain:dialup2.test hold_time 8 warn_time 0 >/dev/null
