@@ -16,7 +16,7 @@
  *	written.
  * SECURITY
  *	See reconcile.c: queue IDs pass qid_valid(), commands run with
- *	argv, only tags that holdtag_parse() accepts are trusted.
+ *	argv, only tags whose MAC verifies (HOLDTAG_OK) are trusted.
  * DIAGNOSTICS
  *	One line per message rebuilt, dropped, skipped or failed, then
  *	"reconcile: held=N ok=N rebuilt=N dropped=N skipped=N".  Exit 1 when

@@ -14,18 +14,21 @@
  *	From the queue: the hold queue is listed once (rcn_start); for each
  *	message the last valid X-ETRN-Hold header (holdtag_parse(), both
  *	times present) is looked for; a message without one was not held by
- *	openetrn and is skipped.  Only a tag whose MAC verifies can build a
- *	record; an unsigned one (written before tags were signed) is
- *	accepted only where the record with its token exists, and a forged
- *	one never: such files are logged and reported as skipped.  A record
+ *	openetrn and is skipped.  Only a tag whose MAC verifies is trusted:
+ *	a forged or unsigned one builds no record and is never ok, even
+ *	where a record with its token exists (no version of etrn-milter
+ *	wrote unsigned tags); such files are logged and reported as
+ *	skipped.  A record
  *	etrn:msg:<host>:<qid> with the tag's token is ok; for etrnctl a
  *	pending one (etrn-milter wrote it, etrnd has not yet seen the
  *	message on hold) is counted now, as etrnd's pending step does
  *	(reported as rebuilt), never written a second time.  Otherwise
- *	the record is built again: domain, token, arrived and expires
- *	from the tag; state held; sender,
- *	recipients (NOTIFY, ORCPT), size, RET and ENVID from the queue
- *	file's envelope (backend envelope); the other headers, bounded by
+ *	the record is built again: domain, token, arrived, expires and
+ *	size (as the milter counted it, what byte quotas add up) from the
+ *	tag; state held; sender,
+ *	recipients (NOTIFY, ORCPT), RET and ENVID from the queue file's
+ *	envelope (backend envelope), and the size too for a tag without
+ *	size=; the other headers, bounded by
  *	max_header_bytes as the milter does; no client, no delay warning.
  *	One script per message (holdrec_rebuild) writes the record and its
  *	index entries as the milter's does, after taking out the
@@ -266,7 +269,7 @@ rcn_write(struct rcn *r, const char *qid, struct rcn_msg *m)
 	n.sender = buf_terminate(&m->env.sender);
 	n.rcpts = &m->env.rcpts;
 	n.nrcpt = m->env.nrcpt;
-	n.size = m->env.size;
+	n.size = m->tag.size >= 0 ? m->tag.size : m->env.size;
 	n.arrived = m->tag.arrived;
 	n.expires = m->tag.expires;
 	n.ret = m->env.ret;
@@ -346,8 +349,8 @@ rcn_promote(struct rcn *r, const char *qid, const char *domain)
 }
 
 /*
- * rcn_untrusted - a tag whose MAC does not verify, or an unsigned one
- * without its record: no record is built from it (docs/design.md,
+ * rcn_untrusted - a tag whose MAC does not verify, or an unsigned one:
+ * no record is built from it, whatever record exists (docs/design.md,
  * Forged tags); the file is reported and left to the administrator
  */
 static void
@@ -356,9 +359,8 @@ rcn_untrusted(struct rcn *r, const char *qid, const struct holdtag *t,
 {
 	struct buf why = BUF_INIT;
 
-	buf_printf(&why, "%s %s header%s: ignored, no record built",
-	    holdtag_status_name(tag), HOLDTAG_HEADER, tag ==
-	    HOLDTAG_UNSIGNED ? " and no record with its token" : "");
+	buf_printf(&why, "%s %s header: ignored, no record built",
+	    holdtag_status_name(tag), HOLDTAG_HEADER);
 	log_warnx("%s: %s domain=%s", qid, buf_terminate(&why), t->domain);
 	rcn_note(r, qid, RCN_SKIPPED, t->domain, why.s);
 	buf_free(&why);
@@ -381,15 +383,14 @@ rcn_held_one(struct rcn *r, const char *qid)
 	    HOLDTAG_BAD)
 		rcn_note(r, qid, RCN_SKIPPED, NULL, "no valid " HOLDTAG_HEADER
 		    " header: not held by openetrn");
+	else if (tag != HOLDTAG_OK)	/* forged or unsigned */
+		rcn_untrusted(r, qid, &m.tag, tag);
 	else if (rcn_token(r, qid, m.tag.token, &have) < 0)
 		rc = -1;
-	else if ((have == 1 || (have >= 2 && r->c.runner)) &&
-	    tag != HOLDTAG_FORGED)	/* an unsigned tag: an old record */
+	else if (have == 1 || (have >= 2 && r->c.runner))
 		rcn_note(r, qid, RCN_OK, NULL, NULL);	/* pending: its step */
-	else if (have == 3 && tag != HOLDTAG_FORGED)
+	else if (have == 3)
 		rc = rcn_promote(r, qid, m.tag.domain);
-	else if (tag != HOLDTAG_OK)
-		rcn_untrusted(r, qid, &m.tag, tag);
 	else
 		rc = rcn_rebuild(r, qid, &m, have);
 	buf_free(&raw);

@@ -164,6 +164,7 @@ hold_original(SMFICTX *ctx, struct conn *cn, const char *qid,
 	snprintf(t.host, sizeof(t.host), "%s", cn->cfg->s.hostname);
 	t.arrived = h.arrived;
 	t.expires = h.expires;
+	t.size = (long long)m->size;	/* the record's (store.c) */
 	holdtag_format(&val, &t);
 	record_reason(&reason, g->domain);
 	if (smfi_addheader(ctx, (char *)HOLDTAG_HEADER, val.s) != MI_SUCCESS ||

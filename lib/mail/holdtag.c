@@ -4,17 +4,23 @@
  * DESCRIPTION
  *	Every held message carries one header
  *	    X-ETRN-Hold: <domain>; host=<host>; token=<32 hex>;
- *	        arrived=<unix time>; expires=<unix time>;
+ *	        arrived=<unix time>; expires=<unix time>; size=<octets>;
  *	        mac=<64 hex>
  *	The token is 128 random bits, also stored in the Redis record.  A
  *	queue file is deleted or bounced only when its header carries the
  *	record's token (queue IDs are reused), and reconcile rebuilds the
- *	index from these headers.
+ *	index from these headers.  size is the message's size as the milter
+ *	counted it (the record's size, which byte quotas add up), so that a
+ *	rebuilt record counts what the original did; a tag without size=
+ *	(written before the field) still parses, with size -1.
  *
  *	mac is HMAC-SHA256, keyed with the installation's secret
  *	(hold_secret_file, holdtag_key_load()), over the fields in a fixed
  *	form: "openetrn-hold-v1", domain, host, token, arrived and expires
- *	in decimal, each ended by a NUL.  The milter removes any tag a
+ *	in decimal, each ended by a NUL; a tag with size= is signed as
+ *	"openetrn-hold-v2" with size after expires, so that size can be
+ *	neither added to, altered in nor removed from a signed tag.  The
+ *	milter removes any tag a
  *	message arrives with, but mail can reach the hold queue without the
  *	milter (the DSN service, a local submission, postsuper -h): only a
  *	tag whose MAC verifies was written by etrn-milter.  holdtag_parse()
@@ -60,7 +66,8 @@
 #include "mail/holdtag.h"
 #include "util/safepath.h"
 
-#define HOLDTAG_MAC_CONTEXT	"openetrn-hold-v1"
+#define HOLDTAG_MAC_CONTEXT	"openetrn-hold-v1"	/* without size= */
+#define HOLDTAG_MAC_CONTEXT2	"openetrn-hold-v2"	/* with size= */
 
 static unsigned char holdtag_key[HOLDTAG_KEY_MAX];
 static size_t holdtag_keylen;	/* 0: no key loaded */
@@ -215,9 +222,11 @@ holdtag_mac(const struct holdtag *t, char *hex)
 {
 	struct buf d = BUF_INIT;
 
-	buf_printf(&d, "%s%c%s%c%s%c%s%c%lld%c%lld%c", HOLDTAG_MAC_CONTEXT,
-	    0, t->domain, 0, t->host, 0, t->token, 0, t->arrived, 0,
-	    t->expires, 0);
+	buf_printf(&d, "%s%c%s%c%s%c%s%c%lld%c%lld%c", t->size >= 0 ?
+	    HOLDTAG_MAC_CONTEXT2 : HOLDTAG_MAC_CONTEXT, 0, t->domain, 0,
+	    t->host, 0, t->token, 0, t->arrived, 0, t->expires, 0);
+	if (t->size >= 0)
+		buf_printf(&d, "%lld%c", t->size, 0);
 	holdtag_hmac(&d, hex, HOLDTAG_MAC_LEN + 1);
 	buf_free(&d);
 }
@@ -240,13 +249,15 @@ holdtag_derive(const char *label, const char *token, char *out,
 void
 holdtag_format(struct buf *b, const struct holdtag *t)
 {
-	char	mac[HOLDTAG_MAC_LEN + 1];
+	char	mac[HOLDTAG_MAC_LEN + 1], size[32] = "";
 
 	holdtag_mac(t, mac);
+	if (t->size >= 0)
+		snprintf(size, sizeof(size), " size=%lld;", t->size);
 	buf_reset(b);
 	buf_printf(b, "%s; host=%s; token=%s;\n\tarrived=%lld; expires=%lld;"
-	    "\n\tmac=%s", t->domain, t->host, t->token, t->arrived,
-	    t->expires, mac);
+	    "%s\n\tmac=%s", t->domain, t->host, t->token, t->arrived,
+	    t->expires, size, mac);
 }
 
 /* holdtag_status_name - for log lines */
@@ -319,6 +330,8 @@ holdtag_field(struct holdtag *t, const char *item, size_t len)
 		return holdtag_number(v, vlen, &t->arrived);
 	if (nlen == 7 && strncmp(item, "expires", 7) == 0)
 		return holdtag_number(v, vlen, &t->expires);
+	if (nlen == 4 && strncmp(item, "size", 4) == 0)
+		return holdtag_number(v, vlen, &t->size);
 	if (nlen == 3 && strncmp(item, "mac", 3) == 0) {
 		if (vlen != HOLDTAG_MAC_LEN || strspn(v, "0123456789abcdef") <
 		    HOLDTAG_MAC_LEN)
@@ -352,6 +365,7 @@ holdtag_parse(const char *value, struct holdtag *t)
 	int	first = 1;
 
 	memset(t, 0, sizeof(*t));
+	t->size = -1;
 	while (*p) {
 		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 			p++;

@@ -18,6 +18,7 @@ struct holdtag {
 	char	token[HOLD_TOKEN_LEN + 1];
 	long long arrived;
 	long long expires;
+	long long size;		/* octets the milter counted; -1: none */
 	char	mac[HOLDTAG_MAC_LEN + 1];	/* "" : unsigned */
 };
 

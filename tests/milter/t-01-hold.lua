@@ -33,12 +33,13 @@ local function main()
 	local prefix = "dialup.test; host=mx.test; token="
 	check(v:sub(1, #prefix) == prefix, "X-ETRN-Hold value \"" .. v ..
 	    "\" does not start with \"" .. prefix .. "\"")
-	local token, arrived, expires, mac = v:match("^dialup%.test; " ..
+	local token, arrived, expires, size, mac = v:match("^dialup%.test; " ..
 	    "host=mx%.test; token=(" .. HEX32 .. ");\n\t" ..
-	    "arrived=(%d+); expires=(%d+);\n\tmac=(%x+)$")
+	    "arrived=(%d+); expires=(%d+); size=(%d+);\n\tmac=(%x+)$")
 	check(token ~= nil, "X-ETRN-Hold value \"" .. v .. "\" is malformed")
 	check(#mac == 64 and mac:lower() == mac,
 	    "X-ETRN-Hold mac \"" .. mac .. "\" is not 64 hex digits")
+	check(tonumber(size) > 0, "X-ETRN-Hold size is 0")
 	check(tonumber(expires) > tonumber(arrived),
 	    "expires is not after arrived")
 	check(math.abs(tonumber(arrived) - os.time()) < 300,

@@ -25,7 +25,7 @@ local function main()
 	local v = mt.getheader(conn, "X-ETRN-Hold", 0)
 	check(v ~= nil, "no X-ETRN-Hold added")
 	local token = v:match("^a%.sub%.test; host=mx%.test; token=(" ..
-	    HEX32 .. ");\n\tarrived=%d+; expires=%d+;\n\tmac=%x+$")
+	    HEX32 .. ");\n\tarrived=%d+; expires=%d+; size=%d+;\n\tmac=%x+$")
 	check(token ~= nil,
 	    "X-ETRN-Hold value \"" .. v .. "\" is not for a.sub.test")
 	check(mt.eom_check(conn, MT_QUARANTINE,

@@ -37,6 +37,9 @@ static const char *const bad_tags[] = {
 };
 
 #define SIGNED	"dialup.test; host=mx.lab.test; token=0123456789abcdef" \
+	"0123456789abcdef;\n\tarrived=1790000000; expires=1790432000; " \
+	"size=1234;\n\tmac="
+#define SIGNED_V1 "dialup.test; host=mx.lab.test; token=0123456789abcdef" \
 	"0123456789abcdef;\n\tarrived=1790000000; expires=1790432000;\n\tmac="
 #define KEY	"0123456789abcdef0123456789abcdef-test"
 #define KEY2	"0123456789abcdef0123456789abcdef-other"
@@ -44,17 +47,21 @@ static const char *const bad_tags[] = {
 /* Each field of the signed tag changed in turn (its MAC follows). */
 static const char *const altered[] = {
 	"dialup2.test; host=mx.lab.test; token=0123456789abcdef0123456789"
-	    "abcdef; arrived=1790000000; expires=1790432000",
+	    "abcdef; arrived=1790000000; expires=1790432000; size=1234",
 	"dialup.test; host=mx2.lab.test; token=0123456789abcdef0123456789"
-	    "abcdef; arrived=1790000000; expires=1790432000",
+	    "abcdef; arrived=1790000000; expires=1790432000; size=1234",
 	"dialup.test; host=mx.lab.test; token=1123456789abcdef0123456789"
-	    "abcdef; arrived=1790000000; expires=1790432000",
+	    "abcdef; arrived=1790000000; expires=1790432000; size=1234",
 	"dialup.test; host=mx.lab.test; token=0123456789abcdef0123456789"
-	    "abcdef; arrived=1790000001; expires=1790432000",
+	    "abcdef; arrived=1790000001; expires=1790432000; size=1234",
 	"dialup.test; host=mx.lab.test; token=0123456789abcdef0123456789"
-	    "abcdef; arrived=1790000000; expires=1799432000",
+	    "abcdef; arrived=1790000000; expires=1799432000; size=1234",
 	"dialup.test; token=0123456789abcdef0123456789"
-	    "abcdef; arrived=1790000000; expires=1790432000",
+	    "abcdef; arrived=1790000000; expires=1790432000; size=1234",
+	"dialup.test; host=mx.lab.test; token=0123456789abcdef0123456789"
+	    "abcdef; arrived=1790000000; expires=1790432000; size=1",
+	"dialup.test; host=mx.lab.test; token=0123456789abcdef0123456789"
+	    "abcdef; arrived=1790000000; expires=1790432000",	/* no size */
 };
 
 /* key_file - write dir/key, len octets, with mode; its path */
@@ -188,6 +195,7 @@ main(void)
 	strcpy(t.token, "0123456789abcdef0123456789abcdef");
 	t.arrived = 1790000000;
 	t.expires = 1790432000;
+	t.size = 1234;
 
 	/* No key: nothing verifies. */
 	holdtag_format(&b, &t);
@@ -204,12 +212,14 @@ main(void)
 	CHECK_STR(u.token, t.token, "token");
 	CHECK_INT(u.arrived, t.arrived, "arrived");
 	CHECK_INT(u.expires, t.expires, "expires");
+	CHECK_INT(u.size, t.size, "size");
 	snprintf(mac, sizeof(mac), "%s", u.mac);
 
 	/* As Postfix shows it after folding with CRLF. */
 	snprintf(line, sizeof(line), " dialup.test; host=mx.lab.test;\r\n\t"
 	    "token=0123456789abcdef0123456789abcdef; future=1; "
-	    "arrived=1790000000;\r\n\texpires=1790432000; mac=%s", mac);
+	    "arrived=1790000000;\r\n\texpires=1790432000; size=1234; mac=%s",
+	    mac);
 	CHECK_INT(holdtag_parse(line, &u), HOLDTAG_OK,
 	    "folded with CRLF, unknown field ignored");
 
@@ -227,6 +237,18 @@ main(void)
 	CHECK(strcmp(b.s, b2.s) != 0, "another secret, another MAC");
 	holdtag_key_set(KEY, sizeof(KEY) - 1);
 	CHECK_INT(holdtag_parse(b.s, &u), HOLDTAG_OK, "right secret again");
+
+	/* A signed tag of the version before size=: it still verifies,
+	 * size -1; size= added to it makes it forged. */
+	t.size = -1;
+	holdtag_format(&b2, &t);
+	CHECK(strncmp(b2.s, SIGNED_V1, strlen(SIGNED_V1)) == 0, "format "
+	    "without size: '%s'", b2.s);
+	CHECK_INT(holdtag_parse(b2.s, &u), HOLDTAG_OK, "tag without size");
+	CHECK_INT(u.size, -1, "no size: -1");
+	snprintf(line, sizeof(line), "%s; size=1234", b2.s);
+	CHECK_INT(holdtag_parse(line, &u), HOLDTAG_FORGED, "size= added");
+	t.size = 1234;
 
 	/* A tag of the version before signing: parsed, not trusted. */
 	CHECK_INT(holdtag_parse("dialup.test; host=mx.lab.test; "
