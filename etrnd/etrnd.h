@@ -61,6 +61,8 @@ int	runner_flush(struct runner *, const char *, const char *);
 int	runner_reflush(struct runner *);
 
 /* The listener (listener.c, session.c, etrn.c): the unprivileged child. */
-int	listener_main(struct oe_settings *, const char *, int *, int);
+struct ssl_ctx_st;
+int	listener_main(struct oe_settings *, const char *, int *, int, int *,
+	    int, struct ssl_ctx_st *);
 
 #endif

@@ -14,6 +14,11 @@
  *	client_ipv6_prefix).
  *	SIGTERM/SIGINT stop (the core), SIGHUP reloads the configuration
  *	file, the core's limits and the domain list.
+ *
+ *	With odmr_listen set, a second line server runs the ODMR protocol
+ *	(odmr.c) on its sockets, with the same limits, the same Redis
+ *	connection and domain list, the TLS context its parent read as
+ *	root, and Cyrus SASL (odmrauth.c).
  * DIAGNOSTICS
  *	Start, stop, reload and refresh problems are logged once each.
  */
@@ -26,6 +31,7 @@
 
 #include "etrnd/etrnd.h"
 #include "etrnd/listener.h"
+#include "etrnd/odmr.h"
 #include "mail/domstore.h"
 #include "util/evmem.h"
 #include "util/log.h"
@@ -81,6 +87,10 @@ listener_reload(struct ls_server *srv, void *arg)
 		log_verbose = ns->verbose;
 		session_limits(ns, &lim);
 		ls_set_limits(srv, &lim);
+		if (l->odmr != NULL) {
+			odmr_limits(ns, &lim);
+			ls_set_limits(l->odmr, &lim);
+		}
 		log_info("reloaded %s", l->conf_path);
 	}
 	buf_free(&err);
@@ -97,10 +107,38 @@ static const struct ls_ops listener_ops = {
 	listener_tick,
 };
 
+static const struct ls_ops odmr_ops = {
+	"O",
+	odmr_open,
+	session_limit_bye,
+	odmr_input,
+	odmr_free,
+	NULL,		/* listener_reload sets its limits */
+	NULL,
+};
+
+/* listener_odmr - the ODMR listener on ofds, if any */
+static void
+listener_odmr(struct listener *l, int *ofds, int nofds)
+{
+	struct ls_limits lim;
+
+	if (nofds == 0)
+		return;
+	if (odmrauth_init(l) < 0)
+		log_fatalx("odmr_listen: Cyrus SASL does not start");
+	odmr_limits(l->s, &lim);
+	if ((l->odmr = ls_new(l->base, &lim, &odmr_ops, l, ofds, nofds)) ==
+	    NULL)
+		log_fatalx("odmr listener setup failed");
+	log_info("odmr listener ready: %s (tls %s)", l->s->odmr_listen,
+	    l->tls != NULL ? "offered" : "not offered");
+}
+
 /* listener_main - run until SIGTERM/SIGINT; the exit status */
 int
 listener_main(struct oe_settings *s, const char *conf_path, int *fds,
-    int nfds)
+    int nfds, int *ofds, int nofds, SSL_CTX *tls)
 {
 	struct listener l;
 	struct ls_limits lim;
@@ -108,6 +146,7 @@ listener_main(struct oe_settings *s, const char *conf_path, int *fds,
 	memset(&l, 0, sizeof(l));
 	l.s = s;
 	l.conf_path = conf_path;
+	l.tls = tls;
 	signal(SIGPIPE, SIG_IGN);
 	evmem_init();		/* before libevent allocates anything */
 	if ((l.base = event_base_new()) == NULL)
@@ -119,11 +158,18 @@ listener_main(struct oe_settings *s, const char *conf_path, int *fds,
 	    &l, fds, nfds)) == NULL)
 		log_fatalx("listener setup failed");
 	domwatch_start(&l.dw, l.base, l.redis, &l.s);
+	listener_odmr(&l, ofds, nofds);
 	log_info("listener ready: %s", s->etrnd_listen);
 	event_base_dispatch(l.base);
 	domwatch_stop(&l.dw);
 	ra_free(l.redis);	/* ends the ETRNs waiting for Redis */
 	ls_free(l.srv);
+	if (l.odmr != NULL) {
+		ls_free(l.odmr);
+		odmrauth_done();
+	}
+	if (l.tls != NULL)
+		SSL_CTX_free(l.tls);
 	domwatch_free(&l.dw);	/* after the replies ra_free ends */
 	etrnauth_rate_purge(l.rates, (long long)1 << 40);	/* all of it */
 	settings_free(l.s);

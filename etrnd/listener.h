@@ -3,6 +3,7 @@
 #define OE_LISTENER_H
 
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "mail/domain.h"
 #include "mail/domwatch.h"
@@ -18,6 +19,8 @@ struct listener {
 	struct ra *redis;
 	struct domwatch dw;	/* the dial-up domains */
 	struct ls_server *srv;	/* sockets, connections, limits */
+	struct ls_server *odmr;	/* the ODMR listener's (odmr.c), or NULL */
+	SSL_CTX	*tls;		/* its STARTTLS, or NULL */
 	struct rate_entry *rates[RATE_BUCKETS];
 };
 

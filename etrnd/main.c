@@ -10,7 +10,8 @@
  *	this host's lease (lease.c: another etrnd with the same hostname
  *	makes it exit 1 here, before it binds), the listening sockets
  *	(bound as root), the pid file, then a fork:
- *	the child drops privileges to `user` and runs the SMTP
+ *	the child reads the TLS key of the ODMR listener (odmr_listen),
+ *	drops privileges to `user` and runs the SMTP
  *	listener (listener.c); the parent stays root and runs the queue
  *	runner (runner.c), restarting the listener should it die.
  *	SIGTERM/SIGINT stop both; SIGHUP is passed to the listener, which
@@ -40,6 +41,7 @@
 #include "util/daemonopt.h"
 #include "util/log.h"
 #include "util/net.h"
+#include "util/tls.h"
 #include "util/xalloc.h"
 
 volatile sig_atomic_t etrnd_stop;
@@ -77,16 +79,22 @@ on_signal(int sig)
 	errno = saved;
 }
 
-/* bind_all - every address of etrnd_listen, as root */
+/* The listening sockets, bound as root, handed to each listener. */
+struct socks {
+	int	fds[NET_LISTEN_MAX], nfds;	/* etrnd_listen */
+	int	ofds[NET_LISTEN_MAX], nofds;	/* odmr_listen */
+};
+
+/* bind_all - every address of etrnd_listen (or odmr_listen), as root */
 static int
-bind_all(const char *list, int *fds)
+bind_all(const char *name, const char *list, int *fds)
 {
 	struct net_listen_opts o = { (uid_t)-1, (gid_t)-1, 0600 };
 	struct buf err = BUF_INIT;
 	int	n;
 
 	if ((n = net_listen(list, &o, fds, NET_LISTEN_MAX, &err)) < 0)
-		log_fatalx("etrnd_listen: %s", buf_terminate(&err));
+		log_fatalx("%s: %s", name, buf_terminate(&err));
 	buf_free(&err);
 	return n;
 }
@@ -113,10 +121,27 @@ take_lease(struct lease *lease)
 	buf_free(&err);
 }
 
+/* odmr_tls_ctx - the ODMR listener's TLS context, as root; NULL: none */
+static SSL_CTX *
+odmr_tls_ctx(const struct oe_settings *s)
+{
+	struct buf err = BUF_INIT;
+	SSL_CTX *ctx;
+
+	if (*s->odmr_listen == '\0' || *s->tls_cert_file == '\0')
+		return NULL;
+	if ((ctx = tls_server_ctx(s->tls_cert_file, s->tls_key_file, &err)) ==
+	    NULL)
+		log_fatalx("%s", buf_terminate(&err));
+	buf_free(&err);
+	return ctx;
+}
+
 /* start_listener - fork the unprivileged listener */
 static void
-start_listener(struct oe_settings *s, const char *path, int *fds, int nfds)
+start_listener(struct oe_settings *s, const char *path, struct socks *k)
 {
+	SSL_CTX *tls;
 	struct passwd *pw = NULL;
 	struct oe_settings *cs;
 	struct buf err = BUF_INIT;
@@ -141,6 +166,7 @@ start_listener(struct oe_settings *s, const char *path, int *fds, int nfds)
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
+	tls = odmr_tls_ctx(s);	/* the key may be root's alone */
 	daemon_drop_privileges(pw);
 	/* A runner killed outright (SIGKILL, the OOM killer) takes its
 	 * listener along: an orphan would go on taking ETRNs that nobody
@@ -151,7 +177,8 @@ start_listener(struct oe_settings *s, const char *path, int *fds, int nfds)
 	cs = xcalloc(1, sizeof(*cs));
 	if (settings_load(cs, path, &err) < 0)	/* as the user: readable? */
 		log_fatalx("listener: %s", buf_terminate(&err));
-	_exit(listener_main(cs, path, fds, nfds));
+	_exit(listener_main(cs, path, k->fds, k->nfds, k->ofds, k->nofds,
+	    tls));
 }
 
 /* reap_listener - the listener is gone (reaped by on_signal): log it */
@@ -211,7 +238,8 @@ main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	struct runner r;
 	struct lease *lease;
-	int	fds[NET_LISTEN_MAX], nfds, rc;
+	struct socks k;
+	int	rc;
 
 	daemon_opts_parse(argc, argv, "etrnd", OE_DEFAULT_CONF, &o);
 	path = o.conf;
@@ -231,20 +259,24 @@ main(int argc, char **argv)
 	daemon_check_pid("etrnd_pid_file", s.etrnd_pid_file);
 	if (holdtag_key_load(s.hold_secret_file, &err) < 0)
 		log_fatalx("hold_secret_file: %s", buf_terminate(&err));
+	SSL_CTX_free(odmr_tls_ctx(&s));	/* refused here, not in the child */
 	/* Until daemon_ready a failure is this command's status. */
 	daemon_detach(o.fg);
 	/* Before binding (a second etrnd on this machine is told why, not
 	 * "address in use"). */
 	lease = lease_new(&s);
 	take_lease(lease);
-	nfds = bind_all(s.etrnd_listen, fds);
+	memset(&k, 0, sizeof(k));
+	k.nfds = bind_all("etrnd_listen", s.etrnd_listen, k.fds);
+	if (*s.odmr_listen != '\0')
+		k.nofds = bind_all("odmr_listen", s.odmr_listen, k.ofds);
 	daemon_write_pid("etrnd_pid_file", s.etrnd_pid_file);
 	signals();
 	/* The consumer group first: no flush request may fall between. */
 	if (runner_init(&r, &s) < 0)
 		log_warnx("queue runner: starting with errors (see above)");
 	r.lease = lease;
-	start_listener(&s, path, fds, nfds);
+	start_listener(&s, path, &k);
 	log_info("starting: listen=%s redis=%s host=%s mta=%s dsn=%s",
 	    s.etrnd_listen, s.redis_server, s.hostname, s.mta,
 	    *s.dsn_server ? s.dsn_server : "sendmail");
@@ -264,7 +296,7 @@ main(int argc, char **argv)
 		if (etrnd_child_exited && !etrnd_stop) {
 			reap_listener();
 			sleep(1);
-			start_listener(&s, path, fds, nfds);
+			start_listener(&s, path, &k);
 		}
 	}
 	daemon_stopping();

@@ -33,6 +33,8 @@ static const char *const on_error_choices[] = { "tempfail", "accept", NULL };
 static const char *const down_rcpt_choices[] = { "defer_if_permit", "defer",
 	"dunno", NULL };
 static const char *const down_etrn_choices[] = { "458", "dunno", NULL };
+/* In the order of ODMR_TLS_*. */
+static const char *const odmr_tls_choices[] = { "may", "encrypt", NULL };
 /* In the order of LOG_TARGET_* (util/log.h). */
 static const char *const log_target_choices[] = { "auto", "syslog", "stderr",
 	"both", NULL };
@@ -119,6 +121,19 @@ static const struct conf_def settings_defs[] = {
 	    60000, NULL },
 	{ "etrnd_lease_time", CONF_TIME, "30s", S(etrnd_lease_time), 3, 3600,
 	    NULL },
+	{ "odmr_listen", CONF_STR, "", S(odmr_listen), 0, 0, NULL },
+	{ "odmr_tls", CONF_ENUM, "encrypt", S(odmr_tls), 0, 0,
+	    odmr_tls_choices },
+	{ "odmr_loopback", CONF_STR, "127.0.0.0/8, ::1", S(odmr_loopback), 0,
+	    0, NULL },
+	{ "tls_cert_file", CONF_STR, "", S(tls_cert_file), 0, 0, NULL },
+	{ "tls_key_file", CONF_STR, "", S(tls_key_file), 0, 0, NULL },
+	{ "sasl_pwcheck_method", CONF_STR, "", S(sasl_pwcheck_method), 0, 0,
+	    NULL },
+	{ "sasl_auxprop_plugin", CONF_STR, "", S(sasl_auxprop_plugin), 0, 0,
+	    NULL },
+	{ "sasl_db_path", CONF_STR, "", S(sasl_db_path), 0, 0, NULL },
+	{ "sasl_mech_list", CONF_STR, "", S(sasl_mech_list), 0, 0, NULL },
 	{ "mta", CONF_STR, "postfix", S(mta), 0, 0, NULL },
 	{ "postfix_config_directory", CONF_STR, "",
 	    S(postfix_config_directory), 0, 0, NULL },
@@ -257,6 +272,33 @@ settings_check_listen(const char *name, const char *list, int unix_ok,
 	return rc;
 }
 
+/* settings_check_odmr - the ODMR listener's addresses, TLS and loopback */
+static int
+settings_check_odmr(struct oe_settings *s, const char *origin,
+    struct buf *err)
+{
+	struct buf why = BUF_INIT;
+	int	rc = 0;
+
+	if (*s->odmr_listen == '\0')
+		return 0;
+	if (settings_check_listen("odmr_listen", s->odmr_listen, 0, origin,
+	    err) < 0)
+		return -1;
+	if (s->odmr_tls == ODMR_TLS_ENCRYPT && (*s->tls_cert_file == '\0' ||
+	    *s->tls_key_file == '\0')) {
+		buf_printf(err, "%s: odmr_tls = encrypt needs tls_cert_file "
+		    "and tls_key_file", origin);
+		rc = -1;
+	} else if (cidr_match_list(s->odmr_loopback, "127.0.0.1", &why) < 0) {
+		buf_printf(err, "%s: bad odmr_loopback: %s", origin,
+		    buf_terminate(&why));
+		rc = -1;
+	}
+	buf_free(&why);
+	return rc;
+}
+
 /* settings_check_sendmail - absolute paths */
 static int
 settings_check_sendmail(struct oe_settings *s, const char *origin,
@@ -317,6 +359,8 @@ settings_check(struct oe_settings *s, const char *origin, struct buf *err)
 	if (settings_check_listen("etrnd_listen", s->etrnd_listen, 0, origin,
 	    err) < 0 || settings_check_listen("policy_listen",
 	    s->policy_listen, 1, origin, err) < 0)
+		return -1;
+	if (settings_check_odmr(s, origin, err) < 0)
 		return -1;
 	if (*s->dsn_server && (net_parse(s->dsn_server, &na) < 0 ||
 	    na.kind == NET_INET_AT)) {

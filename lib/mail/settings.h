@@ -10,6 +10,7 @@ enum { ON_ERROR_TEMPFAIL, ON_ERROR_ACCEPT };
 enum { POLICY_DOWN_RCPT_DEFER_IF_PERMIT, POLICY_DOWN_RCPT_DEFER,
     POLICY_DOWN_RCPT_DUNNO };
 enum { POLICY_DOWN_ETRN_458, POLICY_DOWN_ETRN_DUNNO };
+enum { ODMR_TLS_MAY, ODMR_TLS_ENCRYPT };
 
 struct oe_settings {
 	/* identity and logging */
@@ -63,6 +64,16 @@ struct oe_settings {
 	long long dsn_timeout;		/* s, per DSN submission */
 	long long queue_run_interval;	/* ms, runner's checking interval */
 	long long etrnd_lease_time;	/* s, TTL of etrn:lease:<host> */
+	/* etrnd's ODMR listener (RFC 2645) */
+	char	*odmr_listen;		/* inet:host:port list, "": off */
+	int	odmr_tls;		/* ODMR_TLS_*: AUTH before STARTTLS */
+	char	*odmr_loopback;		/* CIDRs where AUTH needs no TLS */
+	char	*tls_cert_file;		/* PEM chain of the listener */
+	char	*tls_key_file;		/* its key, read as root */
+	char	*sasl_pwcheck_method;	/* Cyrus SASL options, "": its */
+	char	*sasl_auxprop_plugin;	/* own configuration file */
+	char	*sasl_db_path;
+	char	*sasl_mech_list;
 	/* MTA queue backend */
 	char	*mta;			/* postfix | sendmail | null */
 	char	*postfix_config_directory;

@@ -20,6 +20,7 @@
  *	went away meanwhile, forget it), writes the answer and calls
  *	ls_resume().  Connections are freed only by the core: a protocol
  *	says ls_bye() (close once the output is written) and returns.
+ *	ls_rebind() puts a filter (TLS) between the core and the socket.
  * SECURITY
  *	Everything one client can make the server hold is bounded:
  *	- output: while more than max_output bytes of answers are unsent,
@@ -252,13 +253,26 @@ ls_free_conn(struct ls_conn *c)
 		ls_trim(srv);
 }
 
-/* ls_settle - free a closing connection whose output is out; -1: freed */
+/*
+ * ls_settle - free a closing connection whose output is out; -1: freed.
+ * Under a filter (TLS) the socket's own buffer must be out too: it is
+ * looked at again every 100 ms, for `timeout' seconds at most.
+ */
 static int
 ls_settle(struct ls_conn *c)
 {
+	struct bufferevent *under;
+	struct timeval tv = { 0, 100000 };
+
 	if (c->dead || !c->closing || c->busy ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return 0;
+	if ((under = bufferevent_get_underlying(c->bev)) != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
+	    ++c->flushes <= c->srv->lim.timeout * 10) {
+		evtimer_add(c->deadline, &tv);
+		return 0;
+	}
 	ls_free_conn(c);
 	return -1;
 }
@@ -306,6 +320,8 @@ ls_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct ls_conn *c = arg;
 
+	if (what == BEV_EVENT_CONNECTED)	/* a TLS handshake is done */
+		return;
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
 		c->eof = 1;
 		bufferevent_disable(bev, EV_READ);
@@ -328,7 +344,11 @@ ls_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->dead || c->closing)
+	if (c->closing) {	/* a filter's output going out */
+		(void)ls_settle(c);
+		return;
+	}
+	if (c->dead)
 		return;
 	if (c->busy) {		/* the answer has its own timeout */
 		ls_deadline(c);
@@ -713,6 +733,24 @@ ls_bye(struct ls_conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->deadline);
 	evtimer_del(c->lifetime);
+}
+
+/*
+ * ls_rebind - the connection reads and writes through bev from now on, a
+ * filter over the old one (STARTTLS) that frees it; the same limits
+ */
+void
+ls_rebind(struct ls_conn *c, struct bufferevent *bev)
+{
+	struct timeval wt = { (time_t)c->srv->lim.timeout, 0 };
+
+	c->bev = bev;
+	bufferevent_setcb(bev, ls_read_cb, ls_write_cb, ls_event_cb, c);
+	bufferevent_set_timeouts(bev, NULL, &wt);
+	bufferevent_setwatermark(bev, EV_READ, 0, c->srv->lim.max_input);
+	bufferevent_setwatermark(bev, EV_WRITE, c->srv->lim.max_output / 2,
+	    0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
 /* ls_drop - close now; while busy, when the answer arrives */

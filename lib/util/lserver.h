@@ -57,6 +57,7 @@ struct ls_conn {
 	int	closing;	/* close once the output is written */
 	int	eof;		/* the client closed its side */
 	int	limit_due;	/* a limit fired while busy: LS_* + 1 */
+	long long flushes;	/* closing: waits for a filter's output */
 	TAILQ_ENTRY(ls_conn) link;
 };
 
@@ -91,5 +92,6 @@ void	ls_busy(struct ls_conn *);
 int	ls_unbusy(struct ls_conn *);
 void	ls_resume(struct ls_conn *);
 void	ls_bye(struct ls_conn *);
+void	ls_rebind(struct ls_conn *, struct bufferevent *);
 
 #endif
