@@ -4,10 +4,15 @@ the machine (busy time of /proc/stat), Postfix (the master, its reaped
 children, its live children), showq (live children of the master),
 etrnd's runner with its reaped commands (postqueue, postcat, sendmail
 with postdrop, postsuper), redis-server, the smtp-sink SINK.
+
+cpu.py --watch PID DIR INTERVAL - every INTERVAL s until killed, print a
+line "epoch cpu files": the CPU seconds of process PID with its reaped
+children (utime+stime+cutime+cstime) and the number of files in DIR
+(not counted any more, "0", once it was 0 once); see cpu_split in
+bench/lib.sh.
 """
-import os, sys
+import os, sys, time
 hz = os.sysconf("SC_CLK_TCK")
-master, runner, redis, sink = sys.argv[1:5]
 
 def stat(pid):
     try:
@@ -20,6 +25,21 @@ def stat(pid):
     # f[0] is field 3 (state): ppid f[1], utime..cstime f[11..14]
     return comm, f[1], int(f[11]) + int(f[12]), int(f[13]) + int(f[14])
 
+def watch(pid, path, interval):
+    """The --watch mode (see the top)."""
+    n = 1
+    while True:
+        st = stat(pid)
+        if n:
+            n = sum(len(f) for _, _, f in os.walk(path))
+        sys.stdout.write("%.3f %.2f %d\n" % (
+            time.time(), (st[2] + st[3]) / hz if st else 0, n))
+        sys.stdout.flush()
+        time.sleep(interval)
+
+if sys.argv[1] == "--watch":
+    watch(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+master, runner, redis, sink = sys.argv[1:5]
 with open("/proc/stat") as f:
     c = [int(x) for x in f.readline().split()[1:]]
 machine = c[0] + c[1] + c[2] + c[5] + c[6] + c[7]

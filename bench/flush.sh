@@ -3,35 +3,32 @@
 # flush (run as root, Debian 12).
 #
 # Starts one sandbox (contrib/sandbox: SB_ETRND=1, etrn-milter) and, in
-# that one Postfix, releases the same number of 1 KiB messages to the same
-# customer sink in two ways:
-#   (1) etrnd: N messages for dialup.test are held (hold queue + Redis
-#       index); time from "ETRN dialup.test" sent to etrnd
-#       (tests/lib/etrn.py; the reply must be "253 OK, N pending ...")
-#       until (a) the hold queue is empty, (b) the customer sink has all N
-#       messages, (c) the Redis index etrn:held:dialup.test is empty;
-#   (2) Postfix's own fast flush (ETRN_README, "Configuring a domain for
-#       ETRN service only"): mail for flush.test, not a dial-up domain (the
-#       milter passes it), goes to the transport etrn-only, a copy of smtp
-#       listed in defer_transports, with fast_flush_domains = flush.test;
-#       N messages wait in the deferred queue (checked: listed in the fast
-#       flush log, nothing delivered), then time from "ETRN flush.test"
-#       sent to Postfix's smtpd (reply 250) until the deferred queue is
-#       empty and until the customer sink has all N messages;
+# that one Postfix, releases N 1 KiB messages to one customer sink twice:
+#   (1) etrnd: N held for dialup.test (hold queue + Redis index); time
+#       from "ETRN dialup.test" sent to etrnd (tests/lib/etrn.py; reply
+#       "253 OK, N pending ...") until (a) the hold queue is empty, (b)
+#       the customer sink has all N, (c) etrn:held:dialup.test is empty;
+#   (2) Postfix's own fast flush (ETRN_README, "ETRN service only"):
+#       flush.test mail (the milter passes it) goes to etrn-only, a copy
+#       of smtp in defer_transports, fast_flush_domains = flush.test; N
+#       wait deferred (checked: in the fast flush log, none delivered);
+#       time from "ETRN flush.test" sent to smtpd (reply 250) until the
+#       deferred queue is empty and the customer sink has all N;
 #   (3) the ratio (1b)/(2) "ETRN to all delivered" (medians), target
-#       <= 1.0: PASS/MISS;
+#       <= 1.0, and (1a), target 0.5 s: PASS/MISS; the CPU of etrnd's
+#       runner with its commands (cpu.py --watch, every 0.1 s) until the
+#       hold queue is empty and after, per message released;
 #   (4) BENCH_CONNECTIONS connections to etrnd opened at once by a small
 #       asyncio client, each EHLO, ETRN dialup.test, QUIT: wall time,
 #       connections/s, replies by code, errors, latency, the RSS of both
 #       etrnd processes before and after, and a normal ETRN afterwards.
-# (1) and (2) run BENCH_RUNS times, the order alternating from run to run;
-# the table gives medians and every run.  The flush.test settings are made
-# (postconf -e/-M, postfix reload) before the first run, so both releases
-# see the same Postfix configuration.  Sending the mail is not timed.
-# Queue, sink and index sizes are polled every 0.1 s (file counts;
-# smtp-sink writes one file per message), so times are good to about
-# 0.1 s; each starts just before the ETRN client is started (Python
-# start-up, connect and EHLO included: ~0.05 s).  etrnd's log is
+# (1) and (2) run BENCH_RUNS times, the order alternating; the table gives
+# medians and every run.  The flush.test settings are made (postconf,
+# postfix reload) before the first run: both releases see the same
+# Postfix configuration.  Sending the mail is not timed.  Queue, sink and
+# index sizes are polled every 0.1 s (file counts; smtp-sink writes one
+# file per message); each time starts just before the ETRN client is
+# started (Python start-up, connect and EHLO: ~0.05 s).  etrnd's log is
 # time-stamped as it is written to show where etrnd's time goes.
 # Between runs the flush marker etrn:flushing:dialup.test (left for
 # flush_lock_time by the previous ETRN) is deleted so that each ETRN
@@ -39,16 +36,16 @@
 # so that deferred flush.test mail is not retried while it waits;
 # etrnd_max_clients, etrn_rate_limit and ulimit -n are raised for (4).
 #
+# --busy (or BENCH_BUSY=1): two CPU-bound busy loops run through (1) and
+# (2) (not (4)), the same for both, as cpu.py --watch; the report says so.
 # Environment: BENCH_MESSAGES (10000) messages per release; BENCH_RUNS
 # (5); BENCH_CONNECTIONS (1000); BENCH_SESSIONS (10) smtp-source -s;
 # BENCH_SIZE (1024) payload bytes; SB_PORT_BASE (5525: SMTP base..base+5,
 # Redis base+100; on a busy port the bases +10, +20 ... are tried);
 # OPENETRN_BUILDDIR (top of the tree) holds etrn-milter and etrnd/etrnd;
-# BENCH_KEEP=1 keeps the work directory (sandbox, logs, time series
-# series-*, results).  The report (bench/report.py) also goes to
-# bench/results/flush-YYYYmmdd-HHMMSS.txt.
-# Takes 6 to 7 minutes with the defaults on 2 CPUs.  Exit 0 when the
-# benchmark ran (target met or not), 1 on errors.
+# BENCH_KEEP=1 keeps the work directory.  The report (bench/report.py)
+# also goes to bench/results/flush-YYYYmmdd-HHMMSS.txt.  Takes 6 to 7
+# minutes on 2 CPUs.  Exit 0 when it ran (targets met or not), 1 on errors.
 set -eu -o pipefail
 
 PROG=bench/flush.sh
@@ -90,6 +87,7 @@ bench_etrnd() {
 	local n=$MESSAGES t0 t1 reply expect timeout flushed0 cpu0 f l c
 	local ts=$WORK/etrnd-ts.log
 	note "run $RUN (1) etrnd: holding $n messages for dialup.test"
+	put load_etrnd "$(load1)"
 	find "$SINK_DIR_CUSTOMER" -type f -delete
 	hold_mail "(1)" "$n" $((60 + n / 100))
 	put accept_etrnd "$ACCEPTED"
@@ -110,6 +108,7 @@ bench_etrnd() {
 	    "hold:le:0:dir:$PF_SPOOL/hold" \
 	    "sink:ge:$n:dir:$SINK_DIR_CUSTOMER" \
 	    "index:le:0:zcard:$REDIS_SOCK:etrn:held:dialup.test"
+	start_cpu_watch "$WORK/cpu-etrnd-$RUN" "$ETRND_PID" "$PF_SPOOL/hold"
 	cpu0=$(cpu_now "$SINK_CUSTOMER_PID")
 	t0=$EPOCHREALTIME
 	reply=$(etrn "$ETRND_PORT" dialup.test)
@@ -126,6 +125,7 @@ bench_etrnd() {
 	    die "(1): not done after $timeout s: hold ${P[last_hold]:-?}," \
 	    "sink ${P[last_sink]:-?}, index ${P[last_index]:-?}"
 	put_cpu etrnd "$cpu0" "$(cpu_now "$SINK_CUSTOMER_PID")"
+	put_cpu_split etrnd "$WORK/cpu-etrnd-$RUN"
 	sleep 1.5	# the log lines of the last tracking pass
 	stop_tslog
 	put etrnd_first_out "$(delta "$t0" "${P[first_hold]}")"
@@ -158,6 +158,7 @@ bench_postfix() {
 	local n=$MESSAGES t0 t1 reply timeout ids cpu0
 	note "run $RUN (2) Postfix fast flush: deferring $n messages for" \
 	    "flush.test"
+	put load_postfix "$(load1)"
 	find "$SINK_DIR_CUSTOMER" -type f -delete
 	defer_mail "(2)" "$n" rcpt@flush.test
 	put accept_postfix "$ACCEPTED"
@@ -174,6 +175,7 @@ bench_postfix() {
 	start_poller "$WORK/series-postfix-$RUN" "$timeout" \
 	    "deferred:le:0:dir:$PF_SPOOL/deferred" \
 	    "sink:ge:$n:dir:$SINK_DIR_CUSTOMER"
+	start_cpu_watch "$WORK/cpu-pf-$RUN" "$ETRND_PID" "$PF_SPOOL/deferred"
 	cpu0=$(cpu_now "$SINK_CUSTOMER_PID")
 	t0=$EPOCHREALTIME
 	reply=$(etrn "$SMTP_PORT" flush.test)
@@ -192,13 +194,13 @@ bench_postfix() {
 	    die "(2): not done after $timeout s: deferred" \
 	    "${P[last_deferred]:-?}, sink ${P[last_sink]:-?}"
 	put_cpu postfix "$cpu0" "$(cpu_now "$SINK_CUSTOMER_PID")"
+	put_cpu_split postfix "$WORK/cpu-pf-$RUN"
 	put postfix_first_out "$(delta "$t0" "${P[first_deferred]}")"
 	put postfix_released "$(delta "$t0" "${P[done_deferred]}")"
 	put postfix_first_sink "$(delta "$t0" "${P[first_sink]}")"
 	put postfix_delivered "$(delta "$t0" "${P[done_sink]}")"
-	note "run $RUN (2) deferred queue empty $(delta "$t0" \
-	    "${P[done_deferred]}") s, delivered $(delta "$t0" \
-	    "${P[done_sink]}") s"
+	note "run $RUN (2) deferred empty $(delta "$t0" "${P[done_deferred]}")" \
+	    "s, delivered $(delta "$t0" "${P[done_sink]}") s"
 }
 
 # (4) concurrent ETRN connections to etrnd.
@@ -267,6 +269,7 @@ raise_nofile() {
 
 # Main program.
 main() {
+	busy_option "$@"
 	check_args
 	MAX_CLIENTS=$((CONNECTIONS * 2 > 2000 ? CONNECTIONS * 2 : 2000))
 	raise_nofile
@@ -276,6 +279,8 @@ main() {
 etrnd_max_per_client = 0
 etrn_rate_limit = 100000"
 	setup_fast_flush
+	R[load_start]=$(cut -d' ' -f1-3 /proc/loadavg)
+	[ "$BUSY" = 0 ] || start_busy 2
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		if ((RUN % 2)); then
 			bench_etrnd
@@ -285,9 +290,10 @@ etrn_rate_limit = 100000"
 			bench_etrnd
 		fi
 	done
+	stop_busy
 	bench_storm
-	save_report flush "postfix redis" MESSAGES SIZE SESSIONS RUNS POLL \
-	    CONNECTIONS STORM_HELD MAX_CLIENTS
+	save_report flush "postfix redis load-end" BUSY MESSAGES SIZE \
+	    SESSIONS RUNS POLL CONNECTIONS STORM_HELD MAX_CLIENTS
 }
 
 main "$@"

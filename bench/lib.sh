@@ -21,6 +21,9 @@ POLL_PID=	# start_poller's poller
 TSLOG_PIDS=	# start_tslog's time-stampers
 PROF_PID=	# a sampler stopped together with the time-stampers
 SAMPLER_PID=	# a memory sampler, see stop_sampler
+BUSY_PIDS=	# start_busy's busy loops
+WATCH_PID=	# start_cpu_watch's watcher
+BUSY=${BENCH_BUSY:-0}	# 1: run busy loops (busy_option, start_busy)
 WAIT_STEP=0.2	# seconds between two tries of wait_until
 # Postfix settings that keep deferred mail waiting while a benchmark runs.
 SLOW_RETRY="queue_run_delay = 300s
@@ -113,8 +116,9 @@ cleanup() {
 	trap - EXIT INT TERM
 	stop_tslog
 	stop_sampler
+	stop_busy
 	# shellcheck disable=SC2086
-	stop_pids $POLL_PID
+	stop_pids $POLL_PID $WATCH_PID
 	if declare -F on_exit >/dev/null; then
 		on_exit
 	fi
@@ -134,6 +138,43 @@ cleanup() {
 		fi
 	fi
 	exit "$rc"
+}
+
+## Load
+
+# Parse the script's arguments $@: --busy (or BENCH_BUSY=1) sets BUSY=1;
+# die on anything else.
+busy_option() {
+	case ${1:-} in
+	--busy) BUSY=1 ;;
+	'') ;;
+	*) die "usage: $PROG [--busy]" ;;
+	esac
+	[ $# -le 1 ] || die "usage: $PROG [--busy]"
+	case $BUSY in 0 | 1) ;; *) die "BENCH_BUSY must be 0 or 1" ;; esac
+}
+
+# Start $1 CPU-bound busy loops (python3 "while 1: pass"), PIDs in
+# BUSY_PIDS, stopped by stop_busy or at exit by cleanup.
+start_busy() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		"$PY" -c 'while 1: pass' &
+		BUSY_PIDS="$BUSY_PIDS $!"
+	done
+	note "busy loops started: PIDs$BUSY_PIDS"
+}
+
+# Stop the busy loops of start_busy, if they run.
+stop_busy() {
+	# shellcheck disable=SC2086
+	stop_pids $BUSY_PIDS
+	BUSY_PIDS=
+}
+
+# Print the 1-minute load average.
+load1() {
+	cut -d' ' -f1 /proc/loadavg
 }
 
 ## The sandbox
@@ -353,6 +394,48 @@ put_cpu() {
 		put "$1_cpu_${names[$i]}" "$(awk -v x="${before[$i]}" \
 		    -v y="${after[$i]}" 'BEGIN { printf "%.2f", y - x }')"
 	done
+}
+
+# Sample the CPU of process $2 (with its reaped children) and the files
+# in directory $3 into file $1 every POLL s (cpu.py --watch) until
+# stop_cpu_watch.
+start_cpu_watch() {
+	"$PY" "$BENCH/cpu.py" --watch "$2" "$3" "$POLL" >"$1" &
+	WATCH_PID=$!
+}
+
+# Stop the watcher of start_cpu_watch.
+stop_cpu_watch() {
+	# shellcheck disable=SC2086
+	stop_pids $WATCH_PID
+	WATCH_PID=
+}
+
+# Print "before after passes" from start_cpu_watch's file $1: the CPU
+# seconds the process used from the first sample until the directory was
+# first empty, from then to the last sample, and the number of bursts of
+# CPU in the latter (runs of samples with CPU used; "-" when never empty).
+cpu_split() {
+	awk '
+		NR == 1 { c0 = $2 }
+		!e && $3 == 0 { e = 1; ce = $2; prev = $2; next }
+		e { if ($2 > prev) { if (!up) n++; up = 1 } else up = 0
+		    prev = $2 }
+		END {
+			if (!e) print "- - -"
+			else printf "%.2f %.2f %d\n", ce - c0, prev - ce, n
+		}' "$1"
+}
+
+# Stop the watcher (stop_cpu_watch), store cpu_split of its file $2 as
+# results "$1_cpu_release", "$1_cpu_after" and "$1_cpu_bursts" (put).
+put_cpu_split() {
+	local a b c
+	stop_cpu_watch
+	read -r a b c < <(cpu_split "$2")
+	put "$1_cpu_release" "$a"
+	put "$1_cpu_after" "$b"
+	put "$1_cpu_bursts" "$c"
 }
 
 ## Pollers and logs

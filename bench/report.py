@@ -192,7 +192,16 @@ def flush():
     def total(key):
         return num(sum(float(v) for v in r(key, "0").split(" ") if v))
 
-    header("flush benchmark")
+    busy = r("BUSY", "0") == "1"
+    header("flush benchmark, %s" % ("BUSY: two CPU-bound busy loops" if busy
+                                    else "quiet (no busy loops)"))
+    print("load average at the first run's start %s; 1-minute load at each"
+          " run's start: etrnd %s, Postfix %s"
+          % (r("load_start", "-"), r("load_etrnd", "-"),
+             r("load_postfix", "-")))
+    if busy:
+        print("busy mode on: two python3 'while 1: pass' loops ran from "
+              "before the first run until after the last (not in the storm)")
     print("%s messages of %s bytes per release (smtp-source -s %s, not timed),"
           " %s runs (order alternates), one sandbox, one customer sink;"
           % (n, R["SIZE"], R["SESSIONS"], R["RUNS"]))
@@ -217,8 +226,13 @@ def flush():
     b = float(median("postfix_delivered"))
     x = "%.3f" % (float(median("etrnd_delivered")) / b)
     out("%-44s %8s   target <= 1.00  %s\n",
-        "etrnd (b) / Postfix, ETRN to all delivered", x,
+        "etrnd (b) / Postfix, ETRN to all delivered, %s"
+        % ("busy" if busy else "quiet"), x,
         "PASS" if float(x) <= 1.0 else "MISS")
+    h = median("etrnd_released")
+    out("%-44s %8s   target <= 0.50  %s\n",
+        "etrnd (a) all %s out of the hold queue, s" % n, h,
+        "PASS" if h != "-" and float(h) <= 0.5 else "MISS")
     out("%-44s %8s   (information)\n", "etrnd (c) / Postfix all delivered",
         "%.3f" % (float(median("etrnd_indexed")) / b))
     out("%-44s  ", "ratio (b) by run")
@@ -232,6 +246,25 @@ def flush():
     cpu_table("etrnd", "etrnd", "postfix", "fast flush")
     print("  (etrnd: the queue runner with its postsuper/postqueue commands; "
           "Postfix: all its daemons, showq among them)")
+
+    def ms(key):
+        m = median(key)
+        return "-" if m == "-" else "%.3f" % (1000 * float(m) / float(n))
+
+    print("etrnd's runner with its commands (utime+stime+cutime+cstime, "
+          "sampled every %ss), medians:" % R["POLL"])
+    out("  %-42s %6s s  %s ms/message   runs: %s\n",
+        "ETRN to done (all delivered, index empty)",
+        median("etrnd_cpu_runner"),
+        ms("etrnd_cpu_runner"), r("etrnd_cpu_runner"))
+    out("  %-42s %6s s  %s ms/message   runs: %s\n",
+        "ETRN to hold queue empty (the release)", median("etrnd_cpu_release"),
+        ms("etrnd_cpu_release"), r("etrnd_cpu_release"))
+    out("  %-42s %6s s  %s ms/message   runs: %s\n",
+        "hold queue empty to done (tracking)", median("etrnd_cpu_after"),
+        ms("etrnd_cpu_after"), r("etrnd_cpu_after"))
+    out("  %-42s %6s    runs: %s\n", "bursts of runner CPU after the release",
+        median("etrnd_cpu_bursts"), r("etrnd_cpu_bursts"))
     print()
     print('replies: etrnd "%s"; Postfix "%s"'
           % (R["etrnd_reply"], R["postfix_reply"]))
