@@ -7,8 +7,10 @@ with postdrop, postsuper), redis-server, the smtp-sink SINK.
 
 cpu.py --watch PID DIR INTERVAL - every INTERVAL s until killed, print a
 line "epoch cpu files": the CPU seconds of process PID with its reaped
-children (utime+stime+cutime+cstime) and the number of files in DIR
-(not counted any more, "0", once it was 0 once); see cpu_split in
+children (utime+stime+cutime+cstime) and its live children running
+another program (utime+stime: a command not reaped yet, such as
+postsuper; not etrnd's listener), and the number of files in DIR (not
+counted any more, "0", once it was 0 once); see cpu_split in
 bench/lib.sh.
 """
 import os, sys, time
@@ -28,12 +30,21 @@ def stat(pid):
 def watch(pid, path, interval):
     """The --watch mode (see the top)."""
     n = 1
+    kids = "/proc/%s/task/%s/children" % (pid, pid)
     while True:
         st = stat(pid)
+        c = st[2] + st[3] if st else 0
+        try:
+            with open(kids) as f:
+                for k in f.read().split():
+                    kt = stat(k)
+                    if kt and st and kt[0] != st[0]:
+                        c += kt[2]
+        except OSError:
+            pass
         if n:
             n = sum(len(f) for _, _, f in os.walk(path))
-        sys.stdout.write("%.3f %.2f %d\n" % (
-            time.time(), (st[2] + st[3]) / hz if st else 0, n))
+        sys.stdout.write("%.3f %.2f %d\n" % (time.time(), c / hz, n))
         sys.stdout.flush()
         time.sleep(interval)
 
