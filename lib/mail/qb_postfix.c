@@ -14,6 +14,9 @@
  *	qmgr's deferred scan takes every file that is due; a file time in
  *	the future (tried, deferred, then put back on hold: the time of its
  *	next retry, which the scan would wait for): `postqueue -i ID` each.
+ *	A failed postkick is logged and the release still succeeds: the
+ *	files are out of the hold, and qmgr takes them at its next queue
+ *	run (queue_run_delay) at the latest.
  *	Hold directory unreadable: `postqueue -i` for every message.  Never
  *	`postqueue -f`, which retries all deferred mail of all destinations.
  *	rehold: `postsuper -h -` with the queue IDs on stdin.
@@ -255,10 +258,12 @@ pf_release(const struct qb_conf *qc, char *const *ids, size_t n)
 	if (!known)
 		st = pf_schedule(qc, ids, n);
 	else {
-		/* A failed kick is reported, but the others are scheduled:
-		 * qmgr finds the due ones within queue_run_delay anyway. */
+		/* A failed kick is logged (pf_cmd), but the release stands:
+		 * the files are out of the hold, and qmgr finds the due ones
+		 * within queue_run_delay anyway. */
 		if (now.n > 0)
-			st = pf_cmd(qc, "postkick", "-c", kick, NULL, 0, NULL);
+			(void)pf_cmd(qc, "postkick", "-c", kick, NULL, 0,
+			    NULL);
 		if ((st2 = pf_schedule(qc, later.v, later.n)) != QB_OK)
 			st = st2;
 	}

@@ -49,10 +49,15 @@ qb_run(const char *const *argv, const char *what, const char *in,
 	while (err.len > 0 && (err.s[err.len - 1] == '\n' ||
 	    err.s[err.len - 1] == '\r'))
 		err.len--;
-	log_warnx("%s failed: %s%s%.200s", what, rc < 0 ? "could not run" :
-	    res.timed_out ? "timed out" : !res.exited ? "killed by signal" :
-	    "exit status non-zero", err.len ? ": " : "",
-	    err.len ? buf_terminate(&err) : "");
+	if (rc == 0 && !res.timed_out && !res.exited)
+		log_warnx("%s failed: killed by signal %d (%s)%s%.200s", what,
+		    res.signal, strsignal(res.signal), err.len ? ": " : "",
+		    err.len ? buf_terminate(&err) : "");
+	else
+		log_warnx("%s failed: %s%s%.200s", what, rc < 0 ?
+		    "could not run" : res.timed_out ? "timed out" :
+		    "exit status non-zero", err.len ? ": " : "",
+		    err.len ? buf_terminate(&err) : "");
 	buf_free(&err);
 	return QB_FAIL;
 }
