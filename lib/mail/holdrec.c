@@ -20,16 +20,20 @@
  *	(none) -> held             holdrec_rebuild (reconcile, from a tag)
  *	held -> released           holdrec_mark_released (batch)
  *	released -> held           holdrec_unmark, holdrec_rehold (batch)
- *	held -> expiring           holdrec_expire_begin (compare and set)
+ *	held -> expiring           holdrec_expire_begin (compare and set),
+ *	                           holdrec_expire_begin_many (batch)
  *	expiring -> released       holdrec_to_tracking
  *	any -> (none)              holdrec_gone (batch), holdrec_finish,
+ *	                           holdrec_finish_many (batch),
  *	                           holdrec_drop, holdrec_drop_pending
  *	holdrec_expire_now moves a deadline, holdrec_dsn_state records
  *	where a DSN or delay warning is (sending, queued with its queue
- *	ID, sent, none) and holdrec_warn_done takes a message out of the
+ *	ID, sent, none; holdrec_dsn_many for a batch of expiring records)
+ *	and holdrec_warn_done takes a message out of the
  *	warning index; holdrec_flushed_at sets a domain's last_flush,
  *	holdrec_released_drop removes a damaged member of the released
- *	index; holdrec_list and holdrec_missing only read.
+ *	index; holdrec_list, holdrec_missing and holdrec_load (a batch of
+ *	records in one call, walked with holdrec_load_next) only read.
  *
  *	Each script is safe to run again after a crash between two of
  *	them: a transition acts only on a record in its from-state, and a
@@ -655,6 +659,99 @@ static struct rscript hr_drop_script = {
 	""
 };
 
+/* KEYS: none; ARGV: msg prefix, qids.  Returns per qid n, then the n
+ * strings of its HGETALL (n -1: the key is not a hash). */
+static struct rscript hr_load_script = {
+	"local out = {}\n"
+	"for i = 2, #ARGV do\n"
+	"  local r = redis.pcall('HGETALL', ARGV[1] .. ARGV[i])\n"
+	"  if r.err then\n"
+	"    out[#out + 1] = -1\n"
+	"  else\n"
+	"    out[#out + 1] = #r\n"
+	"    for j = 1, #r do out[#out + 1] = r[j] end\n"
+	"  end\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
+/* KEYS: none; ARGV: msg prefix, now, qids.  held -> expiring for each;
+ * returns the qids moved. */
+static struct rscript hr_begin_many_script = {
+	"local out = {}\n"
+	"for i = 3, #ARGV do\n"
+	"  local k = ARGV[1] .. ARGV[i]\n"
+	"  if redis.call('HGET', k, '" RF_STATE "') == '" RSTATE_HELD "' then\n"
+	"    redis.call('HSET', k, '" RF_STATE "', '" RSTATE_EXPIRING "', '"
+	RF_EXPIRE_AT "',\n"
+	"      ARGV[2])\n"
+	"    out[#out + 1] = ARGV[i]\n"
+	"  end\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
+/*
+ * KEYS: none; ARGV: msg prefix, dsn state, then per message qid, since,
+ * dsn qid, Message-ID ("": field left as it is).  Only records in state
+ * expiring are written (no record is made anew); returns their qids.
+ */
+static struct rscript hr_dsn_many_script = {
+	"local out = {}\n"
+	"for i = 3, #ARGV - 3, 4 do\n"
+	"  local k = ARGV[1] .. ARGV[i]\n"
+	"  if redis.call('HGET', k, '" RF_STATE "') == '" RSTATE_EXPIRING
+	"' then\n"
+	"    local f = {'" RF_DSN_STATE "', ARGV[2]}\n"
+	"    if ARGV[i + 1] ~= '' then\n"
+	"      f[#f + 1] = '" RF_DSN_SINCE "'; f[#f + 1] = ARGV[i + 1]\n"
+	"    end\n"
+	"    if ARGV[i + 2] ~= '' then\n"
+	"      f[#f + 1] = '" RF_DSN_QID "'; f[#f + 1] = ARGV[i + 2]\n"
+	"    end\n"
+	"    if ARGV[i + 3] ~= '' then\n"
+	"      f[#f + 1] = '" RF_DSN_ID "'; f[#f + 1] = ARGV[i + 3]\n"
+	"    end\n"
+	"    redis.call('HSET', k, unpack(f))\n"
+	"    out[#out + 1] = ARGV[i]\n"
+	"  end\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
+/*
+ * KEYS: expiry warn released; ARGV: held_prefix stats_prefix
+ * member_prefix msg_prefix expired(1/0), qids.  holdrec_finish for each;
+ * returns qid, code (1 removed, 0 no record) per qid.
+ */
+static struct rscript hr_finish_many_script = {
+	HR_UNHOLD
+	"local out = {}\n"
+	"for i = 6, #ARGV do\n"
+	"  local q = ARGV[i]\n"
+	"  local k = ARGV[4] .. q\n"
+	"  local r = redis.pcall('HMGET', k, '" RF_DOMAIN "', '" RF_SIZE "')\n"
+	"  if r.err then r = {} end\n"
+	"  redis.call('ZREM', KEYS[1], q)\n"
+	"  redis.call('ZREM', KEYS[2], q)\n"
+	"  redis.call('ZREM', KEYS[3], q)\n"
+	"  local code = 0\n"
+	"  if r[1] then\n"
+	"    redis.call('DEL', k)\n"
+	"    unhold(ARGV[1] .. r[1], ARGV[2] .. r[1], ARGV[3] .. q, r[2],\n"
+	"      ARGV[5] == '1' and '" SF_EXPIRED "' or nil)\n"
+	"    code = 1\n"
+	"  end\n"
+	"  out[#out + 1] = q\n"
+	"  out[#out + 1] = code\n"
+	"end\n"
+	"return out\n",
+	""
+};
+
 /* The keys and key prefixes of one host. */
 struct hr_keys {
 	struct buf msgp, heldp, statsp, memberp;	/* prefixes */
@@ -1105,6 +1202,116 @@ holdrec_finish(struct rpool *rp, const char *host, const char *qid,
 	buf_free(&msg);
 	buf_free(&member);
 	return rc;
+}
+
+/*
+ * holdrec_load - the records of n queue IDs in one call; walk the reply
+ * with holdrec_load_next()
+ */
+int
+holdrec_load(struct rpool *rp, const char *host, char *const *ids,
+    size_t n, struct rr_reply *rep)
+{
+	struct hr_keys k;
+	struct rargs a = RARGS_INIT;
+
+	hr_keys_init(&k, host);
+	rargs_buf(&a, &k.msgp);
+	hr_ids(&a, ids, n);
+	return hr_run(rp, &hr_load_script, 0, &a, &k, rep);
+}
+
+/*
+ * holdrec_load_next - the next record of holdrec_load's reply, from *pos:
+ * 1 with view set to its HGETALL reply (for holdrec_decode; it points
+ * into rep, not to be freed), 0 the key is not a hash, -1 the reply ends
+ * or is malformed
+ */
+int
+holdrec_load_next(const struct rr_reply *rep, size_t *pos,
+    struct rr_reply *view)
+{
+	long long n;
+	char	*end;
+
+	memset(view, 0, sizeof(*view));
+	if (rep->type != RRT_ARRAY || *pos >= rep->nelem ||
+	    rep->elems[*pos] == NULL)
+		return -1;
+	n = strtoll(rep->elems[*pos], &end, 10);
+	if (*end != '\0' || n < -1 || (unsigned long long)(n + 1) >
+	    rep->nelem - *pos)
+		return -1;
+	(*pos)++;
+	if (n < 0)
+		return 0;
+	view->status = RR_OK;
+	view->type = RRT_ARRAY;
+	view->elems = rep->elems + *pos;
+	view->elen = rep->elen + *pos;
+	view->nelem = (size_t)n;
+	*pos += (size_t)n;
+	return 1;
+}
+
+/* holdrec_expire_begin_many - held -> expiring for n queue IDs; reply:
+ * the qids moved (the others were not held) */
+int
+holdrec_expire_begin_many(struct rpool *rp, const char *host, long long now,
+    char *const *ids, size_t n, struct rr_reply *rep)
+{
+	struct hr_keys k;
+	struct rargs a = RARGS_INIT;
+	char	t[24];
+
+	hr_keys_init(&k, host);
+	snprintf(t, sizeof(t), "%lld", now);
+	rargs_strs(&a, k.msgp.s, t, NULL);
+	hr_ids(&a, ids, n);
+	return hr_run(rp, &hr_begin_many_script, 0, &a, &k, rep);
+}
+
+/*
+ * holdrec_dsn_many - the failure DSN of n expiring records in state (an
+ * RDSN_*), each with its since, queue ID on hold and Message-ID when not
+ * NULL; a record not in state expiring (or gone) is left alone.  Reply:
+ * the qids written.
+ */
+int
+holdrec_dsn_many(struct rpool *rp, const char *host, const char *state,
+    const struct holdrec_dsn *d, size_t n, struct rr_reply *rep)
+{
+	struct hr_keys k;
+	struct rargs a = RARGS_INIT;
+	size_t	i;
+
+	hr_keys_init(&k, host);
+	rargs_strs(&a, k.msgp.s, state, NULL);
+	for (i = 0; i < n; i++)
+		rargs_strs(&a, d[i].qid, hr_or(d[i].since), hr_or(d[i].dsn_qid),
+		    hr_or(d[i].msgid), NULL);
+	return hr_run(rp, &hr_dsn_many_script, 0, &a, &k, rep);
+}
+
+/*
+ * holdrec_finish_many - holdrec_finish for n queue IDs in one call.
+ * Reply: qid, code (1 removed, 0 no record) per qid.
+ */
+int
+holdrec_finish_many(struct rpool *rp, const char *host, int expired,
+    char *const *ids, size_t n, struct rr_reply *rep)
+{
+	struct hr_keys k;
+	struct rargs a = RARGS_INIT;
+
+	hr_keys_init(&k, host);
+	rargs_buf(&a, &k.expiry);
+	rargs_buf(&a, &k.warn);
+	rargs_buf(&a, &k.released);
+	rargs_strs(&a, k.heldp.s, k.statsp.s, k.memberp.s, k.msgp.s,
+	    expired ? "1" : "0", NULL);
+	hr_ids(&a, ids, n);
+	return hr_run(rp, &hr_finish_many_script, 3, &a, &k, rep);
 }
 
 /*

@@ -93,6 +93,22 @@ int	holdrec_flushed_at(struct rpool *, const char *, long long,
 	    struct rr_reply *);
 int	holdrec_finish(struct rpool *, const char *, const char *, int,
 	    struct rr_reply *);
+
+/* One record of a batch for holdrec_dsn_many(); NULL fields are kept. */
+struct holdrec_dsn {
+	const char *qid, *since, *dsn_qid, *msgid;
+};
+
+int	holdrec_load(struct rpool *, const char *, char *const *, size_t,
+	    struct rr_reply *);
+int	holdrec_load_next(const struct rr_reply *, size_t *,
+	    struct rr_reply *);
+int	holdrec_expire_begin_many(struct rpool *, const char *, long long,
+	    char *const *, size_t, struct rr_reply *);
+int	holdrec_dsn_many(struct rpool *, const char *, const char *,
+	    const struct holdrec_dsn *, size_t, struct rr_reply *);
+int	holdrec_finish_many(struct rpool *, const char *, int, char *const *,
+	    size_t, struct rr_reply *);
 int	holdrec_drop(struct rpool *, const char *, const char *, const char *,
 	    const char *, struct rr_reply *);
 

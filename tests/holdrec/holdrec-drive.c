@@ -567,6 +567,160 @@ t_stale(void)
 	buf_free(&m);
 }
 
+/* numdiff - counter f of DOM minus base (a counter absent counts 0) */
+static long long
+numdiff(const char *f, long long base)
+{
+	const char *v = counter(f);
+
+	return (v ? atoll(v) : 0) - base;
+}
+
+/* t_expire_many_load - the batch read: a record, not a hash, none */
+static void
+t_expire_many_load(void)
+{
+	struct rr_reply r, v;
+	struct holdrec h;
+	struct buf k = BUF_INIT;
+	char	*ids[] = { "A00011", "A00015", "A00016" };
+	size_t	pos = 0;
+
+	rkey_msg(&k, HOST, "A00015");
+	cmd(&r, "SET", k.s, "x", NULL);
+	rr_reply_free(&r);
+	call(holdrec_load(rp, HOST, ids, 3, &r), &r, "load");
+	ok(holdrec_load_next(&r, &pos, &v) == 1 && holdrec_decode(&v, &h,
+	    NULL) == HOLDREC_OK && strcmp(h.state, RSTATE_HELD) == 0,
+	    "load: a held record, decoded");
+	ok(holdrec_load_next(&r, &pos, &v) == 0, "load: not a hash");
+	ok(holdrec_load_next(&r, &pos, &v) == 1 && holdrec_decode(&v, &h,
+	    NULL) == HOLDREC_NONE, "load: no record");
+	ok(holdrec_load_next(&r, &pos, &v) == -1, "load: end of the batch");
+	rr_reply_free(&r);
+	cmd(&r, "DEL", k.s, NULL);
+	rr_reply_free(&r);
+	buf_free(&k);
+}
+
+/* t_expire_many_dsn - DSN states for a batch, one record not expiring */
+static void
+t_expire_many_dsn(void)
+{
+	struct holdrec_dsn d[3] = {
+		{ "A00011", "5100", NULL, NULL },
+		{ "A00012", "5100", NULL, NULL },
+		{ "A00013", "5100", NULL, NULL },	/* released */
+	};
+	struct rr_reply r;
+
+	call(holdrec_dsn_many(rp, HOST, RDSN_SENDING, d, 3, &r), &r,
+	    "dsn_many sending");
+	ok(r.nelem == 2, "dsn_many sending: the two expiring written");
+	rr_reply_free(&r);
+	is(field("A00011", RF_DSN_STATE), RDSN_SENDING, "dsn_many: sending");
+	is(field("A00012", RF_DSN_SINCE), "5100", "dsn_many: since");
+	is(field("A00013", RF_DSN_STATE), NULL, "dsn_many: released left");
+	d[0].since = d[1].since = NULL;
+	d[0].dsn_qid = "B00011";
+	d[1].dsn_qid = "B00012";
+	call(holdrec_dsn_many(rp, HOST, RDSN_QUEUED, d, 2, &r), &r,
+	    "dsn_many queued");
+	rr_reply_free(&r);
+	is(field("A00011", RF_DSN_QID), "B00011", "dsn_many: queued as");
+	is(field("A00012", RF_DSN_SINCE), "5100", "dsn_many: since kept");
+	d[0].dsn_qid = d[1].dsn_qid = NULL;
+	d[0].msgid = "<m11@x>";
+	call(holdrec_dsn_many(rp, HOST, RDSN_SENT, d, 1, &r), &r,
+	    "dsn_many sent");
+	rr_reply_free(&r);
+	is(field("A00011", RF_DSN_STATE), RDSN_SENT, "dsn_many: sent");
+	is(field("A00011", RF_DSN_ID), "<m11@x>", "dsn_many: Message-ID");
+	is(field("A00011", RF_DSN_QID), "B00011", "dsn_many: queue ID kept");
+	call(holdrec_dsn_many(rp, HOST, RDSN_NONE, d + 1, 1, &r), &r,
+	    "dsn_many none");
+	rr_reply_free(&r);
+	is(field("A00012", RF_DSN_STATE), RDSN_NONE, "dsn_many: none");
+	/* Run again after a crash: the same values, nothing else. */
+	call(holdrec_dsn_many(rp, HOST, RDSN_SENT, d, 1, &r), &r,
+	    "dsn_many sent again");
+	ok(r.nelem == 1, "dsn_many sent again: converges");
+	rr_reply_free(&r);
+}
+
+/*
+ * t_expire_many - the batch forms of expiry: load, begin (one record
+ * released, one without record), DSN states, finish; each run again
+ */
+static void
+t_expire_many(void)
+{
+	struct holdrec_new n;
+	struct buf rc = BUF_INIT;
+	struct rr_reply r;
+	char	*ids[] = { "A00011", "A00012", "A00013", "A00016" };
+	char	*rel[] = { "A00013" };
+	long long held, bytes, expired;
+	size_t	i;
+
+	for (i = 0; i < 3; i++) {
+		newrec(&n, &rc, ids[i], TOKEN_A, 5000);
+		call(holdrec_store(rp, HOST, &n, &r), &r, "store");
+		rr_reply_free(&r);
+	}
+	call(holdrec_promote(rp, HOST, ids, 3, &r), &r, "promote");
+	rr_reply_free(&r);
+	call(holdrec_mark_released(rp, HOST, 5050, rel, 1, &r), &r, "mark");
+	rr_reply_free(&r);
+	held = numdiff(SF_HELD, 0);
+	bytes = numdiff(SF_BYTES, 0);
+	expired = numdiff(SF_EXPIRED, 0);
+	t_expire_many_load();
+
+	call(holdrec_expire_begin_many(rp, HOST, 5100, ids, 4, &r), &r,
+	    "begin_many");
+	ok(r.nelem == 2 && strcmp(r.elems[0], "A00011") == 0 &&
+	    strcmp(r.elems[1], "A00012") == 0, "begin_many: the two held");
+	rr_reply_free(&r);
+	is(field("A00011", RF_STATE), RSTATE_EXPIRING, "begin_many: expiring");
+	is(field("A00012", RF_EXPIRE_AT), "5100", "begin_many: started");
+	is(field("A00013", RF_STATE), RSTATE_RELEASED, "begin_many: released "
+	    "left alone");
+	ok(!exists("A00016"), "begin_many: no record made");
+	call(holdrec_expire_begin_many(rp, HOST, 5200, ids, 4, &r), &r,
+	    "begin_many again");
+	ok(r.nelem == 0, "begin_many again: none moved");
+	rr_reply_free(&r);
+	is(field("A00011", RF_EXPIRE_AT), "5100", "begin_many again: kept");
+
+	t_expire_many_dsn();
+
+	call(holdrec_finish_many(rp, HOST, 1, ids, 2, &r), &r, "finish_many");
+	ok(r.nelem == 4 && strcmp(r.elems[1], "1") == 0 &&
+	    strcmp(r.elems[3], "1") == 0, "finish_many: both removed");
+	rr_reply_free(&r);
+	ok(!exists("A00011") && !exists("A00012"), "finish_many: no records");
+	is(score("held", "A00012"), NULL, "finish_many: out of the held set");
+	is(score("expiry", "A00011"), NULL, "finish_many: out of expiry");
+	is(score("warn", "A00011"), NULL, "finish_many: out of warn");
+	ok(numdiff(SF_HELD, held) == -2, "finish_many: held - 2");
+	ok(numdiff(SF_BYTES, bytes) == -200, "finish_many: bytes - 200");
+	ok(numdiff(SF_EXPIRED, expired) == 2, "finish_many: expired + 2");
+	/* A crash before the log: run again; one ID never had a record. */
+	call(holdrec_finish_many(rp, HOST, 1, ids, 4, &r), &r,
+	    "finish_many again");
+	ok(r.nelem == 8 && strcmp(r.elems[1], "0") == 0 &&
+	    strcmp(r.elems[5], "1") == 0 && strcmp(r.elems[7], "0") == 0,
+	    "finish_many again: only the released record removed");
+	rr_reply_free(&r);
+	ok(numdiff(SF_EXPIRED, expired) == 3, "finish_many again: expired "
+	    "counts the one record removed");
+	ok(numdiff(SF_HELD, held) == -3, "finish_many again: held not "
+	    "doubled");
+	is(score("released", "A00013"), NULL, "finish_many: out of released");
+	buf_free(&rc);
+}
+
 /* main - connect, run the steps in order */
 int
 main(int argc, char **argv)
@@ -589,6 +743,7 @@ main(int argc, char **argv)
 	t_expire();
 	t_rebuild();
 	t_stale();
+	t_expire_many();
 	printf("1..%d\n", ntest);
 	rpool_free(rp);
 	return nfail ? 1 : 0;
