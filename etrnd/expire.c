@@ -50,12 +50,14 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "etrnd/dsnsend.h"
 #include "etrnd/runner.h"
 #include "mail/dsn.h"
 #include "mail/holdrec.h"
@@ -65,8 +67,11 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define EXP_BATCH	500	/* messages worked on per sweep */
-#define EXP_FETCH	"1000"	/* due entries looked at per sweep */
+#define EXP_BATCH	1000	/* messages worked on per sweep */
+#define EXP_FETCH	"2000"	/* due entries looked at per sweep */
+#define EXP_DSN_BYTES	(64 * 1024 * 1024)	/* DSN text per sweep, at most */
+#define EXP_CHUNK_MIN	4	/* DSNs submitted before the first record */
+#define EXP_CHUNK_MAX	256	/* ... and at most between two records */
 #define EXP_DSN_RETRY	30	/* s: a DSN refused for now waits this long */
 #define EXP_DSN_RETRY_S	"30 s"	/* the same, for the log */
 
@@ -158,22 +163,6 @@ exp_dsnst(struct runner *r, const char *qid, const struct dkind *k,
 	st = runner_leased(r, &rep) ? runner_result(holdrec_dsn_state(
 	    r->redis, r->s->hostname, qid, k->act == DSN_DELAYED, state, since,
 	    dqid, mid, &rep), "HSET", &rep) : -1;
-	rr_reply_free(&rep);
-	return st;
-}
-
-/* exp_begin - held -> expiring; 1 done, 0 not held, -1 Redis */
-static int
-exp_begin(struct runner *r, const char *qid)
-{
-	struct rr_reply rep;
-	int	st;
-
-	st = runner_leased(r, &rep) ? runner_hr(holdrec_expire_begin(r->redis,
-	    r->s->hostname, qid, (long long)time(NULL), &rep), "state change",
-	    &rep) : -1;
-	if (st == 0)
-		st = rep.nelem == 1 && rep.elems[0] && rep.elems[0][0] == '1';
 	rr_reply_free(&rep);
 	return st;
 }
@@ -627,174 +616,658 @@ exp_check_queue(struct runner *r, const char *qid, const struct rec *rc,
 }
 
 
-/* A message whose DSN is out (or on hold, to be released first), its file
- * to be deleted and checked gone. */
-struct deleted {
-	char	*qid, *domain, *sender, *dsn;
-	char	*dsn_qid;	/* the DSN on hold, or NULL */
-	char	*dsn_mid;	/* ... and its Message-ID */
-	long long arrived;
+/*
+ * One due message through the sweep's stages.  rc.rep is a view into the
+ * sweep's holdrec_load reply (never freed on its own).
+ */
+struct exm {
+	const char *qid;
+	enum qb_qstate qs;
+	struct rec rc;
+	int	go;		/* still in the sweep */
+	int	job;		/* its DSN's index in the jobs, or -1 */
+	int	none;		/* to be recorded dsn_state none */
+	const char *dsn;	/* the outcome for the log */
+	char	held[64];	/* its DSN on hold, or "" */
+	char	*mid;		/* that DSN's Message-ID */
 };
 
-/* exp_deleted_free - one entry's strings */
-static void
-exp_deleted_free(struct deleted *d)
+/* The sweep: its messages, their records, and its DSNs to submit. */
+struct sweep {
+	struct exm *m;
+	size_t	n;
+	struct rr_reply load;	/* holdrec_load: the records */
+	struct dsnsend_job *job;
+	size_t	njob;
+	struct buf *msg;	/* job i's text */
+	char	since[24];	/* the jobs' "sending" time */
+	size_t	hint;		/* exp_find: where to look first */
+};
+
+/* exp_ids - the queue IDs of the messages still in the sweep for which
+ * pick(m) holds, in *ids; how many */
+static size_t
+exp_ids(struct sweep *sw, int (*pick)(const struct exm *), char ***ids)
 {
-	free(d->qid);
-	free(d->domain);
-	free(d->sender);
-	free(d->dsn);
-	free(d->dsn_qid);
-	free(d->dsn_mid);
+	size_t	i, n = 0;
+
+	*ids = xcalloc(sw->n ? sw->n : 1, sizeof(char *));
+	for (i = 0; i < sw->n; i++)
+		if (sw->m[i].go && (pick == NULL || pick(&sw->m[i])))
+			(*ids)[n++] = (char *)(uintptr_t)sw->m[i].qid;
+	return n;
 }
 
-/* expire_one - one due message, in queue state qs, up to its DSN; 0 if
- * it was released (tracking decides first) or its DSN waits, else 1 */
-static int
-expire_one(struct runner *r, const char *qid, enum qb_qstate qs,
-    struct deleted **del, size_t *ndel, struct strv *later)
+/* exp_find - the message of qid, or NULL; looked for from the one after
+ * the last found (replies come in the order of the sweep) */
+static struct exm *
+exp_find(struct sweep *sw, const char *qid)
 {
-	struct buf hdrs = BUF_INIT, mid = BUF_INIT;
-	const char *dsn = "";
-	struct rec rc;
-	int	st;
+	size_t	i, k;
 
-	/* Its DSN was refused for now: not even read before the retry. */
-	if (!exp_may_try(qid, DSN_FAILED))
-		return 0;
-	if ((st = exp_load(r, qid, &rc)) <= 0) {
-		if (st == 0)
-			(void)exp_finish(r, qid, 0);	/* index entry only */
-		else if (st == -2)	/* looked at again after the wait */
-			exp_try_later(qid, DSN_FAILED);
-		rr_reply_free(&rc.rep);
-		return st != -2;
-	}
-	if (strcmp(rc.h.state, RSTATE_RELEASED) == 0) {
-		rr_reply_free(&rc.rep);
-		return 0;
-	}
-	if (strcmp(rc.h.state, RSTATE_HELD) == 0 &&
-	    exp_begin(r, qid) == 1)
-		rc.h.state = RSTATE_EXPIRING;
-	if (strcmp(rc.h.state, RSTATE_EXPIRING) == 0 &&
-	    exp_check_queue(r, qid, &rc, qs, &hdrs) == 1 &&
-	    (st = exp_dsn(r, qid, &rc, &hdrs, &dsn, later)) >= 0) {
-		struct deleted *d;
-
-		*del = xreallocarray(*del, *ndel + 1, sizeof(**del));
-		d = &(*del)[(*ndel)++];
-		d->qid = xstrdup(qid);
-		d->domain = xstrdup(rc.h.domain);
-		d->sender = xstrdup(rc.h.sender);
-		d->dsn = xstrdup(dsn);
-		d->arrived = rc.h.arrived;
-		d->dsn_qid = d->dsn_mid = NULL;
-		if (st == 2) {
-			dsn_message_id(&mid, DSN_FAILED, rc.h.token,
-			    r->s->hostname);
-			d->dsn_qid = xstrdup(later->v[later->n - 1]);
-			d->dsn_mid = buf_steal(&mid);
+	for (k = 0; k < sw->n; k++) {
+		i = (sw->hint + k) % sw->n;
+		if (strcmp(sw->m[i].qid, qid) == 0) {
+			sw->hint = i + 1;
+			return &sw->m[i];
 		}
 	}
-	buf_free(&mid);
-	buf_free(&hdrs);
-	rr_reply_free(&rc.rep);
-	return 1;
+	return NULL;
 }
 
 /*
- * exp_dsns_out - release the sweep's DSNs on hold (one command) and mark
- * them sent; a message whose DSN is still on hold loses its place in del
- * (*n shrinks): it is not deleted now, the next sweep goes on from
- * dsn_state queued
+ * exp_dsn_batch - one holdrec_dsn_many script: the failure DSN of the
+ * messages in d in state; a message not written (not expiring any more,
+ * or Redis failed: -1 returned) leaves the sweep
  */
-static void
-exp_dsns_out(struct runner *r, struct deleted *del, size_t *n)
+static int
+exp_dsn_batch(struct runner *r, struct sweep *sw, const char *state,
+    const struct holdrec_dsn *d, size_t n)
 {
-	char	**dq = xcalloc(*n ? *n : 1, sizeof(char *));
-	int	*out = xcalloc(*n ? *n : 1, sizeof(int));
-	size_t	i, j, k;
+	struct rr_reply rep;
+	struct exm *m;
+	size_t	i;
+	int	st;
 
-	for (i = k = 0; i < *n; i++)
-		if (del[i].dsn_qid != NULL)
-			dq[k++] = del[i].dsn_qid;
-	if (k > 0 && dsnsend_release(r, dq, k, out) < 0)
-		memset(out, 0, k * sizeof(int));
-	for (i = j = k = 0; i < *n; i++) {
-		if (del[i].dsn_qid != NULL && (!out[k++] || exp_dsnst(r,
-		    del[i].qid, &dk_failed, RDSN_SENT, NULL, NULL,
-		    del[i].dsn_mid) < 0)) {
-			log_warnx("%s: DSN %s not released yet; trying again",
-			    del[i].qid, del[i].dsn_qid);
-			exp_deleted_free(&del[i]);
-			continue;
-		}
-		del[j++] = del[i];
-	}
-	*n = j;
-	free(dq);
-	free(out);
+	if (n == 0)
+		return 0;
+	st = runner_leased(r, &rep) ? runner_hr(holdrec_dsn_many(r->redis,
+	    r->s->hostname, state, d, n, &rep), "DSN state", &rep) : -1;
+	for (i = 0; i < n; i++)
+		if ((m = exp_find(sw, d[i].qid)) != NULL)
+			m->go = -m->go;		/* out unless written */
+	for (i = 0; st == 0 && i < rep.nelem; i++)
+		if (rep.elems[i] && (m = exp_find(sw, rep.elems[i])) != NULL &&
+		    m->go < 0)
+			m->go = -m->go;
+	for (i = 0; i < n; i++)
+		if ((m = exp_find(sw, d[i].qid)) != NULL && m->go < 0)
+			m->go = 0;
+	rr_reply_free(&rep);
+	return st;
 }
 
-/* exp_settle - release the DSNs, delete the files (one command), check
- * them gone (one listing), remove their records */
+/* exp_load_all - stage 1: the records of ids (one script), decoded; the
+ * ones without record lose their index entries (one script); 0, or -1 */
+static int
+exp_load_all(struct runner *r, struct sweep *sw)
+{
+	struct rr_reply rep;
+	char	**ids, **none;
+	const char *why;
+	size_t	i, pos = 0, nn = 0, n = exp_ids(sw, NULL, &ids);
+	int	st;
+
+	st = runner_leased(r, &sw->load) ? runner_hr(holdrec_load(r->redis,
+	    r->s->hostname, ids, n, &sw->load), "HGETALL", &sw->load) : -1;
+	none = xcalloc(n ? n : 1, sizeof(char *));
+	for (i = 0; st == 0 && i < sw->n; i++) {
+		struct exm *m = &sw->m[i];
+
+		if (!m->go)
+			continue;
+		st = holdrec_load_next(&sw->load, &pos, &m->rc.rep);
+		if (st < 0)
+			break;
+		m->go = 0;
+		if (st == 0) {
+			/* Not a hash, so no record: its index entries go. */
+			log_warnx("%s: record is not a hash; ignored", m->qid);
+			none[nn++] = (char *)(uintptr_t)m->qid;
+		} else if ((st = holdrec_decode(&m->rc.rep, &m->rc.h, &why)) ==
+		    HOLDREC_NONE)
+			none[nn++] = (char *)(uintptr_t)m->qid;
+		else if (st != HOLDREC_OK) {
+			log_warnx("%s: hold record unreadable (%s): left as "
+			    "it is; delete it to have it rebuilt from the "
+			    "hold tag", m->qid, why);
+			exp_try_later(m->qid, DSN_FAILED);
+		} else
+			m->go = 1;
+		st = 0;
+	}
+	if (st == 0 && nn > 0) {
+		(void)holdrec_finish_many(r->redis, r->s->hostname, 0, none, nn,
+		    &rep);
+		rr_reply_free(&rep);
+	}
+	free(none);
+	free(ids);
+	return st;
+}
+
+/* exp_is_held - pick: a record in state held */
+static int
+exp_is_held(const struct exm *m)
+{
+	return strcmp(m->rc.h.state, RSTATE_HELD) == 0;
+}
+
+/* exp_begin_all - stage 2: held -> expiring (one script); only records
+ * expiring stay in the sweep; 0, or -1 */
+static int
+exp_begin_all(struct runner *r, struct sweep *sw)
+{
+	struct rr_reply rep;
+	struct exm *m;
+	char	**ids;
+	size_t	i, n = exp_ids(sw, exp_is_held, &ids);
+	int	st = 0;
+
+	if (n > 0) {
+		st = runner_leased(r, &rep) ? runner_hr(
+		    holdrec_expire_begin_many(r->redis, r->s->hostname,
+		    (long long)time(NULL), ids, n, &rep), "state change",
+		    &rep) : -1;
+		for (i = 0; st == 0 && i < rep.nelem; i++)
+			if (rep.elems[i] && (m = exp_find(sw,
+			    rep.elems[i])) != NULL)
+				m->rc.h.state = RSTATE_EXPIRING;
+		rr_reply_free(&rep);
+	}
+	for (i = 0; i < sw->n; i++)
+		if (sw->m[i].go && strcmp(sw->m[i].rc.h.state,
+		    RSTATE_EXPIRING) != 0)
+			sw->m[i].go = 0;
+	free(ids);
+	return st;
+}
+
+/*
+ * exp_classify - stage 3 for one expiring message: checked in the queue
+ * (exp_check_queue), then where its failure DSN is: done (sent, none),
+ * to be marked none (not wanted, or cannot be built: m->none), on
+ * hold already (m->held), or to be submitted (a job, its text built
+ * now).  Without dsn_server the DSN goes to sendmail(1) here, as one
+ * message.  The message leaves the sweep when it cannot go on now.
+ */
 static void
-exp_settle(struct runner *r, struct deleted *del, size_t n)
+exp_classify(struct runner *r, struct sweep *sw, struct exm *m,
+    struct buf *hdrs, size_t *bytes)
+{
+	struct buf full = BUF_INIT, *msg;
+	const struct holdrec *h = &m->rc.h;
+	int	want_full = strcasecmp(h->ret, "FULL") == 0, st;
+
+	m->go = 0;
+	if (exp_check_queue(r, m->qid, &m->rc, m->qs, hdrs) != 1)
+		return;
+	m->dsn = h->dsn_state;
+	if (strcmp(h->dsn_state, "sent") == 0 ||
+	    strcmp(h->dsn_state, "none") == 0) {
+		m->go = 1;
+		return;
+	}
+	m->dsn = "none";
+	if (!exp_wanted(DSN_FAILED, &m->rc)) {
+		m->none = m->go = 1;
+		return;
+	}
+	m->dsn = "sent";
+	if (*r->s->dsn_server == '\0') {
+		m->go = exp_dsn(r, m->qid, &m->rc, hdrs, &m->dsn, NULL) >= 0;
+		return;
+	}
+	if (strcmp(h->dsn_state, RDSN_QUEUED) == 0 && qid_valid(h->dsn_qid)) {
+		snprintf(m->held, sizeof(m->held), "%s", h->dsn_qid);
+		m->go = 1;
+		return;
+	}
+	if (strcmp(h->dsn_state, RDSN_SENDING) == 0 && *h->dsn_since) {
+		m->go = 2;	/* looked for on hold first (exp_find_held) */
+		return;
+	}
+	if (want_full && runner_qb(r->qb->read(&r->qc, m->qid, QB_READ_FULL,
+	    &full), "read message") != QB_OK) {
+		buf_free(&full);
+		return;
+	}
+	msg = &sw->msg[sw->njob];
+	buf_reset(msg);
+	st = exp_build(r, m->qid, &m->rc, DSN_FAILED, want_full ? &full :
+	    hdrs, want_full, msg);
+	buf_free(&full);
+	m->go = 1;
+	if (st != 0) {
+		m->dsn = "impossible";
+		m->none = 1;
+		return;
+	}
+	*bytes += msg->len;
+	m->job = (int)sw->njob++;
+}
+
+/* exp_is_looked_for - pick: a DSN sending since before the sweep */
+static int
+exp_is_looked_for(const struct exm *m)
+{
+	return m->go == 2;
+}
+
+/*
+ * exp_find_held - after a crash: the DSNs in state sending from before,
+ * looked for on hold (one listing of the hold queue, by Message-ID);
+ * found ones are recorded queued, the others need a new submission
+ * (their text built by exp_classify, called again)
+ */
+static int
+exp_find_held(struct runner *r, struct sweep *sw, struct buf *hdrs,
+    size_t *bytes)
+{
+	struct holdrec_dsn *d;
+	struct buf mid = BUF_INIT;
+	char	**ids, **mids, (*found)[64];
+	long long since = 0;
+	size_t	i, nd = 0, n = exp_ids(sw, exp_is_looked_for, &ids);
+	int	st;
+
+	if (n == 0) {
+		free(ids);
+		return 0;
+	}
+	mids = xcalloc(n, sizeof(char *));
+	found = xcalloc(n, sizeof(*found));
+	d = xcalloc(n, sizeof(*d));
+	for (i = 0; i < n; i++) {
+		struct exm *m = exp_find(sw, ids[i]);
+
+		dsn_message_id(&mid, DSN_FAILED, m->rc.h.token,
+		    r->s->hostname);
+		mids[i] = buf_steal(&mid);
+		if (since == 0 || atoll(m->rc.h.dsn_since) < since)
+			since = atoll(m->rc.h.dsn_since);
+	}
+	st = dsnsend_find_held_many(r, since, mids, n, found);
+	for (i = 0; i < n; i++) {
+		struct exm *m = exp_find(sw, ids[i]);
+
+		m->go = 0;
+		if (st < 0)
+			continue;
+		if (found[i][0] != '\0') {
+			log_info("%s: DSN found on hold as %s, submitted "
+			    "before; releasing it", m->qid, found[i]);
+			snprintf(m->held, sizeof(m->held), "%s", found[i]);
+			d[nd].qid = m->qid;
+			d[nd++].dsn_qid = m->held;
+			m->go = 1;
+		} else {
+			m->rc.h.dsn_state = "";
+			exp_classify(r, sw, m, hdrs, bytes);
+			if (m->none)	/* cannot be built now: tried later */
+				m->go = m->none = 0;
+		}
+	}
+	if (nd > 0)
+		(void)exp_dsn_batch(r, sw, RDSN_QUEUED, d, nd);
+	for (i = 0; i < n; i++)
+		free(mids[i]);
+	free(mids);
+	free(found);
+	free(d);
+	free(ids);
+	return st < 0 ? -1 : 0;
+}
+
+/* exp_job_log - the outcome of m's DSN submission, logged as it was
+ * decided; m->held its queue ID on hold, or m leaves the sweep */
+static void
+exp_job_log(struct exm *m, struct dsnsend_job *j)
+{
+	const char *sender = m->rc.h.sender;
+
+	if (j->st == DSNSEND_UNTRIED) {
+		m->go = 0;	/* stopping: sending, looked for at restart */
+		return;
+	}
+	if (j->st < 0)
+		exp_try_later(m->qid, DSN_FAILED);
+	if (j->st != 0)
+		log_warnx("%s: DSN to <%s> %s: %s", m->qid, sender, j->st > 0 ?
+		    "refused for good, none sent" : "not submitted, trying "
+		    "again in " EXP_DSN_RETRY_S, buf_terminate(&j->err));
+	else if (j->err.len > 0)	/* how it was made fit */
+		log_info("%s: DSN to <%s> %s", m->qid, sender,
+		    buf_terminate(&j->err));
+	if (j->st > 0) {
+		m->dsn = "impossible";
+		m->none = 1;
+	} else if (j->st < 0)
+		m->go = 0;
+	else if (*j->qid == '\0') {
+		log_warnx("%s: the DSN server named no queue ID; the DSN is "
+		    "looked for on hold at the next sweep", m->qid);
+		m->go = 0;
+	} else
+		snprintf(m->held, sizeof(m->held), "%s", j->qid);
+}
+
+/*
+ * exp_broken - the jobs whose used session broke under them (-2): looked
+ * for on hold (one listing, by Message-ID, as after a crash), the others
+ * submitted once more on a new session
+ */
+static void
+exp_broken(struct runner *r, struct sweep *sw, struct exm **jm, size_t lo,
+    size_t hi)
+{
+	struct buf mid = BUF_INIT;
+	char	**mids = xcalloc(hi - lo, sizeof(char *));
+	char	(*found)[64] = xcalloc(hi - lo, sizeof(*found));
+	size_t	i, n = 0;
+	int	st;
+
+	for (i = lo; i < hi; i++)
+		if (sw->job[i].st == -2) {
+			dsn_message_id(&mid, DSN_FAILED, jm[i]->rc.h.token,
+			    r->s->hostname);
+			mids[n++] = buf_steal(&mid);
+		}
+	st = n > 0 ? dsnsend_find_held_many(r, atoll(sw->since), mids, n,
+	    found) : 0;
+	for (i = lo, n = 0; i < hi; i++) {
+		struct dsnsend_job *j = &sw->job[i];
+
+		if (j->st != -2)
+			continue;
+		free(mids[n]);
+		if (st >= 0 && found[n][0] != '\0') {
+			log_info("%s: DSN found on hold as %s after the DSN "
+			    "session broke", jm[i]->qid, found[n]);
+			snprintf(j->qid, sizeof(j->qid), "%s", found[n]);
+			buf_reset(&j->err);
+			j->st = 0;
+		} else if (st < 0)
+			j->st = -1;
+		else {
+			log_debug("%s: DSN session broke (%s); submitting "
+			    "again", jm[i]->qid, buf_terminate(&j->err));
+			buf_reset(&j->err);
+			j->st = dsnsend_submit(r, j->rcpt, j->text, j->len,
+			    j->qid, sizeof(j->qid), &j->err);
+			if (j->st == -2)
+				j->st = -1;
+		}
+		n++;
+	}
+	free(mids);
+	free(found);
+}
+
+/*
+ * exp_submit_all - stage 4: every job recorded sending (one script),
+ * then submitted over the DSN sessions in chunks (the first small, so
+ * that a stalled server still lets the DSNs taken before it be
+ * recorded), each chunk's DSNs recorded queued (one script) as it ends
+ */
+static void
+exp_submit_all(struct runner *r, struct sweep *sw)
+{
+	struct holdrec_dsn *d = xcalloc(sw->njob ? sw->njob : 1, sizeof(*d));
+	struct exm **jm = xcalloc(sw->njob ? sw->njob : 1, sizeof(*jm)), *m;
+	size_t	i, nd, lo, hi, chunk = EXP_CHUNK_MIN;
+
+	for (i = 0; i < sw->n; i++)
+		if (sw->m[i].go && sw->m[i].job >= 0)
+			jm[sw->m[i].job] = &sw->m[i];
+	snprintf(sw->since, sizeof(sw->since), "%lld",
+	    (long long)time(NULL) - 1);
+	for (i = 0; i < sw->njob; i++) {
+		d[i].qid = jm[i]->qid;
+		d[i].since = sw->since;
+		sw->job[i].rcpt = jm[i]->rc.h.sender;
+		sw->job[i].text = sw->msg[i].s ? sw->msg[i].s : "";
+		sw->job[i].len = sw->msg[i].len;
+	}
+	if (exp_dsn_batch(r, sw, RDSN_SENDING, d, sw->njob) < 0) {
+		free(d);
+		free(jm);
+		return;
+	}
+	for (lo = 0; lo < sw->njob && !etrnd_stop; lo = hi) {
+		hi = lo + chunk < sw->njob ? lo + chunk : sw->njob;
+		chunk = chunk * 2 < EXP_CHUNK_MAX ? chunk * 2 : EXP_CHUNK_MAX;
+		/* A message no longer expiring (left the sweep) is not
+		 * submitted: its job is skipped. */
+		for (i = lo; i < hi; i++)
+			if (!jm[i]->go)
+				sw->job[i].text = NULL;
+		dsnsend_submit_many(r, sw->job + lo, hi - lo);
+		exp_broken(r, sw, jm, lo, hi);
+		for (i = lo, nd = 0; i < hi; i++) {
+			if (!jm[i]->go)
+				continue;
+			exp_job_log(jm[i], &sw->job[i]);
+			if (jm[i]->go && *jm[i]->held) {
+				memset(&d[nd], 0, sizeof(d[nd]));
+				d[nd].qid = jm[i]->qid;
+				d[nd++].dsn_qid = jm[i]->held;
+			}
+		}
+		(void)exp_dsn_batch(r, sw, RDSN_QUEUED, d, nd);
+		for (i = 0; i < nd; i++)
+			if ((m = exp_find(sw, d[i].qid)) != NULL && m->go)
+				log_info("%s: DSN to <%s> on hold as %s",
+				    d[i].qid, m->rc.h.sender, d[i].dsn_qid);
+	}
+	/* Not tried (stopping): still sending, looked for at restart. */
+	for (i = 0; i < sw->n; i++)
+		if (sw->m[i].go && sw->m[i].job >= 0 && *sw->m[i].held == '\0' &&
+		    !sw->m[i].none)
+			sw->m[i].go = 0;
+	free(d);
+	free(jm);
+}
+
+/* exp_is_none - pick: a DSN to be recorded none */
+static int
+exp_is_none(const struct exm *m)
+{
+	return m->none;
+}
+
+/* exp_is_held_dsn - pick: a DSN on hold, to be released */
+static int
+exp_is_held_dsn(const struct exm *m)
+{
+	return *m->held != '\0';
+}
+
+/*
+ * exp_release_all - stage 5: DSNs not wanted or impossible recorded none
+ * (one script); the sweep's DSNs on hold released (one command) and
+ * recorded sent with their Message-IDs (one script); a message whose
+ * DSN is still on hold leaves the sweep (the next one goes on from
+ * dsn_state queued)
+ */
+static void
+exp_release_all(struct runner *r, struct sweep *sw)
+{
+	struct holdrec_dsn *d = xcalloc(sw->n ? sw->n : 1, sizeof(*d));
+	struct buf mid = BUF_INIT;
+	char	**ids, **dq;
+	int	*out;
+	size_t	i, n, k;
+
+	n = exp_ids(sw, exp_is_none, &ids);
+	for (i = 0; i < n; i++)
+		d[i].qid = ids[i];
+	(void)exp_dsn_batch(r, sw, RDSN_NONE, d, n);
+	free(ids);
+	n = exp_ids(sw, exp_is_held_dsn, &ids);
+	dq = xcalloc(n ? n : 1, sizeof(char *));
+	out = xcalloc(n ? n : 1, sizeof(int));
+	for (i = 0; i < n; i++)
+		dq[i] = exp_find(sw, ids[i])->held;
+	if (n > 0 && dsnsend_release(r, dq, n, out) < 0)
+		memset(out, 0, n * sizeof(int));
+	for (i = k = 0; i < n; i++) {
+		struct exm *m = exp_find(sw, ids[i]);
+
+		if (!out[i]) {
+			log_warnx("%s: DSN %s not released yet; trying again",
+			    m->qid, m->held);
+			m->go = 0;
+			continue;
+		}
+		dsn_message_id(&mid, DSN_FAILED, m->rc.h.token,
+		    r->s->hostname);
+		m->mid = buf_steal(&mid);
+		memset(&d[k], 0, sizeof(d[k]));
+		d[k].qid = m->qid;
+		d[k++].msgid = m->mid;
+	}
+	(void)exp_dsn_batch(r, sw, RDSN_SENT, d, k);
+	free(out);
+	free(dq);
+	free(ids);
+	free(d);
+}
+
+/*
+ * exp_delete_all - stage 6: the originals deleted (one command), checked
+ * gone (one listing), their records removed (one script)
+ */
+static void
+exp_delete_all(struct runner *r, struct sweep *sw)
 {
 	struct qb_qinfo *qi;
-	char	**ids;
-	size_t	i;
+	struct rr_reply rep;
+	char	**ids, **gone;
+	size_t	i, ng = 0, n = exp_ids(sw, NULL, &ids);
+	int	st;
 
-	exp_dsns_out(r, del, &n);
-	ids = xcalloc(n ? n : 1, sizeof(char *));
-	for (i = 0; i < n; i++)
-		ids[i] = del[i].qid;
-	if (n > 0)
-		(void)runner_qb(r->qb->remove(&r->qc, ids, n), "delete");
-	if (n > 0 && (qi = runner_status(r, ids, n, NULL)) != NULL) {
-		for (i = 0; i < n; i++) {
-			if (qi[i].state != QS_GONE)
-				log_warnx("%s: still queued after delete; "
-				    "retrying", del[i].qid);
-			else if (exp_finish(r, del[i].qid, 1) == 0)
-				log_info("%s: expired domain=%s held=%llds "
-				    "from=<%s> dsn=%s", del[i].qid,
-				    del[i].domain, (long long)time(NULL) -
-				    del[i].arrived, del[i].sender, del[i].dsn);
-		}
-		qb_qinfo_free(qi, n);
-		free(qi);
+	if (n == 0) {
+		free(ids);
+		return;
 	}
-	for (i = 0; i < n; i++)
-		exp_deleted_free(&del[i]);
+	(void)runner_qb(r->qb->remove(&r->qc, ids, n), "delete");
+	if ((qi = runner_status(r, ids, n, NULL)) == NULL) {
+		free(ids);
+		return;
+	}
+	gone = xcalloc(n, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		if (qi[i].state != QS_GONE) {
+			log_warnx("%s: still queued after delete; retrying",
+			    ids[i]);
+			exp_find(sw, ids[i])->go = 0;
+		} else
+			gone[ng++] = ids[i];
+	}
+	qb_qinfo_free(qi, n);
+	free(qi);
+	st = ng == 0 ? -1 : runner_leased(r, &rep) ? runner_hr(
+	    holdrec_finish_many(r->redis, r->s->hostname, 1, gone, ng, &rep),
+	    "finish", &rep) : -1;
+	if (ng > 0)
+		rr_reply_free(&rep);
+	for (i = 0; st == 0 && i < ng; i++) {
+		struct exm *m = exp_find(sw, gone[i]);
+
+		log_info("%s: expired domain=%s held=%llds from=<%s> dsn=%s",
+		    m->qid, m->rc.h.domain, (long long)time(NULL) -
+		    m->rc.h.arrived, m->rc.h.sender, m->dsn);
+	}
+	free(gone);
 	free(ids);
 }
 
-/* exp_deadlines - the due deadlines: one status call before, one after;
- * how many were worked on, or -1 */
+/* exp_sweep_free - what a sweep holds */
+static void
+exp_sweep_free(struct sweep *sw)
+{
+	size_t	i;
+
+	for (i = 0; i < sw->n; i++) {
+		free(sw->m[i].mid);
+		buf_free(&sw->msg[i]);
+		buf_free(&sw->job[i].err);
+	}
+	free(sw->m);
+	free(sw->msg);
+	free(sw->job);
+	rr_reply_free(&sw->load);
+}
+
+/*
+ * exp_deadlines - the due deadlines as one batch, stage by stage (see
+ * DESCRIPTION), each stage written for the whole batch before the next
+ * begins; how many were worked on, or -1
+ */
 static int
 exp_deadlines(struct runner *r, struct strv *due)
 {
-	struct strv later = { NULL, 0, 0 };
-	struct deleted *del = NULL;
+	struct buf hdrs = BUF_INIT;
 	struct qb_qinfo *qi;
-	size_t	i, ndel = 0;
-	int	worked;
+	struct sweep sw;
+	size_t	i, bytes = 0;
+	int	worked = 0;
 
 	if (due->n == 0)
 		return 0;
 	if ((qi = runner_status(r, due->v, due->n, NULL)) == NULL)
 		return -1;
-	for (i = 0, worked = 0; i < due->n && worked < EXP_BATCH &&
-	    !etrnd_stop; i++)
-		worked += expire_one(r, due->v[i], qi[i].state, &del, &ndel,
-		    &later);
+	memset(&sw, 0, sizeof(sw));
+	sw.m = xcalloc(EXP_BATCH, sizeof(*sw.m));
+	sw.msg = xcalloc(EXP_BATCH, sizeof(*sw.msg));
+	sw.job = xcalloc(EXP_BATCH, sizeof(*sw.job));
+	/* A DSN refused for now is not even read before its retry. */
+	for (i = 0; i < due->n && sw.n < EXP_BATCH; i++)
+		if (exp_may_try(due->v[i], DSN_FAILED)) {
+			sw.m[sw.n].qid = due->v[i];
+			sw.m[sw.n].qs = qi[i].state;
+			sw.m[sw.n].job = -1;
+			sw.m[sw.n++].go = 1;
+		}
 	qb_qinfo_free(qi, due->n);
 	free(qi);
-	exp_settle(r, del, ndel);
-	strv_free(&later);
-	free(del);
+	if (exp_load_all(r, &sw) < 0) {
+		exp_sweep_free(&sw);
+		return -1;
+	}
+	for (i = 0; i < sw.n; i++)
+		worked += sw.m[i].go && strcmp(sw.m[i].rc.h.state,
+		    RSTATE_RELEASED) != 0;
+	if (exp_begin_all(r, &sw) == 0) {
+		for (i = 0; i < sw.n && !etrnd_stop; i++) {
+			if (!sw.m[i].go)
+				continue;
+			if (bytes > EXP_DSN_BYTES) {
+				sw.m[i].go = 0;	/* the next sweep's */
+				continue;
+			}
+			exp_classify(r, &sw, &sw.m[i], &hdrs, &bytes);
+		}
+		for (; i < sw.n; i++)
+			sw.m[i].go = 0;
+		if (exp_find_held(r, &sw, &hdrs, &bytes) == 0)
+			exp_submit_all(r, &sw);
+		exp_release_all(r, &sw);
+		exp_delete_all(r, &sw);
+	}
+	buf_free(&hdrs);
+	exp_sweep_free(&sw);
 	return worked;
 }
 
