@@ -18,15 +18,35 @@
  *	  dsn_state: (unset) -> sending (-> queued) -> sent | none; with
  *	  dsn_server the sweep's DSNs wait on hold and are released
  *	  together (one command) before any file is deleted
- *	  the queue file is deleted (postsuper -d ID hold) and checked gone
+ *	  the queue file is deleted and checked gone
  *	  the record and its index entries are removed, expired + 1
- *	The queue is listed twice per sweep, not per message: once for the
- *	state of every due message, once to check the deleted files gone.
- *	A sweep is one batch of the backend (batch_begin, batch_end): a
- *	held file's headers are read through qb_read_headers() (Postfix:
- *	from the queue file by one reader process per sweep, postcat when in
- *	doubt), and its DSNs go over one session with dsn_server
- *	(dsnsend_end() closes it).
+ *	A sweep is a batch of up to EXP_BATCH messages taken through
+ *	stages, each written for the whole batch before the next begins, so
+ *	that a crash leaves every message of the batch at the same step:
+ *	  the queue listed once (the state of every due message);
+ *	  the records read (one script, holdrec_load);
+ *	  held -> expiring (one script, holdrec_expire_begin_many);
+ *	  each queue file checked (hold queue, token; qb_read_headers()
+ *	  through one reader process per sweep, postcat when in doubt) and
+ *	  its DSN built (at most EXP_DSN_BYTES of DSN text per sweep);
+ *	  records in dsn_state sending from before a crash: their DSNs
+ *	  looked for on hold (one listing, by Message-ID) and recorded
+ *	  queued, the others built anew;
+ *	  the DSNs recorded sending (one script), submitted over up to
+ *	  DSN_SESSIONS sessions at once (dsnsend_submit_many, worker
+ *	  threads that neither log nor touch Redis) in chunks growing from
+ *	  EXP_CHUNK_MIN to EXP_CHUNK_MAX, each chunk recorded queued with
+ *	  the DSNs' queue IDs (one script) when it ends;
+ *	  DSNs not wanted or impossible recorded none (one script);
+ *	  the DSNs released (one postsuper -H and a qmgr wake-up, queue IDs
+ *	  kept) and recorded sent with their Message-IDs (one script);
+ *	  the originals deleted (one postsuper -d), checked gone (one
+ *	  listing), their records removed (one script, holdrec_finish_many).
+ *	A session that breaks under a DSN after carrying others (-2) may
+ *	have had it taken: after the chunk such DSNs are looked for on hold
+ *	(one listing) and only the ones not found are submitted once more.
+ *	Without dsn_server each DSN goes to sendmail(1) as it is built.
+ *	dsnsend_end() closes the sessions at the end of the sweep.
  *	A DSN is sent only to a non-null sender and only for recipients
  *	whose NOTIFY asks for failures (dsn.c).  Its Message-ID is derived
  *	from the hold token with the secret key (holdtag_derive(): it does
@@ -40,8 +60,8 @@
  *	A message released at its deadline is left to the tracking
  *	(runner.c): delivered, or back on hold and expired at the next
  *	sweep.  Every change of the record is a holdrec.c transition
- *	(holdrec_expire_begin, holdrec_dsn_state, holdrec_to_tracking,
- *	holdrec_finish, holdrec_warn_done).
+ *	(the batch forms above; holdrec_dsn_state, holdrec_to_tracking,
+ *	holdrec_finish and holdrec_warn_done for one message).
  * DIAGNOSTICS
  *	One log line per message: "QID: expired domain=D held=... dsn=..."
  *	or why it was dropped; failures are retried at the next sweep,
@@ -69,7 +89,7 @@
 
 #define EXP_BATCH	1000	/* messages worked on per sweep */
 #define EXP_FETCH	"2000"	/* due entries looked at per sweep */
-#define EXP_DSN_BYTES	(64 * 1024 * 1024)	/* DSN text per sweep, at most */
+#define EXP_DSN_BYTES	(64 * 1024 * 1024)	/* DSN text a sweep, at most */
 #define EXP_CHUNK_MIN	4	/* DSNs submitted before the first record */
 #define EXP_CHUNK_MAX	256	/* ... and at most between two records */
 #define EXP_DSN_RETRY	30	/* s: a DSN refused for now waits this long */
@@ -533,7 +553,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 }
 
 /* exp_dsn - the failure DSN, once (dsn_state), for an expiring record:
- * 0 sent or none due, 2 on hold for exp_settle to release (its queue ID
+ * 0 sent or none due, 2 on hold for the caller to release (its queue ID
  * added to later), -1 try again later */
 static int
 exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
@@ -1071,10 +1091,11 @@ exp_submit_all(struct runner *r, struct sweep *sw)
 				    d[i].qid, m->rc.h.sender, d[i].dsn_qid);
 	}
 	/* Not tried (stopping): still sending, looked for at restart. */
-	for (i = 0; i < sw->n; i++)
-		if (sw->m[i].go && sw->m[i].job >= 0 && *sw->m[i].held == '\0' &&
-		    !sw->m[i].none)
-			sw->m[i].go = 0;
+	for (i = 0; i < sw->n; i++) {
+		m = &sw->m[i];
+		if (m->go && m->job >= 0 && *m->held == '\0' && !m->none)
+			m->go = 0;
+	}
 	free(d);
 	free(jm);
 }

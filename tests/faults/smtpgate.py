@@ -4,7 +4,7 @@ one "queued as" reply, so that a test can act at the instant the server
 has taken a message and its client does not know it yet.
 
 usage: smtpgate.py --listen PORT --to PORT [--hold-at K --flag FILE]
-                   [--delay-ms MS]
+                   [--cut-at K [--flag FILE]] [--delay-ms MS]
 
 Relays every connection to 127.0.0.1:PORT (--to) unchanged, except the
 K-th reply line of the server, over all connections, that says
@@ -13,7 +13,10 @@ written (its content: the queue ID, then a newline; written to FILE.tmp
 and renamed, so it is whole when it appears), and the connection stays
 open, both ways silent, until the client closes it (is killed); then
 the server side is closed too.  Every other connection, before and
-after, is relayed as it is.  With --delay-ms, every "queued as" reply
+after, is relayed as it is.  With --cut-at K the K-th such reply is
+not passed on either, but the connection is cut at once, both ways:
+the server has the message, its client sees the session break; FILE,
+if given, gets the queue ID as above.  With --delay-ms, every "queued as" reply
 (but the held one) is passed on MS milliseconds late: the server's pace
 made slow enough that a sweep of a few dozen DSNs lasts seconds, and a
 test can act in its middle however fast etrnd is.  Listens on 127.0.0.1
@@ -58,6 +61,8 @@ class Gate:
             return None
         with self.lock:
             self.seen += 1
+            if self.a.cut_at and self.seen == self.a.cut_at:
+                return "cut:" + m.group(1).decode()
             if self.held or self.seen != self.a.hold_at or \
                     not self.a.hold_at:
                 return None
@@ -95,6 +100,19 @@ class Gate:
                             client.sendall(out)
                             out = b""
                         time.sleep(self.a.delay_ms / 1000.0)
+                    if qid is not None and qid.startswith("cut:"):
+                        if out:
+                            client.sendall(out)
+                        if self.a.flag:
+                            tmp = self.a.flag + ".tmp"
+                            with open(tmp, "w") as f:
+                                f.write(qid[4:] + "\n")
+                            os.rename(tmp, self.a.flag)
+                        self.log("connection %d: cut at reply %d: %s" %
+                                 (n, self.seen, line.decode("ascii",
+                                                            "replace")))
+                        shut(client, server)
+                        return
                     if qid is not None:
                         if out:
                             client.sendall(out)
@@ -135,6 +153,7 @@ def main():
     ap.add_argument("--to", type=int, required=True)
     ap.add_argument("--hold-at", type=int, default=0)
     ap.add_argument("--flag")
+    ap.add_argument("--cut-at", type=int, default=0)
     ap.add_argument("--delay-ms", type=int, default=0)
     a = ap.parse_args()
     g = Gate(a)
