@@ -37,11 +37,16 @@
 # 10 ms (the command it waits for, or on the CPU) to show where its time
 # goes.
 #
-# etrnd works on at most 500 due messages per sweep, reads the queue
-# directories three times per sweep, runs postcat once per message,
-# submits each DSN (SMTP to the sandbox's holding dsn_server; sendmail
-# with SB_DSN_SERVER=none), releases the sweep's DSNs (postsuper -r,
-# postkick) and deletes the files (postsuper -d) with one command each.
+# etrnd works on at most EXP_BATCH (etrnd/expire.c) due messages per
+# sweep, stage by stage for the whole batch: one Redis script per stage
+# (records read, held -> expiring, DSNs sending / queued / sent / none,
+# records removed), the held files' headers read by one pfqfile reader
+# process per sweep (postcat only for a file it doubts), the DSNs
+# submitted by SMTP to the sandbox's holding dsn_server over up to
+# DSN_SESSIONS (etrnd/dsnsend.h) sessions at once (sendmail per DSN with
+# SB_DSN_SERVER=none), released with one postsuper -H and one postkick
+# (queue IDs kept), the originals deleted with one postsuper -d, and the
+# queue directories read three times per sweep.
 # With fewer than 10,000 messages the report extrapolates to 10,000 from
 # the measured sweeps (sweeps of EXP_BATCH messages at the measured time
 # per message, each followed by a gap of the measured ratio of gap to

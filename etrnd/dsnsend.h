@@ -8,7 +8,7 @@
 
 struct runner;
 
-#define DSN_SESSIONS	3	/* sessions (worker threads) at most */
+#define DSN_SESSIONS	4	/* sessions (worker threads) at most */
 #define DSNSEND_UNTRIED	(-3)	/* dsnsend_job.st: not tried (stopping) */
 
 /* One DSN for dsnsend_submit_many(): in, then out. */

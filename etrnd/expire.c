@@ -87,8 +87,8 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define EXP_BATCH	1000	/* messages worked on per sweep */
-#define EXP_FETCH	"2000"	/* due entries looked at per sweep */
+#define EXP_BATCH	2000	/* messages worked on per sweep */
+#define EXP_FETCH	"4000"	/* due entries looked at per sweep */
 #define EXP_DSN_BYTES	(64 * 1024 * 1024)	/* DSN text a sweep, at most */
 #define EXP_CHUNK_MIN	4	/* DSNs submitted before the first record */
 #define EXP_CHUNK_MAX	256	/* ... and at most between two records */
