@@ -42,6 +42,10 @@
  *	  kept) and recorded sent with their Message-IDs (one script);
  *	  the originals deleted (one postsuper -d), checked gone (one
  *	  listing), their records removed (one script, holdrec_finish_many).
+ *	While more is due than one sweep takes, the delete runs in a thread
+ *	of its own (exp_bg) and the next sweep, which leaves that batch out,
+ *	checks it gone and removes its records just before its own delete:
+ *	postsuper -d, the slowest command, overlaps the next batch's DSNs.
  *	A session that breaks under a DSN after carrying others (-2) may
  *	have had it taken: after the chunk such DSNs are looked for on hold
  *	(one listing) and only the ones not found are submitted once more.
@@ -70,6 +74,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1166,34 +1171,110 @@ exp_release_all(struct runner *r, struct sweep *sw)
 }
 
 /*
- * exp_delete_all - stage 6: the originals deleted (one command), checked
- * gone (one listing), their records removed (one script)
+ * A batch whose originals are being deleted (its DSNs are out and
+ * recorded sent) by a thread of its own, while the next sweep builds and
+ * submits its DSNs; the next sweep leaves these messages out, and checks
+ * them gone and removes their records (exp_bg_finish) before it deletes
+ * its own.  Only while more is due than one sweep takes; a crash meanwhile
+ * leaves records in dsn_state sent, finished at the restart.
+ */
+struct expd {
+	char	*qid, *domain, *sender, *dsn;
+	long long arrived;
+};
+
+static struct {
+	int	on;
+	int	thread;		/* tid runs */
+	pthread_t tid;
+	const struct qb_backend *qb;
+	struct qb_conf qc;	/* a copy: a reload may free the runner's */
+	struct expd *d;
+	char	**ids;		/* sorted by queue ID, for exp_bg_has */
+	size_t	n;
+	enum qb_status st;
+} exp_bg;
+
+/* exp_bg_cmp - order of two queue IDs (qsort, bsearch) */
+static int
+exp_bg_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* exp_bg_has - is qid in the batch being deleted */
+static int
+exp_bg_has(const char *qid)
+{
+	return exp_bg.on && bsearch(&qid, exp_bg.ids, exp_bg.n,
+	    sizeof(char *), exp_bg_cmp) != NULL;
+}
+
+/* exp_dup - a copy of s, NULL kept */
+static char *
+exp_dup(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* exp_bg_conf - a deep copy of the backend's settings */
+static void
+exp_bg_conf(struct qb_conf *to, const struct qb_conf *from)
+{
+	*to = *from;
+	to->config_directory = exp_dup(from->config_directory);
+	to->command_directory = exp_dup(from->command_directory);
+	to->null_log = exp_dup(from->null_log);
+	to->queue_directory = exp_dup(from->queue_directory);
+	to->sendmail_command = exp_dup(from->sendmail_command);
+	to->sendmail_config_file = exp_dup(from->sendmail_config_file);
+	to->sendmail_queue_directory = exp_dup(
+	    from->sendmail_queue_directory);
+}
+
+/* exp_bg_conf_free - what exp_bg_conf made */
+static void
+exp_bg_conf_free(struct qb_conf *c)
+{
+	free((char *)(uintptr_t)c->config_directory);
+	free((char *)(uintptr_t)c->command_directory);
+	free((char *)(uintptr_t)c->null_log);
+	free(c->queue_directory);
+	free((char *)(uintptr_t)c->sendmail_command);
+	free((char *)(uintptr_t)c->sendmail_config_file);
+	free((char *)(uintptr_t)c->sendmail_queue_directory);
+}
+
+/* exp_bg_run - the thread: one remove command; it logs nothing */
+static void *
+exp_bg_run(void *arg)
+{
+	(void)arg;
+	exp_bg.st = exp_bg.qb->remove(&exp_bg.qc, exp_bg.ids, exp_bg.n);
+	return NULL;
+}
+
+/*
+ * exp_gone - the deleted originals d checked gone (one listing), their
+ * records removed (one script), each logged expired
  */
 static void
-exp_delete_all(struct runner *r, struct sweep *sw)
+exp_gone(struct runner *r, const struct expd *d, char **ids, size_t n)
 {
 	struct qb_qinfo *qi;
 	struct rr_reply rep;
-	char	**ids, **gone;
-	size_t	i, ng = 0, n = exp_ids(sw, NULL, &ids);
+	char	**gone;
+	size_t	i, ng = 0;
 	int	st;
 
-	if (n == 0) {
-		free(ids);
+	if (n == 0 || (qi = runner_status(r, ids, n, NULL)) == NULL)
 		return;
-	}
-	(void)runner_qb(r->qb->remove(&r->qc, ids, n), "delete");
-	if ((qi = runner_status(r, ids, n, NULL)) == NULL) {
-		free(ids);
-		return;
-	}
 	gone = xcalloc(n, sizeof(char *));
 	for (i = 0; i < n; i++) {
-		if (qi[i].state != QS_GONE) {
+		if (qi[i].state != QS_GONE)
 			log_warnx("%s: still queued after delete; retrying",
 			    ids[i]);
-			exp_find(sw, ids[i])->go = 0;
-		} else
+		else
 			gone[ng++] = ids[i];
 	}
 	qb_qinfo_free(qi, n);
@@ -1203,15 +1284,81 @@ exp_delete_all(struct runner *r, struct sweep *sw)
 	    "finish", &rep) : -1;
 	if (ng > 0)
 		rr_reply_free(&rep);
-	for (i = 0; st == 0 && i < ng; i++) {
-		struct exm *m = exp_find(sw, gone[i]);
-
-		log_info("%s: expired domain=%s held=%llds from=<%s> dsn=%s",
-		    m->qid, m->rc.h.domain, (long long)time(NULL) -
-		    m->rc.h.arrived, m->rc.h.sender, m->dsn);
-	}
+	for (i = 0; st == 0 && i < n; i++)
+		if (bsearch(&d[i].qid, gone, ng, sizeof(char *),
+		    exp_bg_cmp) != NULL)
+			log_info("%s: expired domain=%s held=%llds from=<%s> "
+			    "dsn=%s", d[i].qid, d[i].domain, (long long)time(NULL)
+			    - d[i].arrived, d[i].sender, d[i].dsn);
 	free(gone);
-	free(ids);
+}
+
+/* exp_bg_finish - wait for the batch being deleted, settle it */
+static void
+exp_bg_finish(struct runner *r)
+{
+	size_t	i;
+
+	if (!exp_bg.on)
+		return;
+	if (exp_bg.thread)
+		pthread_join(exp_bg.tid, NULL);
+	(void)runner_qb(exp_bg.st, "delete");
+	exp_gone(r, exp_bg.d, exp_bg.ids, exp_bg.n);
+	for (i = 0; i < exp_bg.n; i++) {
+		free(exp_bg.d[i].qid);
+		free(exp_bg.d[i].domain);
+		free(exp_bg.d[i].sender);
+		free(exp_bg.d[i].dsn);
+	}
+	free(exp_bg.d);
+	free(exp_bg.ids);
+	exp_bg_conf_free(&exp_bg.qc);
+	memset(&exp_bg, 0, sizeof(exp_bg));
+}
+
+/*
+ * exp_delete_all - stage 6: the originals deleted (one command), checked
+ * gone (one listing), their records removed (one script); with bg, by a
+ * thread, settled at the next sweep (see exp_bg)
+ */
+static void
+exp_delete_all(struct runner *r, struct sweep *sw, int bg)
+{
+	struct expd *d;
+	char	**ids;
+	size_t	i, n = exp_ids(sw, NULL, &ids);
+
+	exp_bg_finish(r);
+	if (n == 0) {
+		free(ids);
+		return;
+	}
+	d = xcalloc(n, sizeof(*d));
+	for (i = 0; i < n; i++) {
+		struct exm *m = exp_find(sw, ids[i]);
+
+		d[i].qid = xstrdup(m->qid);
+		d[i].domain = xstrdup(m->rc.h.domain);
+		d[i].sender = xstrdup(m->rc.h.sender);
+		d[i].dsn = xstrdup(m->dsn);
+		d[i].arrived = m->rc.h.arrived;
+		ids[i] = d[i].qid;
+	}
+	qsort(ids, n, sizeof(char *), exp_bg_cmp);
+	exp_bg.qb = r->qb;
+	exp_bg_conf(&exp_bg.qc, &r->qc);
+	exp_bg.d = d;
+	exp_bg.ids = ids;
+	exp_bg.n = n;
+	if (bg && !etrnd_stop && pthread_create(&exp_bg.tid, NULL, exp_bg_run,
+	    NULL) == 0) {
+		exp_bg.on = exp_bg.thread = 1;
+		return;
+	}
+	exp_bg.st = exp_bg.qb->remove(&exp_bg.qc, ids, n);
+	exp_bg.on = 1;
+	exp_bg_finish(r);
 }
 
 /* exp_sweep_free - what a sweep holds */
@@ -1243,7 +1390,7 @@ exp_deadlines(struct runner *r, struct strv *due)
 	struct qb_qinfo *qi;
 	struct sweep sw;
 	size_t	i, bytes = 0;
-	int	worked = 0;
+	int	worked = 0, more = 0;
 
 	if (due->n == 0)
 		return 0;
@@ -1253,14 +1400,21 @@ exp_deadlines(struct runner *r, struct strv *due)
 	sw.m = xcalloc(EXP_BATCH, sizeof(*sw.m));
 	sw.msg = xcalloc(EXP_BATCH, sizeof(*sw.msg));
 	sw.job = xcalloc(EXP_BATCH, sizeof(*sw.job));
-	/* A DSN refused for now is not even read before its retry. */
-	for (i = 0; i < due->n && sw.n < EXP_BATCH; i++)
-		if (exp_may_try(due->v[i], DSN_FAILED)) {
-			sw.m[sw.n].qid = due->v[i];
-			sw.m[sw.n].qs = qi[i].state;
-			sw.m[sw.n].job = -1;
-			sw.m[sw.n++].go = 1;
+	/* A DSN refused for now is not even read before its retry; the
+	 * batch being deleted is settled first (exp_bg). */
+	for (i = 0; i < due->n; i++) {
+		if (!exp_may_try(due->v[i], DSN_FAILED) ||
+		    exp_bg_has(due->v[i]))
+			continue;
+		if (sw.n == EXP_BATCH) {
+			more = 1;
+			break;
 		}
+		sw.m[sw.n].qid = due->v[i];
+		sw.m[sw.n].qs = qi[i].state;
+		sw.m[sw.n].job = -1;
+		sw.m[sw.n++].go = 1;
+	}
 	qb_qinfo_free(qi, due->n);
 	free(qi);
 	if (exp_load_all(r, &sw) < 0) {
@@ -1285,7 +1439,7 @@ exp_deadlines(struct runner *r, struct strv *due)
 		if (exp_find_held(r, &sw, &hdrs, &bytes) == 0)
 			exp_submit_all(r, &sw);
 		exp_release_all(r, &sw);
-		exp_delete_all(r, &sw);
+		exp_delete_all(r, &sw, more);
 	}
 	buf_free(&hdrs);
 	exp_sweep_free(&sw);
@@ -1405,6 +1559,8 @@ expire_sweep(struct runner *r)
 		st = exp_due(r, key.s, &due);
 	if (st == 0 && (st = exp_deadlines(r, &due)) >= 0)
 		st = st >= EXP_BATCH;
+	if (st <= 0)	/* no more due now: the last batch settled too */
+		exp_bg_finish(r);
 	dsnsend_end(r);
 	if (r->qb->batch_end != NULL)
 		r->qb->batch_end(&r->qc);
