@@ -1288,8 +1288,9 @@ exp_gone(struct runner *r, const struct expd *d, char **ids, size_t n)
 		if (bsearch(&d[i].qid, gone, ng, sizeof(char *),
 		    exp_bg_cmp) != NULL)
 			log_info("%s: expired domain=%s held=%llds from=<%s> "
-			    "dsn=%s", d[i].qid, d[i].domain, (long long)time(NULL)
-			    - d[i].arrived, d[i].sender, d[i].dsn);
+			    "dsn=%s", d[i].qid, d[i].domain,
+			    (long long)time(NULL) - d[i].arrived, d[i].sender,
+			    d[i].dsn);
 	free(gone);
 }
 
