@@ -252,21 +252,16 @@ exp_tag(struct runner *r, const char *qid, const char *token,
 				break;
 			buf_addch(&val, *e);
 		}
-		/* An unsigned tag (older version) is taken for its record
-		 * only; a forged one never (docs/design.md, Forged tags). */
+		/* Only a tag whose MAC verifies is trusted; a forged or
+		 * unsigned one never (docs/design.md, Forged tags). */
 		st = holdtag_parse(buf_terminate(&val), &t);
-		if (st == HOLDTAG_FORGED)
-			log_warnx("%s: forged %s header ignored (its MAC does "
-			    "not verify) domain=%s", qid, HOLDTAG_HEADER,
-			    t.domain);
-		else if ((st == HOLDTAG_OK || st == HOLDTAG_UNSIGNED) &&
-		    strcmp(t.token, token) == 0) {
-			if (st == HOLDTAG_UNSIGNED)
-				log_info("%s: unsigned %s header (held before "
-				    "tags were signed) taken for its record",
-				    qid, HOLDTAG_HEADER);
+		if (st == HOLDTAG_FORGED || st == HOLDTAG_UNSIGNED)
+			log_warnx("%s: %s %s header ignored%s domain=%s", qid,
+			    st == HOLDTAG_FORGED ? "forged" : "unsigned",
+			    HOLDTAG_HEADER, st == HOLDTAG_FORGED ? " (its MAC "
+			    "does not verify)" : "", t.domain);
+		else if (st == HOLDTAG_OK && strcmp(t.token, token) == 0)
 			found = 1;
-		}
 	}
 	buf_free(&val);
 	return found;

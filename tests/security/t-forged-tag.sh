@@ -9,8 +9,9 @@
 # exists (never "ok"); no DSN goes to their senders.  At the main
 # smtpd a forged tag is removed: the dial-up message is held with the
 # milter's signed tag only, the other delivered without any.  Expiry:
-# a record made to point at the forged file is dropped with the file
-# left alone and no DSN.
+# a record made to point at the forged file, and one made to point at
+# the unsigned file with its token, are dropped with the files left
+# alone and no DSN.
 # A delay warning's Message-ID is the keyed one (computed here from the
 # secret) and the token appears nowhere in the warning.  A held file with
 # a DSN's Message-ID but a sender is not taken for that DSN after a crash.
@@ -138,7 +139,9 @@ move() {	# move FROM TO TOKEN SENDER
 }
 before=$(dsn_count)
 move "$qm" "$qf" "$tf" victim-f@example.org
+move "$qm" "$qu" "$tu" old-sender@example.org
 wait_for 20 redis_is 0 EXISTS "etrn:msg:$host:$qf" || fail "$qf record not dropped"
+wait_for 20 redis_is 0 EXISTS "etrn:msg:$host:$qu" || fail "$qu record not dropped"
 sleep 2
 grep -q "$qf: forged X-ETRN-Hold header ignored (its MAC does not verify)" "$SB/log/etrnd.log" ||
     fail "forged tag not logged by expiry"
@@ -147,8 +150,13 @@ grep -q "$qf: queue file does not carry token" "$SB/log/etrnd.log" ||
 postqueue -c "$PF_CONF" -j | grep -q "\"queue_name\": \"hold\", \"queue_id\": \"$qf\"" ||
     fail "the forged file was deleted"
 [ "$(dsns_to victim-)" = 0 ] || fail "a DSN went to the forged tag's sender"
+grep -q "$qu: unsigned X-ETRN-Hold header ignored" "$SB/log/etrnd.log" ||
+    fail "unsigned tag not logged by expiry"
+postqueue -c "$PF_CONF" -j | grep -q "\"queue_name\": \"hold\", \"queue_id\": \"$qu\"" ||
+    fail "the unsigned tag's file was deleted"
+[ "$(dsns_to old-sender@)" = 0 ] || fail "a DSN went to the unsigned tag's record"
 [ "$(dsn_count)" = "$before" ] || fail "DSNs: $(($(dsn_count) - before)), want 0"
-pass "expiry: a forged tag is logged and its file left alone without a DSN"
+pass "expiry: a forged or unsigned tag is logged and its file left alone without a DSN, even with a record of its token"
 
 # 5. A delay warning: its Message-ID is keyed and shows no token.
 qw=$(swaks --server 127.0.0.1 --port "$SMTP_PORT" -f warned@example.org \
