@@ -16,8 +16,9 @@
  *	TLS; with odmr_tls = encrypt AUTH is neither offered nor accepted
  *	before STARTTLS unless the client is in odmr_loopback (530).
  * SECURITY
- *	Responses are base64-decoded into a bounded buffer (sasl_decode64
- *	refuses what does not fit or is not base64: 501).  "*" cancels
+ *	The mechanism must have RFC 4422's syntax (501); responses are
+ *	base64-decoded into a bounded buffer (authline.c refuses what
+ *	does not fit or is not base64: 501).  "*" cancels
  *	(501).  An exchange may have ODMR_AUTH_STEPS challenges, then it
  *	fails (535).  Every failure counts as an error of the session.
  *	Secrets are never logged; the name is logged only on success.
@@ -34,6 +35,7 @@
 #include <sasl/saslutil.h>
 
 #include "etrnd/odmr.h"
+#include "mail/authline.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -225,26 +227,15 @@ odmrauth_result(struct odmr_session *ss, int rc, const char *out,
 	odmr_reply(ss, OR_AUTH_OK);
 }
 
-/* odmrauth_decode - a base64 response; -1: not base64 or too long */
-static int
-odmrauth_decode(const char *in, char *out, size_t size, unsigned *len)
-{
-	if (strcmp(in, "=") == 0) {	/* an empty initial response */
-		*len = 0;
-		return 0;
-	}
-	return sasl_decode64(in, (unsigned)strlen(in), out, (unsigned)size,
-	    len) == SASL_OK ? 0 : -1;
-}
-
 /* odmrauth_command - "AUTH mechanism [initial-response]" */
 void
 odmrauth_command(struct odmr_session *ss, const char *arg)
 {
 	static char dec[ODMR_LINE_MAX];
-	const char *out = NULL, *resp;
-	unsigned outlen = 0, declen = 0;
-	size_t	n = strcspn(arg, " \t");
+	const char *out = NULL;
+	unsigned outlen = 0;
+	size_t	declen = 0;
+	struct authline a;
 	int	rc;
 
 	if (ss->user != NULL) {
@@ -252,12 +243,12 @@ odmrauth_command(struct odmr_session *ss, const char *arg)
 		odmr_reply(ss, OR_AUTH_AGAIN);
 		return;
 	}
-	snprintf(ss->auth_mech, sizeof(ss->auth_mech), "%.*s", (int)(n <
-	    sizeof(ss->auth_mech) ? n : 0), arg);
-	if (n == 0 || n >= sizeof(ss->auth_mech)) {
+	if (authline_parse(arg, &a) != AUTHLINE_OK) {
+		snprintf(ss->auth_mech, sizeof(ss->auth_mech), "-");
 		odmrauth_fail(ss, OR_AUTH_SYNTAX, "syntax");
 		return;
 	}
+	snprintf(ss->auth_mech, sizeof(ss->auth_mech), "%s", a.mech);
 	if (!odmrauth_offered(ss)) {
 		odmrauth_fail(ss, OR_AUTH_NEED_TLS, "no TLS");
 		return;
@@ -266,14 +257,13 @@ odmrauth_command(struct odmr_session *ss, const char *arg)
 		odmrauth_fail(ss, OR_AUTH_TEMP, "sasl_server_new");
 		return;
 	}
-	resp = arg + n;
-	resp += strspn(resp, " \t");
-	if (*resp && odmrauth_decode(resp, dec, sizeof(dec), &declen) < 0) {
+	if (a.initial != NULL && authline_decode(a.initial, dec, sizeof(dec),
+	    &declen) != AUTHLINE_OK) {
 		odmrauth_fail(ss, OR_AUTH_B64, "bad base64");
 		return;
 	}
-	rc = sasl_server_start(ss->sasl, ss->auth_mech, *resp ? dec : NULL,
-	    declen, &out, &outlen);
+	rc = sasl_server_start(ss->sasl, ss->auth_mech, a.initial ? dec :
+	    NULL, (unsigned)declen, &out, &outlen);
 	explicit_bzero(dec, sizeof(dec));
 	odmrauth_result(ss, rc, out, outlen);
 }
@@ -284,18 +274,21 @@ odmrauth_continue(struct odmr_session *ss, const char *line)
 {
 	static char dec[ODMR_LINE_MAX];
 	const char *out = NULL;
-	unsigned outlen = 0, declen = 0;
+	unsigned outlen = 0;
+	size_t	declen = 0;
 	int	rc;
 
-	if (strcmp(line, "*") == 0) {
+	switch (authline_response(line, dec, sizeof(dec), &declen)) {
+	case AUTHLINE_OK:
+		break;
+	case AUTHLINE_CANCEL:
 		odmrauth_fail(ss, OR_AUTH_CANCEL, "cancelled");
 		return;
-	}
-	if (odmrauth_decode(line, dec, sizeof(dec), &declen) < 0) {
+	default:
 		odmrauth_fail(ss, OR_AUTH_B64, "bad base64");
 		return;
 	}
-	rc = sasl_server_step(ss->sasl, dec, declen, &out, &outlen);
+	rc = sasl_server_step(ss->sasl, dec, (unsigned)declen, &out, &outlen);
 	explicit_bzero(dec, sizeof(dec));
 	odmrauth_result(ss, rc, out, outlen);
 }
