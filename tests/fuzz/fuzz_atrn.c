@@ -153,7 +153,8 @@ model_listed(const char *list, const char *user)
 		return 0;
 	while (*p) {
 		len = strcspn(p, ", \t");
-		if (len > 0 && len == strlen(user) && strncmp(p, user, len) == 0)
+		if (len > 0 && len == strlen(user) &&
+		    strncmp(p, user, len) == 0)
 			return 1;
 		p += len ? len : 1;
 	}

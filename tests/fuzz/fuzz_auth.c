@@ -258,6 +258,20 @@ run_sasl(const struct authline *a, char **lines, size_t nlines)
 	sasl_dispose(&c);
 }
 
+const char *__lsan_default_suppressions(void);
+
+/*
+ * Cyrus SASL's LOGIN mechanism leaks the name of an exchange disposed
+ * of before its end (liblogin.so, found by this target); the listener's
+ * process carries the same leak.
+ */
+/* __lsan_default_suppressions - the leaks LeakSanitizer does not report */
+const char *
+__lsan_default_suppressions(void)
+{
+	return "leak:liblogin.so\n";
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

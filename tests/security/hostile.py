@@ -6,12 +6,17 @@ usage: hostile.py etrnd PORT CANARY        ETRN <payload> to etrnd
        hostile.py etrnctl ETRNCTL CONF CANARY
        hostile.py smtp PORT CANARY         RCPT TO with hostile domains
                                            and local parts, via Postfix
+       hostile.py odmr PORT USER PASSWORD  garbage, huge and nested AUTH,
+                                           ATRN with thousands of items
 Each mode prints one line per refused payload and "BAD: ..." for each
 one that was not refused as it should have been; exit status 1 if any.
 The payloads: shell metacharacters (commands that would create CANARY),
 Redis protocol and glob characters, CR/LF, NUL, non-ASCII octets,
 overlong arguments and leading dashes (postsuper option injection).
 """
+import base64
+import hmac
+import random
 import socket
 import subprocess
 import sys
@@ -222,6 +227,100 @@ def mode_smtp(port, canary):
     return 0 if held >= 0 else 1
 
 
+class Odmr:
+    """A line client of the ODMR listener, without TLS (loopback)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), 20)
+        self.f = self.s.makefile("rb")
+        self.reply()
+
+    def reply(self):
+        """The code and last line of one reply; (0, "") at EOF."""
+        while True:
+            line = self.f.readline()
+            if not line:
+                return 0, ""
+            if line[3:4] != b"-":
+                return int(line[:3]), line.decode("latin-1").rstrip()
+
+    def cmd(self, raw):
+        self.s.sendall(raw + b"\r\n")
+        return self.reply()
+
+    def cram(self, user, pw):
+        code, text = self.cmd(b"AUTH CRAM-MD5")
+        if code != 334:
+            return code
+        ch = base64.b64decode(text[4:])
+        d = hmac.new(pw.encode(), ch, "md5").hexdigest()
+        return self.cmd(base64.b64encode(user.encode() + b" " +
+                                        d.encode()))[0]
+
+
+def mode_odmr(port, user, pw):
+    """Each payload is answered with a refusal, the session serves on."""
+    bad = n = 0
+
+    def want(got, ok, what):
+        nonlocal bad, n
+        n += 1
+        if got not in ok:
+            print("BAD: odmr %s: %r, expected %r" % (what, got, ok))
+            bad += 1
+        else:
+            print("refused: %s -> %s" % (what, got))
+
+    rnd = random.Random(2645)
+    # Garbage lines: any octet but LF (NUL and CR included), 1 to 300
+    # octets, 40 per session; each one answered 5xx.
+    for _ in range(5):
+        c = Odmr(port)
+        c.cmd(b"EHLO customer.test")
+        for _ in range(40):
+            junk = bytes(rnd.choice([i for i in range(256) if i != 10])
+                         for _ in range(rnd.randint(1, 300)))
+            code = c.cmd(junk)[0]
+            if not 500 <= code <= 504:
+                want(code, range(500, 505), "garbage %r" % junk[:20])
+        want(c.cmd(b"NOOP")[0], (502,), "NOOP after 40 garbage lines")
+    # A line of 1 MiB: 500, and the session goes on.
+    c = Odmr(port)
+    c.cmd(b"EHLO customer.test")
+    c.s.sendall(b"AUTH PLAIN " + b"QUFB" * (1 << 18))
+    want(c.cmd(b"")[0], (500,), "AUTH line of 1 MiB")
+    want(c.cmd(b"NOOP")[0], (502,), "NOOP after 1 MiB")
+    # Initial response and continuation just under the line limit.
+    big = base64.b64encode(bytes(rnd.getrandbits(8) for _ in range(9000)))
+    want(c.cmd(b"AUTH CRAM-MD5 " + big)[0], (535,),
+         "CRAM-MD5 with a 12000-octet initial response")
+    want(c.cmd(b"AUTH CRAM-MD5")[0], (334,), "CRAM-MD5")
+    want(c.cmd(big)[0], (535,), "12000-octet response")
+    want(c.cmd(b"AUTH NTLM")[0], (504,), "mechanism not offered")
+    want(c.cmd(b"AUTH CRAM\x01MD5")[0], (501,), "mechanism with a control")
+    want(c.cmd(b"AUTH " + b"A" * 21)[0], (501,), "21-octet mechanism")
+    # AUTH inside an exchange is a response: bad base64, the exchange
+    # ends; a right one after it still works.
+    want(c.cmd(b"AUTH CRAM-MD5")[0], (334,), "CRAM-MD5")
+    want(c.cmd(b"AUTH CRAM-MD5")[0], (501,), "AUTH as a response")
+    want(c.cmd(b"ATRN dialup.test")[0], (530,), "ATRN after nested AUTH")
+    want(c.cram(user, pw), (235,), "CRAM-MD5 after it all")
+    # ATRN with thousands of items in one line.
+    for what, arg, ok in (
+            ("4000 times the same domain", b",".join([b"dialup.test"] * 1000),
+             (450, 453)),
+            ("6000 items, one domain", b",".join([b"X"] * 6000), (450,)),
+            ("1500 repeats then 65 domains",
+             b",".join([b"a.test"] * 1500 + [b"d%d.test" % i
+                                             for i in range(64)]), (501,)),
+            ("6000 commas", b"," * 6000, (501,)),
+            ("6000 blanks", b" " * 6000, (501,))):
+        want(c.cmd(b"ATRN " + arg)[0], ok, "ATRN " + what)
+    want(c.cmd(b"QUIT")[0], (221,), "QUIT")
+    print("odmr: %d payloads refused" % (n - bad))
+    return bad
+
+
 def main():
     mode = sys.argv[1]
     if mode == "etrnd":
@@ -232,6 +331,8 @@ def main():
         bad = mode_etrnctl(sys.argv[2], sys.argv[3], sys.argv[4])
     elif mode == "smtp":
         bad = mode_smtp(int(sys.argv[2]), sys.argv[3])
+    elif mode == "odmr":
+        bad = mode_odmr(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     else:
         sys.exit("unknown mode " + mode)
     sys.exit(1 if bad else 0)

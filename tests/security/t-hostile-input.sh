@@ -8,15 +8,40 @@
 # (tests/security/hostile.py): shell metacharacters that would create a
 # canary file, Redis protocol and glob characters, CR/LF, NUL, non-ASCII
 # octets, 300/600/5000-octet arguments and postsuper options ("-d ALL",
-# "-rALL").  After each round: no canary file, every Redis key (SCAN)
-# has a documented shape, and no held mail was released or deleted.
+# "-rALL"), and on the ODMR listener garbage lines, a 1 MiB line, AUTH
+# responses at the line limit, AUTH nested in an exchange, ATRN with
+# thousands of items (answered, etrnd's RSS bounded).  After each
+# round: no canary file, every Redis key (SCAN) has a documented shape,
+# and no held mail was released or deleted.
 # Hostile but valid quoted local parts and ENVID/ORCPT values in a
 # dial-up domain are held verbatim and released without any command
 # running.
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
+command -v saslpasswd2 >/dev/null || skip "saslpasswd2 (sasl2-bin) missing"
+command -v openssl >/dev/null || skip "openssl missing"
 sb_init sec-hostile
-SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="etrnd_max_errors = 100" sb_start
+# The ODMR listener, as in tests/odmr/t-odmr.sh: TLS files, a sasldb.
+O=$SB/odmr
+mkdir -p "$O"
+chmod 755 "$O"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.lab.test \
+    -keyout "$O/key.pem" -out "$O/cert.pem" 2>/dev/null || fail "openssl req"
+chmod 600 "$O/key.pem"
+echo custpw | saslpasswd2 -f "$O/sasldb" -p -c -u mx.lab.test cust ||
+    fail "saslpasswd2"
+chown openetrn "$O/sasldb"
+chmod 600 "$O/sasldb"
+ODMR_PORT=$(free_port)
+SB_ETRND=1 SB_POLICY=1 SB_EXTRA_CONF="etrnd_max_errors = 100
+odmr_listen = inet:127.0.0.1:$ODMR_PORT
+odmr_loopback = 127.0.0.1/32
+tls_cert_file = $O/cert.pem
+tls_key_file = $O/key.pem
+sasl_pwcheck_method = auxprop
+sasl_auxprop_plugin = sasldb
+sasl_db_path = $O/sasldb
+sasl_mech_list = CRAM-MD5 PLAIN LOGIN" sb_start
 . "$SB_SRCDIR/tests/lib/common.sh"
 . "$SB_SRCDIR/tests/security/seclib.sh"
 hostile() { python3 "$SB_SRCDIR/tests/security/hostile.py" "$@"; }
@@ -49,6 +74,29 @@ out=$(hostile policy "$POLICY_SOCK" "$CANARY") || {
 unchanged etrn-policy
 kill -0 "$POLICY_PID" || fail "etrn-policy died"
 pass "etrn-policy: $out (etrn_domain, client_address, sasl_username, recipient)"
+
+# etrnd_rss - the resident kB of etrnd and its children (the listeners)
+etrnd_rss() {
+	local p kb=0
+	for p in "$ETRND_PID" $(ps -o pid= --ppid "$ETRND_PID"); do
+		kb=$((kb + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status" \
+		    2>/dev/null || echo 0)))
+	done
+	echo "$kb"
+}
+rss0=$(etrnd_rss)
+out=$(hostile odmr "$ODMR_PORT" cust custpw) || {
+	printf '%s\n' "$out" | grep -v '^refused' >&2; fail "odmr"; }
+n=$(printf '%s\n' "$out" | grep -c '^refused:')
+[ "$n" -ge 20 ] || fail "odmr: only $n payloads tried"
+rss1=$(etrnd_rss)
+[ "$rss1" -le $((rss0 + 16384)) ] ||
+    fail "odmr: etrnd grew from $rss0 to $rss1 kB"
+unchanged odmr
+alive "$ETRND_PID" || fail "etrnd died"
+out=$(python3 "$SB_SRCDIR/tests/odmr/odmr.py" auth "$ODMR_PORT" cust custpw \
+    2>&1) || fail "odmr listener after hostile input: $out"
+pass "ODMR listener: $n hostile payloads answered (200 garbage lines, a 1 MiB line, 12000-octet AUTH responses, AUTH nested in an exchange, ATRN with 1000 to 6000 items); etrnd ${rss0} -> ${rss1} kB; serves on"
 
 out=$(hostile etrnctl "$OPENETRN_BUILDDIR/etrnctl/etrnctl" "$OPENETRN_CONF" \
     "$CANARY") || { printf '%s\n' "$out" >&2; fail "etrnctl"; }
