@@ -231,7 +231,7 @@ odmrauth_result(struct odmr_session *ss, int rc, const char *out,
 void
 odmrauth_command(struct odmr_session *ss, const char *arg)
 {
-	static char dec[ODMR_LINE_MAX];
+	static char dec[AUTHLINE_RESPONSE_MAX + 1];
 	const char *out = NULL;
 	unsigned outlen = 0;
 	size_t	declen = 0;
@@ -272,7 +272,7 @@ odmrauth_command(struct odmr_session *ss, const char *arg)
 void
 odmrauth_continue(struct odmr_session *ss, const char *line)
 {
-	static char dec[ODMR_LINE_MAX];
+	static char dec[AUTHLINE_RESPONSE_MAX + 1];
 	const char *out = NULL;
 	unsigned outlen = 0;
 	size_t	declen = 0;

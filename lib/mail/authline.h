@@ -5,6 +5,12 @@
 #include <stddef.h>
 
 #define AUTHLINE_MECH_MAX	20	/* RFC 4422: 1*20 characters */
+/*
+ * The longest decoded response handed to Cyrus SASL: 2.1.28 leaks the
+ * user name of every failed exchange whose name is over 1,023 octets,
+ * so no response may carry one (the listener answers 501 instead).
+ */
+#define AUTHLINE_RESPONSE_MAX	1000
 
 /* "AUTH mechanism [initial-response]", parsed. */
 struct authline {

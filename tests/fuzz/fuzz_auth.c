@@ -228,8 +228,9 @@ run_sasl(const struct authline *a, char **lines, size_t nlines)
 	size_t	i, len = 0, steps = 0;
 	int	rc, secret = 0;
 
+	/* as the listener: at most AUTHLINE_RESPONSE_MAX octets */
 	if (a->initial != NULL && authline_decode(a->initial, dec,
-	    sizeof(dec), &len) != AUTHLINE_OK)
+	    AUTHLINE_RESPONSE_MAX + 1, &len) != AUTHLINE_OK)
 		return;
 	if (fa_sasl_start() < 0 || sasl_server_new("smtp", "mx.lab.test",
 	    NULL, NULL, NULL, NULL, 0, &c) != SASL_OK)
@@ -239,8 +240,8 @@ run_sasl(const struct authline *a, char **lines, size_t nlines)
 	    (unsigned)len, &out, &outlen);
 	for (i = 0; rc == SASL_CONTINUE && i < nlines; i++) {
 		if (++steps > AUTH_STEPS ||
-		    authline_response(lines[i], dec, sizeof(dec), &len) !=
-		    AUTHLINE_OK)
+		    authline_response(lines[i], dec, AUTHLINE_RESPONSE_MAX +
+		    1, &len) != AUTHLINE_OK)
 			break;
 		secret |= fa_has(dec, len, "custpw");
 		rc = sasl_server_step(c, dec, (unsigned)len, &out, &outlen);
