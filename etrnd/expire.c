@@ -11,10 +11,10 @@
  *	stopped:
  *	  held -> expiring                  (runner_flush leaves it alone)
  *	  the queue file is checked: in the hold queue and carrying the
- *	  record's token in a signed tag (or an unsigned one of an older
- *	  version: the record exists); gone -> the record is dropped;
- *	  another token or a forged tag only -> the record is dropped and
- *	  the file left alone (a reused ID; the forged tag is logged)
+ *	  record's token in a tag whose MAC verifies; gone -> the record is
+ *	  dropped; another token, or only a forged or unsigned tag -> the
+ *	  record is dropped and the file left alone (a reused ID; the
+ *	  forged or unsigned tag is logged)
  *	  dsn_state: (unset) -> sending (-> queued) -> sent | none; with
  *	  dsn_server the sweep's DSNs wait on hold and are released
  *	  together (one command) before any file is deleted
