@@ -437,8 +437,8 @@ dsnsend_find_held(struct runner *r, long long since, const char *msgid,
 	*qid = '\0';
 	if (r->qb->held_since == NULL)
 		return 0;
-	if (runner_qb(r->qb->held_since(&r->qc, since, &ids), "hold queue") !=
-	    QB_OK) {
+	if (runner_qb(r, r->qb->held_since(&r->qc, since, &ids),
+	    "hold queue") != QB_OK) {
 		strv_free(&ids);
 		return -1;
 	}
@@ -478,7 +478,7 @@ dsnsend_release(struct runner *r, char *const *ids, size_t n, int *out)
 
 	if (n == 0)
 		return 0;
-	(void)runner_qb(r->qb->release_new ? r->qb->release_new(&r->qc, ids,
+	(void)runner_qb(r, r->qb->release_new ? r->qb->release_new(&r->qc, ids,
 	    n) : r->qb->release(&r->qc, ids, n), "DSN release");
 	/* Whatever the command said: the queue tells what is out. */
 	if ((qi = runner_status(r, ids, n, &st)) == NULL)
@@ -521,8 +521,8 @@ dsnsend_find_held_many(struct runner *r, long long since,
 		qid[j][0] = '\0';
 	if (r->qb->held_since == NULL || n == 0)
 		return 0;
-	if (runner_qb(r->qb->held_since(&r->qc, since, &ids), "hold queue") !=
-	    QB_OK) {
+	if (runner_qb(r, r->qb->held_since(&r->qc, since, &ids),
+	    "hold queue") != QB_OK) {
 		strv_free(&ids);
 		return -1;
 	}

@@ -185,7 +185,7 @@ exp_dsnst(struct runner *r, const char *qid, const struct dkind *k,
 	struct rr_reply rep;
 	int	st;
 
-	st = runner_leased(r, &rep) ? runner_result(holdrec_dsn_state(
+	st = runner_leased(r, &rep) ? runner_result(r, holdrec_dsn_state(
 	    r->redis, r->s->hostname, qid, k->act == DSN_DELAYED, state, since,
 	    dqid, mid, &rep), "HSET", &rep) : -1;
 	rr_reply_free(&rep);
@@ -203,7 +203,7 @@ exp_to_tracking(struct runner *r, const char *qid)
 	struct rr_reply rep;
 	int	st;
 
-	st = runner_leased(r, &rep) ? runner_hr(holdrec_to_tracking(r->redis,
+	st = runner_leased(r, &rep) ? runner_hr(r, holdrec_to_tracking(r->redis,
 	    r->s->hostname, qid, (long long)time(NULL), &rep),
 	    "hand to tracking", &rep) : -1;
 	rr_reply_free(&rep);
@@ -236,7 +236,7 @@ exp_tag(struct runner *r, const char *qid, const char *token,
 	int	found = 0, st;
 
 	buf_reset(hdrs);
-	if (runner_qb(qb_read_headers(r->qb, &r->qc, qid, QS_HELD, hdrs),
+	if (runner_qb(r, qb_read_headers(r->qb, &r->qc, qid, QS_HELD, hdrs),
 	    "read headers") != QB_OK)
 		return -1;
 	buf_terminate(hdrs);
@@ -493,7 +493,7 @@ exp_deliver(struct runner *r, const char *qid, const struct rec *rc,
 		if (exp_dsnst(r, qid, k, RDSN_SENDING, NULL, NULL, NULL) < 0)
 			return -1;
 		if ((st = exp_build(r, qid, rc, k->act, original, full,
-		    &msg)) == 0 && runner_qb(r->qb->submit(&r->qc, "",
+		    &msg)) == 0 && runner_qb(r, r->qb->submit(&r->qc, "",
 		    rc->h.sender, msg.s, msg.len), "DSN submission") != QB_OK)
 			st = -1;
 		buf_free(&msg);
@@ -574,7 +574,7 @@ exp_dsn(struct runner *r, const char *qid, const struct rec *rc,
 		    NULL);
 	*outcome = "sent";
 	if (want_full && strcmp(rc->h.dsn_state, "queued") != 0 &&
-	    runner_qb(r->qb->read(&r->qc, qid, QB_READ_FULL, &full),
+	    runner_qb(r, r->qb->read(&r->qc, qid, QB_READ_FULL, &full),
 	    "read message") != QB_OK) {
 		buf_free(&full);
 		return -1;
@@ -711,7 +711,7 @@ exp_dsn_batch(struct runner *r, struct sweep *sw, const char *state,
 
 	if (n == 0)
 		return 0;
-	st = runner_leased(r, &rep) ? runner_hr(holdrec_dsn_many(r->redis,
+	st = runner_leased(r, &rep) ? runner_hr(r, holdrec_dsn_many(r->redis,
 	    r->s->hostname, state, d, n, &rep), "DSN state", &rep) : -1;
 	for (i = 0; i < n; i++)
 		if ((m = exp_find(sw, d[i].qid)) != NULL)
@@ -738,7 +738,7 @@ exp_load_all(struct runner *r, struct sweep *sw)
 	size_t	i, pos = 0, nn = 0, n = exp_ids(sw, NULL, &ids);
 	int	st;
 
-	st = runner_leased(r, &sw->load) ? runner_hr(holdrec_load(r->redis,
+	st = runner_leased(r, &sw->load) ? runner_hr(r, holdrec_load(r->redis,
 	    r->s->hostname, ids, n, &sw->load), "HGETALL", &sw->load) : -1;
 	none = xcalloc(n ? n : 1, sizeof(char *));
 	for (i = 0; st == 0 && i < sw->n; i++) {
@@ -795,7 +795,7 @@ exp_begin_all(struct runner *r, struct sweep *sw)
 	int	st = 0;
 
 	if (n > 0) {
-		st = runner_leased(r, &rep) ? runner_hr(
+		st = runner_leased(r, &rep) ? runner_hr(r,
 		    holdrec_expire_begin_many(r->redis, r->s->hostname,
 		    (long long)time(NULL), ids, n, &rep), "state change",
 		    &rep) : -1;
@@ -857,7 +857,7 @@ exp_classify(struct runner *r, struct sweep *sw, struct exm *m,
 		m->go = 2;	/* looked for on hold first (exp_find_held) */
 		return;
 	}
-	if (want_full && runner_qb(r->qb->read(&r->qc, m->qid, QB_READ_FULL,
+	if (want_full && runner_qb(r, r->qb->read(&r->qc, m->qid, QB_READ_FULL,
 	    &full), "read message") != QB_OK) {
 		buf_free(&full);
 		return;
@@ -1274,7 +1274,7 @@ exp_gone(struct runner *r, const struct expd *d, char **ids, size_t n)
 	}
 	qb_qinfo_free(qi, n);
 	free(qi);
-	st = ng == 0 ? -1 : runner_leased(r, &rep) ? runner_hr(
+	st = ng == 0 ? -1 : runner_leased(r, &rep) ? runner_hr(r,
 	    holdrec_finish_many(r->redis, r->s->hostname, 1, gone, ng, &rep),
 	    "finish", &rep) : -1;
 	if (ng > 0)
@@ -1299,7 +1299,7 @@ exp_bg_finish(struct runner *r)
 		return;
 	if (exp_bg.thread)
 		pthread_join(exp_bg.tid, NULL);
-	(void)runner_qb(exp_bg.st, "delete");
+	(void)runner_qb(r, exp_bg.st, "delete");
 	exp_gone(r, exp_bg.d, exp_bg.ids, exp_bg.n);
 	for (i = 0; i < exp_bg.n; i++) {
 		free(exp_bg.d[i].qid);
@@ -1499,8 +1499,8 @@ warn_one(struct runner *r, const char *qid)
 	}
 	/* Done, or nothing to do (gone, released, expiring): unlist it. */
 	if (runner_leased(r, &rep))
-		(void)runner_result(holdrec_warn_done(r->redis, r->s->hostname,
-		    qid, &rep), "ZREM", &rep);
+		(void)runner_result(r, holdrec_warn_done(r->redis,
+		    r->s->hostname, qid, &rep), "ZREM", &rep);
 	rr_reply_free(&rep);
 	buf_free(&hdrs);
 	rr_reply_free(&rc.rep);

@@ -74,7 +74,7 @@ runner_list(struct runner *r, const char *d, struct strv *held,
 	size_t	i;
 	int	rc;
 
-	rc = runner_leased(r, &rep) ? runner_hr(holdrec_list(r->redis,
+	rc = runner_leased(r, &rep) ? runner_hr(r, holdrec_list(r->redis,
 	    r->s->hostname, d, &rep), "list held", &rep) : -1;
 	for (i = 0; rc == 0 && i + 1 < rep.nelem; i += 2) {
 		const char *q = rep.elems[i], *st = rep.elems[i + 1];
@@ -105,9 +105,9 @@ runner_mark(struct runner *r, const char *d, const char *client,
 	size_t	i;
 	int	rc;
 
-	rc = runner_leased(r, &rep) ? runner_hr(holdrec_mark_released(r->redis,
-	    r->s->hostname, (long long)time(NULL), ids, n, &rep),
-	    "mark released", &rep) : -1;
+	rc = runner_leased(r, &rep) ? runner_hr(r,
+	    holdrec_mark_released(r->redis, r->s->hostname,
+	    (long long)time(NULL), ids, n, &rep), "mark released", &rep) : -1;
 	for (i = 0; rc == 0 && i < rep.nelem; i++) {
 		if (rep.elems[i] == NULL || !qid_valid(rep.elems[i]))
 			continue;
@@ -130,9 +130,9 @@ runner_unmark(struct runner *r, char *const *ids, size_t n)
 
 	for (i = 0; rc == 0 && i < n; i += RUN_BATCH) {
 		m = n - i < RUN_BATCH ? n - i : RUN_BATCH;
-		rc = runner_leased(r, &rep) ? runner_hr(holdrec_unmark(r->redis,
-		    r->s->hostname, ids + i, m, &rep), "unmark released",
-		    &rep) : -1;
+		rc = runner_leased(r, &rep) ? runner_hr(r,
+		    holdrec_unmark(r->redis, r->s->hostname, ids + i, m, &rep),
+		    "unmark released", &rep) : -1;
 		rr_reply_free(&rep);
 	}
 	return rc;
@@ -292,8 +292,9 @@ runner_last_flush(struct runner *r, const char *d)
 	struct rr_reply rep;
 	int	rc;
 
-	rc = runner_leased(r, &rep) ? runner_result(holdrec_flushed_at(r->redis,
-	    d, (long long)time(NULL), &rep), "HSET last_flush", &rep) : -1;
+	rc = runner_leased(r, &rep) ? runner_result(r,
+	    holdrec_flushed_at(r->redis, d, (long long)time(NULL), &rep),
+	    "HSET last_flush", &rep) : -1;
 	rr_reply_free(&rep);
 	return rc;
 }

@@ -111,10 +111,10 @@ pend_apply(struct runner *r, struct strv *ids, int promote, long long cutoff)
 	if (!runner_leased(r, &rep))
 		rc = -1;
 	else if (promote)
-		rc = runner_hr(holdrec_promote(r->redis, r->s->hostname, ids->v,
-		    ids->n, &rep), "promote pending", &rep);
+		rc = runner_hr(r, holdrec_promote(r->redis, r->s->hostname,
+		    ids->v, ids->n, &rep), "promote pending", &rep);
 	else
-		rc = runner_hr(holdrec_drop_pending(r->redis, r->s->hostname,
+		rc = runner_hr(r, holdrec_drop_pending(r->redis, r->s->hostname,
 		    cutoff, ids->v, ids->n, &rep), "drop pending", &rep);
 	for (i = 0; rc == 0 && i + 1 < rep.nelem; i += 2, n++)
 		if (promote)

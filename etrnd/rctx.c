@@ -4,16 +4,16 @@
  *	under the lease, backend results, failures logged once
  * SUMMARY
  *	runner_cmd(r, what, &args, &rep); runner_script(r, sc, what, n,
- *	&args, &rep); rc = runner_hr(rc, what, &rep); runner_leased(r,
- *	&rep); runner_qb(st, what); runner_status(r, ids, n, &st);
+ *	&args, &rep); rc = runner_hr(r, rc, what, &rep); runner_leased(r,
+ *	&rep); runner_qb(r, st, what); runner_status(r, ids, n, &st);
  *	runner_ready(r); runner_gone(r, ids, n, track, domain, &done);
  * DESCRIPTION
  *	What every layer of the runner above it uses (runner.c has the
  *	map): a Redis command or script runs only while this host's lease
  *	is held (runner_leased(), lease.c), and its failure is logged once
- *	per outage (runner_result(); runner_hr() for a holdrec transition,
+ *	per outage (runner_result(r, ); runner_hr(r, ) for a holdrec transition,
  *	which answers an array); a queue backend failure likewise
- *	(runner_qb()).  runner_status() asks the backend where n messages
+ *	(runner_qb(r, )).  runner_status() asks the backend where n messages
  *	are, in one call.  runner_ready() says whether the Redis pool and
  *	the backend can be used, running the backend's init at most every
  *	RUN_QB_BACKOFF_MS after a failure (its timing in struct runner's
@@ -22,11 +22,11 @@
  *	track.c alike.
  *
  *	It calls lease.c and lib/ only, nothing of the runner above it.
- *	The "failure logged" flags are this file's own: runner_result(),
- *	runner_hr() and runner_qb() take no runner.  The layers above read
- *	them through runner_redis_down(), runner_redis_io() and
- *	runner_qb_down(); runner_init() and runner_free() clear them
- *	(runner_ctx_reset()).
+ *	The "failure logged" flags (r->ctx) are set by runner_result(),
+ *	runner_hr() and runner_qb() and read by the layers above through
+ *	runner_redis_down(), runner_redis_io() and runner_qb_down();
+ *	runner_init() and runner_free() clear them with the rest of struct
+ *	runner.
  *
  *	Tested alone: tests/etrnd/runner-test links this file with the
  *	layers above it; no layer needs the loop (runner-test calls
@@ -50,19 +50,6 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-/*
- * Failures logged once per episode.  runner_result(), runner_hr() and
- * runner_qb() take no runner (expire.c and dsnsend.c call them so), so
- * this stays here, read elsewhere through runner_redis_down(),
- * runner_redis_io() and runner_qb_down(); the rest of the runner's state
- * is in struct runner.
- */
-static struct {
-	int	redis_down;	/* a Redis failure was logged */
-	int	redis_io;	/* the last failure was I/O (not an error) */
-	int	qb_down;	/* a queue backend failure was logged */
-} rs;
-
 /* runner_now_ms - monotonic clock */
 long long
 runner_now_ms(void)
@@ -75,17 +62,18 @@ runner_now_ms(void)
 
 /* runner_result - one result of a Redis call: log an outage once; rc */
 int
-runner_result(int rc, const char *what, const struct rr_reply *rep)
+runner_result(struct runner *r, int rc, const char *what,
+    const struct rr_reply *rep)
 {
 	if (rc < 0) {
-		if (!rs.redis_down)
+		if (!r->ctx.redis_down)
 			log_warnx("redis: %s failed: %.300s; retrying", what,
 			    rep->str ? rep->str : "no reply");
-		rs.redis_down = 1;
-		rs.redis_io = rep->status == RR_IO;
-	} else if (rs.redis_down) {
+		r->ctx.redis_down = 1;
+		r->ctx.redis_io = rep->status == RR_IO;
+	} else if (r->ctx.redis_down) {
 		log_info("redis: working again");
-		rs.redis_down = 0;
+		r->ctx.redis_down = 0;
 	}
 	return rc;
 }
@@ -103,7 +91,7 @@ runner_leased(struct runner *r, struct rr_reply *rep)
 	memset(rep, 0, sizeof(*rep));
 	rep->status = RR_IO;
 	rep->str = xstrdup("lease not held");
-	rs.redis_io = 1;
+	r->ctx.redis_io = 1;
 	return 0;
 }
 
@@ -114,7 +102,7 @@ runner_cmd(struct runner *r, const char *what, struct rargs *a,
 {
 	if (!runner_leased(r, rep))
 		return -1;
-	return runner_result(rpool_command(r->redis, a->n, a->v, a->l, rep),
+	return runner_result(r, rpool_command(r->redis, a->n, a->v, a->l, rep),
 	    what, rep);
 }
 
@@ -123,14 +111,14 @@ runner_cmd(struct runner *r, const char *what, struct rargs *a,
  * lease was held: an array reply is expected; -1 (logged once) on failure
  */
 int
-runner_hr(int rc, const char *what, struct rr_reply *rep)
+runner_hr(struct runner *r, int rc, const char *what, struct rr_reply *rep)
 {
 	if (rc == 0 && rep->type != RRT_ARRAY && rep->status != RR_NIL) {
 		rr_reply_free(rep);
 		rep->str = xstrdup("unexpected reply");
 		rc = -1;
 	}
-	return runner_result(rc, what, rep);
+	return runner_result(r, rc, what, rep);
 }
 
 /* runner_script - a script with nkeys keys; -1 (logged once) on failure */
@@ -140,22 +128,22 @@ runner_script(struct runner *r, struct rscript *sc, const char *what,
 {
 	if (!runner_leased(r, rep))
 		return -1;
-	return runner_hr(rpool_script(r->redis, sc, nkeys, a->n, a->v, a->l,
+	return runner_hr(r, rpool_script(r->redis, sc, nkeys, a->n, a->v, a->l,
 	    rep), what, rep);
 }
 
 /* runner_qb - a backend result: log a failure once per episode */
 enum qb_status
-runner_qb(enum qb_status st, const char *what)
+runner_qb(struct runner *r, enum qb_status st, const char *what)
 {
 	if (st != QB_OK) {
-		if (!rs.qb_down)
+		if (!r->ctx.qb_down)
 			log_warnx("queue: %s failed (%s); retrying", what,
 			    qb_status_name(st));
-		rs.qb_down = 1;
-	} else if (rs.qb_down) {
+		r->ctx.qb_down = 1;
+	} else if (r->ctx.qb_down) {
 		log_info("queue: %s works again", what);
-		rs.qb_down = 0;
+		r->ctx.qb_down = 0;
 	}
 	return st;
 }
@@ -172,7 +160,7 @@ runner_status(struct runner *r, char *const *ids, size_t n, enum qb_status *st)
 
 	for (i = 0; i < n; i++)
 		qi[i].id = ids[i];
-	s = runner_qb(r->qb->locate(&r->qc, qi, n), "queue status");
+	s = runner_qb(r, r->qb->locate(&r->qc, qi, n), "queue status");
 	if (st != NULL)
 		*st = s;
 	if (s != QB_OK) {
@@ -185,30 +173,23 @@ runner_status(struct runner *r, char *const *ids, size_t n, enum qb_status *st)
 
 /* runner_redis_down - 1 while a Redis failure is logged and not over */
 int
-runner_redis_down(void)
+runner_redis_down(const struct runner *r)
 {
-	return rs.redis_down;
+	return r->ctx.redis_down;
 }
 
 /* runner_redis_io - 1 when the last Redis failure was I/O (an outage) */
 int
-runner_redis_io(void)
+runner_redis_io(const struct runner *r)
 {
-	return rs.redis_io;
+	return r->ctx.redis_io;
 }
 
 /* runner_qb_down - 1 while a backend failure is logged and not over */
 int
-runner_qb_down(void)
+runner_qb_down(const struct runner *r)
 {
-	return rs.qb_down;
-}
-
-/* runner_ctx_reset - forget the failures logged (runner_init, runner_free) */
-void
-runner_ctx_reset(void)
-{
-	memset(&rs, 0, sizeof(rs));
+	return r->ctx.qb_down;
 }
 
 /*
@@ -227,7 +208,7 @@ runner_ready(struct runner *r)
 		return r->ctx.qb_ready = 1;
 	if ((now = runner_now_ms()) < r->ctx.next_init)
 		return 0;
-	if (runner_qb(r->qb->init(&r->qc), "backend init") != QB_OK) {
+	if (runner_qb(r, r->qb->init(&r->qc), "backend init") != QB_OK) {
 		r->ctx.next_init = now + RUN_QB_BACKOFF_MS;
 		return 0;
 	}
@@ -283,9 +264,9 @@ runner_gone(struct runner *r, char *const *ids, size_t n, int track,
 
 	for (i = 0; rc == 0 && i < n; i += RUN_BATCH) {
 		m = n - i < RUN_BATCH ? n - i : RUN_BATCH;
-		rc = runner_leased(r, &rep) ? runner_hr(holdrec_gone(r->redis,
-		    r->s->hostname, track, domain, ids + i, m, &rep),
-		    "remove records", &rep) : -1;
+		rc = runner_leased(r, &rep) ? runner_hr(r,
+		    holdrec_gone(r->redis, r->s->hostname, track, domain,
+		    ids + i, m, &rep), "remove records", &rep) : -1;
 		if (rc == 0 && done != NULL)
 			*done += runner_gone_log(&rep, track);
 		rr_reply_free(&rep);

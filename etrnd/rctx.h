@@ -12,17 +12,17 @@ long long runner_now_ms(void);
 int	runner_cmd(struct runner *, const char *, struct rargs *,
 	    struct rr_reply *);
 int	runner_leased(struct runner *, struct rr_reply *);
-int	runner_result(int, const char *, const struct rr_reply *);
-int	runner_hr(int, const char *, struct rr_reply *);
+int	runner_result(struct runner *, int, const char *,
+	    const struct rr_reply *);
+int	runner_hr(struct runner *, int, const char *, struct rr_reply *);
 int	runner_script(struct runner *, struct rscript *, const char *, int,
 	    struct rargs *, struct rr_reply *);
-enum qb_status runner_qb(enum qb_status, const char *);
+enum qb_status runner_qb(struct runner *, enum qb_status, const char *);
 struct qb_qinfo *runner_status(struct runner *, char *const *, size_t,
 	    enum qb_status *);
-int	runner_redis_down(void);
-int	runner_redis_io(void);
-int	runner_qb_down(void);
-void	runner_ctx_reset(void);
+int	runner_redis_down(const struct runner *);
+int	runner_redis_io(const struct runner *);
+int	runner_qb_down(const struct runner *);
 int	runner_ready(struct runner *);
 int	runner_gone(struct runner *, char *const *, size_t, int, const char *,
 	    size_t *);

@@ -122,7 +122,7 @@ runner_group(struct runner *r)
 		rc = 0;
 	else if (rc == 0)
 		log_info("created consumer group %s on %s", group.s, stream.s);
-	rc = runner_result(rc, "XGROUP CREATE", &rep);
+	rc = runner_result(r, rc, "XGROUP CREATE", &rep);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&stream);
@@ -135,7 +135,6 @@ int
 runner_init(struct runner *r, struct oe_settings *s)
 {
 	memset(r, 0, sizeof(*r));
-	runner_ctx_reset();
 	r->s = s;
 	r->qc.config_directory = s->postfix_config_directory;
 	r->qc.command_directory = s->postfix_command_directory;
@@ -171,7 +170,6 @@ runner_free(struct runner *r)
 	rpool_free(r->redis);
 	free(r->qc.queue_directory);
 	memset(r, 0, sizeof(*r));
-	runner_ctx_reset();
 }
 
 /* runner_ack - acknowledge one stream entry */
@@ -230,7 +228,7 @@ runner_entry(struct runner *r, const char *eid, char **f, const size_t *fl,
 		    "client=%.100s via=%.100s", eid, domain, sub, client, via);
 		rc = runner_flush(r, domain, client);
 	}
-	if (rc < 0 && runner_redis_io())
+	if (rc < 0 && runner_redis_io(r))
 		return -1;	/* read again when Redis is back */
 	if (rc < 0)		/* an answer, not an outage: would repeat */
 		log_warnx("flush request %s: dropped after a Redis error", eid);
@@ -282,7 +280,7 @@ runner_read(struct runner *r, const char *id, struct buf *last)
 	    &rep) == 0 && rep.nelem > 0 && rep.elems[0] != NULL) {
 		buf_reset(last);
 		buf_cat(last, rep.elems[0]);
-		if ((n = runner_entries(r, &rep)) < 0 && !runner_redis_down())
+		if ((n = runner_entries(r, &rep)) < 0 && !runner_redis_down(r))
 			log_warnx("flush stream: malformed reply");
 	}
 	rr_reply_free(&rep);
@@ -369,7 +367,7 @@ runner_loop(struct runner *r)
 			 * the time from delivery.
 			 */
 			spent = runner_now_ms() - start;
-			r->next_track = runner_now_ms() + (runner_qb_down() ?
+			r->next_track = runner_now_ms() + (runner_qb_down(r) ?
 			    RUN_QB_BACKOFF_MS : spent * 4 >
 			    r->s->queue_run_interval ? spent * 4 :
 			    r->s->queue_run_interval);
@@ -378,7 +376,7 @@ runner_loop(struct runner *r)
 				more = 1;	/* a reconcile pass goes on */
 			/* Expiry still behind: go on after a look at the
 			 * stream, so flush requests are served meanwhile. */
-			if (more && !runner_qb_down())
+			if (more && !runner_qb_down(r))
 				r->next_track = runner_now_ms() + 50;
 			continue;
 		}

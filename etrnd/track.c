@@ -78,7 +78,7 @@ runner_drop_bad(struct runner *r, const char *member)
 
 	log_warnx("released index: bad member \"%.80s\" removed", member);
 	if (runner_leased(r, &rep))
-		(void)runner_result(holdrec_released_drop(r->redis,
+		(void)runner_result(r, holdrec_released_drop(r->redis,
 		    r->s->hostname, member, &rep), "ZREM released", &rep);
 	rr_reply_free(&rep);
 }
@@ -130,7 +130,7 @@ runner_verify(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
 
 	for (i = 0; i < k; i++)
 		v[i].id = qi[idx[i]].id;
-	ok = runner_qb(r->qb->status(&r->qc, v, k), "queue status") == QB_OK;
+	ok = runner_qb(r, r->qb->status(&r->qc, v, k), "queue status") == QB_OK;
 	for (i = 0; i < k; i++) {
 		struct qb_qinfo *q = &qi[idx[i]];
 		struct titem *t = &ti[idx[i]];
@@ -172,7 +172,7 @@ runner_rehold(struct runner *r, struct qb_qinfo *qi, struct titem *ti,
 		}
 	for (b = 0; b < k; b += RUN_BATCH) {
 		m = k - b < RUN_BATCH ? k - b : RUN_BATCH;
-		if (runner_qb(r->qb->rehold(&r->qc, ids + b, m), "rehold") ==
+		if (runner_qb(r, r->qb->rehold(&r->qc, ids + b, m), "rehold") ==
 		    QB_OK)
 			runner_verify(r, qi, ti, idx + b, m);
 		else
@@ -229,8 +229,9 @@ runner_held(struct runner *r, struct qb_qinfo *qi, struct titem *ti, size_t n)
 		}
 		if (cnt == 0)
 			break;
-		rc = runner_leased(r, &rep) ? runner_hr(holdrec_rehold(r->redis,
-		    r->s->hostname, m, cnt, &rep), "mark held", &rep) : -1;
+		rc = runner_leased(r, &rep) ? runner_hr(r,
+		    holdrec_rehold(r->redis, r->s->hostname, m, cnt, &rep),
+		    "mark held", &rep) : -1;
 		if (rc == 0)
 			runner_held_log(&rep, t);
 		rr_reply_free(&rep);
@@ -285,8 +286,8 @@ runner_track(struct runner *r)
 		    strtoll(rep.elems[i + 1], NULL, 10) : 0;
 	}
 	rc = 0;
-	if (n > 0 && runner_qb(r->qb->locate(&r->qc, qi, n), "queue status") ==
-	    QB_OK) {
+	if (n > 0 && runner_qb(r, r->qb->locate(&r->qc, qi, n),
+	    "queue status") == QB_OK) {
 		runner_classify(r, qi, ti, n);
 		runner_rehold(r, qi, ti, n);
 		rc = runner_track_gone(r, qi, ti, n);
