@@ -814,6 +814,20 @@ hr_ids(struct rargs *a, char *const *ids, size_t n)
 		rargs_str(a, ids[i]);
 }
 
+/* hr_prefix_ids - run sc with ARGV the record key prefix and n queue IDs */
+static int
+hr_prefix_ids(struct rpool *rp, const char *host, struct rscript *sc,
+    char *const *ids, size_t n, struct rr_reply *rep)
+{
+	struct hr_keys k;
+	struct rargs a = RARGS_INIT;
+
+	hr_keys_init(&k, host);
+	rargs_buf(&a, &k.msgp);
+	hr_ids(&a, ids, n);
+	return hr_run(rp, sc, 0, &a, &k, rep);
+}
+
 /* hr_or - s, or "" for NULL */
 static const char *
 hr_or(const char *s)
@@ -1001,13 +1015,7 @@ int
 holdrec_missing(struct rpool *rp, const char *host, char *const *ids,
     size_t n, struct rr_reply *rep)
 {
-	struct hr_keys k;
-	struct rargs a = RARGS_INIT;
-
-	hr_keys_init(&k, host);
-	rargs_buf(&a, &k.msgp);
-	hr_ids(&a, ids, n);
-	return hr_run(rp, &hr_missing_script, 0, &a, &k, rep);
+	return hr_prefix_ids(rp, host, &hr_missing_script, ids, n, rep);
 }
 
 /*
@@ -1212,13 +1220,7 @@ int
 holdrec_load(struct rpool *rp, const char *host, char *const *ids,
     size_t n, struct rr_reply *rep)
 {
-	struct hr_keys k;
-	struct rargs a = RARGS_INIT;
-
-	hr_keys_init(&k, host);
-	rargs_buf(&a, &k.msgp);
-	hr_ids(&a, ids, n);
-	return hr_run(rp, &hr_load_script, 0, &a, &k, rep);
+	return hr_prefix_ids(rp, host, &hr_load_script, ids, n, rep);
 }
 
 /*
