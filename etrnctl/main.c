@@ -209,7 +209,7 @@ ctl_start(struct ctl *c, const char *path)
 	}
 	log_set_facility(log_facility_lookup(c->s.log_facility));
 	c->redis = rpool_new(c->s.redis_server, c->s.redis_password,
-	    (int)c->s.redis_db, (int)c->s.redis_timeout);
+	    (int)c->s.redis_db, (int)c->s.redis_timeout, &c->s.redis_ha);
 	if (c->redis == NULL) {
 		log_err("bad redis_server \"%s\"", c->s.redis_server);
 		return -1;

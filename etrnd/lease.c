@@ -463,7 +463,7 @@ lease_start(struct lease *l, struct buf *err)
 	int	rc;
 
 	if ((rp = rpool_new(s->redis_server, s->redis_password,
-	    (int)s->redis_db, (int)s->redis_timeout)) == NULL)
+	    (int)s->redis_db, (int)s->redis_timeout, &s->redis_ha)) == NULL)
 		return 0;	/* runner_init says why */
 	rc = lease_try(l, rp, &holder);
 	if (rc == LEASE_OURS) {

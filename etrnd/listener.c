@@ -152,7 +152,7 @@ listener_main(struct oe_settings *s, const char *conf_path, int *fds,
 	if ((l.base = event_base_new()) == NULL)
 		log_fatalx("event_base_new failed");
 	l.redis = ra_new(l.base, s->redis_server, s->redis_password,
-	    (int)s->redis_db, (int)s->redis_timeout);
+	    (int)s->redis_db, (int)s->redis_timeout, &s->redis_ha);
 	session_limits(s, &lim);
 	if (l.redis == NULL || (l.srv = ls_new(l.base, &lim, &listener_ops,
 	    &l, fds, nfds)) == NULL)

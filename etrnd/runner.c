@@ -148,7 +148,7 @@ runner_init(struct runner *r, struct oe_settings *s)
 		return -1;
 	}
 	r->redis = rpool_new(s->redis_server, s->redis_password,
-	    (int)s->redis_db, (int)s->redis_timeout);
+	    (int)s->redis_db, (int)s->redis_timeout, &s->redis_ha);
 	if (r->redis == NULL) {
 		log_err("queue runner: bad redis_server \"%s\"",
 		    s->redis_server);

@@ -100,7 +100,7 @@ cfg_install(const char *path, struct buf *err)
 		return -1;
 	}
 	c->redis = rpool_new(c->s.redis_server, c->s.redis_password,
-	    (int)c->s.redis_db, (int)c->s.redis_timeout);
+	    (int)c->s.redis_db, (int)c->s.redis_timeout, &c->s.redis_ha);
 	c->refs = 1;
 	pthread_mutex_lock(&cfg_lock);
 	old = cfg_current;

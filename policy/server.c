@@ -128,7 +128,7 @@ policyd_run(struct oe_settings *s, const char *conf_path, const int *fds,
 	if ((pd.base = event_base_new()) == NULL)
 		log_fatalx("event_base_new failed");
 	pd.redis = ra_new(pd.base, s->redis_server, s->redis_password,
-	    (int)s->redis_db, (int)s->redis_timeout);
+	    (int)s->redis_db, (int)s->redis_timeout, &s->redis_ha);
 	policyd_limits(s, &lim);
 	if (pd.redis == NULL || (pd.srv = ls_new(pd.base, &lim, &conn_ops,
 	    &pd, fds, nfds)) == NULL)

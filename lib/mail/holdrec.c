@@ -798,7 +798,8 @@ hr_run(struct rpool *rp, struct rscript *sc, int nkeys, struct rargs *a,
 {
 	int	rc;
 
-	rc = rpool_script(rp, sc, nkeys, a->n, a->v, a->l, rep);
+	/* Every transition: WAIT for a replica when configured. */
+	rc = rpool_script_wait(rp, sc, nkeys, a->n, a->v, a->l, rep);
 	rargs_free(a);
 	hr_keys_free(k);
 	return rc;
@@ -1372,7 +1373,7 @@ holdrec_dsn_state(struct rpool *rp, const char *host, const char *qid,
 		    NULL);
 	if (msgid != NULL && !warning)
 		rargs_strs(&a, RF_DSN_ID, msgid, NULL);
-	rc = rpool_command(rp, a.n, a.v, a.l, rep);
+	rc = rpool_command_wait(rp, a.n, a.v, a.l, rep);
 	rargs_free(&a);
 	buf_free(&msg);
 	return rc;

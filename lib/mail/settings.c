@@ -27,12 +27,15 @@
 #include "util/conf.h"
 #include "util/log.h"
 #include "util/net.h"
+#include "util/sentinel.h"
 #include "util/xalloc.h"
 
 static const char *const on_error_choices[] = { "tempfail", "accept", NULL };
 static const char *const down_rcpt_choices[] = { "defer_if_permit", "defer",
 	"dunno", NULL };
 static const char *const down_etrn_choices[] = { "458", "dunno", NULL };
+/* In the order of REDIS_WAIT_*. */
+static const char *const redis_wait_choices[] = { "auto", "yes", "no", NULL };
 /* In the order of ODMR_TLS_*. */
 static const char *const odmr_tls_choices[] = { "may", "encrypt", NULL };
 /* In the order of LOG_TARGET_* (util/log.h). */
@@ -53,6 +56,15 @@ static const struct conf_def settings_defs[] = {
 	{ "redis_db", CONF_INT, "0", S(redis_db), 0, 1023, NULL },
 	{ "redis_timeout", CONF_MSEC, "2s", S(redis_timeout), 10, 60000,
 	    NULL },
+	{ "redis_sentinels", CONF_STR, "", S(redis_sentinels), 0, 0, NULL },
+	{ "redis_master_name", CONF_STR, "", S(redis_master_name), 0, 0,
+	    NULL },
+	{ "redis_sentinel_password", CONF_STR, "",
+	    S(redis_sentinel_password), 0, 0, NULL },
+	{ "redis_wait", CONF_ENUM, "auto", S(redis_wait), 0, 0,
+	    redis_wait_choices },
+	{ "redis_wait_timeout", CONF_MSEC, "200ms", S(redis_wait_timeout), 1,
+	    60000, NULL },
 	{ "hold_time", CONF_TIME, "5d", S(hold_time), 1, 366 * 86400,
 	    NULL },
 	{ "warn_time", CONF_TIME, "4h", S(warn_time), 0, 366 * 86400, NULL },
@@ -319,6 +331,34 @@ settings_check_sendmail(struct oe_settings *s, const char *origin,
 	return 0;
 }
 
+/* settings_check_ha - Sentinels and WAIT into s->redis_ha */
+static int
+settings_check_ha(struct oe_settings *s, const char *origin,
+    struct buf *err)
+{
+	struct buf why = BUF_INIT;
+	int	sentinels = *s->redis_sentinels != '\0';
+
+	if (sentinels && sentinel_check(s->redis_sentinels, &why) < 0) {
+		buf_printf(err, "%s: bad redis_sentinels: %s", origin,
+		    buf_terminate(&why));
+		buf_free(&why);
+		return -1;
+	}
+	if (sentinels && *s->redis_master_name == '\0') {
+		buf_printf(err, "%s: redis_sentinels needs redis_master_name",
+		    origin);
+		return -1;
+	}
+	s->redis_ha.sentinels = s->redis_sentinels;
+	s->redis_ha.master_name = s->redis_master_name;
+	s->redis_ha.sentinel_password = s->redis_sentinel_password;
+	s->redis_ha.wait_ms = s->redis_wait == REDIS_WAIT_YES ||
+	    (s->redis_wait == REDIS_WAIT_AUTO && sentinels) ?
+	    (int)s->redis_wait_timeout : 0;
+	return 0;
+}
+
 /* settings_check - cross-field checks after parsing */
 static int
 settings_check(struct oe_settings *s, const char *origin, struct buf *err)
@@ -347,6 +387,8 @@ settings_check(struct oe_settings *s, const char *origin, struct buf *err)
 		    "inet:host:port or unix:/path)", origin, s->redis_server);
 		return -1;
 	}
+	if (settings_check_ha(s, origin, err) < 0)
+		return -1;
 	if (net_parse(s->reinject_server, &na) < 0 || na.kind != NET_INET) {
 		buf_printf(err, "%s: bad reinject_server \"%s\" (expected "
 		    "inet:host:port)", origin, s->reinject_server);

@@ -3,6 +3,7 @@
 #define OE_SETTINGS_H
 
 #include "util/buf.h"
+#include "util/sentinel.h"
 
 #define OE_DEFAULT_CONF	SYSCONFDIR "/openetrn/openetrn.conf"
 
@@ -11,6 +12,7 @@ enum { POLICY_DOWN_RCPT_DEFER_IF_PERMIT, POLICY_DOWN_RCPT_DEFER,
     POLICY_DOWN_RCPT_DUNNO };
 enum { POLICY_DOWN_ETRN_458, POLICY_DOWN_ETRN_DUNNO };
 enum { ODMR_TLS_MAY, ODMR_TLS_ENCRYPT };
+enum { REDIS_WAIT_AUTO, REDIS_WAIT_YES, REDIS_WAIT_NO };
 
 struct oe_settings {
 	/* identity and logging */
@@ -23,6 +25,13 @@ struct oe_settings {
 	char	*redis_password;
 	long long redis_db;
 	long long redis_timeout;	/* ms, connect and command */
+	char	*redis_sentinels;	/* host:port list, "": none */
+	char	*redis_master_name;	/* the master's Sentinel name */
+	char	*redis_sentinel_password;
+	int	redis_wait;		/* REDIS_WAIT_*: auto is on with
+					 * Sentinels */
+	long long redis_wait_timeout;	/* ms, WAIT 1 <this> */
+	struct redis_ha redis_ha;	/* the four above, for the pools */
 	/* hold policy defaults (per-domain values in etrn:domain:<d>) */
 	long long hold_time;		/* s */
 	long long warn_time;		/* s, 0: no delay warning */

@@ -2,7 +2,7 @@
  * NAME
  *	redis_async - hiredis async on libevent, with timeouts and reconnect
  * SUMMARY
- *	ra = ra_new(base, server, password, db, timeout_ms);
+ *	ra = ra_new(base, server, password, db, timeout_ms, &ha);
  *	ra_command(ra, cb, arg, argc, argv, argvlen);
  *	ra_script(ra, &script, cb, arg, nkeys, argc, argv, argvlen);
  * DESCRIPTION
@@ -19,6 +19,16 @@
  *
  *	AUTH and SELECT are sent first on each new connection; commands
  *	queue behind them.
+ *
+ *	With Sentinels (ha->sentinels, see sentinel.c) each new connection
+ *	goes to the master the Sentinels name (asked with a blocking call
+ *	bounded by 1 s per Sentinel), and ROLE follows AUTH and SELECT: a
+ *	server that is not the master is disconnected at once, and a
+ *	command queued behind ROLE gets READONLY from it rather than being
+ *	written.  A lost connection, a timeout, or a READONLY or MISCONF
+ *	reply makes the Sentinels be asked again; the backoff is capped at
+ *	1 s then.  No WAIT here: the listener and the policy server only
+ *	queue flush requests, which an ETRN repeats (docs/design.md).
  * DIAGNOSTICS
  *	One warning when the connection is lost or cannot be made, one info
  *	line when it is back; not one per retry.
@@ -38,10 +48,12 @@
 #include "util/rargs.h"
 #include "util/redis_async.h"
 #include "util/redis_reply.h"
+#include "util/sentinel.h"
 #include "util/xalloc.h"
 
 #define RA_BACKOFF_MIN	100	/* ms */
 #define RA_BACKOFF_MAX	5000
+#define RA_BACKOFF_SN	1000	/* with Sentinels: a new master is near */
 
 struct ra {
 	struct event_base *base;
@@ -50,6 +62,9 @@ struct ra {
 	char	*password;
 	int	db;
 	int	timeout_ms;
+	struct sentinel *sn;	/* NULL: addr is the server */
+	unsigned gen;		/* of the Sentinels' answer in use */
+	int	backoff_max;
 	redisAsyncContext *ctx;
 	int	connected;	/* connect callback said OK */
 	int	backoff;	/* ms */
@@ -97,8 +112,16 @@ ra_schedule(struct ra *ra)
 	struct timeval tv = ra_tv(ra->backoff);
 
 	evtimer_add(ra->retry, &tv);
-	ra->backoff = ra->backoff * 2 > RA_BACKOFF_MAX ? RA_BACKOFF_MAX :
+	ra->backoff = ra->backoff * 2 > ra->backoff_max ? ra->backoff_max :
 	    ra->backoff * 2;
+}
+
+/* ra_stale - with Sentinels: the master in use failed, ask again */
+static void
+ra_stale(struct ra *ra, const char *why)
+{
+	if (ra->sn != NULL)
+		sentinel_stale(ra->sn, ra->gen, why);
 }
 
 /* ra_on_connect - hiredis connect callback */
@@ -113,6 +136,7 @@ ra_on_connect(const redisAsyncContext *c, int status)
 			    c->errstr);
 		ra->down_logged = 1;
 		ra->ctx = NULL;		/* hiredis frees it */
+		ra_stale(ra, c->errstr);
 		ra_schedule(ra);
 		return;
 	}
@@ -138,8 +162,10 @@ ra_on_disconnect(const redisAsyncContext *c, int status)
 	ra->down_logged = 1;
 	ra->ctx = NULL;
 	ra->connected = 0;
-	if (ra->retry != NULL)
+	if (ra->retry != NULL) {
+		ra_stale(ra, c->err ? c->errstr : "connection lost");
 		ra_schedule(ra);
+	}
 }
 
 /* ra_setup_cb - replies to AUTH/SELECT: nothing to do */
@@ -153,22 +179,76 @@ ra_setup_cb(redisAsyncContext *c, void *r, void *priv)
 		    ((redisReply *)r)->str);
 }
 
+/* ra_role_cb - ROLE after connecting: anything but master hangs up */
+static void
+ra_role_cb(redisAsyncContext *c, void *reply, void *priv)
+{
+	redisReply *r = reply;
+	struct ra *ra = c->data;
+
+	(void)priv;
+	if (r == NULL || ra == NULL)
+		return;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    r->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(r->element[0]->str, "master") == 0) {
+		sentinel_good(ra->sn);
+		return;
+	}
+	log_warnx("redis %s: not the master (%s), asking the Sentinels",
+	    ra->server, r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    r->element[0]->type == REDIS_REPLY_STRING ? r->element[0]->str :
+	    r->type == REDIS_REPLY_ERROR ? r->str : "no role");
+	ra_stale(ra, "ROLE is not master");
+	redisAsyncDisconnect(c);
+}
+
+/* ra_target - the address to connect to; -1 when no master is known */
+static int
+ra_target(struct ra *ra, char *host, size_t hsize, char *port, size_t psize)
+{
+	struct buf why = BUF_INIT;
+
+	snprintf(host, hsize, "%s", ra->addr.host);
+	snprintf(port, psize, "%s", ra->addr.port);
+	if (ra->sn == NULL)
+		return 0;
+	if (sentinel_master(ra->sn, host, hsize, port, psize, &ra->gen,
+	    &why) == 0) {
+		free(ra->server);
+		ra->server = xmalloc(strlen(host) + strlen(port) + 2);
+		sprintf(ra->server, "%s:%s", host, port);
+		buf_free(&why);
+		return 0;
+	}
+	if (!ra->down_logged)
+		log_warnx("redis: %s", buf_terminate(&why));
+	ra->down_logged = 1;
+	buf_free(&why);
+	return -1;
+}
+
 /* ra_connect - start a new connection */
 static void
 ra_connect(struct ra *ra)
 {
 	redisAsyncContext *c;
-	char	dbs[16];
+	char	dbs[16], host[256], port[8];
 
+	if (ra_target(ra, host, sizeof(host), port, sizeof(port)) < 0) {
+		ra_schedule(ra);
+		return;
+	}
 	if (ra->addr.kind == NET_UNIX)
 		c = redisAsyncConnectUnix(ra->addr.path);
 	else
-		c = redisAsyncConnect(ra->addr.host, atoi(ra->addr.port));
+		c = redisAsyncConnect(host, atoi(port));
 	if (c == NULL || c->err) {
 		if (!ra->down_logged)
 			log_warnx("redis %s: %s", ra->server,
 			    c ? c->errstr : "out of memory");
 		ra->down_logged = 1;
+		ra_stale(ra, c ? c->errstr : "out of memory");
 		if (c)
 			redisAsyncFree(c);
 		ra_schedule(ra);
@@ -187,18 +267,33 @@ ra_connect(struct ra *ra)
 		snprintf(dbs, sizeof(dbs), "%d", ra->db);
 		redisAsyncCommand(c, ra_setup_cb, NULL, "SELECT %s", dbs);
 	}
+	if (ra->sn != NULL)
+		redisAsyncCommand(c, ra_role_cb, NULL, "ROLE");
 }
 
-/* ra_new - client for one server; connects in the background */
+/*
+ * ra_new - client for one server, or for the master the Sentinels of ha
+ * name (ha NULL or without Sentinels: server); connects in the
+ * background
+ */
 struct ra *
 ra_new(struct event_base *base, const char *server, const char *password,
-    int db, int timeout_ms)
+    int db, int timeout_ms, const struct redis_ha *ha)
 {
 	struct ra *ra = xcalloc(1, sizeof(*ra));
 
 	if (net_parse(server, &ra->addr) < 0 || ra->addr.kind == NET_INET_AT) {
 		free(ra);
 		return NULL;
+	}
+	ra->backoff_max = RA_BACKOFF_MAX;
+	if (ha != NULL && ha->sentinels != NULL && *ha->sentinels != '\0') {
+		if ((ra->sn = sentinel_new(ha, timeout_ms)) == NULL) {
+			free(ra);
+			return NULL;
+		}
+		ra->addr.kind = NET_INET;
+		ra->backoff_max = RA_BACKOFF_SN;
 	}
 	ra->base = base;
 	ra->server = xstrdup(server);
@@ -227,6 +322,7 @@ ra_free(struct ra *ra)
 		ra->connected = 0;
 		redisAsyncFree(c);
 	}
+	sentinel_free(ra->sn);
 	free(ra->server);
 	free(ra->password);
 	free(ra);
@@ -286,10 +382,15 @@ ra_reply_cb(redisAsyncContext *c, void *reply, void *priv)
 	redisReply *r = reply;
 	struct rr_reply out;
 
-	(void)c;
 	if (r == NULL) {
 		ra_io(p, "redis connection lost");
-	} else if (!p->done) {
+	} else if (r->type == REDIS_REPLY_ERROR && p->ra->sn != NULL &&
+	    sentinel_is_readonly(r->str) && c->data != NULL) {
+		/* Not the master (any more): nothing written; ask again. */
+		ra_stale(p->ra, r->str);
+		redisAsyncDisconnect(c);
+	}
+	if (r != NULL && !p->done) {
 		rr_from_hiredis(r, &out);
 		ra_finish(p, &out);
 		rr_reply_free(&out);
@@ -315,6 +416,7 @@ ra_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		ra->down_logged = 1;
 		ra->ctx = NULL;
 		ra->connected = 0;
+		ra_stale(ra, "timeout");
 		redisAsyncFree(c);	/* pending callbacks get NULL */
 		ra_schedule(ra);
 	}

@@ -9,12 +9,14 @@
 #include "util/redis_sync.h"
 
 struct ra;
+struct redis_ha;
 
 /* Called exactly once per command; r->status is RR_IO on timeout or a
  * lost connection.  The reply is freed after the callback returns. */
 typedef void ra_cb(struct rr_reply *, void *);
 
-struct ra *ra_new(struct event_base *, const char *, const char *, int, int);
+struct ra *ra_new(struct event_base *, const char *, const char *, int, int,
+	    const struct redis_ha *);
 void	ra_free(struct ra *);
 int	ra_connected(const struct ra *);
 int	ra_command(struct ra *, ra_cb *, void *, int, const char **,

@@ -25,17 +25,23 @@ struct rr_reply {
 };
 
 struct rpool;
+struct redis_ha;
 
 struct rscript {
 	const char *body;	/* Lua source */
 	char	sha[41];	/* filled in on first use */
 };
 
-struct rpool *rpool_new(const char *, const char *, int, int);
+struct rpool *rpool_new(const char *, const char *, int, int,
+	    const struct redis_ha *);
 void	rpool_free(struct rpool *);
 int	rpool_command(struct rpool *, int, const char **, const size_t *,
 	    struct rr_reply *);
 int	rpool_script(struct rpool *, struct rscript *, int, int,
+	    const char **, const size_t *, struct rr_reply *);
+int	rpool_command_wait(struct rpool *, int, const char **,
+	    const size_t *, struct rr_reply *);
+int	rpool_script_wait(struct rpool *, struct rscript *, int, int,
 	    const char **, const size_t *, struct rr_reply *);
 void	rr_reply_free(struct rr_reply *);
 

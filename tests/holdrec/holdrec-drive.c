@@ -731,7 +731,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: holdrec-drive unix:/path\n");
 		return 2;
 	}
-	if ((rp = rpool_new(argv[1], NULL, 0, 5000)) == NULL) {
+	if ((rp = rpool_new(argv[1], NULL, 0, 5000, NULL)) == NULL) {
 		fprintf(stderr, "bad address %s\n", argv[1]);
 		return 2;
 	}
