@@ -29,7 +29,8 @@
  *
  *	The _wait forms mark the writes that must survive a failover: with
  *	ha->wait_ms set and replicas attached to the master (ROLE, checked
- *	again every few seconds), WAIT 1 wait_ms follows on the same
+ *	again every 5 s, or every second while there is none), WAIT 1
+ *	wait_ms follows on the same
  *	connection.  A WAIT that reaches no replica is logged (at most once
  *	a minute) and the write stands: Redis cannot take it back.
  * DIAGNOSTICS
@@ -58,6 +59,7 @@
 
 #define RPOOL_MAX_IDLE	16
 #define RPOOL_ROLE_EVERY 5000	/* ms between replica counts */
+#define RPOOL_ROLE_NONE	1000	/* the same while there is none */
 #define RPOOL_WAIT_LOG	60000	/* ms between "no replica" lines */
 
 struct rconn {
@@ -334,7 +336,8 @@ rpool_wait(struct rpool *rp, redisContext *c)
 	int	count, nrepl;
 
 	pthread_mutex_lock(&rp->lock);
-	count = rp->role_at == 0 || now - rp->role_at >= RPOOL_ROLE_EVERY;
+	count = rp->role_at == 0 || now - rp->role_at >= (rp->nrepl > 0 ?
+	    RPOOL_ROLE_EVERY : RPOOL_ROLE_NONE);
 	pthread_mutex_unlock(&rp->lock);
 	if (count && rpool_role(rp, c, why, sizeof(why)) != 1) {
 		if (c->err == 0)	/* a replica now: never again */
