@@ -1,7 +1,8 @@
 #!/bin/bash
 # t-sentinel-config - what etrnctl says when the Sentinels cannot give a
 # master: none reachable (each one's error, exit 1, no crash), a master
-# name they do not know (named), and a "master" whose ROLE says replica
+# name they do not know (named), a master refusing writes (MISCONF: the
+# master is asked for again), and a "master" whose ROLE says replica
 # (a stand-in Sentinel names the replica: it is refused, nothing is
 # written to it).  Real redis-server and redis-sentinel on loopback ports.
 set -eu
@@ -31,7 +32,8 @@ trap 'cleanup $?' EXIT
 
 M_PORT=$(free_port) R_PORT=$(free_port) S_PORT=$(free_port)
 DEAD1=$(free_port) DEAD2=$(free_port) FAKE_PORT=$(free_port)
-redis-server --port "$M_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+redis-server --port "$M_PORT" --bind 127.0.0.1 --save '3600 1' --appendonly no \
+    --enable-protected-configs local \
     --dir "$T" >"$T/master.log" 2>&1 &
 PIDS="$PIDS $!"
 redis-server --port "$R_PORT" --bind 127.0.0.1 --save '' --appendonly no \
@@ -82,6 +84,26 @@ pass "a master name no Sentinel knows is named: $(printf '%s' "$out" | grep -o '
 conf "127.0.0.1:$S_PORT" oemaster
 out=$(ctl status 2>&1) || fail "etrnctl through the Sentinel: $out"
 pass "etrnctl status through the Sentinel"
+
+# The master refuses writes (MISCONF: its last save failed): the write
+# fails, and the master is asked for again.
+mkdir "$T/gone"
+redis-cli -p "$M_PORT" CONFIG SET dir "$T/gone" >/dev/null
+rmdir "$T/gone"
+redis-cli -p "$M_PORT" BGSAVE >/dev/null
+wait_for 10 sh -c "redis-cli -p $M_PORT INFO persistence | grep -q 'rdb_last_bgsave_status:err'" ||
+    fail "the master's save did not fail"
+rc=0
+out=$(ctl domains add misconf.test 2>&1) || rc=$?
+[ "$rc" = 1 ] || fail "etrnctl write to a MISCONF master: exit $rc: $out"
+printf '%s\n' "$out" | grep -q "redis: master oemaster: 127.0.0.1:$M_PORT: MISCONF.*; asking the Sentinels" ||
+    fail "etrnctl write to a MISCONF master says: $out"
+redis-cli -p "$M_PORT" CONFIG SET dir "$T" >/dev/null
+redis-cli -p "$M_PORT" BGSAVE >/dev/null
+wait_for 10 sh -c "redis-cli -p $M_PORT INFO persistence | grep -q 'rdb_last_bgsave_status:ok'" ||
+    fail "the master's save still fails"
+out=$(ctl domains add misconf.test 2>&1) || fail "etrnctl write after MISCONF: $out"
+pass "MISCONF: the write fails, the Sentinels are asked again; it works once the master saves"
 
 # A stand-in Sentinel that names the replica as the master.
 python3 - "$FAKE_PORT" "$R_PORT" >"$T/fake.log" 2>&1 <<'EOF' &
