@@ -327,7 +327,7 @@ rpool_put(struct rpool *rp, redisContext *c, unsigned gen)
  * is logged, at most once a minute, and the replicas are counted again.
  */
 static void
-rpool_wait(struct rpool *rp, redisContext *c)
+rpool_wait(struct rpool *rp, redisContext *c, unsigned gen)
 {
 	char	ms[16], why[160];
 	const char *av[3] = { "WAIT", "1", ms };
@@ -342,6 +342,8 @@ rpool_wait(struct rpool *rp, redisContext *c)
 	if (count && rpool_role(rp, c, why, sizeof(why)) != 1) {
 		if (c->err == 0)	/* a replica now: never again */
 			c->err = REDIS_ERR_OTHER;
+		if (rp->sn != NULL)
+			sentinel_stale(rp->sn, gen, why);
 		return;
 	}
 	pthread_mutex_lock(&rp->lock);
@@ -409,7 +411,7 @@ rpool_exec(struct rpool *rp, int argc, const char **argv,
 		rr_reply_free(out);
 	}
 	if (wait && rp->wait_ms > 0 && out->status != RR_ERROR)
-		rpool_wait(rp, c);
+		rpool_wait(rp, c, gen);
 	rpool_put(rp, c, gen);
 	return out->status == RR_ERROR ? -1 : 0;
 }
