@@ -1,22 +1,23 @@
 #!/bin/bash
 # bench/all.sh - run every benchmark one after another (run as root,
 # Debian 12): bench/milter.sh, bench/flush.sh, bench/expiry.sh,
-# bench/memory.sh, bench/connscale.sh.  Prints each benchmark's report
+# bench/memory.sh, bench/connscale.sh, bench/sendmail.sh.  Prints each benchmark's report
 # as it finishes and, at the end, a summary table of the main figures and
 # ratios taken from those reports.  Each benchmark starts and stops its
 # own sandbox on its own ports (milter 4625, flush 5525, expiry 8525,
-# memory 7525, connscale 6525), so they never overlap.
+# memory 7525, connscale 6525, sendmail 8785), so they never overlap.
 #
 # Environment:
 #   BENCH_ONLY            the benchmarks to run, in order (default
-#                         "milter flush expiry memory connscale")
+#                         "milter flush expiry memory connscale sendmail")
 #   BENCH_QUICK=1         small sizes for a quick run (a few minutes):
 #                         milter 500 messages x 2 runs, flush 1,000 x 1 run
 #                         and 100 connections, expiry 1,000, memory 5,000,
-#                         connscale 1,000 connections
+#                         connscale 1,000 connections, sendmail 1,000
 #   BENCH_MILTER_MESSAGES, BENCH_FLUSH_MESSAGES, BENCH_EXPIRY_MESSAGES,
-#   BENCH_MEMORY_MESSAGES the number of messages of each (default: the
-#                         benchmark's own: 2,000, 10,000, 10,000, 100,000)
+#   BENCH_MEMORY_MESSAGES, BENCH_SENDMAIL_MESSAGES  the number of messages
+#                         of each (default: the benchmark's own: 2,000,
+#                         10,000, 10,000, 100,000, 1,000)
 #   BENCH_RUNS            runs of bench/milter.sh and bench/flush.sh (5)
 #   BENCH_CONNECTIONS     concurrent ETRN connections of bench/flush.sh
 #                         (1000)
@@ -33,7 +34,7 @@ set -eu -o pipefail
 PROG=bench/all.sh
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-ONLY=${BENCH_ONLY:-milter flush expiry memory connscale}
+ONLY=${BENCH_ONLY:-milter flush expiry memory connscale sendmail}
 declare -A OUT=() STATUS=() SECS=() N=()
 
 # Set the sizes: BENCH_QUICK's, then the per-benchmark variables.
@@ -48,6 +49,7 @@ set_sizes() {
 	N[flush]=${BENCH_FLUSH_MESSAGES:-${m[flush]:-}}
 	N[expiry]=${BENCH_EXPIRY_MESSAGES:-${m[expiry]:-}}
 	N[memory]=${BENCH_MEMORY_MESSAGES:-${m[memory]:-}}
+	N[sendmail]=${BENCH_SENDMAIL_MESSAGES:-}
 	N[connscale]=	# connections, not messages: CONNSCALE
 	RUNS=${BENCH_RUNS:-$r}
 	FLUSH_RUNS=${BENCH_RUNS:-${f:-$r}}
@@ -133,6 +135,7 @@ summary() {
 		expiry) summary_expiry ;;
 		memory) summary_memory ;;
 		connscale) summary_connscale ;;
+		sendmail) summary_sendmail ;;
 		esac
 		srow "$b" "wall time of the benchmark (s)" "${SECS[$b]}"
 	done
@@ -243,19 +246,30 @@ summary_connscale() {
 	    '(c) listener VmRSS after - before, MiB' 6)"
 }
 
+summary_sendmail() {
+	srow sendmail "Sendmail: ETRN to all delivered (s)" \
+	    "$(fig sendmail '(b) all at the customer sink' 1)" \
+	    "$(fig sendmail '(b) all at the customer sink' 2) msgs/s"
+	srow sendmail "Sendmail: expiry, all DSNs at the sink (s)" \
+	    "$(fig sendmail '(b) all DSNs at the internet sink' 1)" \
+	    "$(fig sendmail '(b) all DSNs at the internet sink' 2) msgs/s"
+	srow sendmail "Sendmail: etrnd runner CPU, flush / expiry (ms/msg)" \
+	    "$(fig sendmail 'cpu flush' 7)" "$(fig sendmail 'cpu expiry' 7)"
+}
+
 # Main program.
 main() {
 	local b
 	need_root
 	for b in $ONLY; do
 		case $b in
-		milter | flush | expiry | memory | connscale) ;;
+		milter | flush | expiry | memory | connscale | sendmail) ;;
 		*) die "unknown benchmark \"$b\" in BENCH_ONLY" ;;
 		esac
 		[ -x "$TOP/bench/$b.sh" ] || die "no $TOP/bench/$b.sh"
 	done
 	set_sizes
-	for b in milter flush expiry memory; do
+	for b in milter flush expiry memory sendmail; do
 		case ${N[$b]} in
 		'' | [1-9] | [1-9]*[0-9]) ;;
 		*) die "the number of messages for $b must be a positive" \
