@@ -7,6 +7,7 @@
 #include "mail/qbackend.h"
 #include "mail/settings.h"
 #include "util/redis_sync.h"
+#include "util/strv.h"
 
 struct lease;
 
@@ -18,6 +19,12 @@ struct runner_reflush {
 	char	client[64];
 	long long due;			/* monotonic ms */
 	int	tries;			/* retries done */
+};
+
+/* A released message tracking follows (track.c). */
+struct runner_tmsg {
+	char	*id;			/* queue ID */
+	long long at;			/* released at, time(NULL) */
 };
 
 /* The queue runner (runner.c): the root process. */
@@ -41,6 +48,18 @@ struct runner {
 		struct runner_reflush reflush[RUNNER_REFLUSH_MAX];
 		size_t	nreflush;
 	}	fl;
+	struct {			/* track.c; flush.c adds to fresh */
+		struct runner_tmsg *m;	/* this host's released set, sorted
+					 * by ID: Redis's as last seen */
+		size_t	n, cap;
+		int	valid;		/* m is Redis's (no failure since) */
+		struct strv fresh;	/* released by flush.c since */
+		long long fresh_ms;	/* monotonic ms of fresh's first */
+		long long loaded;	/* monotonic ms: last full load */
+		long long since;	/* monotonic ms: the last pass */
+		long long next;		/* monotonic ms: next pass due */
+		long long wait;		/* ms: the last gap chosen */
+	}	trk;
 	long long next_track;		/* runner.c: monotonic ms, next
 					 * runner_track() */
 };
@@ -53,8 +72,9 @@ extern volatile sig_atomic_t etrnd_child_exited;
 int	runner_init(struct runner *, struct oe_settings *);
 void	runner_loop(struct runner *);	/* until etrnd_stop */
 void	runner_free(struct runner *);
-/* One pass over this host's released messages; for tests and the loop. */
+/* One pass over this host's released messages when due; tests, the loop. */
 int	runner_track(struct runner *);
+void	runner_track_free(struct runner *);	/* the set in memory */
 /* Release this host's held mail for a domain (sub: and subdomains). */
 int	runner_flush(struct runner *, const char *, const char *);
 /* The first failed flush due for its retry (flush.c); for the loop. */

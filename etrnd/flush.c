@@ -222,6 +222,12 @@ runner_release(struct runner *r, const char *d, const char *client, char **ids,
 		}
 	}
 	*released += k;
+	/* Tracking's set in memory (track.c) takes what stays marked. */
+	k = st == QB_OK || left < 0 ? m.n : (size_t)left;
+	if (k > 0 && r->trk.fresh.n == 0)
+		r->trk.fresh_ms = runner_now_ms();
+	for (i = 0; i < k; i++)
+		strv_add(&r->trk.fresh, m.v[i]);
 	strv_free(&m);
 	return rc < 0 ? rc : rc2;
 }

@@ -10,10 +10,12 @@
  *	the entries it read earlier but never acknowledged, then new ones.
  *	Each entry is handed to runner_flush() and acknowledged once the
  *	release was attempted.  Every queue_run_interval it calls
- *	runner_track().  It returns when etrnd_stop, etrnd_child_exited or
- *	etrnd_reload (SIGHUP: main.c tells the service manager) is set;
- *	its timing survives the return, so being re-entered after
- *	every SIGCHLD (MTA commands are child processes too) costs nothing.
+ *	runner_track(), which runs a pass only when one is due (track.c
+ *	spaces them by the delivery rate).  It returns when etrnd_stop,
+ *	etrnd_child_exited or etrnd_reload (SIGHUP: main.c tells the
+ *	service manager) is set; its timing survives the return, so being
+ *	re-entered after every SIGCHLD (MTA commands are child processes
+ *	too) costs nothing.
  *
  *	The runner's files, in layers: a file calls only functions of the
  *	files below it (and of lib/), never one above.
@@ -167,6 +169,7 @@ runner_free(struct runner *r)
 		lease_release(r->lease, r->redis);
 		lease_free(r->lease);
 	}
+	runner_track_free(r);
 	rpool_free(r->redis);
 	free(r->qc.queue_directory);
 	memset(r, 0, sizeof(*r));
