@@ -24,6 +24,7 @@
 
 #include "mail/settings.h"
 #include "policy/decide.h"
+#include "util/strv.h"
 
 static const struct {
 	const char *code;	/* the first word of the action */
@@ -63,26 +64,6 @@ decide_action_code(enum pol_action a)
 	return pol_actions[a].code;
 }
 
-/* decide_in_list - is item a member of a comma/blank separated list */
-int
-decide_in_list(const char *list, const char *item)
-{
-	size_t	n = strlen(item), len;
-	const char *p = list;
-
-	if (n == 0)
-		return 0;
-	for (;;) {
-		p += strspn(p, ", \t");
-		if (*p == '\0')
-			return 0;
-		len = strcspn(p, ", \t");
-		if (len == n && memcmp(p, item, n) == 0)
-			return 1;
-		p += len;
-	}
-}
-
 /* decide_etrn - OK (authorized by address or SASL login) or 459 */
 enum pol_action
 decide_etrn(enum etrn_outcome by_addr, const char *sasl_users,
@@ -90,7 +71,7 @@ decide_etrn(enum etrn_outcome by_addr, const char *sasl_users,
 {
 	if (by_addr == ETRN_STARTED)
 		return POL_OK;
-	if (decide_in_list(sasl_users, sasl_user)) {
+	if (strv_listed(sasl_users, sasl_user)) {
 		buf_reset(reason);
 		return POL_OK;
 	}

@@ -32,7 +32,6 @@ enum pol_action decide_etrn(enum etrn_outcome, const char *, const char *,
 	    struct buf *);
 enum pol_action decide_quota(const struct quota *, const char *,
 	    struct buf *);
-int	decide_in_list(const char *, const char *);
 int	decide_limit(const char *, const char *, long long, long long *,
 	    struct buf *);
 

@@ -13,7 +13,10 @@
  *
  *	strv_cmp() is the byte order strv_sort() uses, for callers that
  *	bsearch() a sorted list.  strv_has() is a linear scan, meant for
- *	short lists.
+ *	short lists.  strv_listed() asks the same of a list written as one
+ *	string, items separated by commas and/or blanks (a setting such as
+ *	a domain entry's sasl_users): an exact match, no prefix, never
+ *	for an empty item.
  * DIAGNOSTICS
  *	None: memory exhaustion is fatal (xalloc).
  */
@@ -74,4 +77,25 @@ strv_free(struct strv *sv)
 		free(sv->v[i]);
 	free(sv->v);
 	memset(sv, 0, sizeof(*sv));
+}
+
+/* strv_listed - is item one of list (items separated by commas and/or
+ * blanks); 0 for an empty item or a NULL list */
+int
+strv_listed(const char *list, const char *item)
+{
+	size_t	n = strlen(item), len;
+	const char *p = list;
+
+	if (n == 0 || list == NULL)
+		return 0;
+	for (;;) {
+		p += strspn(p, ", \t");
+		if (*p == '\0')
+			return 0;
+		len = strcspn(p, ", \t");
+		if (len == n && memcmp(p, item, n) == 0)
+			return 1;
+		p += len;
+	}
 }

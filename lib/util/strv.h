@@ -15,6 +15,7 @@ struct strv {
 
 void	strv_add(struct strv *, const char *);
 int	strv_has(const struct strv *, const char *);
+int	strv_listed(const char *, const char *);
 void	strv_sort(struct strv *);
 int	strv_cmp(const void *, const void *);
 void	strv_free(struct strv *);

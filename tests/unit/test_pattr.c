@@ -177,12 +177,6 @@ test_decide(void)
 	struct quota q;
 	long long n;
 
-	CHECK(decide_in_list("alice, bob\tcarol", "bob"), "in list");
-	CHECK(decide_in_list("alice,bob", "carol") == 0, "not in list");
-	CHECK(decide_in_list("alice,bob", "ali") == 0, "no prefix match");
-	CHECK(decide_in_list("alice", "") == 0, "empty user");
-	CHECK(decide_in_list("", "alice") == 0, "empty list");
-
 	CHECK(decide_etrn(ETRN_STARTED, "", "", &why) == POL_OK, "by addr");
 	buf_cat(&why, "client 10.0.0.1 is not authorized for it");
 	CHECK(decide_etrn(ETRN_NOT_ALLOWED, "bob", "bob", &why) == POL_OK &&

@@ -97,11 +97,27 @@ test_lookup(void)
 	strv_free(&sv);
 }
 
+/* test_listed - an item of a list written as one string */
+static void
+test_listed(void)
+{
+	CHECK(strv_listed("alice, bob\tcarol", "bob"), "in list");
+	CHECK(strv_listed("alice, bob\tcarol", "carol"), "last, after a tab");
+	CHECK(strv_listed(",, alice ,", "alice"), "empty items skipped");
+	CHECK(strv_listed("alice,bob", "carol") == 0, "not in list");
+	CHECK(strv_listed("alice,bob", "ali") == 0, "no prefix match");
+	CHECK(strv_listed("alice", "alice2") == 0, "no longer match");
+	CHECK(strv_listed("alice", "") == 0, "empty item");
+	CHECK(strv_listed("", "alice") == 0, "empty list");
+	CHECK(strv_listed(NULL, "alice") == 0, "no list");
+}
+
 int
 main(void)
 {
 	test_sort();
 	test_copies();
 	test_lookup();
+	test_listed();
 	return TAP_DONE();
 }
