@@ -10,8 +10,9 @@
  *	the count ETRN reports).  A domain not authorized is left out and
  *	logged.  Replies: none authorized 450 4.7.1; nothing held for the
  *	authorized ones 453; Redis unavailable 451; mail held: the turn
- *	(odmr_turn()), which this version does not have, so 450 4.3.2 and
- *	the mail stays held.
+ *	(odmr_turn(), odmrturn.c) and "250 OK now reversing the
+ *	connection"; 450 4.3.2 without odmr_socketmap or when a domain is
+ *	in another session's turn, and the mail stays held.
  * SECURITY
  *	Domains reach Redis only as validated key names; sasl_users is read,
  *	never written.  Every refusal has the same reply, whatever the
@@ -54,6 +55,7 @@ atrn_finish(struct odmr_session *ss, enum odmr_reply r, size_t nok,
 	static const char *const code[] = {
 		[OR_ATRN_REFUSED] = "450", [OR_ATRN_NOMAIL] = "453",
 		[OR_ATRN_TEMP] = "451", [OR_ATRN_NOT_YET] = "450",
+		[OR_ATRN_BUSY] = "450",
 		[OR_NEED_AUTH] = "530", [OR_ATRN_SYNTAX] = "501",
 	};
 
@@ -72,6 +74,7 @@ atrn_decide(struct odmr_session *ss, struct rr_reply *r)
 	char	*ok[ATRN_MAX_DOMAINS];
 	long long held = 0;
 	size_t	i, nok = 0;
+	enum odmr_turn_result tr;
 
 	for (i = 0; i < ss->atrn_nasked; i++) {
 		const char *d = ss->atrn.v[ss->atrn_asked[i]];
@@ -92,11 +95,18 @@ atrn_decide(struct odmr_session *ss, struct rr_reply *r)
 		atrn_finish(ss, OR_ATRN_REFUSED, 0, 0, "no domain authorized");
 	else if (held == 0)
 		atrn_finish(ss, OR_ATRN_NOMAIL, nok, 0, NULL);
-	else if (odmr_turn(ss, ss->user, ok, nok, held) == ODMR_TURN_STARTED)
+	else if ((tr = odmr_turn(ss, ss->user, ok, nok, held)) ==
+	    ODMR_TURN_STARTED) {
+		log_info("%s: client=%s atrn user=%s domains=%zu/%zu held=%lld "
+		    "result=250", ss->id, ss->addr, ss->user, nok, ss->atrn.n,
+		    held);
 		atrnarg_free(&ss->atrn);
+	} else if (tr == ODMR_TURN_BUSY)
+		atrn_finish(ss, OR_ATRN_BUSY, nok, held,
+		    "a domain is in another session's turn");
 	else
 		atrn_finish(ss, OR_ATRN_NOT_YET, nok, held,
-		    "delivery over ODMR not available in this version");
+		    "no odmr_socketmap: no turn");
 }
 
 /* atrn_reply_cb - the script's answer */

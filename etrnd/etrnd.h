@@ -83,6 +83,6 @@ int	runner_reflush(struct runner *);
 /* The listener (listener.c, session.c, etrn.c): the unprivileged child. */
 struct ssl_ctx_st;
 int	listener_main(struct oe_settings *, const char *, int *, int, int *,
-	    int, struct ssl_ctx_st *);
+	    int, int, struct ssl_ctx_st *);
 
 #endif

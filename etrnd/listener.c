@@ -110,7 +110,7 @@ static const struct ls_ops listener_ops = {
 static const struct ls_ops odmr_ops = {
 	"O",
 	odmr_open,
-	session_limit_bye,
+	odmr_bye,
 	odmr_input,
 	odmr_free,
 	NULL,		/* listener_reload sets its limits */
@@ -138,7 +138,7 @@ listener_odmr(struct listener *l, int *ofds, int nofds)
 /* listener_main - run until SIGTERM/SIGINT; the exit status */
 int
 listener_main(struct oe_settings *s, const char *conf_path, int *fds,
-    int nfds, int *ofds, int nofds, SSL_CTX *tls)
+    int nfds, int *ofds, int nofds, int mfd, SSL_CTX *tls)
 {
 	struct listener l;
 	struct ls_limits lim;
@@ -159,13 +159,16 @@ listener_main(struct oe_settings *s, const char *conf_path, int *fds,
 		log_fatalx("listener setup failed");
 	domwatch_start(&l.dw, l.base, l.redis, &l.s);
 	listener_odmr(&l, ofds, nofds);
+	if (nofds > 0 && odmrmap_start(&l, mfd) < 0)
+		log_fatalx("odmr_socketmap setup failed");
 	log_info("listener ready: %s", s->etrnd_listen);
 	event_base_dispatch(l.base);
 	domwatch_stop(&l.dw);
 	ra_free(l.redis);	/* ends the ETRNs waiting for Redis */
 	ls_free(l.srv);
 	if (l.odmr != NULL) {
-		ls_free(l.odmr);
+		ls_free(l.odmr);	/* the turns first: they are routes */
+		odmrmap_stop();
 		odmrauth_done();
 	}
 	if (l.tls != NULL)

@@ -83,6 +83,7 @@ on_signal(int sig)
 struct socks {
 	int	fds[NET_LISTEN_MAX], nfds;	/* etrnd_listen */
 	int	ofds[NET_LISTEN_MAX], nofds;	/* odmr_listen */
+	int	mfd;				/* odmr_socketmap, or -1 */
 };
 
 /* bind_all - every address of etrnd_listen (or odmr_listen), as root */
@@ -97,6 +98,29 @@ bind_all(const char *name, const char *list, int *fds)
 		log_fatalx("%s: %s", name, buf_terminate(&err));
 	buf_free(&err);
 	return n;
+}
+
+/*
+ * bind_socketmap - odmr_socketmap, as root: mode 0660, the group of
+ * odmr_mta_user (Postfix's trivial-rewrite asks it); -1: none
+ */
+static int
+bind_socketmap(const struct oe_settings *s)
+{
+	struct net_listen_opts o = { (uid_t)-1, (gid_t)-1, 0660 };
+	struct passwd *pw;
+	struct buf err = BUF_INIT;
+	int	fd;
+
+	if (*s->odmr_listen == '\0' || *s->odmr_socketmap == '\0')
+		return -1;
+	if ((pw = getpwnam(s->odmr_mta_user)) == NULL)
+		log_fatalx("odmr_mta_user: no user \"%s\"", s->odmr_mta_user);
+	o.gid = pw->pw_gid;
+	if (net_listen(s->odmr_socketmap, &o, &fd, 1, &err) != 1)
+		log_fatalx("odmr_socketmap: %s", buf_terminate(&err));
+	buf_free(&err);
+	return fd;
 }
 
 /*
@@ -178,7 +202,7 @@ start_listener(struct oe_settings *s, const char *path, struct socks *k)
 	if (settings_load(cs, path, &err) < 0)	/* as the user: readable? */
 		log_fatalx("listener: %s", buf_terminate(&err));
 	_exit(listener_main(cs, path, k->fds, k->nfds, k->ofds, k->nofds,
-	    tls));
+	    k->mfd, tls));
 }
 
 /* reap_listener - the listener is gone (reaped by on_signal): log it */
@@ -270,6 +294,7 @@ main(int argc, char **argv)
 	k.nfds = bind_all("etrnd_listen", s.etrnd_listen, k.fds);
 	if (*s.odmr_listen != '\0')
 		k.nofds = bind_all("odmr_listen", s.odmr_listen, k.ofds);
+	k.mfd = bind_socketmap(&s);
 	daemon_write_pid("etrnd_pid_file", s.etrnd_pid_file);
 	signals();
 	/* The consumer group first: no flush request may fall between. */

@@ -14,8 +14,8 @@
  *	TLS unless the client is in odmr_loopback; PLAIN and LOGIN are
  *	never offered without TLS (odmrauth.c).
  *
- *	The turn itself (delivery over the connection) is not built yet:
- *	see odmr_turn() and odmr.h.
+ *	After ATRN's 250 the connection is the turn's (odmrturn.c): its
+ *	input is the customer's replies.
  * SECURITY
  *	A line may be ODMR_LINE_MAX octets (RFC 4954's 12288, for AUTH);
  *	longer input is discarded up to the next line end and answered
@@ -72,7 +72,10 @@ static const char *const odmr_replies[] = {
 	[OR_ATRN_NOMAIL] = "453 4.3.0 You have no mail\r\n",
 	[OR_ATRN_TEMP] = "451 4.3.0 Unable to process ATRN request now\r\n",
 	[OR_ATRN_NOT_YET] = "450 4.3.2 Mail is held for you, but delivery "
-	    "over ODMR is not available in this version\r\n",
+	    "over ODMR is not configured here\r\n",
+	[OR_ATRN_BUSY] = "450 4.3.2 Mail for the domain is being delivered "
+	    "in another ODMR session\r\n",
+	[OR_ATRN_TURN] = "250 OK now reversing the connection\r\n",
 	[OR_NOT_IMPL] = "502 5.5.1 Command not implemented\r\n",
 };
 
@@ -100,19 +103,6 @@ odmr_sr(struct odmr_session *ss, enum smtp_reply r)
 	reply_smtp(&b, r, ss->l->s->hostname);
 	ls_write(ss->c, b.s, b.len);
 	buf_free(&b);
-}
-
-/* odmr_turn - the delivery after ATRN's 250: not in this version */
-enum odmr_turn_result
-odmr_turn(struct odmr_session *ss, const char *user, char *const *domains,
-    size_t n, long long held)
-{
-	(void)ss;
-	(void)user;
-	(void)domains;
-	(void)n;
-	(void)held;
-	return ODMR_TURN_UNAVAILABLE;
 }
 
 /* cmd_ehlo - EHLO: STARTTLS before TLS, AUTH where allowed, ATRN */
@@ -316,6 +306,10 @@ odmr_input(struct ls_conn *c, struct evbuffer *in)
 	size_t	len = 0;
 	int	got;
 
+	if (ss->turn != NULL) {		/* the customer's replies */
+		odmrturn_input(ss->turn, in);
+		return;
+	}
 	/* in stays the buffer of the socket after STARTTLS: stop then. */
 	while (ls_ready(c) && in == bufferevent_get_input(c->bev)) {
 		if (ss->discarding && !odmr_discard(ss, in))
@@ -370,16 +364,36 @@ odmr_free(struct ls_conn *c)
 
 	if (ss == NULL)
 		return;
+	if (ss->turn != NULL)
+		odmrturn_free(ss->turn);
 	odmrauth_end(ss);
 	atrnarg_free(&ss->atrn);
 	free(ss);
 	c->ctx = NULL;
 }
 
-/* odmr_limits - the core's limits: the ETRN listener's, longer lines */
+/*
+ * odmr_limits - the core's limits: the ETRN listener's, longer lines, and
+ * odmr_max_session for a session with its turn
+ */
 void
 odmr_limits(const struct oe_settings *s, struct ls_limits *lim)
 {
 	session_limits(s, lim);
 	lim->max_input = ODMR_INPUT_MAX;
+	lim->max_session = s->odmr_max_session;
+}
+
+/* odmr_bye - cut off: a 421 before the turn; after it, the turn's end */
+void
+odmr_bye(struct ls_conn *c, enum ls_limit why)
+{
+	struct odmr_session *ss = c->ctx;
+
+	if (ss == NULL || ss->turn == NULL) {
+		session_limit_bye(c, why);
+		return;
+	}
+	odmrturn_end(ss->turn, why == LS_LIFETIME ? "odmr_max_session" :
+	    why == LS_TIMEOUT ? "timeout" : "limit");
 }

@@ -138,6 +138,12 @@ static const struct conf_def settings_defs[] = {
 	    odmr_tls_choices },
 	{ "odmr_loopback", CONF_STR, "127.0.0.0/8, ::1", S(odmr_loopback), 0,
 	    0, NULL },
+	{ "odmr_socketmap", CONF_STR, "", S(odmr_socketmap), 0, 0, NULL },
+	{ "odmr_mta_user", CONF_STR, "postfix", S(odmr_mta_user), 0, 0,
+	    NULL },
+	{ "odmr_idle", CONF_TIME, "10s", S(odmr_idle), 1, 3600, NULL },
+	{ "odmr_max_session", CONF_TIME, "1h", S(odmr_max_session), 10,
+	    86400, NULL },
 	{ "tls_cert_file", CONF_STR, "", S(tls_cert_file), 0, 0, NULL },
 	{ "tls_key_file", CONF_STR, "", S(tls_key_file), 0, 0, NULL },
 	{ "sasl_pwcheck_method", CONF_STR, "", S(sasl_pwcheck_method), 0, 0,
@@ -307,6 +313,11 @@ settings_check_odmr(struct oe_settings *s, const char *origin,
 	} else if (cidr_match_list(s->odmr_loopback, "127.0.0.1", &why) < 0) {
 		buf_printf(err, "%s: bad odmr_loopback: %s", origin,
 		    buf_terminate(&why));
+		rc = -1;
+	} else if (*s->odmr_socketmap != '\0' &&
+	    strncmp(s->odmr_socketmap, "unix:/", 6) != 0) {
+		buf_printf(err, "%s: odmr_socketmap: unix:/path expected",
+		    origin);
 		rc = -1;
 	}
 	buf_free(&why);

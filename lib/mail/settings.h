@@ -77,6 +77,10 @@ struct oe_settings {
 	char	*odmr_listen;		/* inet:host:port list, "": off */
 	int	odmr_tls;		/* ODMR_TLS_*: AUTH before STARTTLS */
 	char	*odmr_loopback;		/* CIDRs where AUTH needs no TLS */
+	char	*odmr_socketmap;	/* unix:/path, "": no turn */
+	char	*odmr_mta_user;		/* the MTA's smtp client runs as */
+	long long odmr_idle;		/* s without MTA connection: done */
+	long long odmr_max_session;	/* s, a session with its turn */
 	char	*tls_cert_file;		/* PEM chain of the listener */
 	char	*tls_key_file;		/* its key, read as root */
 	char	*sasl_pwcheck_method;	/* Cyrus SASL options, "": its */

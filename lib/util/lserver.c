@@ -725,13 +725,19 @@ ls_resume(struct ls_conn *c)
 	ls_process(c);
 }
 
-/* ls_bye - read no more; close once the output is written */
+/*
+ * ls_bye - read no more; close once the output is written (looked at
+ * from the loop at once: the caller may not be one of the core's
+ * callbacks, and no write may be pending to wake it)
+ */
 void
 ls_bye(struct ls_conn *c)
 {
+	struct timeval now = { 0, 0 };
+
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
-	evtimer_del(c->deadline);
+	evtimer_add(c->deadline, &now);
 	evtimer_del(c->lifetime);
 }
 

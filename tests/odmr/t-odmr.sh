@@ -4,8 +4,9 @@
 # Cyrus SASL with a private sasldb (CRAM-MD5 good and bad, PLAIN refused
 # before STARTTLS from a client outside odmr_loopback), ATRN's replies
 # (530 before AUTH, 450 for a domain whose sasl_users lacks the user, 453
-# with nothing held, 450 4.3.2 with mail held: the turn is not built, the
-# mail stays held), hostile AUTH and ATRN input, fetchmail --protocol ODMR.
+# with nothing held, 450 4.3.2 with mail held but no odmr_socketmap: no
+# turn, the mail stays held), hostile AUTH and ATRN input, fetchmail
+# --protocol ODMR up to ATRN's answer.  The turn: t-odmr-turn.sh.
 set -eu
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/sandbox.sh"
 command -v saslpasswd2 >/dev/null || skip "saslpasswd2 (sasl2-bin) missing"
@@ -82,14 +83,14 @@ sb_swaks -f s@example.org -t u1@dialup.test >/dev/null || fail "swaks"
 sb_swaks -f s@example.org -t u2@dialup.test >/dev/null || fail "swaks"
 wait_for 10 hold_is 2 || fail "mail not held"
 out=$(odmr atrn dialup.test,dialup2.test)
-[[ $out == "450 4.3.2 Mail is held for you, but delivery over ODMR is not available in this version" ]] ||
+[[ $out == "450 4.3.2 Mail is held for you, but delivery over ODMR is not configured here" ]] ||
     fail "held: $out"
-grep -q "atrn user=cust domains=1/2 held=2 result=450 reason=delivery over ODMR not available" \
+grep -q "atrn user=cust domains=1/2 held=2 result=450 reason=no odmr_socketmap: no turn" \
     "$ELOG" || fail "held ATRN not logged"
 sleep 1
 hold_is 2 || fail "held mail moved"
 [ "$(sb_redis ZCARD etrn:held:dialup.test)" = 2 ] || fail "index changed"
-pass "ATRN with mail held: 450 4.3.2 (no turn in this version), counted, mail stays held"
+pass "ATRN with mail held but no odmr_socketmap: 450 4.3.2 (no turn), counted, mail stays held"
 
 check hostile
 out=$(odmr auth 2>&1) || fail "listener after hostile input: $out"
