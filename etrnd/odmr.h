@@ -111,15 +111,15 @@ void	odmrturn_input(struct odmr_turn *, struct evbuffer *);
 void	odmrturn_end(struct odmr_turn *, const char *);
 void	odmrturn_free(struct odmr_turn *);
 const struct odmr_turn *odmrturn_route(const char *);
-void	turn_write(struct odmr_turn *, const char *, size_t);
+void	odmrturn_write(struct odmr_turn *, const char *, size_t);
 
 /* odmrrelay.c: Postfix's smtp client to the customer */
-void	relay_init(struct odmr_turn *);
-int	relay_open(struct odmr_turn *);
-void	relay_close(struct odmr_turn *);
-int	relay_active(const struct odmr_turn *);
-int	relay_expects(const struct odmr_turn *);
-void	relay_reply(struct odmr_turn *, const struct buf *);
+void	odmrrelay_init(struct odmr_turn *);
+int	odmrrelay_open(struct odmr_turn *);
+void	odmrrelay_close(struct odmr_turn *);
+int	odmrrelay_active(const struct odmr_turn *);
+int	odmrrelay_expects(const struct odmr_turn *);
+void	odmrrelay_reply(struct odmr_turn *, const struct buf *);
 
 /* odmrmap.c: the socketmap Postfix's transport_maps asks */
 int	odmrmap_start(struct listener *, int);

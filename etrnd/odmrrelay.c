@@ -147,7 +147,7 @@ relay_conn_close(struct relay_conn *rc, const char *why)
 	}
 	relay_free_conn(rc);
 	if (t->txn && t->nowed < ODMR_RELAY_PIPE) {
-		turn_write(t, "RSET\r\n", 6);
+		odmrturn_write(t, "RSET\r\n", 6);
 		t->owed[(t->owed_first + t->nowed++) % ODMR_RELAY_PIPE] = 'Q';
 		t->txn = 0;
 	}
@@ -247,17 +247,17 @@ relay_drain_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		event_active(t->pump, EV_TIMEOUT, 0);
 }
 
-/* relay_init - no relay yet */
+/* odmrrelay_init - no relay yet */
 void
-relay_init(struct odmr_turn *t)
+odmrrelay_init(struct odmr_turn *t)
 {
 	TAILQ_INIT(&t->waiting);
 	t->pump = event_new(t->ss->l->base, -1, 0, relay_pump_cb, t);
 }
 
-/* relay_open - the relay socket on 127.0.0.1, a port of its own; -1 */
+/* odmrrelay_open - the relay socket on 127.0.0.1, a port of its own; -1 */
 int
-relay_open(struct odmr_turn *t)
+odmrrelay_open(struct odmr_turn *t)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
@@ -279,9 +279,9 @@ relay_open(struct odmr_turn *t)
 	return 0;
 }
 
-/* relay_close - the relay socket and every Postfix connection go */
+/* odmrrelay_close - the relay socket and every Postfix connection go */
 void
-relay_close(struct odmr_turn *t)
+odmrrelay_close(struct odmr_turn *t)
 {
 	struct relay_conn *rc;
 
@@ -309,16 +309,16 @@ relay_close(struct odmr_turn *t)
 	}
 }
 
-/* relay_active - a Postfix connection served or waiting */
+/* odmrrelay_active - a Postfix connection served or waiting */
 int
-relay_active(const struct odmr_turn *t)
+odmrrelay_active(const struct odmr_turn *t)
 {
 	return t->cur != NULL || t->nwaiting > 0;
 }
 
-/* relay_expects - does the customer owe a reply */
+/* odmrrelay_expects - does the customer owe a reply */
 int
-relay_expects(const struct odmr_turn *t)
+odmrrelay_expects(const struct odmr_turn *t)
 {
 	return t->nowed > 0;
 }
@@ -348,9 +348,9 @@ relay_log_msg(struct odmr_turn *t, const struct buf *r)
 	t->txn = 0;
 }
 
-/* relay_reply - the customer's reply to the oldest command owed */
+/* odmrrelay_reply - the customer's reply to the oldest command owed */
 void
-relay_reply(struct odmr_turn *t, const struct buf *r)
+odmrrelay_reply(struct odmr_turn *t, const struct buf *r)
 {
 	struct relay_conn *rc = t->cur;
 	char	kind = t->owed[t->owed_first];
@@ -435,7 +435,7 @@ relay_content(struct odmr_turn *t, struct relay_conn *rc,
 			n = RELAY_CHUNK;
 		p = evbuffer_pullup(in, (ev_ssize_t)n);
 		k = relay_scan(p, n, &rc->dstate);
-		turn_write(t, (const char *)p, k);
+		odmrturn_write(t, (const char *)p, k);
 		evbuffer_drain(in, k);
 		if (rc->dstate == -1) {
 			rc->data = 0;
@@ -506,8 +506,8 @@ relay_forward(struct odmr_turn *t, char kind, const char *line, size_t len)
 		t->txn = 1;
 	} else if (kind == 'S')
 		t->txn = 0;
-	turn_write(t, line, len);
-	turn_write(t, "\r\n", 2);
+	odmrturn_write(t, line, len);
+	odmrturn_write(t, "\r\n", 2);
 	t->owed[(t->owed_first + t->nowed++) % ODMR_RELAY_PIPE] = kind;
 }
 

@@ -65,9 +65,9 @@ static struct rscript released_script = {
 	""
 };
 
-/* turn_write - to the customer, and restart its deadline */
+/* odmrturn_write - to the customer, and restart its deadline */
 void
-turn_write(struct odmr_turn *t, const char *s, size_t len)
+odmrturn_write(struct odmr_turn *t, const char *s, size_t len)
 {
 	ls_write(t->ss->c, s, len);
 	ls_deadline(t->ss->c);
@@ -81,13 +81,13 @@ odmrturn_end(struct odmr_turn *t, const char *why)
 		return;
 	/* Not inside a message: the customer would take it as content. */
 	if (t->state != TURN_GREETING && !t->content)
-		turn_write(t, "QUIT\r\n", 6);
+		odmrturn_write(t, "QUIT\r\n", 6);
 	t->state = TURN_DONE;
 	log_info("%s: client=%s odmr end user=%s domains=%s connections=%lld "
 	    "messages=%lld accepted=%lld refused=%lld deferred=%lld "
 	    "reason=%s", t->ss->id, t->ss->addr, t->user, t->dlist,
 	    t->conns, t->msgs, t->accepted, t->refused, t->deferred, why);
-	relay_close(t);
+	odmrrelay_close(t);
 	ls_bye(t->ss->c);
 }
 
@@ -133,7 +133,7 @@ turn_idle_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (t->state != TURN_RELAY || t->ss->c->busy)
 		return;
-	if (relay_active(t)) {
+	if (odmrrelay_active(t)) {
 		turn_idle_arm(t);
 		return;
 	}
@@ -242,7 +242,7 @@ turn_ehlo_keep(struct odmr_turn *t, const struct buf *r)
 static void
 turn_ready(struct odmr_turn *t)
 {
-	if (relay_open(t) < 0) {
+	if (odmrrelay_open(t) < 0) {
 		odmrturn_end(t, "relay socket");
 		return;
 	}
@@ -267,7 +267,7 @@ turn_setup_reply(struct odmr_turn *t, const struct buf *r)
 		}
 		buf_add(&t->greeting, r->s, r->len);
 		buf_printf(&b, "EHLO %s\r\n", t->ss->l->s->hostname);
-		turn_write(t, b.s, b.len);
+		odmrturn_write(t, b.s, b.len);
 		t->state = TURN_EHLO;
 		break;
 	case TURN_EHLO:
@@ -277,7 +277,7 @@ turn_setup_reply(struct odmr_turn *t, const struct buf *r)
 			break;
 		}
 		buf_printf(&b, "HELO %s\r\n", t->ss->l->s->hostname);
-		turn_write(t, b.s, b.len);
+		odmrturn_write(t, b.s, b.len);
 		t->state = TURN_HELO;
 		break;
 	case TURN_HELO:
@@ -336,7 +336,7 @@ odmrturn_input(struct odmr_turn *t, struct evbuffer *in)
 		evbuffer_remove(in, line, len);
 		evbuffer_drain(in, eol_len);
 		ls_deadline(t->ss->c);
-		if (t->state == TURN_RELAY && !relay_expects(t)) {
+		if (t->state == TURN_RELAY && !odmrrelay_expects(t)) {
 			odmrturn_end(t, "a reply nobody asked for");
 			return;
 		}
@@ -349,7 +349,7 @@ odmrturn_input(struct odmr_turn *t, struct evbuffer *in)
 		if (got == 0)
 			continue;
 		if (t->state == TURN_RELAY)
-			relay_reply(t, &t->reply);
+			odmrrelay_reply(t, &t->reply);
 		else
 			turn_setup_reply(t, &t->reply);
 		buf_reset(&t->reply);
@@ -416,7 +416,7 @@ odmr_turn(struct odmr_session *ss, const char *user, char *const *domains,
 	t->dlist = buf_terminate(&t->dl);
 	t->n = n;
 	t->idle = evtimer_new(ss->l->base, turn_idle_cb, t);
-	relay_init(t);
+	odmrrelay_init(t);
 	TAILQ_INSERT_TAIL(&turns, t, link);
 	ss->turn = t;
 	odmr_reply(ss, OR_ATRN_TURN);
@@ -440,7 +440,7 @@ odmrturn_free(struct odmr_turn *t)
 		    t->msgs, t->accepted, t->refused, t->deferred);
 		t->state = TURN_DONE;
 	}
-	relay_close(t);
+	odmrrelay_close(t);
 	TAILQ_REMOVE(&turns, t, link);
 	event_free(t->idle);
 	for (i = 0; i < t->n; i++)
