@@ -3,7 +3,9 @@
  *	odmrrelay - Postfix's smtp client to the customer, during a turn
  * DESCRIPTION
  *	The relay socket of a turn listens on 127.0.0.1 with a port of its
- *	own; the route (odmrmap.c) sends the turn's domains there.  One
+ *	own (the port a domain had in the last session when it is free:
+ *	Postfix's qmgr may route by its last resolution for 30 s); the
+ *	route (odmrmap.c) sends the turn's domains there.  One
  *	Postfix connection is served at a time; the others wait, not
  *	greeted, until the customer is free (Postfix opens several).
  *
@@ -255,25 +257,84 @@ odmrrelay_init(struct odmr_turn *t)
 	t->pump = event_new(t->ss->l->base, -1, 0, relay_pump_cb, t);
 }
 
+/*
+ * The relay port last used per domain.  Postfix's qmgr keeps its last
+ * address resolution for 30 s (resolve_clnt.c): a message released again
+ * soon after a session may still be routed to that session's port, so a
+ * new session of the domain listens on it again when it is free.
+ */
+#define RELAY_PORTS	64
+static struct {
+	char	domain[256];
+	int	port;
+} relay_ports[RELAY_PORTS];
+static unsigned relay_ports_next;
+
+/* relay_port_last - the port a domain of t had, or 0 */
+static int
+relay_port_last(const struct odmr_turn *t)
+{
+	size_t	i, j;
+
+	for (i = 0; i < t->n; i++)
+		for (j = 0; j < RELAY_PORTS; j++)
+			if (relay_ports[j].port != 0 && strcasecmp(
+			    relay_ports[j].domain, t->domains[i]) == 0)
+				return relay_ports[j].port;
+	return 0;
+}
+
+/* relay_port_keep - remember t's port for its domains */
+static void
+relay_port_keep(const struct odmr_turn *t)
+{
+	size_t	i, j;
+
+	for (i = 0; i < t->n; i++) {
+		for (j = 0; j < RELAY_PORTS; j++)
+			if (strcasecmp(relay_ports[j].domain,
+			    t->domains[i]) == 0)
+				break;
+		if (j == RELAY_PORTS)
+			j = relay_ports_next++ % RELAY_PORTS;
+		snprintf(relay_ports[j].domain, sizeof(relay_ports[j].domain),
+		    "%s", t->domains[i]);
+		relay_ports[j].port = t->port;
+	}
+}
+
+/* relay_listen - listen on 127.0.0.1:port (0: any); NULL on failure */
+static struct evconnlistener *
+relay_listen(struct odmr_turn *t, int port)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((unsigned short)port);
+	return evconnlistener_new_bind(t->ss->l->base, relay_accept_cb, t,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+	    LEV_OPT_REUSEABLE, 16, (struct sockaddr *)&sin, sizeof(sin));
+}
+
 /* odmrrelay_open - the relay socket on 127.0.0.1, a port of its own; -1 */
 int
 odmrrelay_open(struct odmr_turn *t)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
+	int	last = relay_port_last(t);
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	t->lev = evconnlistener_new_bind(t->ss->l->base, relay_accept_cb, t,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
-	    (struct sockaddr *)&sin, sizeof(sin));
+	if (last == 0 || (t->lev = relay_listen(t, last)) == NULL)
+		t->lev = relay_listen(t, 0);
 	if (t->lev == NULL || getsockname(evconnlistener_get_fd(t->lev),
 	    (struct sockaddr *)&sin, &len) < 0) {
 		log_warn("%s: odmr relay socket", t->ss->id);
 		return -1;
 	}
 	t->port = ntohs(sin.sin_port);
+	relay_port_keep(t);
 	t->drain_cb = evbuffer_add_cb(bufferevent_get_output(t->ss->c->bev),
 	    relay_drain_cb, t);
 	return 0;

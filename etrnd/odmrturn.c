@@ -18,7 +18,8 @@
  *	waiting for odmr_idle and no message of its domains is released
  *	and undelivered (one Redis script), or at odmr_max_session, or
  *	when the customer goes: QUIT, the route and the relay socket go.
- *	ATRN for a domain that has a turn under way is refused.
+ *	ATRN for a domain that has a turn under way is refused; so is the
+ *	turn without odmr_socketmap or with an MTA other than Postfix.
  * SECURITY
  *	The customer's replies are read a line (ODMR_REPLY_LINE) and a
  *	reply (ODMR_REPLY_MAX) at a time; more, a line that is not a
@@ -395,7 +396,8 @@ odmr_turn(struct odmr_session *ss, const char *user, char *const *domains,
 	struct passwd *pw;
 	size_t	i;
 
-	if (*ss->l->s->odmr_socketmap == '\0' || !odmrmap_running())
+	if (*ss->l->s->odmr_socketmap == '\0' || !odmrmap_running() ||
+	    strcmp(ss->l->s->mta, "postfix") != 0)
 		return ODMR_TURN_UNAVAILABLE;
 	if (turn_taken(domains, n))
 		return ODMR_TURN_BUSY;

@@ -219,11 +219,20 @@ pass "fetchmail --protocol ODMR --smtphost the customer sink: both held messages
 sb_swaks -f h@example.org -t h1@dialup.test --header "Subject: hostile" \
     >/dev/null
 held 1
-out=$(customer s7 no220) || fail "customer: $out"
+nturns=$(grep -c 'odmr turn user=' "$ELOG" || true)
+customer s7 no220 >"$T/s7.out" 2>&1 &
+cpid=$!
+wait_for 10 eval '[ "$(grep -c "odmr turn user=" "$ELOG")" -gt "$nturns" ]' ||
+    fail "no turn"
+out=$(customer s7b normal) && fail "second session: $out"
+[ "$out" = "ATRN 450 4.3.2 Mail for the domain is being delivered in another ODMR session" ] ||
+    fail "second session: $out"
+wait "$cpid" || fail "customer: $(cat "$T/s7.out")"
+out=$(cat "$T/s7.out")
 [ "${out%% *}" = closed ] && [ "${out#closed }" -le 8 ] ||
     fail "no 220: $out"
 grep -q 'odmr end user=cust .*reason=timeout' "$ELOG" || fail "not logged"
-pass "a customer that never sends its 220: closed after etrnd_timeout (${out#closed }s)"
+pass "a customer that never sends its 220: closed after etrnd_timeout (${out#closed }s); meanwhile a second ATRN for its domain: 450 4.3.2"
 out=$(customer s8 flood220) || fail "customer: $out"
 [ "${out%% *}" = closed ] && [ "${out#closed }" -le 5 ] ||
     fail "flood220: $out"
@@ -237,3 +246,18 @@ grep -q 'odmr end user=cust .*reason=a reply nobody asked for' "$ELOG" ||
 out=$(python3 "$SB_SRCDIR/tests/odmr/odmr.py" auth "$ODMR_PORT" cust custpw \
     2>&1) && [ "$out" = ok ] || fail "listener after the floods: $out"
 pass "a greeting of endless 220- lines, endless replies nobody asked for: the session ends at once (logged); the listener serves on"
+
+# 7. etrnd's listener down: Postfix's transport lookups fail temporarily.
+kill -TERM "$ETRND_PID"
+wait_for 20 eval "! alive $ETRND_PID" || fail "etrnd did not stop"
+out=$(sb_swaks -f s@example.org -t y@example.com --header "Subject: down" \
+    2>&1) && fail "accepted while etrnd was down"
+printf '%s\n' "$out" | grep -q '<\*\* *4[0-9][0-9] ' ||
+    fail "not a temporary refusal: $out"
+sb_restart etrnd
+wait_for 20 eval '[ -S "$SB/run/odmr.sock" ] && grep -q "odmr socketmap ready" "$ELOG"' ||
+    fail "etrnd did not come back"
+# Another address: smtpd keeps its last resolution (a failure too) 30 s.
+sb_swaks -f s@example.org -t z@example.com --header "Subject: back" \
+    >/dev/null || fail "refused after etrnd came back"
+pass "etrnd's listener down: Postfix answers 4xx (transport lookup failure); back up: accepted again"
