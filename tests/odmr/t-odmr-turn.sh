@@ -72,8 +72,9 @@ relay_ports() {
 	    paste -sd'|' | sed 's/|/\\|/g'
 }
 
-# 1. Three held messages (one 8-bit, one to two recipients, DSN options)
-# arrive once each, byte for byte, with their envelopes.
+# 1. Four held messages (one 8-bit, one to two recipients with DSN
+# options, one of 1.5 MB) arrive once each, byte for byte, with their
+# envelopes.
 printf 'Subject: one\n\nfirst body\n.leading dot\n' >"$T/m1"
 printf 'Subject: two\n\n\xe4\xf6\xfc 8-bit body\n' >"$T/m2"
 printf 'Subject: three\n\nthird body\n' >"$T/m3"
@@ -84,14 +85,23 @@ send --from c@example.org --to "u3@dialup.test NOTIFY=SUCCESS,FAILURE" \
     --to "u4@dialup.test ORCPT=rfc822;orig@example.net" \
     --mail-opt RET=HDRS --mail-opt ENVID=env-three --header "Subject: three" \
     --body "third body" >/dev/null || fail "send"
-held 3
+# 1.5 MB, lines starting with dots: the relay's flow control, stuffing.
+python3 -c 'import random, sys
+random.seed(7)
+sys.stdout.write("Subject: big\n\n")
+for i in range(20000):
+    sys.stdout.write(("." if i % 50 == 0 else "") +
+        "".join(random.choice("abcdefgh ") for _ in range(75)) + "\n")' \
+    >"$T/m4"
+sb_swaks -f g@example.org -t u6@dialup.test --data "$T/m4" >/dev/null
+held 4
 for q in $(sb_hold_ids); do
 	postcat -c "$PF_CONF" -bq "$q" >"$T/body.$q"
 	sender=$(postcat -c "$PF_CONF" -eq "$q" | sed -n 's/^sender: //p')
 	echo "$q" >"$T/sender.$sender"
 done
 out=$(customer s1 normal) || fail "customer: $out"
-[ "$out" = "ok 3" ] || fail "customer: $out"
+[ "$out" = "ok 4" ] || fail "customer: $out"
 for f in "$T"/s1/*.eml; do
 	n=${f%.eml}
 	sender=$(sed -n '1s/^MAIL FROM:<\([^>]*\)>.*/\1/p' "$n.env")
@@ -107,10 +117,10 @@ grep -q '^RCPT TO:<u3@dialup.test> .*NOTIFY=SUCCESS,FAILURE' "$T"/s1/*.env &&
     "$T"/s1/*.env || fail "recipients: $(cat "$T"/s1/*.env)"
 wait_for 20 redis_is 0 ZCARD etrn:held:dialup.test || fail "index not empty"
 [ "$(sb_queue_count hold)" = 0 ] || fail "hold queue not empty"
-wait_for 10 relayed 4 || fail "not relayed: $(grep status= "$PF_LOG")"
-grep -q 'odmr end user=cust domains=dialup.test connections=[1-9][0-9]* messages=3 accepted=3 .*reason=done' \
+wait_for 10 relayed 5 || fail "not relayed: $(grep status= "$PF_LOG")"
+grep -q 'odmr end user=cust domains=dialup.test connections=[1-9][0-9]* messages=4 accepted=4 .*reason=done' \
     "$ELOG" || fail "end not logged"
-pass "ATRN: 250 and the turn; 3 held messages arrive once each through the relay, bodies byte for byte (postcat -bq), envelopes right (SIZE, RET, ENVID, NOTIFY, ORCPT); hold queue and index empty; QUIT after odmr_idle"
+pass "ATRN: 250 and the turn; 4 held messages (8-bit, 1.5 MB with dot lines) arrive once each through the relay, bodies byte for byte (postcat -bq), envelopes right (SIZE, RET, ENVID, NOTIFY, ORCPT); hold queue and index empty; QUIT after odmr_idle"
 
 # 2. The customer refuses one recipient (550) and defers another (450).
 dsn0=$(dsn_count)
