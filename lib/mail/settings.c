@@ -142,7 +142,7 @@ static const struct conf_def settings_defs[] = {
 	{ "odmr_mta_user", CONF_STR, "postfix", S(odmr_mta_user), 0, 0,
 	    NULL },
 	{ "odmr_idle", CONF_TIME, "10s", S(odmr_idle), 1, 3600, NULL },
-	{ "odmr_max_session", CONF_TIME, "1h", S(odmr_max_session), 10,
+	{ "odmr_max_session", CONF_TIME, "1h", S(odmr_max_session), 1,
 	    86400, NULL },
 	{ "tls_cert_file", CONF_STR, "", S(tls_cert_file), 0, 0, NULL },
 	{ "tls_key_file", CONF_STR, "", S(tls_key_file), 0, 0, NULL },

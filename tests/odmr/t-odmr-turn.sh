@@ -271,3 +271,18 @@ wait_for 20 eval '[ -S "$SB/run/odmr.sock" ] && grep -q "odmr socketmap ready" "
 sb_swaks -f s@example.org -t z@example.com --header "Subject: back" \
     >/dev/null || fail "refused after etrnd came back"
 pass "etrnd's listener down: Postfix answers 4xx (transport lookup failure); back up: accepted again"
+
+# 8. odmr_max_session bounds a session, its turn included.
+echo "odmr_max_session = 3s" >>"$OPENETRN_CONF"
+sb_restart etrnd
+wait_for 20 eval '[ "$(grep -c "odmr socketmap ready" "$ELOG")" -ge 3 ]' ||
+    fail "etrnd did not come back"
+sb_swaks -f m@example.org -t max1@dialup.test --header "Subject: max" \
+    >/dev/null
+wait_for 20 eval 'hold_is 1 || hold_is 2' || fail "not held"
+out=$(customer s10 no220) || fail "customer: $out"
+[ "${out%% *}" = closed ] && [ "${out#closed }" -le 4 ] ||
+    fail "max session: $out"
+grep -q 'odmr end user=cust .*reason=odmr_max_session' "$ELOG" ||
+    fail "not logged"
+pass "odmr_max_session = 3s ends a turn before etrnd_timeout (5s): closed after ${out#closed }s"
