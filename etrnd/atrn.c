@@ -31,6 +31,7 @@
 #include "mail/rkeys.h"
 #include "util/log.h"
 #include "util/rargs.h"
+#include "util/strv.h"
 
 /*
  * KEYS: per domain its entry hash and its held index.
@@ -82,7 +83,7 @@ atrn_decide(struct odmr_session *ss, struct rr_reply *r)
 		const char *count = r->elems[2 * i + 1];
 
 		if (users == NULL || count == NULL ||
-		    !atrnarg_user_listed(users, ss->user)) {
+		    !strv_listed(users, ss->user)) {
 			log_info("%s: client=%s atrn user=%s domain=%s left "
 			    "out: not in its sasl_users", ss->id, ss->addr,
 			    ss->user, d);

@@ -1,20 +1,16 @@
 /*
  * NAME
- *	atrnarg - the argument of ATRN (RFC 2645) and the sasl_users test
+ *	atrnarg - the argument of ATRN (RFC 2645)
  * SUMMARY
  *	if (atrnarg_parse("example.net,example.org", &a) != ATRN_ARG_OK)
  *		501;
- *	atrnarg_user_listed(entry_sasl_users, sasl_username);
  * DESCRIPTION
  *	atrnarg_parse() splits "domain *("," domain)" into normalised
  *	domains (dom_normalize(): host name syntax or an IDN converted to
  *	A-labels); a repeated domain counts once.  Blanks around an item
- *	are allowed, an empty item is not.
- *
- *	atrnarg_user_listed() is the per-domain authorization of ATRN: the
- *	authenticated name must be one of the entry's sasl_users (names
- *	separated by commas and/or blanks, compared exactly).  An empty
- *	name or list authorizes nothing.
+ *	are allowed, an empty item is not.  The per-domain authorization
+ *	(the authenticated name one of the entry's sasl_users) is
+ *	strv_listed() of lib/util, the same test etrn-policy makes.
  * SECURITY
  *	Pure functions: at most ATRN_MAX_DOMAINS domains are kept, each at
  *	most 253 octets, whatever the input; nothing not validated leaves.
@@ -117,24 +113,4 @@ atrnarg_why(enum atrn_syntax s)
 		return "too many domains";
 	}
 	return "?";
-}
-
-/* atrnarg_user_listed - is user one of list (commas and/or blanks) */
-int
-atrnarg_user_listed(const char *list, const char *user)
-{
-	size_t	n = strlen(user), len;
-	const char *p = list;
-
-	if (n == 0 || list == NULL)
-		return 0;
-	for (;;) {
-		p += strspn(p, ", \t");
-		if (*p == '\0')
-			return 0;
-		len = strcspn(p, ", \t");
-		if (len == n && memcmp(p, user, n) == 0)
-			return 1;
-		p += len;
-	}
 }

@@ -24,6 +24,5 @@ enum atrn_syntax {
 enum atrn_syntax atrnarg_parse(const char *, struct atrn_arg *);
 void	atrnarg_free(struct atrn_arg *);
 const char *atrnarg_why(enum atrn_syntax);
-int	atrnarg_user_listed(const char *, const char *);
 
 #endif

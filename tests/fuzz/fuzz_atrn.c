@@ -5,7 +5,7 @@
  *	The input is "ARGUMENT\nUSER\nLIST": the argument of ATRN as the
  *	ODMR session hands it over (a line without NUL or line end), an
  *	authenticated name and an entry's sasl_users.  Runs
- *	atrnarg_parse() and atrnarg_user_listed() and checks:
+ *	atrnarg_parse() and strv_listed() (the sasl_users test) and checks:
  *	- the outcome is the one of a plain reading of the grammar: items
  *	  split at every comma, blanks around an item cut, the first
  *	  empty item, bad domain or 65th distinct domain refuses the
@@ -29,6 +29,7 @@
 #include "mail/atrnarg.h"
 #include "mail/domain.h"
 #include "util/buf.h"
+#include "util/strv.h"
 
 /* model_item - one item as the grammar reads it; the domain into norm */
 static enum atrn_syntax
@@ -205,9 +206,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	atrnarg_free(&a);
 	FUZZ_CHECK(a.n == 0);
 
-	FUZZ_CHECK(atrnarg_user_listed(list, user) ==
+	FUZZ_CHECK(strv_listed(list, user) ==
 	    model_listed(list, user));
-	FUZZ_CHECK(atrnarg_user_listed(list, "") == 0);
+	FUZZ_CHECK(strv_listed(list, "") == 0);
 	free(copy);
 	return 0;
 }
