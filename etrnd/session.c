@@ -179,51 +179,6 @@ session_line(struct session *ss, char *line, size_t len)
 		c->proceed(ss, arg);
 }
 
-/* session_discard - drop input up to and including the next LF */
-static int
-session_discard(struct session *ss, struct evbuffer *in)
-{
-	struct evbuffer_ptr p = evbuffer_search(in, "\n", 1, NULL);
-
-	if (p.pos < 0) {
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return 0;
-	}
-	evbuffer_drain(in, (size_t)p.pos + 1);
-	ss->discarding = 0;
-	return 1;
-}
-
-/*
- * session_getline - the next command line into line (SMTP_LINE_MAX
- * bytes): 1 and its length, 0 not complete yet, -1 too long (a complete
- * one is dropped; of an incomplete one the rest is discarded)
- */
-static int
-session_getline(struct session *ss, struct evbuffer *in, char *line,
-    size_t *len)
-{
-	struct evbuffer_ptr eol;
-	size_t	eol_len = 0;
-
-	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-	if (eol.pos < 0) {
-		if (evbuffer_get_length(in) < SMTP_LINE_MAX)
-			return 0;
-		ss->discarding = 1;
-		return -1;
-	}
-	if ((size_t)eol.pos > SMTP_LINE_MAX - 2) {
-		evbuffer_drain(in, (size_t)eol.pos + eol_len);
-		return -1;
-	}
-	*len = (size_t)eol.pos;
-	evbuffer_remove(in, line, *len);
-	line[*len] = '\0';
-	evbuffer_drain(in, eol_len);
-	return 1;
-}
-
 /* session_input - process complete lines while the core lets us */
 void
 session_input(struct ls_conn *c, struct evbuffer *in)
@@ -234,9 +189,10 @@ session_input(struct ls_conn *c, struct evbuffer *in)
 	int	got;
 
 	while (ls_ready(c)) {
-		if (ss->discarding && !session_discard(ss, in))
+		if (ss->discarding && !ls_discard(in, &ss->discarding))
 			return;
-		if ((got = session_getline(ss, in, line, &len)) == 0)
+		if ((got = ls_getline(in, line, sizeof(line), &len,
+		    &ss->discarding)) == 0)
 			return;
 		if (ls_command(c) < 0)	/* cut off: 421 sent */
 			return;

@@ -772,3 +772,50 @@ ls_drop(struct ls_conn *c)
 	}
 	ls_free_conn(c);
 }
+
+/*
+ * ls_getline - the next CRLF line of in into line (max octets with its
+ * NUL, CRLF included in the count): 1 and its length in *len, 0 not
+ * complete yet, -1 too long (a complete one is dropped; of an incomplete
+ * one *discarding is set and ls_discard() drops the rest)
+ */
+int
+ls_getline(struct evbuffer *in, char *line, size_t max, size_t *len,
+    int *discarding)
+{
+	struct evbuffer_ptr eol;
+	size_t	eol_len = 0;
+
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+	if (eol.pos < 0) {
+		if (evbuffer_get_length(in) < max)
+			return 0;
+		*discarding = 1;
+		return -1;
+	}
+	if ((size_t)eol.pos > max - 2) {
+		evbuffer_drain(in, (size_t)eol.pos + eol_len);
+		return -1;
+	}
+	*len = (size_t)eol.pos;
+	evbuffer_remove(in, line, *len);
+	line[*len] = '\0';
+	evbuffer_drain(in, eol_len);
+	return 1;
+}
+
+/* ls_discard - drop input up to and including the next LF: 1 done
+ * (*discarding cleared), 0 the line goes on */
+int
+ls_discard(struct evbuffer *in, int *discarding)
+{
+	struct evbuffer_ptr p = evbuffer_search(in, "\n", 1, NULL);
+
+	if (p.pos < 0) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return 0;
+	}
+	evbuffer_drain(in, (size_t)p.pos + 1);
+	*discarding = 0;
+	return 1;
+}

@@ -93,5 +93,7 @@ int	ls_unbusy(struct ls_conn *);
 void	ls_resume(struct ls_conn *);
 void	ls_bye(struct ls_conn *);
 void	ls_rebind(struct ls_conn *, struct bufferevent *);
+int	ls_getline(struct evbuffer *, char *, size_t, size_t *, int *);
+int	ls_discard(struct evbuffer *, int *);
 
 #endif
