@@ -57,7 +57,7 @@ enum odmr_turn_result {
 #define ODMR_REPLY_MAX	16384	/* one reply of the customer */
 #define ODMR_RELAY_LINE	2048	/* a command line of Postfix's */
 #define ODMR_RELAY_HIGH	16384	/* unsent to the customer: stop reading */
-#define ODMR_RELAY_WAIT	32	/* Postfix connections waiting their turn */
+#define ODMR_RELAY_CONNS	32	/* Postfix connections open at once */
 #define ODMR_RELAY_PIPE	256	/* commands whose replies are owed */
 
 enum turn_state {
@@ -87,9 +87,10 @@ struct odmr_turn {
 	/* The relay (odmrrelay.c). */
 	struct evconnlistener *lev;
 	int	port;
-	struct relay_conn *cur;	/* the Postfix connection being served */
-	TAILQ_HEAD(, relay_conn) waiting;	/* not greeted yet */
-	int	nwaiting;
+	struct relay_conn *cur;	/* the one in a transaction with the customer */
+	TAILQ_HEAD(, relay_conn) clist;		/* every Postfix connection */
+	TAILQ_HEAD(, relay_conn) waiting;	/* MAIL sent, customer busy */
+	int	nconns;
 	char	owed[ODMR_RELAY_PIPE];	/* replies owed, by command kind */
 	int	owed_first, nowed;
 	int	txn;		/* MAIL sent, the transaction not ended */
@@ -120,6 +121,7 @@ void	odmrrelay_close(struct odmr_turn *);
 int	odmrrelay_active(const struct odmr_turn *);
 int	odmrrelay_expects(const struct odmr_turn *);
 void	odmrrelay_reply(struct odmr_turn *, const struct buf *);
+void	odmrrelay_quickack(const struct odmr_turn *);
 
 /* odmrmap.c: the socketmap Postfix's transport_maps asks */
 int	odmrmap_start(struct listener *, int);

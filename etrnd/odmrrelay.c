@@ -5,27 +5,30 @@
  *	The relay socket of a turn listens on 127.0.0.1 with a port of its
  *	own (the port a domain had in the last session when it is free:
  *	Postfix's qmgr may route by its last resolution for 30 s); the
- *	route (odmrmap.c) sends the turn's domains there.  One
- *	Postfix connection is served at a time; the others wait, not
- *	greeted, until the customer is free (Postfix opens several).
+ *	route (odmrmap.c) sends the turn's domains there.
  *
- *	Per connection: the customer's 220 is the greeting; EHLO and HELO
- *	are answered from the customer's EHLO reply (without STARTTLS,
- *	AUTH and CHUNKING); MAIL, RCPT, DATA, RSET and NOOP go to the
- *	customer line by line and its replies come back as they are,
- *	pipelined in order; after a 354 the message goes to the customer
- *	as Postfix sends it, up to its "." line; QUIT is answered 221 here
- *	and the customer's session stays for the next connection; any
- *	other command is answered 502.  A connection that ends inside a
- *	transaction is followed by RSET to the customer (its reply not
- *	passed on); one that ends inside the message content ends the turn
- *	without QUIT, so the customer discards the incomplete message and
- *	Postfix, which has no 250 for it, defers it.
+ *	Postfix opens several connections and caches idle ones; the customer
+ *	has one, so the relay shares it by transaction.  Every Postfix
+ *	connection is greeted at once with the customer's 220; EHLO and HELO
+ *	are answered from the customer's EHLO reply (without STARTTLS, AUTH
+ *	and CHUNKING); QUIT is answered 221 here and the customer's session
+ *	stays.  MAIL takes the customer for that connection (the others'
+ *	MAIL wait, unread, in their order) until the transaction ends: the
+ *	reply to the message's "." line, or to RSET.  Meanwhile its MAIL,
+ *	RCPT, DATA, RSET and NOOP go to the customer line by line, pipelined,
+ *	and the customer's replies come back as they are; after a 354 the
+ *	message goes to the customer as Postfix sends it, up to its "."
+ *	line.  RSET and NOOP outside a transaction are answered here; any
+ *	other command 502.  A connection that ends inside a transaction is
+ *	followed by RSET to the customer (its reply not passed on); one that
+ *	ends inside the message content ends the turn without QUIT, so the
+ *	customer discards the incomplete message and Postfix, which has no
+ *	250 for it, defers it.
  * SECURITY
  *	Only connections whose socket belongs to odmr_mta_user (looked up
  *	in /proc/net/tcp and tcp6 by the pair of ports) are served: any
  *	other local process is refused and logged.  At most
- *	ODMR_RELAY_WAIT connections wait; Postfix's command lines are
+ *	ODMR_RELAY_CONNS connections are open; Postfix's command lines are
  *	bounded (ODMR_RELAY_LINE) and so are the replies owed
  *	(ODMR_RELAY_PIPE); while ODMR_RELAY_HIGH octets to the customer
  *	are unsent Postfix's input is not read (libevent's read watermark
@@ -40,6 +43,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
@@ -60,13 +64,16 @@ struct relay_conn {
 	int	data;		/* forwarding the content */
 	int	dstate;		/* where in a line of it (relay_scan) */
 	int	quit;		/* 221 sent: close once written */
-	TAILQ_ENTRY(relay_conn) link;
+	int	queued;		/* on t->waiting */
+	TAILQ_ENTRY(relay_conn) link;	/* t->clist */
+	TAILQ_ENTRY(relay_conn) wlink;	/* t->waiting */
 };
 
 #define RELAY_IN_MAX	65536	/* Postfix's unread input */
 #define RELAY_CHUNK	16384
 
-static void relay_pump(struct odmr_turn *);
+static void relay_pump(struct relay_conn *);
+static void relay_release(struct odmr_turn *);
 
 /* relay_proc_uid - the owner of the socket local:lport -> rport; -1 */
 static long
@@ -107,26 +114,21 @@ relay_peer_uid(const struct sockaddr *sa, int port)
 
 /* relay_free_conn - close one Postfix connection, no questions */
 static void
-relay_free_conn(struct relay_conn *rc)
+relay_free_conn(struct odmr_turn *t, struct relay_conn *rc)
 {
+	TAILQ_REMOVE(&t->clist, rc, link);
+	t->nconns--;
+	if (rc->queued)
+		TAILQ_REMOVE(&t->waiting, rc, wlink);
 	bufferevent_free(rc->bev);
 	free(rc);
 }
 
-/* relay_next - serve the next waiting connection once the customer is free */
+/* relay_owe - a reply of the customer is owed for a command of this kind */
 static void
-relay_next(struct odmr_turn *t)
+relay_owe(struct odmr_turn *t, char kind)
 {
-	struct relay_conn *rc;
-
-	if (t->cur != NULL || t->nowed > 0 || t->state != TURN_RELAY ||
-	    (rc = TAILQ_FIRST(&t->waiting)) == NULL)
-		return;
-	TAILQ_REMOVE(&t->waiting, rc, link);
-	t->nwaiting--;
-	t->cur = rc;
-	bufferevent_write(rc->bev, t->greeting.s, t->greeting.len);
-	bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
+	t->owed[(t->owed_first + t->nowed++) % ODMR_RELAY_PIPE] = kind;
 }
 
 /* relay_conn_close - a Postfix connection is done (or gone) */
@@ -134,26 +136,24 @@ static void
 relay_conn_close(struct relay_conn *rc, const char *why)
 {
 	struct odmr_turn *t = rc->t;
+	int	data = rc->data;
 
 	if (rc != t->cur) {
-		TAILQ_REMOVE(&t->waiting, rc, link);
-		t->nwaiting--;
-		relay_free_conn(rc);
+		relay_free_conn(t, rc);
 		return;
 	}
 	t->cur = NULL;
-	if (rc->data) {
-		relay_free_conn(rc);
+	relay_free_conn(t, rc);
+	if (data) {
 		odmrturn_end(t, why);
 		return;
 	}
-	relay_free_conn(rc);
 	if (t->txn && t->nowed < ODMR_RELAY_PIPE) {
 		odmrturn_write(t, "RSET\r\n", 6);
-		t->owed[(t->owed_first + t->nowed++) % ODMR_RELAY_PIPE] = 'Q';
+		relay_owe(t, 'Q');
 		t->txn = 0;
 	}
-	relay_next(t);
+	relay_release(t);
 }
 
 /* relay_event_cb - Postfix closed, an error, a timeout */
@@ -184,8 +184,8 @@ relay_read_cb(struct bufferevent *bev, void *arg)
 	struct relay_conn *rc = arg;
 
 	(void)bev;
-	if (rc == rc->t->cur)
-		relay_pump(rc->t);
+	if (!rc->queued)
+		relay_pump(rc);
 }
 
 /* relay_accept_cb - a connection to the relay port: Postfix's only */
@@ -197,18 +197,21 @@ relay_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct relay_conn *rc;
 	struct timeval tv = { (time_t)t->ss->l->s->etrnd_timeout, 0 };
 	long	uid = relay_peer_uid(sa, t->port);
+	int	one = 1;
 
 	(void)lev;
 	(void)salen;
 	if (uid < 0 || (unsigned long)uid != t->mta_uid ||
-	    t->nwaiting >= ODMR_RELAY_WAIT || t->state != TURN_RELAY) {
+	    t->nconns >= ODMR_RELAY_CONNS || t->state != TURN_RELAY) {
 		log_info("%s: odmr relay port %d: connection refused: %s",
 		    t->ss->id, t->port, uid < 0 ? "owner unknown" :
 		    (unsigned long)uid != t->mta_uid ? "not odmr_mta_user" :
-		    "too many waiting");
+		    "too many connections");
 		evutil_closesocket(fd);
 		return;
 	}
+	/* Replies go back one at a time: no Nagle wait for Postfix's ACK. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	rc = xcalloc(1, sizeof(*rc));
 	rc->t = t;
 	rc->bev = bufferevent_socket_new(t->ss->l->base, fd,
@@ -221,20 +224,46 @@ relay_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_setcb(rc->bev, relay_read_cb, relay_write_cb,
 	    relay_event_cb, rc);
 	bufferevent_setwatermark(rc->bev, EV_READ, 0, RELAY_IN_MAX);
-	bufferevent_set_timeouts(rc->bev, &tv, &tv);
-	TAILQ_INSERT_TAIL(&t->waiting, rc, link);
-	t->nwaiting++;
+	/* No read timeout: a connection may wait long for the customer. */
+	bufferevent_set_timeouts(rc->bev, NULL, &tv);
+	TAILQ_INSERT_TAIL(&t->clist, rc, link);
+	t->nconns++;
 	t->conns++;
-	relay_next(t);
+	bufferevent_write(rc->bev, t->greeting.s, t->greeting.len);
+	bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
+}
+
+/*
+ * relay_release - the customer is free when no transaction is open and no
+ * reply owed: the next connection whose MAIL waits gets it
+ */
+static void
+relay_release(struct odmr_turn *t)
+{
+	struct relay_conn *rc;
+
+	if (t->state != TURN_RELAY || t->txn || t->nowed > 0 ||
+	    (t->cur != NULL && t->cur->data))
+		return;
+	t->cur = NULL;
+	if ((rc = TAILQ_FIRST(&t->waiting)) == NULL)
+		return;
+	TAILQ_REMOVE(&t->waiting, rc, wlink);
+	rc->queued = 0;
+	t->cur = rc;
+	relay_pump(rc);
 }
 
 /* relay_pump_cb - the customer took some of the content: go on */
 static void
 relay_pump_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct odmr_turn *t = arg;
+
 	(void)fd;
 	(void)what;
-	relay_pump(arg);
+	if (t->cur != NULL)
+		relay_pump(t->cur);
 }
 
 /* relay_drain_cb - output to the customer went out: maybe pump (later) */
@@ -253,6 +282,7 @@ relay_drain_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 void
 odmrrelay_init(struct odmr_turn *t)
 {
+	TAILQ_INIT(&t->clist);
 	TAILQ_INIT(&t->waiting);
 	t->pump = event_new(t->ss->l->base, -1, 0, relay_pump_cb, t);
 }
@@ -318,6 +348,46 @@ relay_listen(struct odmr_turn *t, int port)
 	    LEV_OPT_REUSEABLE, 16, (struct sockaddr *)&sin, sizeof(sin));
 }
 
+/* relay_customer_fd - the socket of the customer's connection */
+static int
+relay_customer_fd(const struct odmr_turn *t)
+{
+	struct bufferevent *b = t->ss->c->bev, *under;
+
+	while ((under = bufferevent_get_underlying(b)) != NULL)
+		b = under;
+	return bufferevent_getfd(b);
+}
+
+/* relay_nodelay - commands to the customer go out one at a time too */
+static void
+relay_nodelay(struct odmr_turn *t)
+{
+	int	one = 1;
+
+	(void)setsockopt(relay_customer_fd(t), IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one));
+}
+
+/*
+ * odmrrelay_quickack - acknowledge the customer's segments at once: a
+ * customer that writes each reply line by itself with Nagle's algorithm
+ * (fetchmail) would otherwise wait for the delayed ACK on every line.
+ * Linux clears the flag again, so it is set at every read.
+ */
+void
+odmrrelay_quickack(const struct odmr_turn *t)
+{
+#ifdef TCP_QUICKACK
+	int	one = 1;
+
+	(void)setsockopt(relay_customer_fd(t), IPPROTO_TCP, TCP_QUICKACK, &one,
+	    sizeof(one));
+#else
+	(void)t;
+#endif
+}
+
 /* odmrrelay_open - the relay socket on 127.0.0.1, a port of its own; -1 */
 int
 odmrrelay_open(struct odmr_turn *t)
@@ -335,6 +405,7 @@ odmrrelay_open(struct odmr_turn *t)
 	}
 	t->port = ntohs(sin.sin_port);
 	relay_port_keep(t);
+	relay_nodelay(t);
 	t->drain_cb = evbuffer_add_cb(bufferevent_get_output(t->ss->c->bev),
 	    relay_drain_cb, t);
 	return 0;
@@ -355,26 +426,20 @@ odmrrelay_close(struct odmr_turn *t)
 		evconnlistener_free(t->lev);
 		t->lev = NULL;
 	}
-	if (t->cur != NULL) {
-		relay_free_conn(t->cur);
-		t->cur = NULL;
-	}
-	while ((rc = TAILQ_FIRST(&t->waiting)) != NULL) {
-		TAILQ_REMOVE(&t->waiting, rc, link);
-		relay_free_conn(rc);
-	}
-	t->nwaiting = 0;
+	t->cur = NULL;
+	while ((rc = TAILQ_FIRST(&t->clist)) != NULL)
+		relay_free_conn(t, rc);
 	if (t->pump != NULL) {
 		event_free(t->pump);
 		t->pump = NULL;
 	}
 }
 
-/* odmrrelay_active - a Postfix connection served or waiting */
+/* odmrrelay_active - a Postfix connection open */
 int
 odmrrelay_active(const struct odmr_turn *t)
 {
-	return t->cur != NULL || t->nwaiting > 0;
+	return t->nconns > 0;
 }
 
 /* odmrrelay_expects - does the customer owe a reply */
@@ -428,8 +493,7 @@ odmrrelay_reply(struct odmr_turn *t, const struct buf *r)
 			t->deferred++;
 	} else if (kind == 'E')
 		relay_log_msg(t, r);
-	else if (kind == 'D' && strncmp(r->s, "354", 3) == 0 &&
-	    (rc == NULL || kind == 'Q')) {
+	else if (kind == 'D' && strncmp(r->s, "354", 3) == 0 && rc == NULL) {
 		/* Its client is gone: the content cannot be aborted. */
 		t->content = 1;
 		odmrturn_end(t, "MTA connection lost before the message");
@@ -441,10 +505,11 @@ odmrrelay_reply(struct odmr_turn *t, const struct buf *r)
 	}
 	if (rc != NULL && kind != 'Q')
 		bufferevent_write(rc->bev, r->s, r->len);
-	if (t->cur == NULL)
-		relay_next(t);
-	else
-		relay_pump(t);
+	relay_release(t);
+	if (t->state != TURN_RELAY || rc == NULL)
+		return;
+	if (rc == t->cur || !rc->queued)
+		relay_pump(rc);	/* its next command, or the content */
 }
 
 /*
@@ -501,8 +566,7 @@ relay_content(struct odmr_turn *t, struct relay_conn *rc,
 		if (rc->dstate == -1) {
 			rc->data = 0;
 			t->content = 0;
-			t->owed[(t->owed_first + t->nowed++) %
-			    ODMR_RELAY_PIPE] = 'E';
+			relay_owe(t, 'E');
 			return 1;
 		}
 	}
@@ -512,14 +576,19 @@ relay_content(struct odmr_turn *t, struct relay_conn *rc,
 /* relay_local - a command answered here; 0 if it must wait for replies */
 static int
 relay_local(struct odmr_turn *t, struct relay_conn *rc, const char *cmd,
-    size_t clen)
+    size_t clen, char kind)
 {
 	struct buf b = BUF_INIT;
 	size_t	n;
 
-	if (t->nowed > 0)
+	if (rc == t->cur && t->nowed > 0)
 		return 0;	/* its reply comes after those owed */
-	if (clen == 4 && strncasecmp(cmd, "EHLO", 4) == 0)
+	if (kind == 'S' || kind == 'N')	/* outside a transaction */
+		bufferevent_write(rc->bev, "250 2.0.0 Ok\r\n", 14);
+	else if (kind != 0)		/* RCPT, DATA */
+		bufferevent_write(rc->bev, "503 5.5.1 Error: need MAIL "
+		    "command\r\n", 35);
+	else if (clen == 4 && strncasecmp(cmd, "EHLO", 4) == 0)
 		bufferevent_write(rc->bev, t->ehlo.s, t->ehlo.len);
 	else if (clen == 4 && strncasecmp(cmd, "HELO", 4) == 0) {
 		n = strcspn(t->ehlo.s + 4, "\r");
@@ -569,7 +638,27 @@ relay_forward(struct odmr_turn *t, char kind, const char *line, size_t len)
 		t->txn = 0;
 	odmrturn_write(t, line, len);
 	odmrturn_write(t, "\r\n", 2);
-	t->owed[(t->owed_first + t->nowed++) % ODMR_RELAY_PIPE] = kind;
+	relay_owe(t, kind);
+}
+
+/*
+ * relay_take - may rc's MAIL go to the customer now; else rc waits, in
+ * its order, until relay_release() gives it the customer
+ */
+static int
+relay_take(struct odmr_turn *t, struct relay_conn *rc)
+{
+	if (t->cur == rc)
+		return 1;
+	if (t->cur == NULL && t->nowed == 0 && TAILQ_EMPTY(&t->waiting)) {
+		t->cur = rc;
+		return 1;
+	}
+	if (!rc->queued) {
+		TAILQ_INSERT_TAIL(&t->waiting, rc, wlink);
+		rc->queued = 1;
+	}
+	return 0;
 }
 
 /* relay_command - the next command line of Postfix's; 0: wait */
@@ -594,8 +683,11 @@ relay_command(struct odmr_turn *t, struct relay_conn *rc,
 	evbuffer_copyout(in, line, len);
 	line[len] = '\0';
 	clen = strcspn(line, " ");
-	if ((kind = relay_kind(line, clen)) == 0) {
-		if (!relay_local(t, rc, line, clen))
+	kind = relay_kind(line, clen);
+	if (kind == 'M' && !relay_take(t, rc))
+		return 0;
+	if (kind == 0 || rc != t->cur) {
+		if (!relay_local(t, rc, line, clen, kind))
 			return 0;
 	} else if (t->nowed >= ODMR_RELAY_PIPE || evbuffer_get_length(
 	    bufferevent_get_output(t->ss->c->bev)) >= ODMR_RELAY_HIGH)
@@ -606,14 +698,14 @@ relay_command(struct odmr_turn *t, struct relay_conn *rc,
 	return 1;
 }
 
-/* relay_pump - move what Postfix sent while the customer can take it */
+/* relay_pump - move what rc sent while the customer can take it */
 static void
-relay_pump(struct odmr_turn *t)
+relay_pump(struct relay_conn *rc)
 {
-	struct relay_conn *rc;
+	struct odmr_turn *t = rc->t;
 	struct evbuffer *in;
 
-	while (t->state == TURN_RELAY && (rc = t->cur) != NULL && !rc->quit) {
+	while (t->state == TURN_RELAY && !rc->quit && !rc->queued) {
 		in = bufferevent_get_input(rc->bev);
 		if (rc->data) {
 			if (!relay_content(t, rc, in))

@@ -323,6 +323,8 @@ odmrturn_input(struct odmr_turn *t, struct evbuffer *in)
 	size_t	eol_len = 0, len;
 	int	got;
 
+	if (t->state == TURN_RELAY)
+		odmrrelay_quickack(t);
 	while (t->state != TURN_DONE && !t->ss->c->busy) {
 		eol = evbuffer_search_eol(in, NULL, &eol_len,
 		    EVBUFFER_EOL_CRLF);

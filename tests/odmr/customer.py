@@ -18,6 +18,7 @@ EHLO, endless replies nobody asked for).  Prints "ok MESSAGES" or
 """
 import os
 import smtplib
+import socket
 import ssl
 import sys
 import time
@@ -51,6 +52,7 @@ def atrn(port, user, pw, domains):
         fail("ATRN %d %s" % (code, text.decode()))
     if text != b"OK now reversing the connection":
         fail("ATRN text %r" % text)
+    s.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s.sock
 
 
