@@ -14,8 +14,8 @@
  *	delivers it through the relay, and tracking sees each message
  *	delivered, or deferred and held again with its deadline.
  *
- *	The session ends when no Postfix connection has been open or
- *	waiting for odmr_idle and no message of its domains is released
+ *	The session ends when no Postfix connection has been open for
+ *	odmr_idle and no message of its domains is released
  *	and undelivered (one Redis script), or at odmr_max_session, or
  *	when the customer goes: QUIT, the route and the relay socket go.
  *	ATRN for a domain that has a turn under way is refused; so is the
