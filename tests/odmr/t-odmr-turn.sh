@@ -211,6 +211,7 @@ poll 127.0.0.1 service $ODMR_PORT protocol ODMR auth cram-md5
 RC
 chmod 600 "$T/fetchmailrc"
 (cd "$T" && HOME=$T timeout 120 fetchmail --nosyslog -f "$T/fetchmailrc" \
+    --pidfile "$T/fetchmail.pid" \
     -v --smtphost "127.0.0.1/$CUSTOMER_PORT") >"$T/fetchmail.log" 2>&1 || true
 sed 's/^/fetchmail: /' "$T/fetchmail.log"
 grep -q '250 OK now reversing the connection' "$T/fetchmail.log" ||

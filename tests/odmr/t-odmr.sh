@@ -104,6 +104,7 @@ poll 127.0.0.1 service $ODMR_PORT protocol ODMR auth cram-md5
 RC
 chmod 600 "$T/fetchmailrc"
 out=$(cd "$T" && HOME=$T fetchmail --nosyslog -f "$T/fetchmailrc" -v \
+    --pidfile "$T/fetchmail.pid" \
     --smtphost "127.0.0.1/$CUSTOMER_PORT" 2>&1) || true
 printf '%s\n' "$out" | grep -q '235 2.7.0' || fail "fetchmail AUTH: $out"
 printf '%s\n' "$out" | grep -q 'ATRN dialup.test' || fail "fetchmail ATRN: $out"
