@@ -344,7 +344,8 @@ runner_track_load(struct runner *r)
 		} else
 			runner_track_add(r, rep.elems[i], rep.elems[i + 1] ?
 			    strtoll(rep.elems[i + 1], NULL, 10) : 0);
-	qsort(r->trk.m, r->trk.n, sizeof(*r->trk.m), runner_track_cmp);
+	if (r->trk.n > 1)	/* qsort() wants a base even for none */
+		qsort(r->trk.m, r->trk.n, sizeof(*r->trk.m), runner_track_cmp);
 	rr_reply_free(&rep);
 	rargs_free(&a);
 	buf_free(&key);
@@ -370,11 +371,12 @@ runner_track_absorb(struct runner *r)
 		r->trk.since = r->trk.fresh_ms;
 	for (i = 0; i < r->trk.fresh.n; i++) {
 		key.id = r->trk.fresh.v[i];
-		if (bsearch(&key, r->trk.m, n, sizeof(*r->trk.m),
+		if (n == 0 || bsearch(&key, r->trk.m, n, sizeof(*r->trk.m),
 		    runner_track_cmp) == NULL)
 			runner_track_add(r, key.id, at);
 	}
-	qsort(r->trk.m, r->trk.n, sizeof(*r->trk.m), runner_track_cmp);
+	if (r->trk.n > 1)
+		qsort(r->trk.m, r->trk.n, sizeof(*r->trk.m), runner_track_cmp);
 	if (r->trk.next > r->trk.fresh_ms + r->s->queue_run_interval)
 		r->trk.next = r->trk.fresh_ms + r->s->queue_run_interval;
 	strv_free(&r->trk.fresh);
