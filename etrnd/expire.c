@@ -1034,6 +1034,18 @@ exp_broken(struct runner *r, struct sweep *sw, struct exm **jm, size_t lo,
 	free(found);
 }
 
+/* exp_leased - is this host's lease held (runner_leased, no reply kept) */
+static int
+exp_leased(struct runner *r)
+{
+	struct rr_reply rep;
+
+	if (runner_leased(r, &rep))
+		return 1;
+	rr_reply_free(&rep);
+	return 0;
+}
+
 /*
  * exp_submit_all - stage 4: every job recorded sending (one script),
  * then submitted over the DSN sessions in chunks (the first small, so
@@ -1064,7 +1076,9 @@ exp_submit_all(struct runner *r, struct sweep *sw)
 		free(jm);
 		return;
 	}
-	for (lo = 0; lo < sw->njob && !etrnd_stop; lo = hi) {
+	/* Each chunk only while this host's lease is held (lease.c): a
+	 * lost lease stops the sweep between two chunks. */
+	for (lo = 0; lo < sw->njob && !etrnd_stop && exp_leased(r); lo = hi) {
 		hi = lo + chunk < sw->njob ? lo + chunk : sw->njob;
 		chunk = chunk * 2 < EXP_CHUNK_MAX ? chunk * 2 : EXP_CHUNK_MAX;
 		/* A message no longer expiring (left the sweep) is not
@@ -1084,7 +1098,8 @@ exp_submit_all(struct runner *r, struct sweep *sw)
 				d[nd++].dsn_qid = jm[i]->held;
 			}
 		}
-		(void)exp_dsn_batch(r, sw, RDSN_QUEUED, d, nd);
+		if (exp_dsn_batch(r, sw, RDSN_QUEUED, d, nd) < 0)
+			break;	/* still sending: looked for on hold later */
 		for (i = 0; i < nd; i++)
 			if ((m = exp_find(sw, d[i].qid)) != NULL && m->go)
 				log_info("%s: DSN to <%s> on hold as %s",
